@@ -1,0 +1,58 @@
+/**
+ * The one interface every storage backend implements (DESIGN.md "Backend"). A backend stores
+ * opaque fragments under keys the gateway chooses and hands back a locator to read them with
+ * (for content-addressed stores such as IPFS the locator is not the key). Adapters know nothing
+ * of the gateway: no DICOM, no catalog. Every adapter runs the shared contract suite in
+ * `test/contract/fragment-store.suite.ts` against a real server.
+ *
+ * Errors: adapters throw `GatewayError` with code NOT_FOUND (no such fragment), BAD_REQUEST
+ * (invalid key), BACKEND_UNAVAILABLE (cannot reach the store) or BACKEND_TIMEOUT, wrapping the
+ * foreign error as `cause`.
+ */
+import type { Readable } from 'node:stream';
+
+/** Where a stored fragment can be read back from, and how long it is. */
+export interface FragmentRef {
+  /** Opaque to the gateway; for fs and s3 it equals the key. */
+  locator: string;
+  length: number;
+}
+
+/** A byte range: `start` inclusive, `end` exclusive. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * Keys are relative paths of segments of `[A-Za-z0-9._-]`, joined by `/`, at most 512 bytes, no
+ * segment `.` or `..`.
+ */
+export const FRAGMENT_KEY_PATTERN = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
+/** A storage backend holding fragments. */
+export interface FragmentStore {
+  /** The backend's name from the configuration. */
+  readonly name: string;
+  /** The adapter kind: `fs`, `s3`, `ipfs`, `dicomweb`. */
+  readonly kind: string;
+  /**
+   * Stores `data` under `key`, replacing any fragment with that key. When the promise resolves
+   * the fragment is durable and a reader sees either the old or the new bytes, never a mix.
+   */
+  put(key: string, data: Uint8Array): Promise<FragmentRef>;
+  /** Reads a fragment, or the part of it in `range`. */
+  get(locator: string, range?: ByteRange): Promise<Buffer>;
+  /** Streams a fragment, or the part of it in `range`. */
+  stream(locator: string, range?: ByteRange): Promise<Readable>;
+  /** Removes a fragment and frees its space; false when there was none. */
+  delete(locator: string): Promise<boolean>;
+  /** True when a fragment exists at `locator`. */
+  has(locator: string): Promise<boolean>;
+  /** The locators of all fragments whose key starts with `prefix`. */
+  list(prefix?: string): AsyncIterable<string>;
+  /** Resolves when the backend is reachable and writable (used by `/readyz`). */
+  check(): Promise<void>;
+  /** Releases connections and handles. */
+  close(): Promise<void>;
+}

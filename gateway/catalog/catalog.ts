@@ -1,0 +1,196 @@
+/**
+ * The catalog (DESIGN.md "master index"): studies, series and instances with where their bytes
+ * are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
+ * Migrations run at open. An instance row is written only after its bytes are durable.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
+import { GatewayError } from '../errors.js';
+import type { DicomJson } from '../dicom/types.js';
+import { catalogMigrations } from './migrations.js';
+import type { CatalogDatabase, InstancesTable } from './schema.js';
+import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
+
+/** An instance row as read from the catalog. */
+export type InstanceRow = Selectable<InstancesTable>;
+
+/** The scope of a retrieve or delete: a study, a series of it, or one instance of that series. */
+export interface InstanceScope {
+  study: string;
+  series?: string;
+  instance?: string;
+}
+
+/** What the store service hands the catalog for a new instance. */
+export interface NewInstance {
+  sopInstanceUid: string;
+  seriesUid: string;
+  studyUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  metadata: DicomJson;
+  layout: unknown;
+  size: number;
+  sha256: string;
+  backend: string;
+  locator: string;
+}
+
+/** The catalog database. */
+export class Catalog {
+  private constructor(readonly db: Kysely<CatalogDatabase>, private readonly sqlite: Database.Database) {}
+
+  /** Opens (creating if needed) the SQLite catalog at `file` and applies pending migrations. */
+  static async openSqlite(file: string): Promise<Catalog> {
+    mkdirSync(dirname(file), { recursive: true });
+    let sqlite: Database.Database;
+    try {
+      sqlite = new Database(file);
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+      sqlite.pragma('foreign_keys = ON');
+      sqlite.pragma('busy_timeout = 5000');
+      // LIKE must be case-sensitive as DICOM matching is (PS3.4 C.2.2.2.4); PostgreSQL's already is.
+      sqlite.pragma('case_sensitive_like = ON');
+    } catch (error) {
+      throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the catalog at ${file}`, { cause: error });
+    }
+    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const { error } = await new Migrator({ db, provider: catalogMigrations }).migrateToLatest();
+    if (error) throw new GatewayError('BACKEND_UNAVAILABLE', 'catalog migration failed', { cause: error });
+    return new Catalog(db, sqlite);
+  }
+
+  /** The instance with this SOP Instance UID, or undefined. */
+  async findInstance(sopInstanceUid: string): Promise<InstanceRow | undefined> {
+    return this.db.selectFrom('instances').selectAll().where('sop_instance_uid', '=', sopInstanceUid).executeTakeFirst();
+  }
+
+  /** The instances in a scope, in series then instance-number order. */
+  async listInstances(scope: InstanceScope): Promise<InstanceRow[]> {
+    let query = this.db.selectFrom('instances').selectAll().where('study_uid', '=', scope.study);
+    if (scope.series !== undefined) query = query.where('series_uid', '=', scope.series);
+    if (scope.instance !== undefined) query = query.where('sop_instance_uid', '=', scope.instance);
+    return query.orderBy('series_uid').orderBy('instance_number').orderBy('sop_instance_uid').execute();
+  }
+
+  /**
+   * Adds an instance (and its study and series when new) in one transaction. With `replace`, an
+   * existing row of the same SOP Instance UID is replaced.
+   */
+  async addInstance(instance: NewInstance, options: { replace?: boolean } = {}): Promise<void> {
+    const now = new Date().toISOString();
+    const meta = instance.metadata;
+    const patientName = firstString(meta, '00100010');
+    const referring = firstString(meta, '00080090');
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('studies')
+        .values({
+          study_uid: instance.studyUid,
+          patient_name: patientName,
+          patient_name_fuzzy: fuzzyForm(patientName),
+          patient_id: firstString(meta, '00100020'),
+          patient_birth_date: firstString(meta, '00100030'),
+          patient_sex: firstString(meta, '00100040'),
+          study_date: firstString(meta, '00080020'),
+          study_time: paddedTime(firstString(meta, '00080030')),
+          accession_number: firstString(meta, '00080050'),
+          referring_physician_name: referring,
+          referring_physician_fuzzy: fuzzyForm(referring),
+          study_id: firstString(meta, '00200010'),
+          study_description: firstString(meta, '00081030'),
+          attributes: JSON.stringify(pickAttributes(meta, STUDY_LEVEL_TAGS)),
+          created_at: now,
+          updated_at: now,
+        })
+        .onConflict((oc) => oc.column('study_uid').doUpdateSet({ updated_at: now }))
+        .execute();
+      await trx
+        .insertInto('series')
+        .values({
+          series_uid: instance.seriesUid,
+          study_uid: instance.studyUid,
+          modality: firstString(meta, '00080060'),
+          series_number: firstInteger(meta, '00200011'),
+          series_description: firstString(meta, '0008103E'),
+          performed_start_date: firstString(meta, '00400244'),
+          performed_start_time: paddedTime(firstString(meta, '00400245')),
+          attributes: JSON.stringify(pickAttributes(meta, SERIES_LEVEL_TAGS)),
+          created_at: now,
+        })
+        .onConflict((oc) => oc.column('series_uid').doNothing())
+        .execute();
+      if (options.replace) await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).execute();
+      await trx
+        .insertInto('instances')
+        .values({
+          sop_instance_uid: instance.sopInstanceUid,
+          series_uid: instance.seriesUid,
+          study_uid: instance.studyUid,
+          sop_class_uid: instance.sopClassUid,
+          instance_number: firstInteger(meta, '00200013'),
+          transfer_syntax_uid: instance.transferSyntaxUid,
+          number_of_frames: firstInteger(meta, '00280008'),
+          rows: firstInteger(meta, '00280010'),
+          columns: firstInteger(meta, '00280011'),
+          bits_allocated: firstInteger(meta, '00280100'),
+          size: instance.size,
+          sha256: instance.sha256,
+          metadata: JSON.stringify(meta),
+          layout: JSON.stringify(instance.layout),
+          backend: instance.backend,
+          locator: instance.locator,
+          created_at: now,
+        })
+        .execute();
+    });
+  }
+
+  /**
+   * Removes the instances of a scope, and series and studies left empty, in one transaction.
+   * Returns the removed instance rows (their fragments are the caller's to delete).
+   */
+  async removeInstances(scope: InstanceScope): Promise<InstanceRow[]> {
+    return this.db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom('instances').selectAll().where('study_uid', '=', scope.study);
+      if (scope.series !== undefined) query = query.where('series_uid', '=', scope.series);
+      if (scope.instance !== undefined) query = query.where('sop_instance_uid', '=', scope.instance);
+      const rows = await query.execute();
+      if (rows.length === 0) return rows;
+      const uids = rows.map((r) => r.sop_instance_uid);
+      for (let i = 0; i < uids.length; i += 500) {
+        await trx.deleteFrom('instances').where('sop_instance_uid', 'in', uids.slice(i, i + 500)).execute();
+      }
+      const seriesUids = [...new Set(rows.map((r) => r.series_uid))];
+      await trx
+        .deleteFrom('series')
+        .where('series_uid', 'in', seriesUids)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('instances').select('sop_instance_uid').whereRef('instances.series_uid', '=', 'series.series_uid'))),
+        )
+        .execute();
+      await trx
+        .deleteFrom('studies')
+        .where('study_uid', '=', scope.study)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('series').select('series_uid').whereRef('series.study_uid', '=', 'studies.study_uid'))),
+        )
+        .execute();
+      return rows;
+    });
+  }
+
+  /** Resolves when the catalog answers a query (used by `/readyz`). */
+  async check(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  /** Closes the database. */
+  async close(): Promise<void> {
+    await this.db.destroy();
+    if (this.sqlite.open) this.sqlite.close();
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The catalog's tables (the master index of DESIGN.md): studies, series and instances with the
+ * attributes QIDO-RS matches on (PS3.18 §10.6.1.2, Table 10.6.1-5), the JSON of each level's
+ * attributes for responses, and where each instance's bytes are stored.
+ */
+import type { Generated } from 'kysely';
+
+export interface StudiesTable {
+  study_uid: string;
+  patient_name: string | null;
+  /** Lower-case, accent-free form of patient_name for fuzzy matching. */
+  patient_name_fuzzy: string | null;
+  patient_id: string | null;
+  patient_birth_date: string | null;
+  patient_sex: string | null;
+  study_date: string | null;
+  /** StudyTime padded to HHMMSS.FFFFFF so that ranges compare as strings. */
+  study_time: string | null;
+  accession_number: string | null;
+  referring_physician_name: string | null;
+  referring_physician_fuzzy: string | null;
+  study_id: string | null;
+  study_description: string | null;
+  /** DICOM JSON of the patient and study level attributes. */
+  attributes: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SeriesTable {
+  series_uid: string;
+  study_uid: string;
+  modality: string | null;
+  series_number: number | null;
+  series_description: string | null;
+  performed_start_date: string | null;
+  performed_start_time: string | null;
+  /** DICOM JSON of the series level attributes. */
+  attributes: string;
+  created_at: string;
+}
+
+export interface InstancesTable {
+  sop_instance_uid: string;
+  series_uid: string;
+  study_uid: string;
+  sop_class_uid: string;
+  instance_number: number | null;
+  transfer_syntax_uid: string;
+  number_of_frames: number | null;
+  rows: number | null;
+  columns: number | null;
+  bits_allocated: number | null;
+  /** Bytes of the stored Part 10 instance. */
+  size: number;
+  /** SHA-256 (hex) of the received bytes. */
+  sha256: string;
+  /** DICOM JSON of the whole data set (bulk data as relative BulkDataURI). */
+  metadata: string;
+  /** JSON of where frames and bulk data lie in the instance bytes. */
+  layout: string;
+  backend: string;
+  locator: string;
+  created_at: string;
+}
+
+export interface SchemaMigrationsTable {
+  id: Generated<number>;
+}
+
+/** The catalog database as Kysely sees it. */
+export interface CatalogDatabase {
+  studies: StudiesTable;
+  series: SeriesTable;
+  instances: InstancesTable;
+}

@@ -1,0 +1,78 @@
+/**
+ * The `aegis` command line (DESIGN.md "Interfaces"): `aegis start [--config FILE] [--host H]
+ * [--port N] [--data DIR]`, with AEGIS_CONFIG, AEGIS_HOST, AEGIS_PORT and AEGIS_DATA_DIR doing the
+ * same. Further sub-commands join as the issues that need them land.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config.js';
+import { startServer } from './start.js';
+
+const USAGE = `usage: aegis <command> [options]
+
+commands:
+  start   run the gateway
+
+options (every command):
+  --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
+  --data DIR      data directory, default ./data (env AEGIS_DATA_DIR)
+  --host HOST     address to listen on, default 127.0.0.1 (env AEGIS_HOST)
+  --port N        port to listen on, default 8080; 0 picks a free one (env AEGIS_PORT)
+  -h, --help      show this help
+`;
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        data: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  if (command !== 'start') {
+    process.stderr.write(`unknown command '${command}'\n\n${USAGE}`);
+    return 2;
+  }
+  let config;
+  try {
+    if (values.port !== undefined && !/^\d+$/.test(values.port)) throw new ConfigError([`--port: '${values.port}' is not a port number`]);
+    config = loadConfig({
+      file: values.config,
+      env: process.env,
+      flags: { host: values.host, port: values.port === undefined ? undefined : Number(values.port), dataDir: values.data },
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  const server = await startServer(config);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      server.close().then(resolve, resolve);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  return 0;
+}

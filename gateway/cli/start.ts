@@ -1,0 +1,63 @@
+/**
+ * `aegis start`: loads the configuration, opens the catalog and the backends, listens, and on
+ * SIGTERM/SIGINT stops accepting, finishes in-flight requests, then closes the catalog.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
+import type { FragmentStore } from '../../adapters/fragment-store.js';
+import { Catalog } from '../catalog/catalog.js';
+import type { GatewayConfig } from '../config.js';
+import { buildApp } from '../http/app.js';
+import { createLogger } from '../logger.js';
+
+/** A running gateway, for `main` and for tests that start one in-process. */
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Opens the stores named in the configuration. */
+export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
+  return new Map(config.backends.map((b) => [b.name, new FsFragmentStore({ name: b.name, path: b.path! })]));
+}
+
+/** Starts the gateway with `config` and resolves once it listens. */
+export async function startServer(config: GatewayConfig): Promise<RunningServer> {
+  const logger = createLogger(config.log.level);
+  mkdirSync(config.dataDir, { recursive: true });
+  const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
+  const stores = openStores(config);
+  const app = buildApp({ config, logger, catalog, stores });
+  const server = app.listen(config.server.port, config.server.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  server.requestTimeout = 0; // large STOW bodies may take long; idle sockets still time out
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 65_000;
+  const { port, address } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
+  if (config.server.host !== '127.0.0.1' && config.server.host !== 'localhost' && config.server.host !== '::1') {
+    logger.warn({ host: config.server.host }, 'listening beyond the loopback interface: access control arrives with authentication');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      logger.info('shutting down: finishing in-flight requests');
+      const grace = setTimeout(() => server.closeAllConnections(), config.server.shutdownGraceSeconds * 1000);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      clearTimeout(grace);
+      await catalog.close();
+      await Promise.all([...stores.values()].map((s) => s.close()));
+      logger.info('stopped');
+      logger.flush();
+    })());
+  return { url, close };
+}

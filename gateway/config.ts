@@ -1,0 +1,176 @@
+/**
+ * Gateway configuration: one YAML or JSON file (documented in `config/README.md`), overridden by
+ * environment variables and CLI flags, validated once at start-up with every problem reported,
+ * then frozen. Secrets never come from this file (DESIGN.md "Config").
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+const FsBackend = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes'),
+  kind: z.literal('fs'),
+  /** Folder of the store; default `DATA/stores/<name>`. */
+  path: z.string().min(1).optional(),
+});
+
+const ConfigSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Absolute base URL clients reach the gateway at (behind a proxy); BulkDataURI and RetrieveURL use it. */
+        publicUrl: z.url().optional(),
+        /** Honour X-Forwarded-Proto/Host/Prefix when no publicUrl is set. */
+        trustForwardedHeaders: z.boolean().default(true),
+        /** Seconds to finish in-flight requests on SIGTERM. */
+        shutdownGraceSeconds: z.number().positive().default(10),
+      })
+      .prefault({}),
+    /** Data directory (catalog, stores, keys); default `./data`. */
+    dataDir: z.string().min(1).default('./data'),
+    catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
+    backends: z.array(FsBackend).min(1).default([{ name: 'local', kind: 'fs' }]),
+    placement: z
+      .strictObject({
+        /** The backend that holds whole instances (until the protection pipeline splits them). */
+        instances: z.string().default('local'),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Largest STOW-RS request body. */
+        maxBodyBytes: z.number().int().positive().default(4096 * MiB),
+        /** Largest single part (instance) of a STOW-RS request. */
+        maxPartBytes: z.number().int().positive().default(1024 * MiB),
+        /** Most parts in one STOW-RS request. */
+        maxParts: z.number().int().positive().default(10_000),
+        /** Longest query string (bytes) of any request. */
+        maxQueryLength: z.number().int().positive().default(4096),
+        /** Largest QIDO-RS `limit`; also the default when a query has none. */
+        maxQidoResults: z.number().int().positive().default(1000),
+      })
+      .prefault({}),
+    stow: z
+      .strictObject({
+        /** A different instance with a SOP Instance UID already stored: reject it, or replace the stored one. */
+        onConflict: z.enum(['reject', 'replace']).default('reject'),
+      })
+      .prefault({}),
+    cors: z
+      .strictObject({
+        /** Allowed origins (exact match); `*` allows any. Empty: no CORS headers. */
+        origins: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+  })
+  .superRefine((config, ctx) => {
+    const names = new Set<string>();
+    config.backends.forEach((b, i) => {
+      if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name '${b.name}'` });
+      names.add(b.name);
+    });
+    if (!names.has(config.placement.instances)) {
+      ctx.addIssue({ code: 'custom', path: ['placement', 'instances'], message: `no backend named '${config.placement.instances}'` });
+    }
+  });
+
+/** The validated, frozen configuration. Paths are absolute. */
+export type GatewayConfig = z.infer<typeof ConfigSchema>;
+
+/** Raised when the configuration is invalid; `problems` lists every one. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Where configuration values come from, lowest precedence first: file, environment, flags. */
+export interface ConfigSources {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: { host?: string; port?: number; dataDir?: string };
+  /** An already parsed object used instead of a file (tests). */
+  object?: unknown;
+}
+
+/** Reads, merges, validates and freezes the configuration. Throws {@link ConfigError}. */
+export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
+  const env = sources.env ?? {};
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  const file = sources.file ?? env.AEGIS_CONFIG;
+  if (sources.object !== undefined) raw = structuredClone(sources.object) as Record<string, unknown>;
+  else if (file) raw = readConfigFile(file, problems);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    problems.push('the configuration must be an object');
+    raw = {};
+  }
+
+  const server = { ...((raw.server as object | undefined) ?? {}) } as Record<string, unknown>;
+  const overrides: Array<[string | undefined, (v: string) => void]> = [
+    [env.AEGIS_HOST, (v) => (server.host = v)],
+    [env.AEGIS_PORT, (v) => (server.port = parsePort(v, 'AEGIS_PORT', problems))],
+    [env.AEGIS_PUBLIC_URL, (v) => (server.publicUrl = v)],
+    [env.AEGIS_DATA_DIR, (v) => (raw.dataDir = v)],
+    [env.AEGIS_LOG_LEVEL, (v) => (raw.log = { ...((raw.log as object) ?? {}), level: v })],
+  ];
+  for (const [value, apply] of overrides) if (value !== undefined && value !== '') apply(value);
+  if (sources.flags?.host !== undefined) server.host = sources.flags.host;
+  if (sources.flags?.port !== undefined) server.port = sources.flags.port;
+  if (sources.flags?.dataDir !== undefined) raw.dataDir = sources.flags.dataDir;
+  raw.server = server;
+
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+
+  const config = parsed.data;
+  config.dataDir = resolve(config.dataDir);
+  for (const backend of config.backends) {
+    backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
+  }
+  return deepFreeze(config);
+}
+
+function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    problems.push(`cannot read configuration file ${file}: ${(error as Error).message}`);
+    return {};
+  }
+  try {
+    return (file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)) ?? {};
+  } catch (error) {
+    problems.push(`cannot parse configuration file ${file}: ${(error as Error).message}`);
+    return {};
+  }
+}
+
+function parsePort(value: string, name: string, problems: string[]): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) problems.push(`${name}: '${value}' is not a port number`);
+  return port;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,69 @@
+/**
+ * The one catalogue of gateway errors: every error that crosses a module boundary is a
+ * {@link GatewayError} whose code is listed here with its HTTP status (DICOM PS3.18 §8.6 and the
+ * status table in CONVENTIONS.md). Foreign errors are wrapped with `{ cause }` where they arise.
+ * `docs/errors.md` lists the same codes; a unit test keeps the two in step.
+ */
+
+/** Every error code with its HTTP status and a short description (also the documentation). */
+export const ERROR_CATALOGUE = {
+  BAD_REQUEST: { status: 400, description: 'The request is malformed.' },
+  INVALID_UID: { status: 400, description: 'A UID in the path or query is not a valid DICOM UID.' },
+  INVALID_QUERY_KEY: { status: 400, description: 'A QIDO-RS query key is not a known attribute keyword or tag.' },
+  INVALID_QUERY_VALUE: { status: 400, description: 'A QIDO-RS query value is malformed (for example a bad date range).' },
+  INVALID_FRAME_LIST: { status: 400, description: 'The frame list is not a comma-separated list of positive integers.' },
+  INVALID_DICOM: { status: 400, description: 'The bytes are not a DICOM Part 10 instance Aegis can understand (STOW FailureReason 0xC000).' },
+  MALFORMED_MULTIPART: { status: 400, description: 'The multipart body cannot be parsed (missing boundary, truncated, bad part headers).' },
+  UNAUTHENTICATED: { status: 401, description: 'Credentials are missing or invalid.' },
+  FORBIDDEN: { status: 403, description: 'The policy denies this action on this resource.' },
+  NOT_FOUND: { status: 404, description: 'The study, series, instance, frame or bulk data does not exist.' },
+  METHOD_NOT_ALLOWED: { status: 405, description: 'The method is not supported on this resource.' },
+  NOT_ACCEPTABLE: { status: 406, description: 'No representation satisfies the Accept header (Aegis never transcodes).' },
+  STOW_NOTHING_STORED: { status: 409, description: 'STOW-RS stored none of the instances (see FailedSOPSequence).' },
+  CONFLICT: { status: 409, description: 'The request conflicts with stored data.' },
+  PAYLOAD_TOO_LARGE: { status: 413, description: 'The body, a part or the number of parts exceeds a configured limit.' },
+  URI_TOO_LONG: { status: 414, description: 'The request target or query string exceeds the configured limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request Content-Type is not supported by this resource.' },
+  INTEGRITY_FAILURE: { status: 502, description: 'Stored data failed verification; nothing of it was sent (security event).' },
+  BACKEND_UNAVAILABLE: { status: 503, description: 'A storage backend or the catalog is unavailable; retry later.' },
+  BACKEND_TIMEOUT: { status: 504, description: 'A storage backend did not answer in time.' },
+  INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+/** A code of the error catalogue. */
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+/** Options of a {@link GatewayError}. */
+export interface GatewayErrorOptions {
+  /** The foreign error this one wraps. */
+  cause?: unknown;
+  /** Extra response headers, e.g. `Retry-After` or `WWW-Authenticate`. */
+  headers?: Record<string, string>;
+  /** A response body to send instead of the standard JSON error (e.g. a STOW-RS response). */
+  body?: unknown;
+}
+
+/** The error type that crosses module boundaries; its code decides the HTTP status. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.headers = options.headers ?? {};
+    this.body = options.body;
+  }
+
+  /** The HTTP status of this error's code. */
+  get status(): number {
+    return ERROR_CATALOGUE[this.code].status;
+  }
+}
+
+/** True when `value` is a {@link GatewayError}, optionally of the given code. */
+export function isGatewayError(value: unknown, code?: ErrorCode): value is GatewayError {
+  return value instanceof GatewayError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,128 @@
+/**
+ * Builds the Express application: request ids and logs, CORS, request limits, health probes, the
+ * DICOMweb routers under `/dicom-web` and the one error handler that maps catalogue codes to
+ * statuses. It never listens: `cli/start.ts` does.
+ */
+import { randomUUID } from 'node:crypto';
+import cors from 'cors';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { DICOMWEB_ROOT, type AppDeps } from './context.js';
+import { deleteRoutes } from './routes/delete.js';
+import { retrieveRoutes } from './routes/retrieve.js';
+import { searchRoutes } from './routes/search.js';
+import { stowRoutes } from './routes/stow.js';
+
+const EXPOSED_HEADERS = ['Content-Type', 'Content-Location', 'Content-Length', 'Warning', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
+
+/** The Express app of the gateway. */
+export function buildApp(deps: AppDeps): express.Express {
+  const { config } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      // Query strings can carry patient names: log the path only.
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
+      quietReqLogger: true,
+    }),
+  );
+
+  if (config.cors.origins.length > 0) {
+    const any = config.cors.origins.includes('*');
+    app.use(
+      cors({
+        origin: any ? true : [...config.cors.origins],
+        exposedHeaders: EXPOSED_HEADERS,
+        maxAge: 600,
+      }),
+    );
+  }
+
+  app.use((req, _res, next) => {
+    const q = req.url.indexOf('?');
+    if (q >= 0 && req.url.length - q - 1 > config.limits.maxQueryLength) {
+      next(new GatewayError('URI_TOO_LONG', `the query string exceeds ${config.limits.maxQueryLength} bytes`));
+      return;
+    }
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      deps.catalog.check().then(
+        () => (checks.catalog = 'ok'),
+        (e: Error) => (checks.catalog = e.message),
+      ),
+      ...[...deps.stores.values()].map((store) =>
+        store.check().then(
+          () => (checks[`backend:${store.name}`] = 'ok'),
+          (e: Error) => (checks[`backend:${store.name}`] = e.message),
+        ),
+      ),
+    ]);
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    if (!ready) res.setHeader('Retry-After', '5');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  });
+
+  const dicomweb = express.Router();
+  dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));
+  app.use(DICOMWEB_ROOT, dicomweb);
+
+  app.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no resource at ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps));
+  return app;
+}
+
+function errorHandler(deps: AppDeps) {
+  return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const log = req.log ?? deps.logger;
+    const gatewayError = toGatewayError(error);
+    if (gatewayError.code === 'INTERNAL') log.error({ err: error }, 'unexpected error');
+    else if (gatewayError.status >= 500) log.error({ err: gatewayError, code: gatewayError.code }, gatewayError.message);
+    else log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused');
+    if (res.headersSent) {
+      // The status is gone: a truncated body must not look complete.
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, value);
+    const body =
+      gatewayError.body ?? {
+        error: {
+          code: gatewayError.code,
+          message: gatewayError.code === 'INTERNAL' ? 'internal error' : gatewayError.message,
+          requestId: req.id,
+        },
+      };
+    res.status(gatewayError.status).type(gatewayError.body ? 'application/dicom+json' : 'application/json').send(JSON.stringify(body));
+  };
+}
+
+function toGatewayError(error: unknown): GatewayError {
+  if (isGatewayError(error)) return error;
+  const status = (error as { status?: number; statusCode?: number })?.status ?? (error as { statusCode?: number })?.statusCode;
+  if (status === 413) return new GatewayError('PAYLOAD_TOO_LARGE', 'the request body is too large', { cause: error });
+  if (status === 400) return new GatewayError('BAD_REQUEST', 'the request is malformed', { cause: error });
+  if (error instanceof URIError) return new GatewayError('BAD_REQUEST', 'the request path is not valid percent-encoding', { cause: error });
+  return new GatewayError('INTERNAL', 'internal error', { cause: error });
+}

@@ -1,0 +1,48 @@
+/**
+ * What every route needs: the dependencies of the app, the absolute DICOMweb root URL of a
+ * request (configured `publicUrl`, else X-Forwarded-Proto/Host/Prefix, else the Host header) and
+ * UID validation of path parameters.
+ */
+import type { Request } from 'express';
+import type { Logger } from 'pino';
+import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { Catalog } from '../catalog/catalog.js';
+import type { GatewayConfig } from '../config.js';
+import { assertUid } from '../services/qido-query.js';
+
+/** The dependencies `buildApp` is given; nothing is a singleton. */
+export interface AppDeps {
+  config: GatewayConfig;
+  logger: Logger;
+  catalog: Catalog;
+  stores: Map<string, FragmentStore>;
+}
+
+/** The mount point of the DICOMweb service. */
+export const DICOMWEB_ROOT = '/dicom-web';
+
+/** The absolute URL of the DICOMweb root as the client sees it. */
+export function dicomWebBase(req: Request, config: GatewayConfig): string {
+  if (config.server.publicUrl) return `${config.server.publicUrl.replace(/\/+$/, '')}${DICOMWEB_ROOT}`;
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return (Array.isArray(value) ? value[0] : value)?.split(',')[0].trim();
+  };
+  const forwarded = config.server.trustForwardedHeaders;
+  const encrypted = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+  const protocol = (forwarded && header('x-forwarded-proto')) || (encrypted ? 'https' : 'http');
+  const host = (forwarded && header('x-forwarded-host')) || header('host') || `${config.server.host}:${config.server.port}`;
+  const prefix = forwarded ? (header('x-forwarded-prefix') ?? '').replace(/\/+$/, '') : '';
+  const safe = (s: string) => /^[A-Za-z0-9.:\-[\]_/]*$/.test(s);
+  if (!/^https?$/.test(protocol) || !safe(host) || !safe(prefix)) return `http://${config.server.host}:${config.server.port}${DICOMWEB_ROOT}`;
+  return `${protocol}://${host}${prefix}${DICOMWEB_ROOT}`;
+}
+
+/** The UID path parameters of a request, validated. */
+export function uidParams(req: Request): { study: string; series?: string; instance?: string } {
+  const { study, series, instance } = req.params as Record<string, string | undefined>;
+  assertUid(study!, 'Study Instance UID');
+  if (series !== undefined) assertUid(series, 'Series Instance UID');
+  if (instance !== undefined) assertUid(instance, 'SOP Instance UID');
+  return { study: study!, series, instance };
+}

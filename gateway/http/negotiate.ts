@@ -1,0 +1,123 @@
+/**
+ * Content negotiation for WADO-RS and QIDO-RS (PS3.18 §8.7.3-§8.7.5). Aegis never transcodes: a
+ * representation is acceptable when the client takes the stored transfer syntax, either by
+ * naming it, by `transfer-syntax=*`, or by the media type's default when the stored bytes are
+ * already in it. When nothing fits the answer is 406 with the reason.
+ */
+import { isEncapsulated } from '../dicom/index.js';
+import { GatewayError } from '../errors.js';
+import { covers, essence, param, parseAccept, type MediaRange } from './media-type.js';
+
+/** Explicit VR Little Endian, the default transfer syntax of application/dicom and application/octet-stream. */
+export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** Transfer syntaxes whose native pixel data bytes are those of Explicit VR Little Endian. */
+const LITTLE_ENDIAN_NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
+
+/** How to answer a request for whole instances. */
+export interface InstanceNegotiation {
+  /** False only for a bare `application/dicom` request of a single instance. */
+  multipart: boolean;
+  /** Whether an instance stored in `transferSyntax` may be sent. */
+  acceptable(transferSyntax: string): boolean;
+}
+
+/** Negotiates a retrieve of whole instances (`application/dicom`). */
+export function negotiateInstances(accept: string | undefined, singleInstance: boolean): InstanceNegotiation {
+  const ranges = parseAccept(accept);
+  const usable = ranges.filter((r) => instanceRangeKind(r, singleInstance) !== undefined);
+  if (usable.length === 0) {
+    throw new GatewayError(
+      'NOT_ACCEPTABLE',
+      `cannot provide ${accept}: instances are available as multipart/related; type="application/dicom" (use transfer-syntax=* for the stored transfer syntax)`,
+    );
+  }
+  return {
+    multipart: instanceRangeKind(usable[0], singleInstance) !== 'single',
+    acceptable: (ts) => usable.some((r) => transferSyntaxFits(r, ts)),
+  };
+}
+
+function instanceRangeKind(range: MediaRange, single: boolean): 'multipart' | 'single' | undefined {
+  const type = essence(range);
+  if (type === '*/*' || type === 'multipart/*') return 'multipart';
+  if (type === 'multipart/related') {
+    const inner = param(range, 'type');
+    return inner === undefined || inner === 'application/dicom' || inner === '*/*' || inner === 'application/*' ? 'multipart' : undefined;
+  }
+  if (type === 'application/dicom' && single) return 'single';
+  return undefined;
+}
+
+function transferSyntaxFits(range: MediaRange, stored: string): boolean {
+  const type = essence(range);
+  if (type === '*/*' || type === 'multipart/*') return true;
+  const requested = param(range, 'transfer-syntax');
+  if (requested === '*') return true;
+  if (requested === undefined) return stored === EXPLICIT_VR_LITTLE_ENDIAN;
+  return requested === stored;
+}
+
+/** How to answer a frames request: the Content-Type of each part. */
+export interface FrameNegotiation {
+  partContentType: string;
+  multipart: boolean;
+}
+
+/**
+ * Negotiates a frames retrieve for an instance stored in `transferSyntax` whose frames have the
+ * media type `frameMediaType` (application/octet-stream for native pixel data).
+ */
+export function negotiateFrames(accept: string | undefined, transferSyntax: string, frameMediaType: string, singleFrame: boolean): FrameNegotiation {
+  const encapsulated = isEncapsulated(transferSyntax);
+  for (const range of parseAccept(accept)) {
+    const type = essence(range);
+    let inner: string | undefined;
+    let multipart = true;
+    if (type === 'multipart/related') inner = param(range, 'type') ?? '*/*';
+    else if (type === '*/*' || type === 'multipart/*') inner = '*/*';
+    else if (singleFrame) {
+      inner = type;
+      multipart = false;
+    } else continue;
+    const requested = param(range, 'transfer-syntax');
+    const innerRange = { type: inner.split('/')[0], subtype: inner.split('/')[1] ?? '', params: new Map(), q: 1 };
+    if (!encapsulated) {
+      if (!covers(innerRange, 'application/octet-stream')) continue;
+      const label = requested === undefined || requested === '*' ? (LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? EXPLICIT_VR_LITTLE_ENDIAN : transferSyntax) : requested;
+      const fits = requested === '*' || (LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? LITTLE_ENDIAN_NATIVE.has(label) : label === transferSyntax);
+      if (fits) return { partContentType: `application/octet-stream; transfer-syntax=${label}`, multipart };
+      continue;
+    }
+    const fits = requested === '*' || requested === transferSyntax || (requested === undefined && inner !== 'application/octet-stream');
+    if (!fits) continue;
+    if (inner === 'application/octet-stream') return { partContentType: `application/octet-stream; transfer-syntax=${transferSyntax}`, multipart };
+    if (covers(innerRange, frameMediaType)) return { partContentType: `${frameMediaType}; transfer-syntax=${transferSyntax}`, multipart };
+  }
+  throw new GatewayError(
+    'NOT_ACCEPTABLE',
+    `cannot provide the frames as ${accept ?? '*/*'}: they are stored as ${encapsulated ? frameMediaType : 'application/octet-stream'} in transfer syntax ${transferSyntax} and Aegis does not transcode`,
+  );
+}
+
+/** Negotiates a bulk data retrieve: multipart (default) or a bare application/octet-stream. */
+export function negotiateBulkData(accept: string | undefined): { multipart: boolean } {
+  for (const range of parseAccept(accept)) {
+    const type = essence(range);
+    if (type === '*/*' || type === 'multipart/*') return { multipart: true };
+    if (type === 'multipart/related') {
+      const inner = param(range, 'type');
+      if (inner === undefined || inner === 'application/octet-stream' || inner === '*/*') return { multipart: true };
+    }
+    if (type === 'application/octet-stream') return { multipart: false };
+  }
+  throw new GatewayError('NOT_ACCEPTABLE', `cannot provide bulk data as ${accept}: it is available as multipart/related; type="application/octet-stream"`);
+}
+
+/** Negotiates a DICOM JSON response (QIDO-RS results, metadata); returns the Content-Type to send. */
+export function negotiateJson(accept: string | undefined): string {
+  for (const range of parseAccept(accept)) {
+    if (covers(range, 'application/dicom+json')) return 'application/dicom+json';
+    if (covers(range, 'application/json')) return 'application/json';
+  }
+  throw new GatewayError('NOT_ACCEPTABLE', `cannot provide ${accept}: this resource is available as application/dicom+json`);
+}

@@ -1,0 +1,142 @@
+/**
+ * WADO-RS routes (PS3.18 §10.4): instances of a study, series or instance as
+ * `multipart/related; type="application/dicom"` (the exact stored bytes), their metadata as
+ * `application/dicom+json`, frames and bulk data. Nothing is transcoded; what cannot be given as
+ * asked is a 406 with the reason.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import { frameMediaType } from '../../dicom/index.js';
+import { GatewayError } from '../../errors.js';
+import { findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, streamInstance } from '../../services/retrieve.js';
+import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { MultipartWriter } from '../multipart.js';
+import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
+
+/** The WADO-RS router. */
+export function retrieveRoutes(deps: AppDeps): Router {
+  const router = Router();
+
+  const instances = async (req: Request, res: Response) => {
+    const scope = uidParams(req);
+    const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
+    const rows = await findInstances(deps, scope);
+    const sendable = rows.filter((row) => negotiation.acceptable(row.transfer_syntax_uid));
+    if (sendable.length === 0) {
+      const stored = [...new Set(rows.map((r) => r.transfer_syntax_uid))].join(', ');
+      throw new GatewayError(
+        'NOT_ACCEPTABLE',
+        `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
+      );
+    }
+    if (sendable.length < rows.length) {
+      res.status(206).setHeader('Warning', `299 aegis "${rows.length - sendable.length} instances are not available in the requested transfer syntax and were omitted"`);
+    }
+    if (!negotiation.multipart) {
+      const [row] = sendable;
+      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
+      res.setHeader('Content-Length', String(row.size));
+      await pipeline(await streamInstance(deps, row), res);
+      return;
+    }
+    const writer = new MultipartWriter(res, 'application/dicom');
+    const base = dicomWebBase(req, deps.config);
+    let next = streamInstance(deps, sendable[0]);
+    for (let i = 0; i < sendable.length; i++) {
+      const row = sendable[i];
+      const body = await next;
+      if (i + 1 < sendable.length) next = streamInstance(deps, sendable[i + 1]);
+      next.catch(() => undefined);
+      await writer.writePart(
+        {
+          'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
+          'Content-Length': String(row.size),
+          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`,
+        },
+        body,
+      );
+    }
+    await writer.end();
+  };
+
+  const metadata = async (req: Request, res: Response) => {
+    const scope = uidParams(req);
+    const type = negotiateJson(req.headers.accept);
+    const rows = await findInstances(deps, scope);
+    const base = dicomWebBase(req, deps.config);
+    res.status(200).type(type).send(`[${rows.map((row) => instanceMetadataText(row, base)).join(',')}]`);
+  };
+
+  const frames = async (req: Request, res: Response) => {
+    const scope = uidParams(req);
+    const numbers = parseFrameList(req.params.frames as string);
+    const [row] = await findInstances(deps, scope);
+    const layout = pixelLayout(row);
+    const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
+    const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
+    const bodies = await readFrames(deps, row, numbers);
+    if (!negotiation.multipart) {
+      res.status(200).setHeader('Content-Type', negotiation.partContentType);
+      res.end(bodies[0]);
+      return;
+    }
+    const base = dicomWebBase(req, deps.config);
+    const partType = negotiation.partContentType.split(';')[0];
+    const writer = new MultipartWriter(res, partType);
+    for (let i = 0; i < bodies.length; i++) {
+      await writer.writePart(
+        {
+          'Content-Type': negotiation.partContentType,
+          'Content-Length': String(bodies[i].length),
+          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}/frames/${numbers[i]}`,
+        },
+        bodies[i],
+      );
+    }
+    await writer.end();
+  };
+
+  const bulkdata = async (req: Request, res: Response) => {
+    const scope = uidParams(req);
+    const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
+    const negotiation = negotiateBulkData(req.headers.accept);
+    const [row] = await findInstances(deps, scope);
+    const value = await readBulkData(deps, row, path);
+    if (!negotiation.multipart) {
+      res.status(200).setHeader('Content-Type', 'application/octet-stream');
+      res.end(value);
+      return;
+    }
+    const writer = new MultipartWriter(res, 'application/octet-stream');
+    await writer.writePart({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, value);
+    await writer.end();
+  };
+
+  const rendered = async (req: Request) => {
+    uidParams(req);
+    throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
+  };
+
+  router.get('/studies/:study', instances);
+  router.get('/studies/:study/series/:series', instances);
+  router.get('/studies/:study/series/:series/instances/:instance', instances);
+  router.get('/studies/:study/metadata', metadata);
+  router.get('/studies/:study/series/:series/metadata', metadata);
+  router.get('/studies/:study/series/:series/instances/:instance/metadata', metadata);
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', frames);
+  router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', bulkdata);
+  router.get('/studies/:study/rendered', rendered);
+  router.get('/studies/:study/series/:series/rendered', rendered);
+  router.get('/studies/:study/series/:series/instances/:instance/rendered', rendered);
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', rendered);
+  return router;
+}
+
+/** Parses `1,3,5` into frame numbers (1-based); INVALID_FRAME_LIST for anything else. */
+export function parseFrameList(text: string): number[] {
+  const items = text.split(',');
+  if (items.length > 10_000 || !items.every((s) => /^[1-9]\d{0,8}$/.test(s.trim()))) {
+    throw new GatewayError('INVALID_FRAME_LIST', `'${text.slice(0, 64)}' is not a comma-separated list of frame numbers (1-based)`);
+  }
+  return items.map((s) => Number(s.trim()));
+}

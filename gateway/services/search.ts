@@ -1,0 +1,108 @@
+/**
+ * The QIDO-RS search use case (PS3.18 §10.6): runs a parsed query against the catalog and builds
+ * each result in the DICOM JSON model with the level's default attributes (PS3.18 Table
+ * 10.6.3-3), the requested `includefield` attributes and every matched attribute.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
+import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
+import type { QidoQuery } from './qido-query.js';
+
+const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
+const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
+const INSTANCE_DEFAULTS = ['00080005', '00080016', '00080018', '00080201', '00200013', '00280010', '00280011', '00280100', '00280008'];
+
+/** The result of a search: the matches in the DICOM JSON model, and warnings for the response. */
+export interface SearchResult {
+  matches: DicomJson[];
+  warnings: string[];
+}
+
+/** Runs a QIDO-RS search. `baseUrl` is the absolute DICOMweb root for RetrieveURL. */
+export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string): Promise<SearchResult> {
+  const warnings = [...query.warnings];
+  let matches: DicomJson[];
+  let hasMore: boolean;
+  if (query.level === 'study') ({ matches, hasMore } = await studyMatches(catalog, query, baseUrl));
+  else if (query.level === 'series') ({ matches, hasMore } = await seriesMatches(catalog, query, baseUrl));
+  else ({ matches, hasMore } = await instanceMatches(catalog, query, baseUrl));
+  if (hasMore) {
+    warnings.push(`the number of results exceeded the limit of ${query.limit}; request more with offset=${query.offset + query.limit}`);
+  }
+  return { matches, warnings };
+}
+
+async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
+  const { rows, hasMore } = await searchStudies(catalog, query);
+  const counts = await studyCounts(catalog, rows.map((r) => r.study_uid));
+  const matches = rows.map((row) => {
+    const out = studyPart(JSON.parse(row.attributes), query);
+    const c = counts.get(row.study_uid)!;
+    Object.assign(out, {
+      '00080056': { vr: 'CS', Value: ['ONLINE'] },
+      '00080061': c.modalities.length ? { vr: 'CS', Value: c.modalities } : { vr: 'CS' },
+      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}`] },
+      '00201206': { vr: 'IS', Value: [c.series] },
+      '00201208': { vr: 'IS', Value: [c.instances] },
+    });
+    return sorted(out);
+  });
+  return { matches, hasMore };
+}
+
+async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
+  const { rows, hasMore } = await searchSeries(catalog, query);
+  const counts = await seriesCounts(catalog, rows.map((r) => r.series_uid));
+  const matches = rows.map((row) => {
+    const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
+    Object.assign(out, select(JSON.parse(row.attributes), SERIES_DEFAULTS, query));
+    Object.assign(out, {
+      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}`] },
+      '00201209': { vr: 'IS', Value: [counts.get(row.series_uid) ?? 0] },
+    });
+    return sorted(out);
+  });
+  return { matches, hasMore };
+}
+
+async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
+  const { rows, hasMore } = await searchInstances(catalog, query);
+  const matches = rows.map((row) => {
+    const out: DicomJson = {};
+    if (query.scope.study === undefined) Object.assign(out, studyPart(JSON.parse(row.study_attributes), query));
+    if (query.scope.series === undefined) Object.assign(out, select(JSON.parse(row.series_attributes), SERIES_DEFAULTS, query));
+    const metadata = JSON.parse(row.metadata) as DicomJson;
+    Object.assign(out, select(withoutBulkData(metadata), INSTANCE_DEFAULTS, query));
+    Object.assign(out, {
+      '00080056': { vr: 'CS', Value: ['ONLINE'] },
+      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`] },
+    });
+    return sorted(out);
+  });
+  return { matches, hasMore };
+}
+
+function studyPart(attributes: DicomJson, query: QidoQuery): DicomJson {
+  return select(attributes, STUDY_DEFAULTS, query);
+}
+
+/** The defaults and the included (or all) attributes of `attributes`. */
+function select(attributes: DicomJson, defaults: string[], query: QidoQuery): DicomJson {
+  if (query.includeAll) return { ...attributes };
+  const out: DicomJson = {};
+  for (const tag of defaults) if (attributes[tag]) out[tag] = attributes[tag];
+  for (const tag of query.include) if (attributes[tag]) out[tag] = attributes[tag];
+  return out;
+}
+
+function withoutBulkData(dataset: DicomJson): DicomJson {
+  const out: DicomJson = {};
+  for (const [tag, attribute] of Object.entries(dataset)) if (!(attribute as DicomJsonAttribute).BulkDataURI) out[tag] = attribute;
+  return out;
+}
+
+function sorted(dataset: DicomJson): DicomJson {
+  const out: DicomJson = {};
+  for (const tag of Object.keys(dataset).sort()) out[tag] = dataset[tag];
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * The STOW-RS store use case (PS3.18 §10.5): each received instance is validated, hashed,
+ * written to its backend (durable before the catalog row commits) and recorded; the outcome per
+ * instance follows PS3.18 Table 10.5.3-1: ReferencedSOPSequence for stored instances,
+ * FailedSOPSequence with a FailureReason (PS3.4 Annex GG / C.4.2.1.4) for the others.
+ * The received bytes are stored as they are: never re-serialized.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { parseInstance } from '../dicom/index.js';
+import type { DicomJson } from '../dicom/types.js';
+import { isGatewayError } from '../errors.js';
+
+/** FailureReason values used in FailedSOPSequence. */
+export const FailureReason = {
+  /** 0x0110 Processing failure. */
+  processingFailure: 0x0110,
+  /** 0x0111 Duplicate SOP Instance (a different instance with this SOP Instance UID is stored). */
+  duplicateSopInstance: 0x0111,
+  /** 0xA700 Refused: out of resources. */
+  outOfResources: 0xa700,
+  /** 0xA900 Error: data set does not match SOP Class (here: study UID differs from the URL). */
+  doesNotMatch: 0xa900,
+  /** 0xC000 Error: cannot understand. */
+  cannotUnderstand: 0xc000,
+} as const;
+
+/** One received part of a STOW-RS request. */
+export interface ReceivedPart {
+  /** The part's Content-Type, when it had one. */
+  contentType?: string;
+  bytes: Uint8Array;
+}
+
+/** The outcome of storing one instance. */
+export type StoreOutcome =
+  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string }
+  | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
+
+/** What the store service needs. */
+export interface StoreDeps {
+  catalog: Catalog;
+  stores: Map<string, FragmentStore>;
+  placement: { instances: string };
+  onConflict: 'reject' | 'replace';
+  logger: Logger;
+}
+
+/** Stores one received instance; never throws for bad input (the outcome says why it failed). */
+export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expectedStudy?: string): Promise<StoreOutcome> {
+  const type = part.contentType?.split(';')[0].trim().toLowerCase();
+  if (type !== undefined && type !== 'application/dicom') {
+    return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: `part media type ${type} is not application/dicom` };
+  }
+  if (part.bytes.length === 0) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: 'empty part' };
+
+  let parsed;
+  try {
+    parsed = parseInstance(part.bytes);
+  } catch (error) {
+    if (isGatewayError(error, 'INVALID_DICOM')) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: error.message };
+    deps.logger.error({ err: error }, 'unexpected error while parsing an instance');
+    return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
+  }
+  const ids = { sopClassUid: parsed.sopClassUID, sopInstanceUid: parsed.sopInstanceUID };
+  if (!parsed.studyInstanceUID || !parsed.seriesInstanceUID) {
+    return { ok: false, ...ids, failureReason: FailureReason.cannotUnderstand, reason: 'the instance has no Study or Series Instance UID' };
+  }
+  if (expectedStudy !== undefined && parsed.studyInstanceUID !== expectedStudy) {
+    return {
+      ok: false,
+      ...ids,
+      failureReason: FailureReason.doesNotMatch,
+      reason: `Study Instance UID ${parsed.studyInstanceUID} does not match the study ${expectedStudy} of the request URL`,
+    };
+  }
+  const stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
+
+  const sha256 = createHash('sha256').update(part.bytes).digest('hex');
+  const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
+  if (existing) {
+    if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes
+    if (deps.onConflict === 'reject') {
+      return {
+        ok: false,
+        ...ids,
+        failureReason: FailureReason.duplicateSopInstance,
+        reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} is already stored (the configuration rejects replacements)`,
+      };
+    }
+    if (existing.study_uid !== parsed.studyInstanceUID || existing.series_uid !== parsed.seriesInstanceUID) {
+      return {
+        ok: false,
+        ...ids,
+        failureReason: FailureReason.doesNotMatch,
+        reason: `SOP Instance UID ${parsed.sopInstanceUID} is stored in another study or series; delete it first`,
+      };
+    }
+  }
+
+  const store = deps.stores.get(deps.placement.instances)!;
+  let locator: string;
+  try {
+    ({ locator } = await store.put(`instances/${sha256.slice(0, 2)}/${sha256}.dcm`, part.bytes));
+  } catch (error) {
+    deps.logger.error({ err: error, backend: store.name }, 'storing an instance failed');
+    return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: `backend ${store.name} could not store the instance` };
+  }
+  const metadata: DicomJson = { ...parsed.metadata, '00083002': { vr: 'UI', Value: [parsed.transferSyntaxUID] } };
+  try {
+    await deps.catalog.addInstance(
+      {
+        sopInstanceUid: parsed.sopInstanceUID,
+        seriesUid: parsed.seriesInstanceUID,
+        studyUid: parsed.studyInstanceUID,
+        sopClassUid: parsed.sopClassUID,
+        transferSyntaxUid: parsed.transferSyntaxUID,
+        metadata,
+        layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated },
+        size: part.bytes.length,
+        sha256,
+        backend: store.name,
+        locator,
+      },
+      { replace: existing !== undefined },
+    );
+  } catch (error) {
+    // A concurrent request may have recorded the same SOP Instance UID first.
+    const now = await deps.catalog.findInstance(parsed.sopInstanceUID).catch(() => undefined);
+    if (now?.sha256 === sha256) return stored;
+    if (!now || now.locator !== locator) await store.delete(locator).catch(() => undefined);
+    if (now) {
+      return { ok: false, ...ids, failureReason: FailureReason.duplicateSopInstance, reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} was stored concurrently` };
+    }
+    deps.logger.error({ err: error }, 'recording an instance in the catalog failed');
+    return { ok: false, ...ids, failureReason: FailureReason.processingFailure, reason: 'the catalog could not record the instance' };
+  }
+  if (existing && existing.locator !== locator) {
+    await deps.stores.get(existing.backend)?.delete(existing.locator).catch((error: unknown) => {
+      deps.logger.warn({ err: error }, 'removing the replaced instance bytes failed');
+    });
+  }
+  return stored;
+}
+
+/** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
+export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {
+  const stored = outcomes.filter((o): o is Extract<StoreOutcome, { ok: true }> => o.ok);
+  const failed = outcomes.filter((o): o is Extract<StoreOutcome, { ok: false }> => !o.ok);
+  const body: DicomJson = {};
+  const studies = new Set(stored.map((o) => o.studyUid));
+  const retrieveStudy = study ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (retrieveStudy) body['00081190'] = { vr: 'UR', Value: [`${baseUrl}/studies/${retrieveStudy}`] };
+  if (failed.length > 0) {
+    body['00081198'] = {
+      vr: 'SQ',
+      Value: failed.map((o) => ({
+        ...(o.sopClassUid ? { '00081150': { vr: 'UI', Value: [o.sopClassUid] } } : { '00081150': { vr: 'UI' } }),
+        ...(o.sopInstanceUid ? { '00081155': { vr: 'UI', Value: [o.sopInstanceUid] } } : { '00081155': { vr: 'UI' } }),
+        '00081197': { vr: 'US', Value: [o.failureReason] },
+      })),
+    };
+  }
+  if (stored.length > 0) {
+    body['00081199'] = {
+      vr: 'SQ',
+      Value: stored.map((o) => ({
+        '00081150': { vr: 'UI', Value: [o.sopClassUid] },
+        '00081155': { vr: 'UI', Value: [o.sopInstanceUid] },
+        '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${o.studyUid}/series/${o.seriesUid}/instances/${o.sopInstanceUid}`] },
+      })),
+    };
+  }
+  const status = failed.length === 0 ? 200 : stored.length === 0 ? 409 : 202;
+  return { status, body };
+}
+
