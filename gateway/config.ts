@@ -34,7 +34,7 @@ const ConfigSchema = z
     /** Data directory (catalog, stores, keys); default `./data`. */
     dataDir: z.string().min(1).default('./data'),
     catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
-    backends: z.array(FsBackend).min(1).default([{ name: 'local', kind: 'fs' }]),
+    backends: z.array(FsBackend).min(1).default(() => [{ name: 'local', kind: 'fs' as const }]),
     placement: z
       .strictObject({
         /** The backend that holds whole instances (until the protection pipeline splits them). */
@@ -72,16 +72,6 @@ const ConfigSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),
-  })
-  .superRefine((config, ctx) => {
-    const names = new Set<string>();
-    config.backends.forEach((b, i) => {
-      if (names.has(b.name)) ctx.addIssue({ code: 'custom', path: ['backends', i, 'name'], message: `duplicate backend name '${b.name}'` });
-      names.add(b.name);
-    });
-    if (!names.has(config.placement.instances)) {
-      ctx.addIssue({ code: 'custom', path: ['placement', 'instances'], message: `no backend named '${config.placement.instances}'` });
-    }
   });
 
 /** The validated, frozen configuration. Paths are absolute. */
@@ -135,14 +125,29 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
+  problems.push(...crossCheck(raw));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
-  const config = parsed.data;
+  const config = structuredClone(parsed.data);
   config.dataDir = resolve(config.dataDir);
   for (const backend of config.backends) {
     backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
   }
   return deepFreeze(config);
+}
+
+/** Checks between sections, run on the raw input so they are reported along with field errors. */
+function crossCheck(raw: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const backends = Array.isArray(raw.backends) ? (raw.backends as Array<{ name?: unknown }>) : [{ name: 'local' }];
+  const names = new Set<unknown>();
+  backends.forEach((backend, i) => {
+    if (names.has(backend?.name)) problems.push(`backends.${i}.name: duplicate backend name '${String(backend.name)}'`);
+    names.add(backend?.name);
+  });
+  const instances = (raw.placement as { instances?: unknown } | undefined)?.instances ?? 'local';
+  if (!names.has(instances)) problems.push(`placement.instances: no backend named '${String(instances)}'`);
+  return problems;
 }
 
 function readConfigFile(file: string, problems: string[]): Record<string, unknown> {

@@ -49,6 +49,7 @@ export class FsFragmentStore implements FragmentStore {
   readonly root: string;
   private rootReady: Promise<void> | undefined;
   private sweeping: Promise<unknown> | undefined;
+  private readonly directorySyncs = new DirectorySyncs();
 
   constructor(options: FsFragmentStoreOptions) {
     this.name = options.name;
@@ -259,7 +260,7 @@ export class FsFragmentStore implements FragmentStore {
     if (created !== undefined) {
       for (let d = dir; d !== dirname(created); d = dirname(d)) dirs.push(dirname(d));
     }
-    await Promise.all(dirs.map(syncDir));
+    await Promise.all(dirs.map((d) => this.directorySyncs.sync(d)));
   }
 
   /** Opens a fragment for reading: NOT_FOUND when there is no such file. */
@@ -334,6 +335,34 @@ function clamp(range: ByteRange | undefined, size: number): { start: number; end
 }
 
 /** Makes changes to the entries of `dir` durable. */
+/**
+ * Coalesces directory fsyncs (group commit): a caller joins the next sync of its directory that
+ * starts after its call, so concurrent puts into one directory share one fsync instead of queueing
+ * one each. A sync already running may have started before the caller's rename, so it never counts.
+ */
+class DirectorySyncs {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly next = new Map<string, Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    const queued = this.next.get(dir);
+    if (queued) return queued;
+    const before = this.running.get(dir) ?? Promise.resolve();
+    const run = before
+      .catch(() => undefined)
+      .then(() => {
+        this.next.delete(dir);
+        this.running.set(dir, run);
+        return syncDir(dir);
+      })
+      .finally(() => {
+        if (this.running.get(dir) === run) this.running.delete(dir);
+      });
+    this.next.set(dir, run);
+    return run;
+  }
+}
+
 async function syncDir(dir: string): Promise<void> {
   if (process.platform === 'win32') return; // directories cannot be opened for fsync there
   const fh = await open(dir, 'r');

@@ -87,10 +87,47 @@ export function buildApp(deps: AppDeps): express.Express {
   const dicomweb = express.Router();
   dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));
   app.use(DICOMWEB_ROOT, dicomweb);
+  // A DICOMweb resource asked with a method it does not support: 405 with Allow (RFC 9110 §15.5.6).
+  app.use(DICOMWEB_ROOT, (req, _res, next) => {
+    const allowed = allowedMethods(dicomweb, req.path);
+    if (allowed.length === 0) {
+      next();
+      return;
+    }
+    next(new GatewayError('METHOD_NOT_ALLOWED', `${req.method} is not supported on ${req.baseUrl}${req.path}; use ${allowed.join(', ')}`, { headers: { Allow: allowed.join(', ') } }));
+  });
 
   app.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no resource at ${req.method} ${req.path}`)));
   app.use(errorHandler(deps));
   return app;
+}
+
+/** The part of an Express 5 router layer that {@link allowedMethods} reads. */
+interface RouterLayer {
+  match(path: string): unknown;
+  route?: { methods: Record<string, boolean> };
+  handle: { stack?: RouterLayer[] };
+}
+
+/** The methods the routes of `router` (and of the routers it uses) serve at `path`, sorted; HEAD with GET. */
+function allowedMethods(router: { stack: unknown[] }, path: string): string[] {
+  const methods = new Set<string>();
+  for (const layer of router.stack as RouterLayer[]) {
+    let matches: unknown;
+    try {
+      matches = layer.match(path);
+    } catch {
+      continue; // a path parameter that is not valid percent-encoding
+    }
+    if (!matches) continue;
+    if (layer.route) {
+      for (const [method, on] of Object.entries(layer.route.methods)) if (on && method !== '_all') methods.add(method.toUpperCase());
+    } else if (layer.handle.stack) {
+      for (const method of allowedMethods(layer.handle as { stack: RouterLayer[] }, path)) methods.add(method);
+    }
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
 }
 
 function errorHandler(deps: AppDeps) {

@@ -83,8 +83,10 @@ export function negotiateFrames(accept: string | undefined, transferSyntax: stri
     const innerRange = { type: inner.split('/')[0], subtype: inner.split('/')[1] ?? '', params: new Map(), q: 1 };
     if (!encapsulated) {
       if (!covers(innerRange, 'application/octet-stream')) continue;
-      const label = requested === undefined || requested === '*' ? (LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? EXPLICIT_VR_LITTLE_ENDIAN : transferSyntax) : requested;
-      const fits = requested === '*' || (LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? LITTLE_ENDIAN_NATIVE.has(label) : label === transferSyntax);
+      // Native little-endian pixel bytes are the same in every little-endian transfer syntax.
+      const storedLabel = LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? EXPLICIT_VR_LITTLE_ENDIAN : transferSyntax;
+      const label = requested === '*' ? storedLabel : (requested ?? EXPLICIT_VR_LITTLE_ENDIAN);
+      const fits = LITTLE_ENDIAN_NATIVE.has(transferSyntax) ? LITTLE_ENDIAN_NATIVE.has(label) : label === transferSyntax;
       if (fits) return { partContentType: `application/octet-stream; transfer-syntax=${label}`, multipart };
       continue;
     }

@@ -103,7 +103,7 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   const store = deps.stores.get(deps.placement.instances)!;
   let locator: string;
   try {
-    ({ locator } = await store.put(`instances/${sha256.slice(0, 2)}/${sha256}.dcm`, part.bytes));
+    ({ locator } = await store.put(`instances/${sha256}.dcm`, part.bytes));
   } catch (error) {
     deps.logger.error({ err: error, backend: store.name }, 'storing an instance failed');
     return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: `backend ${store.name} could not store the instance` };

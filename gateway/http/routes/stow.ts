@@ -49,6 +49,8 @@ export function stowRoutes(deps: AppDeps): Router {
       warnings.push(`299 aegis "${(bodyError as Error).message.replace(/"/g, "'")}; the remaining parts were not stored"`);
       outcomes.push({ ok: false, failureReason: FailureReason.cannotUnderstand, reason: (bodyError as Error).message });
     }
+    // A body not read to its end (a long epilogue) cannot be followed by another request.
+    if (!req.complete) res.setHeader('Connection', 'close');
     if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
     const { status, body } = stowResponse(outcomes, base, study);
     if (warnings.length > 0) res.setHeader('Warning', warnings.slice(0, 20));

@@ -1,0 +1,37 @@
+/**
+ * The byte-level DICOM module of Aegis (PS3.5 encoding, PS3.10 files, PS3.18 F.2 JSON): pure
+ * functions from the bytes of a Part 10 instance to what the gateway needs to know about it.
+ */
+export type {
+  BulkDataLocation,
+  DicomJson,
+  DicomJsonAttribute,
+  EncapsulatedFrame,
+  ParsedInstance,
+  PixelDataLayout,
+} from './types.js';
+export { parseInstance, datasetView, type ParseOptions } from './parse.js';
+export { frameRanges, frameCount } from './pixel-data.js';
+export { INLINE_BINARY_LIMIT } from './json-model.js';
+export {
+  transferSyntax,
+  isEncapsulated,
+  isKnownTransferSyntax,
+  frameMediaType,
+  knownTransferSyntaxes,
+  IMPLICIT_VR_LITTLE_ENDIAN,
+  EXPLICIT_VR_LITTLE_ENDIAN,
+  DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+  EXPLICIT_VR_BIG_ENDIAN,
+  type TransferSyntax,
+} from './transfer-syntax.js';
+export {
+  tagForKeyword,
+  keywordForTag,
+  vrForTag,
+  dictionaryVR,
+  normalizeTag,
+  isPrivateTag,
+  isPrivateCreatorTag,
+} from './dictionary.js';
+export { charsetDecoder, type CharsetDecoder } from './charset.js';

@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../gateway/config.js';
+
+describe('configuration', () => {
+  it('has embedded defaults: 127.0.0.1:8080, ./data, one fs backend', () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.port, 8080);
+    assert.equal(config.dataDir, resolve('data'));
+    assert.deepEqual(config.backends, [{ name: 'local', kind: 'fs', path: resolve('data/stores/local') }]);
+    assert.equal(config.catalog.kind, 'sqlite');
+    assert.ok(Object.isFrozen(config) && Object.isFrozen(config.server), 'the configuration is frozen');
+  });
+
+  it('reads YAML and JSON files; environment overrides the file and flags override both', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
+    const yaml = join(dir, 'aegis.yaml');
+    writeFileSync(yaml, 'server:\n  port: 9000\n  host: 127.0.0.2\nlimits:\n  maxParts: 5\n');
+    const fromYaml = loadConfig({ file: yaml, env: {} });
+    assert.equal(fromYaml.server.port, 9000);
+    assert.equal(fromYaml.limits.maxParts, 5);
+    const json = join(dir, 'aegis.json');
+    writeFileSync(json, JSON.stringify({ server: { port: 9001 } }));
+    assert.equal(loadConfig({ env: { AEGIS_CONFIG: json } }).server.port, 9001);
+    const env = loadConfig({ file: yaml, env: { AEGIS_PORT: '9100', AEGIS_HOST: '127.0.0.3', AEGIS_DATA_DIR: dir } });
+    assert.equal(env.server.port, 9100);
+    assert.equal(env.server.host, '127.0.0.3');
+    assert.equal(env.dataDir, dir);
+    assert.equal(env.backends[0].path, join(dir, 'stores/local'));
+    const flags = loadConfig({ file: yaml, env: { AEGIS_PORT: '9100' }, flags: { port: 9200, host: '::1' } });
+    assert.equal(flags.server.port, 9200);
+    assert.equal(flags.server.host, '::1');
+  });
+
+  it('reports every problem at once', () => {
+    try {
+      loadConfig({
+        object: { server: { port: 70000, bogus: 1 }, backends: [{ name: 'a', kind: 'fs' }, { name: 'a', kind: 'fs' }], placement: { instances: 'b' }, limits: { maxParts: -1 } },
+        env: { AEGIS_PORT: 'eighty' },
+      });
+      assert.fail('expected a ConfigError');
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, 'a ConfigError');
+      const text = error.problems.join('\n');
+      for (const expected of [/AEGIS_PORT/, /bogus/, /duplicate backend name 'a'/, /no backend named 'b'/, /limits\.maxParts/]) {
+        assert.match(text, expected);
+      }
+    }
+  });
+
+  it('reports an unreadable or unparsable file', () => {
+    assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'server: [unclosed\n');
+    assert.throws(() => loadConfig({ file: bad, env: {} }), /cannot parse configuration file/);
+  });
+});
