@@ -118,7 +118,8 @@ export class FsFragmentStore implements FragmentStore {
       });
     }
     // `end` of createReadStream is inclusive; the handle closes itself on end, error or destroy.
-    return fh.createReadStream({ start: bounds.start, end: bounds.end - 1 });
+    // 1 MiB reads: a whole 512x512 CT in one read instead of eight thread-pool round trips.
+    return fh.createReadStream({ start: bounds.start, end: bounds.end - 1, highWaterMark: 1 << 20 });
   }
 
   async delete(locator: string): Promise<boolean> {

@@ -60,3 +60,9 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ file: bad, env: {} }), /cannot parse configuration file/);
   });
 });
+
+it('the documented example configuration is valid and equals the defaults', () => {
+  const example = loadConfig({ file: new URL('../../config/aegis.example.yaml', import.meta.url).pathname, env: {} });
+  const defaults = loadConfig({ env: {} });
+  assert.deepEqual(example, defaults);
+});
