@@ -6,7 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Selectable, type SqliteDatabase } from 'kysely';
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
@@ -57,7 +57,7 @@ export class Catalog {
     } catch (error) {
       throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the catalog at ${file}`, { cause: error });
     }
-    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
     const { error } = await new Migrator({ db, provider: catalogMigrations }).migrateToLatest();
     if (error) throw new GatewayError('BACKEND_UNAVAILABLE', 'catalog migration failed', { cause: error });
     return new Catalog(db, sqlite);
@@ -83,6 +83,35 @@ export class Catalog {
   async addInstance(instance: NewInstance, options: { replace?: boolean } = {}): Promise<void> {
     const now = new Date().toISOString();
     const meta = instance.metadata;
+    const row = {
+      sop_instance_uid: instance.sopInstanceUid,
+      series_uid: instance.seriesUid,
+      study_uid: instance.studyUid,
+      sop_class_uid: instance.sopClassUid,
+      instance_number: firstInteger(meta, '00200013'),
+      transfer_syntax_uid: instance.transferSyntaxUid,
+      number_of_frames: firstInteger(meta, '00280008'),
+      rows: firstInteger(meta, '00280010'),
+      columns: firstInteger(meta, '00280011'),
+      bits_allocated: firstInteger(meta, '00280100'),
+      size: instance.size,
+      sha256: instance.sha256,
+      metadata: JSON.stringify(meta),
+      layout: JSON.stringify(instance.layout),
+      backend: instance.backend,
+      locator: instance.locator,
+      created_at: now,
+    };
+    if (!options.replace) {
+      // Most instances join a series already recorded: one insert, atomic on its own. Only when
+      // the series (or study) is new does the foreign key refuse it and the full transaction run.
+      try {
+        await this.db.insertInto('instances').values(row).execute();
+        return;
+      } catch (error) {
+        if (!isForeignKeyViolation(error)) throw error;
+      }
+    }
     const patientName = firstString(meta, '00100010');
     const referring = firstString(meta, '00080090');
     await this.db.transaction().execute(async (trx) => {
@@ -124,28 +153,7 @@ export class Catalog {
         .onConflict((oc) => oc.column('series_uid').doNothing())
         .execute();
       if (options.replace) await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).execute();
-      await trx
-        .insertInto('instances')
-        .values({
-          sop_instance_uid: instance.sopInstanceUid,
-          series_uid: instance.seriesUid,
-          study_uid: instance.studyUid,
-          sop_class_uid: instance.sopClassUid,
-          instance_number: firstInteger(meta, '00200013'),
-          transfer_syntax_uid: instance.transferSyntaxUid,
-          number_of_frames: firstInteger(meta, '00280008'),
-          rows: firstInteger(meta, '00280010'),
-          columns: firstInteger(meta, '00280011'),
-          bits_allocated: firstInteger(meta, '00280100'),
-          size: instance.size,
-          sha256: instance.sha256,
-          metadata: JSON.stringify(meta),
-          layout: JSON.stringify(instance.layout),
-          backend: instance.backend,
-          locator: instance.locator,
-          created_at: now,
-        })
-        .execute();
+      await trx.insertInto('instances').values(row).execute();
     });
   }
 
@@ -193,4 +201,31 @@ export class Catalog {
     await this.db.destroy();
     if (this.sqlite.open) this.sqlite.close();
   }
+}
+
+/**
+ * Kysely prepares every query anew; better-sqlite3 statements can be reused. The hot queries of
+ * STOW and WADO have fixed SQL text, so a bounded cache of prepared statements keyed by that text
+ * saves the prepare on every request. Safe because Kysely runs one query at a time on the one
+ * connection and never leaves a statement iterating.
+ */
+function withStatementCache(sqlite: Database.Database, size = 256): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement === undefined) {
+        statement = sqlite.prepare(text);
+        if (cache.size < size) cache.set(text, statement);
+      }
+      return statement;
+    },
+  };
+}
+
+/** A foreign key refused an insert (SQLite, or PostgreSQL's SQLSTATE 23503). */
+function isForeignKeyViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
 }

@@ -112,6 +112,7 @@ export async function studyCounts(catalog: Catalog, studyUids: string[]) {
     entry.series += 1;
     if (s.modality && !entry.modalities.includes(s.modality)) entry.modalities.push(s.modality);
   }
+  for (const entry of result.values()) entry.modalities.sort();
   const counts = await catalog.db
     .selectFrom('instances')
     .select(['study_uid', (eb) => eb.fn.countAll<number>().as('n')])

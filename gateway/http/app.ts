@@ -3,10 +3,9 @@
  * DICOMweb routers under `/dicom-web` and the one error handler that maps catalogue codes to
  * statuses. It never listens: `cli/start.ts` does.
  */
-import { randomUUID } from 'node:crypto';
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { pinoHttp } from 'pino-http';
+import { requestLog } from './request-log.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { DICOMWEB_ROOT, type AppDeps } from './context.js';
 import { deleteRoutes } from './routes/delete.js';
@@ -23,24 +22,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const incoming = req.headers['x-request-id'];
-        const id = typeof incoming === 'string' && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      // Query strings can carry patient names: log the path only.
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, error) => (error || res.statusCode >= 500 ? 'error' : 'info'),
-      quietReqLogger: true,
-    }),
-  );
+  app.use(requestLog(deps.logger));
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');
@@ -132,7 +114,7 @@ function allowedMethods(router: { stack: unknown[] }, path: string): string[] {
 
 function errorHandler(deps: AppDeps) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const log = req.log ?? deps.logger;
+    const log = req.log;
     const gatewayError = toGatewayError(error);
     if (gatewayError.code === 'INTERNAL') log.error({ err: error }, 'unexpected error');
     else if (gatewayError.status >= 500) log.error({ err: gatewayError, code: gatewayError.code }, gatewayError.message);

@@ -52,9 +52,10 @@ export async function* readMultipart(req: IncomingMessage, boundary: string, lim
   const opening = Buffer.from(`--${boundary}`, 'latin1');
   let head: Buffer | undefined = Buffer.alloc(0); // bytes before the first boundary was found
   let epilogue = 0;
+  let finished = false;
   try {
     // destroyOnReturn: false, or leaving early would destroy the socket before the error response.
-    for await (const chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    for await (let chunk of req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       if (head !== undefined) {
         head = Buffer.concat([head, chunk]);
         const start = findOpeningBoundary(head, opening);
@@ -62,14 +63,22 @@ export async function* readMultipart(req: IncomingMessage, boundary: string, lim
           if (head.length > MAX_PREAMBLE_BYTES + opening.length + 2) throw noBoundary();
           continue;
         }
-        const rest = head.subarray(start);
+        chunk = head.subarray(start);
         head = undefined;
-        yield* parts(parser.write(rest));
-      } else if (isFinished(parser)) {
+      }
+      if (finished) {
         epilogue += chunk.length;
         if (epilogue > MAX_EPILOGUE_BYTES) return;
-      } else {
+        continue;
+      }
+      try {
         yield* parts(parser.write(chunk));
+      } catch (error) {
+        // Bytes after the closing boundary (an epilogue, or its CRLF arriving late) make the
+        // parser throw; checking only then keeps `finish()`'s exception off the hot path.
+        if (!isFinished(parser)) throw error;
+        finished = true;
+        epilogue += chunk.length;
       }
     }
     if (head !== undefined) throw head.length === 0 ? new GatewayError('MALFORMED_MULTIPART', 'the request body is empty') : noBoundary();

@@ -10,8 +10,8 @@ import { uidParams, type AppDeps } from '../context.js';
 export function deleteRoutes(deps: AppDeps): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
-    const removed = await deleteInstances({ ...deps, logger: req.log ?? deps.logger }, uidParams(req));
-    (req.log ?? deps.logger).info({ removed }, 'deleted instances');
+    const removed = await deleteInstances({ ...deps, logger: req.log }, uidParams(req));
+    req.log.info({ removed }, 'deleted instances');
     res.status(204).end();
   };
   router.delete('/studies/:study', handler);

@@ -11,6 +11,9 @@ import { param, parseMediaType } from '../media-type.js';
 import { readMultipart } from '../multipart.js';
 import { negotiateJson } from '../negotiate.js';
 
+/** Instances of one request being stored at the same time. */
+const PARTS_IN_FLIGHT = 4;
+
 /** The STOW-RS router. */
 export function stowRoutes(deps: AppDeps): Router {
   const router = Router();
@@ -28,18 +31,28 @@ export function stowRoutes(deps: AppDeps): Router {
       stores: deps.stores,
       placement: deps.config.placement,
       onConflict: deps.config.stow.onConflict,
-      logger: req.log ?? deps.logger,
+      logger: req.log,
     };
-    const outcomes: StoreOutcome[] = [];
+    // Parts are stored while the next ones arrive: up to PARTS_IN_FLIGHT at once, so that one
+    // instance's fsync overlaps the next one's parsing. Outcomes keep the order of the parts.
+    const pending: Promise<StoreOutcome>[] = [];
+    let settled = 0;
     let bodyError: unknown;
     try {
       for await (const part of readMultipart(req, boundary, deps.config.limits)) {
-        outcomes.push(await storeInstance(storeDeps, part, study));
+        pending.push(
+          storeInstance(storeDeps, part, study).catch((error: unknown): StoreOutcome => {
+            storeDeps.logger.error({ err: error }, 'storing an instance failed');
+            return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
+          }),
+        );
+        if (pending.length - settled >= PARTS_IN_FLIGHT) await pending[settled++];
       }
     } catch (error) {
       if (!isGatewayError(error)) throw error;
       bodyError = error;
     }
+    const outcomes = await Promise.all(pending);
     const base = dicomWebBase(req, deps.config);
     const warnings = outcomes.filter((o) => !o.ok).map((o) => `299 aegis "${(o as { reason: string }).reason.replace(/"/g, "'")}"`);
     if (bodyError) {
@@ -53,8 +66,10 @@ export function stowRoutes(deps: AppDeps): Router {
     if (!req.complete) res.setHeader('Connection', 'close');
     if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
     const { status, body } = stowResponse(outcomes, base, study);
-    if (warnings.length > 0) res.setHeader('Warning', warnings.slice(0, 20));
-    (req.log ?? deps.logger).info({ stored: outcomes.filter((o) => o.ok).length, failed: outcomes.filter((o) => !o.ok).length }, 'stow');
+    if (warnings.length > 0) {
+      res.setHeader('Warning', warnings.slice(0, 20));
+      req.log.info({ stored: outcomes.filter((o) => o.ok).length, failed: warnings.length }, 'stow: some instances were not stored');
+    }
     res.status(status).type(responseType).send(JSON.stringify(body));
   };
   router.post('/studies', handler);
