@@ -141,26 +141,65 @@ export function newBoundary(): string {
   return `aegis-${randomBytes(16).toString('hex')}`;
 }
 
-/** Writes a multipart/related response part by part, honouring back-pressure. */
+/** A part of a multipart response: its header fields and the length of its body. */
+export interface PlannedPart {
+  headers: Record<string, string>;
+  length: number;
+}
+
+/**
+ * Writes a multipart/related response whose parts are known in advance (header fields and body
+ * lengths), so that it carries a Content-Length: a client can tell a complete response from one
+ * cut short by an error after the status was sent. Back-pressure is honoured.
+ */
 export class MultipartWriter {
   readonly boundary = newBoundary();
-  private parts = 0;
+  private readonly heads: Buffer[];
+  private next = 0;
 
-  constructor(private readonly res: ServerResponse, type: string) {
+  constructor(private readonly res: ServerResponse, type: string, private readonly parts: PlannedPart[]) {
+    this.heads = parts.map((part, i) => {
+      const fields = Object.entries(part.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      return Buffer.from(`${i === 0 ? '' : '\r\n'}--${this.boundary}\r\n${fields}\r\n`, 'latin1');
+    });
+    const total = this.heads.reduce((sum, head, i) => sum + head.length + parts[i].length, 0) + this.closing().length;
     res.setHeader('Content-Type', `multipart/related; type="${type}"; boundary=${this.boundary}`);
+    res.setHeader('Content-Length', String(total));
   }
 
-  /** Writes one part whose body is a buffer or a stream. */
-  async writePart(headers: Record<string, string>, body: Buffer | Readable): Promise<void> {
-    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
-    await this.write(Buffer.from(`${this.parts++ === 0 ? '' : '\r\n'}--${this.boundary}\r\n${head}\r\n`));
-    if (Buffer.isBuffer(body)) await this.write(body);
-    else for await (const chunk of body) await this.write(chunk as Buffer);
+  /** Writes the body of the next planned part; it must have the planned length. */
+  async writePart(body: Buffer | Readable): Promise<void> {
+    const index = this.next++;
+    const head = this.heads[index];
+    if (head === undefined) throw new GatewayError('INTERNAL', 'more parts written than planned');
+    if (Buffer.isBuffer(body)) {
+      if (body.length !== this.parts[index].length) throw new GatewayError('INTERNAL', 'a part body differs from its planned length');
+      if (this.res.destroyed) throw new GatewayError('INTERNAL', 'the client went away');
+      // Head and body in one writev; wait for drain only after uncorking, or it never comes.
+      this.res.cork();
+      this.res.write(head);
+      const flowing = this.res.write(body);
+      this.res.uncork();
+      if (!flowing) await Promise.race([once(this.res, 'drain'), once(this.res, 'close')]);
+      return;
+    }
+    await this.write(head);
+    let written = 0;
+    for await (const chunk of body) {
+      written += (chunk as Buffer).length;
+      await this.write(chunk as Buffer);
+    }
+    if (written !== this.parts[index].length) throw new GatewayError('INTEGRITY_FAILURE', 'stored data is shorter or longer than recorded');
   }
 
   /** Writes the closing boundary and ends the response. */
   async end(): Promise<void> {
-    this.res.end(`${this.parts === 0 ? '' : '\r\n'}--${this.boundary}--\r\n`);
+    if (this.next !== this.parts.length) throw new GatewayError('INTERNAL', 'fewer parts written than planned');
+    this.res.end(this.closing());
+  }
+
+  private closing(): Buffer {
+    return Buffer.from(`${this.parts.length === 0 ? '' : '\r\n'}--${this.boundary}--\r\n`, 'latin1');
   }
 
   private async write(chunk: Buffer): Promise<void> {

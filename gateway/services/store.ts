@@ -5,7 +5,7 @@
  * FailedSOPSequence with a FailureReason (PS3.4 Annex GG / C.4.2.1.4) for the others.
  * The received bytes are stored as they are: never re-serialized.
  */
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -78,7 +78,8 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   }
   const stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
 
-  const sha256 = createHash('sha256').update(part.bytes).digest('hex');
+  // WebCrypto hashes on the thread pool, off the event loop that every request shares.
+  const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', part.bytes)).toString('hex');
   const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
   if (existing) {
     if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes

@@ -39,22 +39,28 @@ export function retrieveRoutes(deps: AppDeps): Router {
       await pipeline(await streamInstance(deps, row), res);
       return;
     }
-    const writer = new MultipartWriter(res, 'application/dicom');
     const base = dicomWebBase(req, deps.config);
-    let next = streamInstance(deps, sendable[0]);
-    for (let i = 0; i < sendable.length; i++) {
-      const row = sendable[i];
-      const body = await next;
-      if (i + 1 < sendable.length) next = streamInstance(deps, sendable[i + 1]);
-      next.catch(() => undefined);
-      await writer.writePart(
-        {
+    const writer = new MultipartWriter(
+      res,
+      'application/dicom',
+      sendable.map((row) => ({
+        headers: {
           'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
           'Content-Length': String(row.size),
           'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`,
         },
-        body,
-      );
+        length: row.size,
+      })),
+    );
+    // Open the next instance while the current one is sent.
+    let next = streamInstance(deps, sendable[0]);
+    for (let i = 0; i < sendable.length; i++) {
+      const body = await next;
+      if (i + 1 < sendable.length) {
+        next = streamInstance(deps, sendable[i + 1]);
+        next.catch(() => undefined);
+      }
+      await writer.writePart(body);
     }
     await writer.end();
   };
@@ -82,17 +88,19 @@ export function retrieveRoutes(deps: AppDeps): Router {
     }
     const base = dicomWebBase(req, deps.config);
     const partType = negotiation.partContentType.split(';')[0];
-    const writer = new MultipartWriter(res, partType);
-    for (let i = 0; i < bodies.length; i++) {
-      await writer.writePart(
-        {
+    const writer = new MultipartWriter(
+      res,
+      partType,
+      bodies.map((body, i) => ({
+        headers: {
           'Content-Type': negotiation.partContentType,
-          'Content-Length': String(bodies[i].length),
+          'Content-Length': String(body.length),
           'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}/frames/${numbers[i]}`,
         },
-        bodies[i],
-      );
-    }
+        length: body.length,
+      })),
+    );
+    for (const body of bodies) await writer.writePart(body);
     await writer.end();
   };
 
@@ -107,8 +115,10 @@ export function retrieveRoutes(deps: AppDeps): Router {
       res.end(value);
       return;
     }
-    const writer = new MultipartWriter(res, 'application/octet-stream');
-    await writer.writePart({ 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, value);
+    const writer = new MultipartWriter(res, 'application/octet-stream', [
+      { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, length: value.length },
+    ]);
+    await writer.writePart(value);
     await writer.end();
   };
 
