@@ -4,6 +4,7 @@
  * then frozen. Secrets never come from this file (DESIGN.md "Config").
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -27,6 +28,8 @@ const ConfigSchema = z
         publicUrl: z.url().optional(),
         /** Honour X-Forwarded-Proto/Host/Prefix when no publicUrl is set. */
         trustForwardedHeaders: z.boolean().default(true),
+        /** Processes serving HTTP (Node cluster); default one per core, at most 4. 1: no primary process. */
+        workers: z.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), 4)),
         /** Seconds to finish in-flight requests on SIGTERM. */
         shutdownGraceSeconds: z.number().positive().default(10),
       })
@@ -110,8 +113,9 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   const server = { ...((raw.server as object | undefined) ?? {}) } as Record<string, unknown>;
   const overrides: Array<[string | undefined, (v: string) => void]> = [
     [env.AEGIS_HOST, (v) => (server.host = v)],
-    [env.AEGIS_PORT, (v) => (server.port = parsePort(v, 'AEGIS_PORT', problems))],
+    [env.AEGIS_PORT, (v) => (server.port = parseWholeNumber(v, 'AEGIS_PORT', problems))],
     [env.AEGIS_PUBLIC_URL, (v) => (server.publicUrl = v)],
+    [env.AEGIS_WORKERS, (v) => (server.workers = parseWholeNumber(v, 'AEGIS_WORKERS', problems))],
     [env.AEGIS_DATA_DIR, (v) => (raw.dataDir = v)],
     [env.AEGIS_LOG_LEVEL, (v) => (raw.log = { ...((raw.log as object) ?? {}), level: v })],
   ];
@@ -166,10 +170,10 @@ function readConfigFile(file: string, problems: string[]): Record<string, unknow
   }
 }
 
-function parsePort(value: string, name: string, problems: string[]): number {
-  const port = Number(value);
-  if (!/^\d+$/.test(value) || port > 65535) problems.push(`${name}: '${value}' is not a port number`);
-  return port;
+function parseWholeNumber(value: string, name: string, problems: string[]): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535) problems.push(`${name}: '${value}' is not a whole number up to 65535`);
+  return n;
 }
 
 function deepFreeze<T>(value: T): T {

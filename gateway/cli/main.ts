@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config.js';
-import { startServer } from './start.js';
+import { startGateway } from './cluster.js';
 
 const USAGE = `usage: aegis <command> [options]
 
@@ -64,13 +64,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw error;
   }
-  const server = await startServer(config);
+  const server = await startGateway(config);
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      server.close().then(resolve, resolve);
-    };
+    // close() is idempotent: a second signal while stopping changes nothing.
+    const stop = () => void server.close().then(resolve, resolve);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });

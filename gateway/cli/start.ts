@@ -23,8 +23,11 @@ export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
   return new Map(config.backends.map((b) => [b.name, new FsFragmentStore({ name: b.name, path: b.path! })]));
 }
 
-/** Starts the gateway with `config` and resolves once it listens. */
-export async function startServer(config: GatewayConfig): Promise<RunningServer> {
+/**
+ * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
+ * (cluster workers) leaves the 'listening' line to the primary.
+ */
+export async function startServer(config: GatewayConfig, options: { announce?: boolean } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   mkdirSync(config.dataDir, { recursive: true });
   const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
@@ -40,7 +43,8 @@ export async function startServer(config: GatewayConfig): Promise<RunningServer>
   server.keepAliveTimeout = 65_000;
   const { port, address } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
+  if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');
+  else logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
   if (config.server.host !== '127.0.0.1' && config.server.host !== 'localhost' && config.server.host !== '::1') {
     logger.warn({ host: config.server.host }, 'listening beyond the loopback interface: access control arrives with authentication');
   }

@@ -6,7 +6,7 @@
  * Orthanc always binds 0.0.0.0; `RemoteAccessAllowed: false` keeps it answering loopback only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -176,12 +176,35 @@ function statusField(pid: number, field: string): number {
   return Number(m[1]) * 1024;
 }
 
-/** Peak resident set size (VmHWM) of a live process, in bytes. Read it before stopping the process. */
+/**
+ * Peak resident set size (VmHWM) of a live process and all its descendants (Aegis serves from one
+ * worker process per core), summed, in bytes: an upper bound of the tree's peak. Read it before
+ * stopping the process.
+ */
 export function peakRssBytes(pid: number): number {
-  return statusField(pid, 'VmHWM');
+  return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmHWM'), 0);
 }
 
-/** Current resident set size (VmRSS) of a live process, in bytes. */
+/** Current resident set size (VmRSS) of a live process and all its descendants, summed, in bytes. */
 export function currentRssBytes(pid: number): number {
-  return statusField(pid, 'VmRSS');
+  return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0);
+}
+
+/** `pid` and the pids of all its live descendants, from /proc/PID/stat. */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]) ?? []));
+  return tree;
 }

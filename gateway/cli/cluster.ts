@@ -1,0 +1,99 @@
+/**
+ * Runs the gateway on every core: a primary process prepares the catalog (migrations run once,
+ * before any worker opens it), forks `server.workers` worker processes that each serve HTTP on the
+ * shared port (Node's cluster module), replaces a worker that dies, and on SIGTERM/SIGINT asks
+ * every worker to finish its in-flight requests before it exits. With one worker the gateway runs
+ * in this process, without a primary.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import type { GatewayConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { startServer, type RunningServer } from './start.js';
+
+type WorkerMessage = { type: 'listening'; url: string };
+const SHUTDOWN = 'shutdown';
+
+/** Starts the gateway: in this process (one worker) or as a primary with worker processes. */
+export async function startGateway(config: GatewayConfig): Promise<RunningServer> {
+  if (cluster.isWorker) return startWorker(config);
+  if (config.server.workers <= 1) return startServer(config);
+  return startPrimary(config);
+}
+
+async function startWorker(config: GatewayConfig): Promise<RunningServer> {
+  const server = await startServer(config, { announce: false });
+  process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
+  process.on('message', (message) => {
+    if (message === SHUTDOWN) void server.close().then(() => process.exit(0));
+  });
+  return server;
+}
+
+async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
+  const logger = createLogger(config.log.level);
+  // Migrate once, here, so that workers never race on the schema.
+  await (await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'))).close();
+
+  let stopping = false;
+  let started = false;
+  const listening = new Set<number>();
+  const fork = () => cluster.fork({ AEGIS_WORKER: '1' });
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    listening.delete(worker.id);
+    if (stopping) return;
+    logger.error({ worker: worker.id, code, signal }, 'a worker exited; starting another');
+    fork();
+  });
+  cluster.on('message', (worker: Worker, message: WorkerMessage) => {
+    if (message?.type !== 'listening') return;
+    listening.add(worker.id);
+    if (started) logger.info({ worker: worker.id, pid: worker.process.pid }, 'a replacement worker is listening');
+  });
+
+  const url = await new Promise<string>((resolve, reject) => {
+    let first: string | undefined;
+    const onMessage = (_worker: Worker, message: WorkerMessage) => {
+      if (message?.type !== 'listening') return;
+      first ??= message.url;
+      if (listening.size === config.server.workers) done(() => resolve(first!));
+    };
+    const onExit = (_worker: Worker, code: number) => done(() => reject(new Error(`a worker exited with ${code} before listening`)));
+    const done = (settle: () => void) => {
+      cluster.off('message', onMessage);
+      cluster.off('exit', onExit);
+      settle();
+    };
+    cluster.on('message', onMessage);
+    cluster.on('exit', onExit);
+    for (let i = 0; i < config.server.workers; i++) fork();
+  });
+  started = true;
+  logger.info({ url, dataDir: config.dataDir, workers: config.server.workers, backends: config.backends.map((b) => b.name) }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    close: () =>
+      (closing ??= (async () => {
+        stopping = true;
+        logger.info('shutting down: workers finish their in-flight requests');
+        const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+        await Promise.all(
+          workers.map(
+            (worker) =>
+              new Promise<void>((resolve) => {
+                if (worker.isDead()) return resolve();
+                worker.once('exit', () => resolve());
+                // A worker still starting has no requests and no handler for the message yet.
+                if (listening.has(worker.id)) worker.send(SHUTDOWN);
+                else worker.kill('SIGTERM');
+              }),
+          ),
+        );
+        logger.info('stopped');
+        logger.flush();
+      })()),
+  };
+}
