@@ -26,7 +26,8 @@ export interface ByteRange {
 
 /**
  * Keys are relative paths of segments of `[A-Za-z0-9._-]`, joined by `/`, at most 512 bytes, no
- * segment `.` or `..`.
+ * segment `.` or `..`. A key is never also the folder of another key (`a` and `a/b`): the gateway
+ * does not make such keys, and folder-based stores (fs) cannot hold both (they answer CONFLICT).
  */
 export const FRAGMENT_KEY_PATTERN = /^(?!.*(?:^|\/)\.{1,2}(?:\/|$))[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
 

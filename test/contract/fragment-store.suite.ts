@@ -104,14 +104,6 @@ const cases: Record<string, Case> = {
     assert.deepEqual(await store.get(ref.locator), shorter);
     assert.deepEqual(await collect(store.list()), [ref.locator]);
   },
-  'a key and a key nested below it coexist': async (store) => {
-    const outer = Buffer.from('outer');
-    const inner = Buffer.from('inner');
-    const a = await store.put('a', outer);
-    const ab = await store.put('a/b', inner);
-    assert.deepEqual(await store.get(a.locator), outer);
-    assert.deepEqual(await store.get(ab.locator), inner);
-  },
   'range read: start': async (store) => {
     const data = randomBytes(1000);
     const { locator } = await store.put('r', data);

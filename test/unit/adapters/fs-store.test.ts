@@ -18,10 +18,6 @@ runFragmentStoreSuite('fs', {
     const store = new FsFragmentStore({ name: 'local', path: join(base, 'store') });
     return { store, cleanup: () => rm(base, { recursive: true, force: true }) };
   },
-  skip: {
-    'a key and a key nested below it coexist':
-      'a file cannot also be a directory: fs rejects the second put with CONFLICT (see the fs-specific test)',
-  },
 });
 
 describe('FsFragmentStore (fs-specific)', () => {
