@@ -1,21 +1,35 @@
 #!/usr/bin/env node
-// The `aegis` command. In a source checkout it runs the TypeScript sources through tsx; in the
-// Docker image, which ships only the compiled dist/ (`npm run build`), it runs those.
-import { existsSync } from 'node:fs';
+// The `aegis` command. Runs the compiled gateway (dist/, from `npm run build`, as in the Docker
+// image) when it is at least as new as every source file; otherwise the TypeScript sources
+// through tsx, so that a checkout always runs what it holds.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 // fsync and file reads run on libuv's thread pool: with the default 4 threads, concurrent STOW
 // fsyncs queue behind each other. Must be set before the pool first starts.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const source = fileURLToPath(new URL('../gateway/cli/main.ts', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const compiled = join(root, 'dist/gateway/cli/main.js');
+const sources = ['gateway', 'adapters'].map((d) => join(root, d)).filter((d) => existsSync(d));
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
 let entry;
-if (existsSync(source)) {
+if (existsSync(compiled) && sources.every((d) => newestSource(d) <= statSync(compiled).mtimeMs)) {
+  entry = pathToFileURL(compiled).href;
+} else {
   const { register } = await import('tsx/esm/api');
   register();
-  entry = pathToFileURL(source).href;
-} else {
-  entry = new URL('../dist/gateway/cli/main.js', import.meta.url).href;
+  entry = pathToFileURL(join(root, 'gateway/cli/main.ts')).href;
 }
 const { main } = await import(entry);
 main(process.argv.slice(2)).then(

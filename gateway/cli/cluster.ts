@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import { createLogger } from '../logger.js';
-import { startServer, type RunningServer } from './start.js';
+import type { RunningServer } from './start.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
 const SHUTDOWN = 'shutdown';
@@ -18,11 +18,13 @@ const SHUTDOWN = 'shutdown';
 /** Starts the gateway: in this process (one worker) or as a primary with worker processes. */
 export async function startGateway(config: GatewayConfig): Promise<RunningServer> {
   if (cluster.isWorker) return startWorker(config);
-  if (config.server.workers <= 1) return startServer(config);
+  if (config.server.workers <= 1) return (await import('./start.js')).startServer(config);
   return startPrimary(config);
 }
 
 async function startWorker(config: GatewayConfig): Promise<RunningServer> {
+  // Imported here: the primary never loads the HTTP app, only the catalog for migrations.
+  const { startServer } = await import('./start.js');
   const server = await startServer(config, { announce: false });
   process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
   process.on('message', (message) => {
@@ -49,7 +51,7 @@ async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   cluster.on('message', (worker: Worker, message: WorkerMessage) => {
     if (message?.type !== 'listening') return;
     listening.add(worker.id);
-    if (started) logger.info({ worker: worker.id, pid: worker.process.pid }, 'a replacement worker is listening');
+    if (started) logger.info({ worker: worker.id, workerPid: worker.process.pid }, 'a replacement worker is listening');
   });
 
   const url = await new Promise<string>((resolve, reject) => {
