@@ -4,13 +4,14 @@
  *
  * Stored files: WADO-RS with `transfer-syntax=*` returns the received bytes, byte for byte, in a
  * part whose Content-Type names the file's transfer syntax; `/metadata` equals pydicom's
- * `Dataset.to_json_dict()` (the same comparison as test/unit/dicom/corpus.test.ts, via HTTP), its
- * BulkDataURIs are absolute and every one of them returns exactly pydicom's bytes of the value;
- * QIDO-RS finds the instance with its SOP Class UID and Number of Frames; all frames, in one
- * request, hash like pydicom's frames.
+ * `Dataset.to_json_dict()` (the rules of test/support/pydicom-expectations.ts, which the parser
+ * unit test test/unit/dicom/corpus.test.ts applies too, here via HTTP), its BulkDataURIs are
+ * absolute and every one of them returns exactly pydicom's bytes of the value; QIDO-RS finds the
+ * instance with its SOP Class UID and Number of Frames; all frames, in one request, hash like
+ * pydicom's frames.
  * Rejected files: 409 with FailureReason 0xC000 and a Warning header that says why (the expected
- * reason, the same as the parser unit test's); the gateway answers /healthz right after every
- * refusal. No response of the whole run is a 5xx.
+ * reason, from the list the parser unit test uses too); the gateway answers /healthz right after
+ * every refusal. No response of the whole run is a 5xx.
  *
  * SOP Instance UIDs shared by several files (the same instance in other transfer syntaxes, or
  * edited copies: MR_small*.dcm, rtdose*.dcm, SC_rgb_rle*.dcm, ...): the first gateway receives
@@ -23,12 +24,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { basename, relative } from 'node:path';
+import { relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { corpusFiles, PYDICOM_DATA } from '../support/corpus.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
-import { pydicomReference, type PydicomAttribute, type PydicomResult } from '../unit/dicom/pydicom-reference.js';
+import { compareBulkData, compareDataSet, expectedRejection, normaliseValue } from '../support/pydicom-expectations.js';
+import { pydicomReference, type PydicomResult } from '../support/pydicom-reference.js';
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const FRAMES = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
@@ -40,37 +42,16 @@ const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 /** Native (not encapsulated) transfer syntaxes; the little-endian ones share their pixel bytes. */
 const LITTLE_ENDIAN_NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99']);
 const NATIVE = new Set([...LITTLE_ENDIAN_NATIVE, '1.2.840.10008.1.2.2']);
-const BINARY_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN']);
-const PIXEL_TAGS = new Set(['7FE00010', '7FE00008', '7FE00009']);
 const MAX_ROUNDS = 16;
 
 /**
- * The files Aegis refuses and the reason its Warning must give: the same list, for the same
- * reasons, as the parser unit test (test/unit/dicom/corpus.test.ts), which explains each group.
+ * The pattern the Warning of a refused file must match: the parser's expected reason
+ * ({@link expectedRejection}) as the gateway quotes it in a `299 aegis "..."` Warning header,
+ * with each double quote of the reason turned into a single quote.
  */
-const EXPECTED_REJECTIONS: Record<string, RegExp> = {
-  'no_meta.dcm': /missing 'DICM' prefix/,
-  'ExplVR_BigEndNoMeta.dcm': /missing 'DICM' prefix/,
-  'ExplVR_LitEndNoMeta.dcm': /missing 'DICM' prefix/,
-  'rtstruct.dcm': /missing 'DICM' prefix/,
-  'meta_missing_tsyntax.dcm': /no Transfer Syntax UID/,
-  'MR_truncated.dcm': /^truncated: element \(7FE0,0010\) declares 8192 bytes but only \d+ remain$/,
-  'rtplan_truncated.dcm': /^truncated/,
-  'badVR.dcm': /Number of Frames \(0028,0008\) is not a positive integer: '1A'/,
-  'DICOMDIR-nooffset': /^truncated/,
-  'nested_priv_SQ.dcm': /no SOP Class UID/,
-  'chrSQEncoding.dcm': /no SOP Class UID/,
-  'chrSQEncoding1.dcm': /no SOP Class UID/,
-  'UN_sequence.dcm': /no SOP Class UID/,
-  'priv_SQ.dcm': /no SOP Class UID/,
-  'no_meta_group_length.dcm': /no SOP Class UID/,
-  'empty_charset_LEI.dcm': /no SOP Class UID/,
-  'DICOMDIR-empty.dcm': /no SOP Class UID/,
-};
-
-function expectedRejection(file: string): RegExp | undefined {
-  const name = basename(file);
-  return EXPECTED_REJECTIONS[name] ?? (/^DICOMDIR/.test(name) ? /no SOP Class UID/ : undefined);
+function expectedWarning(file: string): RegExp | undefined {
+  const reason = expectedRejection(file);
+  return reason === undefined ? undefined : new RegExp(reason.source.replaceAll('"', "'"), reason.flags);
 }
 
 type Json = Record<string, any>;
@@ -206,7 +187,7 @@ describe(`the pydicom corpus through DICOMweb (${files.length} files, pydicom ${
     it(name, async () => {
       const outcome = outcomes.get(file)!;
       assert.deepEqual(outcome.problems, [], 'the STOW-RS exchanges went as expected');
-      const expected = expectedRejection(file);
+      const expected = expectedWarning(file);
       if (outcome.stored === undefined) {
         checkRejection(outcome, expected);
         const reason = warningText(outcome.first.warning)!;
@@ -311,7 +292,12 @@ async function checkStored(outcome: Outcome, ref: ReadableRef): Promise<void> {
   }
   const differences: string[] = [];
   const bulk: Array<{ where: string; uri: string; theirs: Buffer | undefined }> = [];
-  compareDataSet(ours, ref.json, '', differences, bulk, { instanceUrl, encapsulated: !NATIVE.has(ts) });
+  // BulkDataURIs must be absolute; the bytes behind each are fetched over HTTP below.
+  compareDataSet(ours, ref.json, {
+    encapsulated: !NATIVE.has(ts),
+    bulkDataURI: (where) => `${instanceUrl}/bulkdata/${where}`,
+    onBulkData: (where, uri, theirs) => bulk.push({ where, uri, theirs }),
+  }, differences);
   for (const { where, uri, theirs } of bulk) {
     const res = await http(uri, { headers: { Accept: BULK } });
     if (res.status !== 200) {
@@ -319,8 +305,7 @@ async function checkStored(outcome: Outcome, ref: ReadableRef): Promise<void> {
       continue;
     }
     const [part] = multipartParts(res.body, res.headers.get('content-type')!);
-    if (!PIXEL_TAGS.has(where.slice(-8)) && part.bytes.length <= 1024) differences.push(`${where}: bulk data of only ${part.bytes.length} bytes`);
-    if (theirs !== undefined && !part.bytes.equals(theirs)) differences.push(`${where}: bulk data bytes differ (${part.bytes.length} vs pydicom ${theirs.length})`);
+    compareBulkData(where, part.bytes, theirs, differences);
   }
   assert.ok(ref.json['7FE00010'] === undefined || bulk.some((b) => b.where === '7FE00010'), 'Pixel Data is bulk data');
   assert.deepEqual(differences, [], `metadata differs from pydicom:\n${differences.join('\n')}`);
@@ -357,84 +342,4 @@ async function checkStored(outcome: Outcome, ref: ReadableRef): Promise<void> {
   });
   const beyond = await http(`${instanceUrl}/frames/${frames.length + 1}`, { headers: { Accept: FRAMES } });
   assert.equal(beyond.status, 404, 'the frame after the last is 404');
-}
-
-/**
- * Compares the served metadata with pydicom's, attribute by attribute, with the normalisations of
- * the unit test (test/unit/dicom/corpus.test.ts explains each). Bulk data values are collected
- * in `bulk` to be fetched over HTTP; their URIs must be absolute.
- */
-function compareDataSet(
-  ours: Json,
-  theirs: Record<string, PydicomAttribute>,
-  path: string,
-  out: string[],
-  bulk: Array<{ where: string; uri: string; theirs: Buffer | undefined }>,
-  instance: { instanceUrl: string; encapsulated: boolean },
-): void {
-  const { instanceUrl } = instance;
-  for (const tag of Object.keys(theirs).sort()) if (!(tag in ours)) out.push(`${path}${tag}: missing (pydicom ${JSON.stringify(theirs[tag]).slice(0, 120)})`);
-  for (const tag of Object.keys(ours).sort()) if (!(tag in theirs)) out.push(`${path}${tag}: extra ${JSON.stringify(ours[tag]).slice(0, 120)}`);
-  for (const tag of Object.keys(ours).sort()) {
-    const a = ours[tag];
-    const b = theirs[tag];
-    if (b === undefined) continue;
-    const where = `${path}${tag}`;
-    if (b.error !== undefined) {
-      out.push(`${where}: pydicom could not convert it (${b.error})`);
-      continue;
-    }
-    if (a.vr === 'UN' && isPrivate(tag) && b.vr !== 'UN') continue;
-    if (a.vr !== b.vr) {
-      out.push(`${where}: VR ${a.vr}, pydicom ${b.vr}`);
-      continue;
-    }
-    if (a.vr === 'SQ') {
-      const ourItems = (a.Value ?? []) as Json[];
-      const theirItems = (b.Value ?? []) as Array<Record<string, PydicomAttribute>>;
-      if (ourItems.length !== theirItems.length) {
-        out.push(`${where}: ${ourItems.length} items, pydicom ${theirItems.length}`);
-        continue;
-      }
-      ourItems.forEach((item, i) => compareDataSet(item, theirItems[i], `${where}/${i}/`, out, bulk, instance));
-      continue;
-    }
-    if (BINARY_VRS.has(a.vr)) {
-      const theirBytes = b.InlineBinary === undefined ? Buffer.alloc(0) : Buffer.from(b.InlineBinary, 'base64');
-      if (a.BulkDataURI !== undefined) {
-        if (a.BulkDataURI !== `${instanceUrl}/bulkdata/${where}`) out.push(`${where}: BulkDataURI ${a.BulkDataURI} is not ${instanceUrl}/bulkdata/${where}`);
-        // pydicom's value of encapsulated pixel data is the whole item sequence, like ours; pydicom
-        // leaves it empty for some files, then only the frames are compared.
-        const encapsulated = where === '7FE00010' && instance.encapsulated;
-        bulk.push({ where, uri: a.BulkDataURI, theirs: encapsulated && theirBytes.length === 0 ? undefined : theirBytes });
-        continue;
-      }
-      const inline = a.InlineBinary === undefined ? Buffer.alloc(0) : Buffer.from(a.InlineBinary, 'base64');
-      if (inline.length > 1024 || PIXEL_TAGS.has(tag)) out.push(`${where}: ${inline.length} bytes inline, not as bulk data`);
-      if (!inline.equals(theirBytes)) out.push(`${where}: InlineBinary differs (${inline.length} vs pydicom ${theirBytes.length} bytes)`);
-      continue;
-    }
-    const expected = normaliseValue(b.Value, a.vr);
-    if (JSON.stringify(a.Value) !== JSON.stringify(expected)) {
-      out.push(`${where} (${a.vr}): ${JSON.stringify(a.Value)?.slice(0, 200)} != pydicom ${JSON.stringify(expected)?.slice(0, 200)}`);
-    }
-  }
-}
-
-function isPrivate(tag: string): boolean {
-  return parseInt(tag.slice(0, 4), 16) % 2 === 1;
-}
-
-function normaliseValue(value: unknown[] | undefined, vr: string): unknown[] | undefined {
-  if (value === undefined) return undefined;
-  const normalised = value.map((v) => {
-    if (typeof v === 'string') v = v.replace(/ +$/, '');
-    if (v === '') return null;
-    if (vr === 'PN' && v !== null && typeof v === 'object') {
-      const groups = Object.entries(v as Record<string, string>).filter(([, text]) => text !== '');
-      return groups.length === 0 ? null : Object.fromEntries(groups);
-    }
-    return v;
-  });
-  return normalised.every((v) => v === null) ? undefined : normalised;
 }

@@ -5,8 +5,8 @@ Reads the file names (one per line) from stdin and prints one JSON document:
 { "error": "..." } (pydicom cannot read the file as a Part 10 instance) or
 { "transferSyntax", "json": {tag: attribute or {"error": ...}}, "frames": [sha256 hex, ...] }.
 
-Binary values stay InlineBinary here (no bulk data handler): the TypeScript test checks the
-bytes behind its own BulkDataURI locations against them.
+Binary values stay InlineBinary here (no bulk data handler): the TypeScript tests check the
+bytes behind their own BulkDataURI locations against them (see pydicom-expectations.ts).
 """
 import hashlib
 import json
