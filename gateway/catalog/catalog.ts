@@ -5,11 +5,11 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql, type Selectable, type SqliteDatabase } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
+import { openSqlite, type OpenedSqlite } from './sqlite.js';
 import type { CatalogDatabase, InstancesTable } from './schema.js';
 import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
 
@@ -40,27 +40,32 @@ export interface NewInstance {
 
 /** The catalog database. */
 export class Catalog {
-  private constructor(readonly db: Kysely<CatalogDatabase>, private readonly sqlite: Database.Database) {}
+  private constructor(readonly db: Kysely<CatalogDatabase>, private readonly sqlite: OpenedSqlite) {}
 
   /** Opens (creating if needed) the SQLite catalog at `file` and applies pending migrations. */
   static async openSqlite(file: string): Promise<Catalog> {
     mkdirSync(dirname(file), { recursive: true });
-    let sqlite: Database.Database;
+    let sqlite: OpenedSqlite;
     try {
-      sqlite = new Database(file);
-      sqlite.pragma('journal_mode = WAL');
-      sqlite.pragma('synchronous = NORMAL');
-      sqlite.pragma('foreign_keys = ON');
-      sqlite.pragma('busy_timeout = 5000');
+      sqlite = openSqlite(file);
+      sqlite.exec('PRAGMA journal_mode = WAL');
+      sqlite.exec('PRAGMA synchronous = NORMAL');
+      sqlite.exec('PRAGMA foreign_keys = ON');
+      sqlite.exec('PRAGMA busy_timeout = 5000');
       // LIKE must be case-sensitive as DICOM matching is (PS3.4 C.2.2.2.4); PostgreSQL's already is.
-      sqlite.pragma('case_sensitive_like = ON');
+      sqlite.exec('PRAGMA case_sensitive_like = ON');
     } catch (error) {
       throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the catalog at ${file}`, { cause: error });
     }
-    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+    const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: sqlite.database }) });
     const { error } = await new Migrator({ db, provider: catalogMigrations }).migrateToLatest();
     if (error) throw new GatewayError('BACKEND_UNAVAILABLE', 'catalog migration failed', { cause: error });
     return new Catalog(db, sqlite);
+  }
+
+  /** The SQLite driver in use (`node:sqlite` or `better-sqlite3`). */
+  get driver(): string {
+    return this.sqlite.driver;
   }
 
   /** The instance with this SOP Instance UID, or undefined. */
@@ -199,33 +204,15 @@ export class Catalog {
   /** Closes the database. */
   async close(): Promise<void> {
     await this.db.destroy();
-    if (this.sqlite.open) this.sqlite.close();
+    this.sqlite.close();
   }
 }
 
-/**
- * Kysely prepares every query anew; better-sqlite3 statements can be reused. The hot queries of
- * STOW and WADO have fixed SQL text, so a bounded cache of prepared statements keyed by that text
- * saves the prepare on every request. Safe because Kysely runs one query at a time on the one
- * connection and never leaves a statement iterating.
- */
-function withStatementCache(sqlite: Database.Database, size = 256): SqliteDatabase {
-  const cache = new Map<string, Database.Statement>();
-  return {
-    close: () => sqlite.close(),
-    prepare(text: string) {
-      let statement = cache.get(text);
-      if (statement === undefined) {
-        statement = sqlite.prepare(text);
-        if (cache.size < size) cache.set(text, statement);
-      }
-      return statement;
-    },
-  };
-}
+/** SQLite's extended result code SQLITE_CONSTRAINT_FOREIGNKEY. */
+const SQLITE_CONSTRAINT_FOREIGNKEY = 787;
 
-/** A foreign key refused an insert (SQLite, or PostgreSQL's SQLSTATE 23503). */
+/** A foreign key refused an insert (better-sqlite3, node:sqlite, or PostgreSQL's SQLSTATE 23503). */
 function isForeignKeyViolation(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
+  const { code, errcode } = (error ?? {}) as { code?: unknown; errcode?: unknown };
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || errcode === SQLITE_CONSTRAINT_FOREIGNKEY || code === '23503';
 }

@@ -1,41 +1,60 @@
 /**
  * The DICOM data dictionary (PS3.6 §6, Registry of DICOM Data Elements), as needed by the gateway:
  * keyword <-> tag, and the Value Representation of a tag for Implicit VR data sets (PS3.5 §7.1.3).
- * Backed by the dictionary of dcmjs (used for nothing else), including its repeating groups
- * (50xx curve data, 60xx overlays). Private tags (odd groups, PS3.5 §7.8) are not in it: their
- * creators are LO, their other elements unknown.
+ * Backed by dictionary-data.json, the registry as packaged by dcmjs (see its "about"; regenerate
+ * with `node scripts/generate-dictionary.mjs`), including the repeating groups (50xx curve data,
+ * 60xx overlays, 7Fxx variable pixel data). Private tags (odd groups, PS3.5 §7.8) are not in it:
+ * their creators are LO, their other elements unknown.
  */
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 
-/** One dictionary entry as dcmjs keeps it. */
-interface DcmjsEntry {
-  tag: string;
-  vr: string;
-  vm: string;
-  name: string;
+/** A dictionary entry: the VR as PS3.6 spells it ("" for none) and the keyword, `RETIRED_` prefixed if retired. */
+type Entry = readonly [vr: string, keyword: string];
+
+/** dictionary-data.json, as written by scripts/generate-dictionary.mjs. */
+interface DictionaryData {
+  /** "GGGGEEEE" -> entry, for the exact tags. */
+  tags: Record<string, Entry | undefined>;
+  /** ["GGxxEEEE", vr, keyword]: groups GG00-GGFF, element EEEE, where no exact tag applies; the first match wins. */
+  repeating: [key: string, vr: string, keyword: string][];
 }
 
-interface DcmjsMetaDictionary {
-  /** Keyed by "(GGGG,EEEE)" or "GGGGEEEE" (upper case); resolves repeating groups. */
-  dictionary: Record<string, DcmjsEntry | undefined>;
-  /** Keyed by keyword; retired attributes carry a `RETIRED_` prefix. */
-  nameMap: Record<string, DcmjsEntry | undefined>;
+interface Dictionary {
+  tags: Record<string, Entry | undefined>;
+  /** "GGxxEEEE" -> entry. */
+  repeating: Map<string, Entry>;
 }
 
-const require = createRequire(import.meta.url);
-const dcmjs = require('dcmjs') as { data: { DicomMetaDictionary: DcmjsMetaDictionary } };
-const META = dcmjs.data.DicomMetaDictionary;
+let dictionary: Dictionary | undefined;
+let keywords: Map<string, string> | undefined;
+
+/** The table, read on first use (the JSON file sits next to this module, in dist/ too). */
+function table(): Dictionary {
+  if (dictionary === undefined) {
+    const data = JSON.parse(readFileSync(new URL('./dictionary-data.json', import.meta.url), 'utf8')) as DictionaryData;
+    const repeating = new Map<string, Entry>();
+    for (const [key, vr, keyword] of data.repeating) if (!repeating.has(key)) repeating.set(key, [vr, keyword]);
+    dictionary = { tags: data.tags, repeating };
+  }
+  return dictionary;
+}
+
+/**
+ * Keyword (as the table has it) -> tag: exact tags in tag order, then the repeating groups (their
+ * first group); when entries share a keyword the last wins, as in dcmjs's nameMap.
+ */
+function keywordTable(): Map<string, string> {
+  if (keywords === undefined) {
+    const { tags, repeating } = table();
+    keywords = new Map();
+    for (const tag of Object.keys(tags).sort()) keywords.set(tags[tag]![1], tag);
+    for (const [key, [, keyword]] of repeating) keywords.set(keyword, key.replace('xx', '00'));
+  }
+  return keywords;
+}
 
 const TAG_PATTERN = /^[0-9A-F]{8}$/;
 const RETIRED_PREFIX = 'RETIRED_';
-
-/** The dictionary VRs that stand for a choice (PS3.6 "OB or OW", "US or SS", ...), as dcmjs spells them. */
-const AMBIGUOUS_VR: Record<string, string> = {
-  ox: 'OB or OW',
-  xs: 'US or SS',
-  lt: 'US or OW',
-  up: 'UL',
-};
 
 /** Normalizes "(0010,0010)", "0010,0010", "x00100010" or "00100010" to "00100010"; undefined if not a tag. */
 export function normalizeTag(tag: string): string | undefined {
@@ -43,12 +62,13 @@ export function normalizeTag(tag: string): string | undefined {
   return TAG_PATTERN.test(hex) ? hex : undefined;
 }
 
-function entryForTag(tag: string): DcmjsEntry | undefined {
+function entryForTag(tag: string): Entry | undefined {
   const hex = normalizeTag(tag);
   if (hex === undefined) return undefined;
   const group = parseInt(hex.slice(0, 4), 16);
   if (group % 2 === 1) return undefined; // private: never in the standard dictionary
-  return META.dictionary[hex];
+  const { tags, repeating } = table();
+  return tags[hex] ?? repeating.get(hex.slice(0, 2) + 'xx' + hex.slice(4));
 }
 
 /** True when the tag is in a private (odd) group, PS3.5 §7.8.1. */
@@ -67,17 +87,17 @@ export function isPrivateCreatorTag(tag: string): boolean {
 
 /**
  * The tag (8 upper-case hex digits) of a keyword: `tagForKeyword('PatientName')` is `'00100010'`.
- * Retired keywords are accepted with or without dcmjs's `RETIRED_` prefix. Keywords of repeating
+ * Retired keywords are accepted with or without the `RETIRED_` prefix. Keywords of repeating
  * groups (OverlayData) give the first group (60003000).
  */
 export function tagForKeyword(keyword: string): string | undefined {
-  const entry = META.nameMap[keyword] ?? META.nameMap[RETIRED_PREFIX + keyword];
-  return entry === undefined ? undefined : normalizeTag(entry.tag);
+  const tags = keywordTable();
+  return tags.get(keyword) ?? tags.get(RETIRED_PREFIX + keyword);
 }
 
 /** The keyword of a tag (`'00100010'` -> `'PatientName'`), without any `RETIRED_` prefix. */
 export function keywordForTag(tag: string): string | undefined {
-  const name = entryForTag(tag)?.name;
+  const name = entryForTag(tag)?.[1];
   if (name === undefined) return undefined;
   return name.startsWith(RETIRED_PREFIX) ? name.slice(RETIRED_PREFIX.length) : name;
 }
@@ -92,9 +112,8 @@ export function dictionaryVR(tag: string): string | undefined {
   if (hex === undefined) return undefined;
   if (hex.endsWith('0000')) return 'UL'; // Group Length, PS3.5 §7.2
   if (isPrivateCreatorTag(hex)) return 'LO';
-  const vr = entryForTag(hex)?.vr;
-  if (vr === undefined || vr === 'na') return undefined;
-  return AMBIGUOUS_VR[vr] ?? vr;
+  const vr = entryForTag(hex)?.[0];
+  return vr === undefined || vr === '' ? undefined : vr;
 }
 
 /**
