@@ -73,6 +73,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('studies').execute();
     },
   },
+  '0002-users': {
+    // Local users (issue 4). Booleans are integers 0/1: node:sqlite binds no JavaScript booleans.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('name', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('role', 'varchar(64)', (c) => c.notNull())
+        .addColumn('attributes', 'text', (c) => c.notNull())
+        .addColumn('password_hash', 'text', (c) => c.notNull())
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('password_changed_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('users').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

@@ -3,7 +3,6 @@
  * attributes QIDO-RS matches on (PS3.18 §10.6.1.2, Table 10.6.1-5), the JSON of each level's
  * attributes for responses, and where each instance's bytes are stored.
  */
-import type { Generated } from 'kysely';
 
 export interface StudiesTable {
   study_uid: string;
@@ -64,8 +63,19 @@ export interface InstancesTable {
   created_at: string;
 }
 
-export interface SchemaMigrationsTable {
-  id: Generated<number>;
+/** Local users (issue 4): the store is `gateway/access/users.ts`. */
+export interface UsersTable {
+  name: string;
+  role: string;
+  /** JSON object of string attributes (department, institution, licence, ...). */
+  attributes: string;
+  /** argon2id PHC string. */
+  password_hash: string;
+  /** 1 when the user may not sign in. */
+  disabled: number;
+  created_at: string;
+  updated_at: string;
+  password_changed_at: string;
 }
 
 /** The catalog database as Kysely sees it. */
@@ -73,4 +83,5 @@ export interface CatalogDatabase {
   studies: StudiesTable;
   series: SeriesTable;
   instances: InstancesTable;
+  users: UsersTable;
 }

@@ -1,9 +1,11 @@
 /**
  * The `aegis` command line (DESIGN.md "Interfaces"): `aegis start [--config FILE] [--host H]
  * [--port N] [--data DIR]`, with AEGIS_CONFIG, AEGIS_HOST, AEGIS_PORT and AEGIS_DATA_DIR doing the
- * same. Further sub-commands join as the issues that need them land.
+ * same, and `aegis users ...` (local users). Further sub-commands join as the issues that need
+ * them land; each parses its own options.
  */
 import { parseArgs } from 'node:util';
+import { hasPasswordArgument, usersCommand } from './users.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
 
@@ -11,17 +13,37 @@ const USAGE = `usage: aegis <command> [options]
 
 commands:
   start   run the gateway
+  users   manage local users: add, passwd, disable, enable, list ('aegis users --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
   --data DIR      data directory, default ./data (env AEGIS_DATA_DIR)
+  -h, --help      show this help
+
+options of start:
   --host HOST     address to listen on, default 127.0.0.1 (env AEGIS_HOST)
   --port N        port to listen on, default 8080; 0 picks a free one (env AEGIS_PORT)
-  -h, --help      show this help
 `;
+
+/** Options that take a value, of any command: needed to tell the command word from option values. */
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Before anything echoes an argument: a password given on the command line is refused unseen.
+  if (hasPasswordArgument(argv)) return usersCommand(argv);
+  const { positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: Object.fromEntries(VALUE_OPTIONS.map((name) => [name, { type: 'string' as const }])),
+  });
+  if (positionals[0] === 'users') return usersCommand(argv);
+  return startCommand(argv);
+}
+
+/** `aegis start` (and the top-level help). */
+async function startCommand(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({

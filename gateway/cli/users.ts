@@ -1,0 +1,220 @@
+/**
+ * `aegis users add|passwd|disable|enable|list` (DESIGN.md "Interfaces", issue 4). Each run opens
+ * the catalog, makes its change and closes it, so it works while a gateway runs on the same data
+ * (SQLite in WAL mode). Passwords come from standard input or a file, never from the command line,
+ * and are never printed. Exit codes: 0 done, 1 refused or failed (message on stderr), 2 usage.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { Catalog } from '../catalog/catalog.js';
+import { ConfigError, loadConfig } from '../config.js';
+import { isGatewayError } from '../errors.js';
+import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
+import { UserStore, type User } from '../access/users.js';
+
+/** Usage of `aegis users`. */
+export const USERS_USAGE = `usage: aegis users <sub-command> [options]
+
+sub-commands:
+  add NAME --role ROLE [--attr KEY=VALUE ...] (--password-stdin | --password-file FILE)
+                    add a user; --attr may repeat (department=..., institution=..., licence=...)
+  passwd NAME (--password-stdin | --password-file FILE)
+                    set a user's password
+  disable NAME      forbid a user to sign in
+  enable NAME       allow a disabled user to sign in again
+  list [--json]     list users (never their password hashes)
+
+options (every sub-command):
+  --config FILE     configuration file, YAML or JSON (env AEGIS_CONFIG)
+  --data DIR        data directory, default ./data (env AEGIS_DATA_DIR)
+  -h, --help        show this help
+
+Passwords are read from standard input (one line) or a file, never from the command line:
+at least 12 characters, at most 1024 bytes. Names and roles: a lower-case letter, then up to 63
+lower-case letters, digits, '.', '_' or '-'. Roles are free text for the policy; 'admin' is
+built in and may do everything. Attribute keys: a lower-case letter, then letters, digits, '_', '-'.
+`;
+
+/** Where the command reads and writes; the process's own streams by default. */
+export interface CommandIo {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The command line is wrong: exit 2 with the usage. */
+class UsageError extends Error {}
+
+/** Refused or failed with a message for the user: exit 1. */
+class CommandError extends Error {}
+
+/** Largest password input read from stdin or a file (the password limit is checked after). */
+const MAX_PASSWORD_INPUT_BYTES = 64 * 1024;
+
+/** True when `argv` tries to pass a password on the command line. */
+export function hasPasswordArgument(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === '--password' || arg.startsWith('--password='));
+}
+
+/** Runs `aegis users ...`; `argv` starts with `users`. Resolves to the exit code. */
+export async function usersCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
+  if (hasPasswordArgument(argv)) {
+    io.stderr.write('aegis users: --password is not accepted: a password on the command line shows in process lists and shell history; use --password-stdin or --password-file FILE\n');
+    return 2;
+  }
+  try {
+    return await run(argv, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`aegis users: ${error.message}\n(see 'aegis users --help')\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof CommandError || isGatewayError(error)) {
+      io.stderr.write(`aegis users: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+async function run(argv: string[], io: CommandIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string' },
+        data: { type: 'string' },
+        role: { type: 'string' },
+        attr: { type: 'string', multiple: true },
+        'password-stdin': { type: 'boolean' },
+        'password-file': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(USERS_USAGE);
+    return 0;
+  }
+  const [, sub, name, ...extra] = positionals;
+  if (sub === undefined) throw new UsageError('which sub-command?');
+  const allowed: Record<string, string[]> = {
+    add: ['role', 'attr', 'password-stdin', 'password-file'],
+    passwd: ['password-stdin', 'password-file'],
+    disable: [],
+    enable: [],
+    list: ['json'],
+  };
+  if (!Object.hasOwn(allowed, sub)) throw new UsageError(`unknown sub-command '${sub}'`);
+  for (const option of Object.keys(values)) {
+    if (option !== 'config' && option !== 'data' && !allowed[sub].includes(option)) throw new UsageError(`'${sub}' takes no --${option}`);
+  }
+  const wantsName = sub !== 'list';
+  if (wantsName && name === undefined) throw new UsageError(`'${sub}' needs a user name`);
+  if (extra.length > 0 || (!wantsName && name !== undefined)) throw new UsageError(`unexpected argument '${wantsName ? extra[0] : name}'`);
+  if (sub === 'add' && values.role === undefined) throw new UsageError("'add' needs --role ROLE");
+  const { attributes, problems } = parseAttributeArguments(values.attr ?? []);
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  const needsPassword = sub === 'add' || sub === 'passwd';
+  if (needsPassword && (values['password-stdin'] === true) === (values['password-file'] !== undefined)) {
+    throw new UsageError(`'${sub}' needs exactly one of --password-stdin and --password-file FILE`);
+  }
+
+  if (sub === 'add') {
+    // Refuse a bad name, role or attribute before asking for a password.
+    const invalid = [...userNameProblems(name!), ...roleProblems(values.role!), ...attributeProblems(attributes)];
+    if (invalid.length > 0) throw new CommandError(invalid.join('; '));
+  }
+
+  const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
+  const file = join(config.dataDir, 'catalog.sqlite');
+  // Only `add` may create a catalog: elsewhere a missing one means a wrong --data.
+  if (sub !== 'add' && !existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  // Read the password before opening the catalog: nothing is held open while a person types.
+  const password = needsPassword ? await readPassword(values['password-file'], io) : '';
+
+  const catalog = await Catalog.openSqlite(file);
+  try {
+    const users = new UserStore(catalog.db);
+    switch (sub) {
+      case 'add': {
+        const user = await users.add({ name: name!, role: values.role!, attributes, password });
+        io.stdout.write(`added user '${user.name}' (role ${user.role})\n`);
+        break;
+      }
+      case 'passwd':
+        await users.setPassword(name!, password);
+        io.stdout.write(`password of '${name}' changed\n`);
+        break;
+      case 'disable':
+        await users.disable(name!);
+        io.stdout.write(`user '${name}' disabled\n`);
+        break;
+      case 'enable':
+        await users.enable(name!);
+        io.stdout.write(`user '${name}' enabled\n`);
+        break;
+      case 'list':
+        io.stdout.write(values.json ? `${JSON.stringify(await users.list(), null, 2)}\n` : formatUsers(await users.list()));
+        break;
+    }
+  } finally {
+    await catalog.close();
+  }
+  return 0;
+}
+
+/** Reads one password line from a file or stdin; a final line break is not part of it. */
+async function readPassword(file: string | undefined, io: CommandIo): Promise<string> {
+  let bytes: Buffer;
+  if (file !== undefined) {
+    try {
+      bytes = await readFile(file);
+    } catch (error) {
+      throw new CommandError(`cannot read the password file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  } else {
+    if (io.stdin.isTTY) io.stderr.write('reading the password from standard input (it is echoed; end with Ctrl-D)\n');
+    bytes = await readAll(io.stdin);
+  }
+  if (bytes.length > MAX_PASSWORD_INPUT_BYTES) throw new CommandError('the password input is too long');
+  const text = bytes.toString('utf8').replace(/\r?\n$/, '');
+  if (/[\r\n]/.test(text)) throw new CommandError('the password must be a single line');
+  if (text.length === 0) throw new CommandError(`no password on ${file === undefined ? 'standard input' : file}`);
+  return text;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > MAX_PASSWORD_INPUT_BYTES) break;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The users as an aligned table: name, role, status, attributes. */
+function formatUsers(users: User[]): string {
+  if (users.length === 0) return 'no users\n';
+  const rows = [['NAME', 'ROLE', 'STATUS', 'ATTRIBUTES']].concat(
+    users.map((u) => [u.name, u.role, u.disabled ? 'disabled' : 'enabled', Object.entries(u.attributes).map(([k, v]) => `${k}=${v}`).join(' ')]),
+  );
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function processIo(): CommandIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
