@@ -73,6 +73,12 @@ export class Catalog {
     return this.db.selectFrom('instances').selectAll().where('sop_instance_uid', '=', sopInstanceUid).executeTakeFirst();
   }
 
+  /** The study a series belongs to, or undefined when the series is not recorded. */
+  async studyOfSeries(seriesUid: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('series').select('study_uid').where('series_uid', '=', seriesUid).executeTakeFirst();
+    return row?.study_uid;
+  }
+
   /** The instances in a scope, in series then instance-number order. */
   async listInstances(scope: InstanceScope): Promise<InstanceRow[]> {
     let query = this.db.selectFrom('instances').selectAll().where('study_uid', '=', scope.study);

@@ -77,6 +77,15 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     };
   }
   const stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
+  const seriesStudy = await deps.catalog.studyOfSeries(parsed.seriesInstanceUID);
+  if (seriesStudy !== undefined && seriesStudy !== parsed.studyInstanceUID) {
+    return {
+      ok: false,
+      ...ids,
+      failureReason: FailureReason.doesNotMatch,
+      reason: `Series Instance UID ${parsed.seriesInstanceUID} belongs to study ${seriesStudy}, not to ${parsed.studyInstanceUID}`,
+    };
+  }
 
   // WebCrypto hashes on the thread pool, off the event loop that every request shares.
   const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', part.bytes)).toString('hex');

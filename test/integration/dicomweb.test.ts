@@ -65,6 +65,14 @@ describe('DICOMweb on the embedded default', () => {
     assert.equal(value(res.json!['00081199'].Value[0], '00081155'), sopA1);
   });
 
+  it('refuses an instance whose series is recorded under another study (0xA900)', async () => {
+    const stray = syntheticInstance({ studyInstanceUID: newUid(), seriesInstanceUID: seriesA, seed: 21 });
+    const res = await stow(gw.dicomWebUrl, [stray]);
+    assert.equal(res.status, 409);
+    assert.equal(value(res.json!['00081198'].Value[0], '00081197'), 0xa900);
+    assert.match(res.headers.get('warning')!, new RegExp(`${seriesA.replace(/\./g, '\\.')} belongs to study ${study.replace(/\./g, '\\.')}`));
+  });
+
   it('WADO-RS returns the exact stored bytes for an instance, a series and a study', async () => {
     const instance = await retrieveAsStored(`${gw.dicomWebUrl}/studies/${study}/series/${seriesA}/instances/${sopA2}`);
     assert.equal(instance.length, 1);
