@@ -1,11 +1,13 @@
 /**
  * The `aegis` command line (DESIGN.md "Interfaces"): `aegis start [--config FILE] [--host H]
  * [--port N] [--data DIR]`, with AEGIS_CONFIG, AEGIS_HOST, AEGIS_PORT and AEGIS_DATA_DIR doing the
- * same, and `aegis users ...` (local users). Further sub-commands join as the issues that need
- * them land; each parses its own options.
+ * same, `aegis users ...` (local users) and `aegis keys ...` (master keys). Further sub-commands
+ * join as the issues that need them land; each parses its own options.
  */
 import { parseArgs } from 'node:util';
+import { COMMON_OPTIONS } from './command.js';
 import { hasPasswordArgument, usersCommand } from './users.js';
+import { keysCommand } from './keys.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
 
@@ -14,6 +16,7 @@ const USAGE = `usage: aegis <command> [options]
 commands:
   start   run the gateway
   users   manage local users: add, passwd, disable, enable, list ('aegis users --help')
+  keys    manage master keys: generate, list, rotate ('aegis keys --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -39,6 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     options: Object.fromEntries(VALUE_OPTIONS.map((name) => [name, { type: 'string' as const }])),
   });
   if (positionals[0] === 'users') return usersCommand(argv);
+  if (positionals[0] === 'keys') return keysCommand(argv);
   return startCommand(argv);
 }
 
@@ -50,11 +54,9 @@ async function startCommand(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string' },
-        data: { type: 'string' },
+        ...COMMON_OPTIONS,
         host: { type: 'string' },
         port: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {

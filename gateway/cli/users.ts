@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { COMMON_OPTIONS, CommandError, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
-import { ConfigError, loadConfig } from '../config.js';
-import { isGatewayError } from '../errors.js';
+import { loadConfig } from '../config.js';
 import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
 import { UserStore, type User } from '../access/users.js';
 
@@ -38,20 +38,6 @@ lower-case letters, digits, '.', '_' or '-'. Roles are free text for the policy;
 built in and may do everything. Attribute keys: a lower-case letter, then letters, digits, '_', '-'.
 `;
 
-/** Where the command reads and writes; the process's own streams by default. */
-export interface CommandIo {
-  stdin: Readable & { isTTY?: boolean };
-  stdout: Writable;
-  stderr: Writable;
-  env: NodeJS.ProcessEnv;
-}
-
-/** The command line is wrong: exit 2 with the usage. */
-class UsageError extends Error {}
-
-/** Refused or failed with a message for the user: exit 1. */
-class CommandError extends Error {}
-
 /** Largest password input read from stdin or a file (the password limit is checked after). */
 const MAX_PASSWORD_INPUT_BYTES = 64 * 1024;
 
@@ -66,19 +52,7 @@ export async function usersCommand(argv: string[], io: CommandIo = processIo()):
     io.stderr.write('aegis users: --password is not accepted: a password on the command line shows in process lists and shell history; use --password-stdin or --password-file FILE\n');
     return 2;
   }
-  try {
-    return await run(argv, io);
-  } catch (error) {
-    if (error instanceof UsageError) {
-      io.stderr.write(`aegis users: ${error.message}\n(see 'aegis users --help')\n`);
-      return 2;
-    }
-    if (error instanceof ConfigError || error instanceof CommandError || isGatewayError(error)) {
-      io.stderr.write(`aegis users: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  return runCommand('users', io, () => run(argv, io));
 }
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
@@ -88,14 +62,12 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string' },
-        data: { type: 'string' },
+        ...COMMON_OPTIONS,
         role: { type: 'string' },
         attr: { type: 'string', multiple: true },
         'password-stdin': { type: 'boolean' },
         'password-file': { type: 'string' },
         json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
       },
     });
   } catch (error) {
@@ -215,6 +187,3 @@ function formatUsers(users: User[]): string {
   return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n') + '\n';
 }
 
-function processIo(): CommandIo {
-  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
-}

@@ -1,0 +1,52 @@
+/**
+ * What the `aegis` sub-commands share (DESIGN.md "Interfaces"): the options every one takes
+ * (`--config FILE`, `--data DIR`, or AEGIS_CONFIG / AEGIS_DATA_DIR, and `-h/--help`), the streams
+ * they use, and one mapping of failures to exit codes: 2 for a wrong command line, 1 for a refusal
+ * or failure with a message, 0 for success.
+ */
+import type { Readable, Writable } from 'node:stream';
+import { ConfigError } from '../config.js';
+import { isGatewayError } from '../errors.js';
+
+/** The `parseArgs` options every sub-command takes. */
+export const COMMON_OPTIONS = {
+  config: { type: 'string' },
+  data: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** The streams and environment a sub-command uses (injected by tests). */
+export interface CommandIo {
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable;
+  stderr: Writable;
+  env: NodeJS.ProcessEnv;
+}
+
+/** The command line is wrong: exit 2, pointing at the usage. */
+export class UsageError extends Error {}
+
+/** Refused or failed, with a message for the user: exit 1. */
+export class CommandError extends Error {}
+
+/** The process's own streams and environment. */
+export function processIo(): CommandIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+/** Runs a sub-command body and turns its failures into a message on stderr and an exit code. */
+export async function runCommand(name: string, io: Pick<CommandIo, 'stderr'>, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`aegis ${name}: ${error.message}\n(see 'aegis ${name} --help')\n`);
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof CommandError || isGatewayError(error)) {
+      io.stderr.write(`aegis ${name}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
