@@ -1,13 +1,11 @@
 /**
- * Runs the gateway on every core: a primary process prepares the catalog (migrations run once,
- * before any worker opens it), forks `server.workers` worker processes that each serve HTTP on the
- * shared port (Node's cluster module), replaces a worker that dies, and on SIGTERM/SIGINT asks
- * every worker to finish its in-flight requests before it exits. With one worker the gateway runs
- * in this process, without a primary.
+ * Runs the gateway on every core (Node's cluster module): a primary process forks one worker,
+ * which migrates the catalog as it opens it, and the others once that one listens, so the schema
+ * is never raced on. Workers serve HTTP on the shared port; the primary replaces a worker that
+ * dies and, on SIGTERM/SIGINT, asks every worker to finish its in-flight requests before it exits.
+ * With one worker the gateway runs in this process, without a primary.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { join } from 'node:path';
-import { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { RunningServer } from './start.js';
@@ -35,8 +33,6 @@ async function startWorker(config: GatewayConfig): Promise<RunningServer> {
 
 async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
-  // Migrate once, here, so that workers never race on the schema.
-  await (await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'))).close();
 
   let stopping = false;
   let started = false;
@@ -61,7 +57,12 @@ async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
     let first: string | undefined;
     const onMessage = (_worker: Worker, message: WorkerMessage) => {
       if (message?.type !== 'listening') return;
-      first ??= message.url;
+      if (first === undefined) {
+        // The first worker has migrated the catalog: the others start on a current schema and
+        // never race on it, and the primary never loads the catalog code.
+        first = message.url;
+        for (let i = 1; i < config.server.workers; i++) fork();
+      }
       if (listening.size === config.server.workers) done(() => resolve(first!));
     };
     const onExit = (_worker: Worker, code: number) => done(() => reject(new Error(`a worker exited with ${code} before listening`)));
@@ -72,7 +73,7 @@ async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
     };
     cluster.on('message', onMessage);
     cluster.on('exit', onExit);
-    for (let i = 0; i < config.server.workers; i++) fork();
+    fork();
   });
   started = true;
   logger.info({ url, dataDir: config.dataDir, workers: config.server.workers, backends: config.backends.map((b) => b.name) }, 'listening');

@@ -29,6 +29,11 @@ export class UsageError extends Error {}
 /** Refused or failed, with a message for the user: exit 1. */
 export class CommandError extends Error {}
 
+/** True when `argv` tries to pass a password on the command line (refused: it shows in process lists). */
+export function hasPasswordArgument(argv: readonly string[]): boolean {
+  return argv.some((arg) => arg === '--password' || arg.startsWith('--password='));
+}
+
 /** The process's own streams and environment. */
 export function processIo(): CommandIo {
   return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };

@@ -5,9 +5,7 @@
  * join as the issues that need them land; each parses its own options.
  */
 import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS } from './command.js';
-import { hasPasswordArgument, usersCommand } from './users.js';
-import { keysCommand } from './keys.js';
+import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
 
@@ -34,15 +32,16 @@ const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'passwo
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   // Before anything echoes an argument: a password given on the command line is refused unseen.
-  if (hasPasswordArgument(argv)) return usersCommand(argv);
+  if (hasPasswordArgument(argv)) return (await import('./users.js')).usersCommand(argv);
   const { positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     strict: false,
     options: Object.fromEntries(VALUE_OPTIONS.map((name) => [name, { type: 'string' as const }])),
   });
-  if (positionals[0] === 'users') return usersCommand(argv);
-  if (positionals[0] === 'keys') return keysCommand(argv);
+  // Sub-commands load their own code: the gateway's primary process stays small.
+  if (positionals[0] === 'users') return (await import('./users.js')).usersCommand(argv);
+  if (positionals[0] === 'keys') return (await import('./keys.js')).keysCommand(argv);
   return startCommand(argv);
 }
 

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS, CommandError, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { COMMON_OPTIONS, CommandError, hasPasswordArgument, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
@@ -41,10 +41,6 @@ built in and may do everything. Attribute keys: a lower-case letter, then letter
 /** Largest password input read from stdin or a file (the password limit is checked after). */
 const MAX_PASSWORD_INPUT_BYTES = 64 * 1024;
 
-/** True when `argv` tries to pass a password on the command line. */
-export function hasPasswordArgument(argv: readonly string[]): boolean {
-  return argv.some((arg) => arg === '--password' || arg.startsWith('--password='));
-}
 
 /** Runs `aegis users ...`; `argv` starts with `users`. Resolves to the exit code. */
 export async function usersCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
