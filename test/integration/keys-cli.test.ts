@@ -4,43 +4,21 @@
  * material in any output (checked against the key files' bytes and base64).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runAegis, type AegisRun } from '../support/aegis-cli.js';
 
-const BIN = fileURLToPath(new URL('../../bin/aegis.mjs', import.meta.url));
 const POSIX = process.platform !== 'win32';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `aegis ARGS` with no inherited AEGIS_* key variables unless given. */
-function aegis(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = { ...process.env };
-  for (const name of ['AEGIS_MASTER_KEY', 'AEGIS_MASTER_KEY_ID', 'AEGIS_CONFIG', 'AEGIS_DATA_DIR']) delete base[name];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d.toString()));
-    child.stderr.on('data', (d) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
+function aegis(args: string[], env: Record<string, string> = {}): Promise<AegisRun> {
+  return runAegis(args, { env, unset: ['AEGIS_MASTER_KEY', 'AEGIS_MASTER_KEY_ID', 'AEGIS_CONFIG', 'AEGIS_DATA_DIR'] });
 }
 
-function expectExit(run: Run, status: number, what: string): void {
+function expectExit(run: AegisRun, status: number, what: string): void {
   assert.equal(run.status, status, `${what}: exit ${run.status}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
 }
 
@@ -55,7 +33,7 @@ function secretsOf(dataDir: string): string[] {
   });
 }
 
-function assertNoSecrets(runs: Run[], secrets: string[]): void {
+function assertNoSecrets(runs: AegisRun[], secrets: string[]): void {
   for (const run of runs) {
     for (const secret of secrets) {
       assert.equal(run.stdout.includes(secret) || run.stderr.includes(secret), false, 'key material in the output');
@@ -65,7 +43,7 @@ function assertNoSecrets(runs: Run[], secrets: string[]): void {
 
 describe('aegis keys', () => {
   let dataDir: string;
-  const runs: Run[] = [];
+  const runs: AegisRun[] = [];
   const keys = async (args: string[], env?: Record<string, string>) => {
     const run = await aegis(['keys', ...args], env);
     runs.push(run);

@@ -4,41 +4,20 @@
  * enable seen by password checks, exit codes, and changes made while a gateway runs on the same data.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { runAegis, type AegisRun } from '../support/aegis-cli.js';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { startGateway } from '../support/gateway.js';
 
-const BIN = fileURLToPath(new URL('../../bin/aegis.mjs', import.meta.url));
 const PASSWORD = 'correct horse battery staple';
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `aegis ARGS` with `input` on stdin (async: a gateway child may be logging meanwhile). */
-function aegis(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d.toString()));
-    child.stderr.on('data', (d) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+function aegis(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<AegisRun> {
+  return runAegis(args, options);
 }
 
 /** Checks a password against the catalog of `dataDir`, as the gateway will. */
@@ -51,7 +30,7 @@ async function verify(dataDir: string, name: string, password: string): Promise<
   }
 }
 
-function expectExit(run: Run, status: number, what: string): void {
+function expectExit(run: AegisRun, status: number, what: string): void {
   assert.equal(run.status, status, `${what}: exit ${run.status}\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
 }
 
