@@ -5,6 +5,7 @@
  * or failure with a message, 0 for success.
  */
 import type { Readable, Writable } from 'node:stream';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config.js';
 import { isGatewayError } from '../errors.js';
 
@@ -14,6 +15,15 @@ export const COMMON_OPTIONS = {
   data: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+/** Parses a sub-command's arguments (its options plus {@link COMMON_OPTIONS}); UsageError when they are wrong. */
+export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: { ...COMMON_OPTIONS, ...options } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 /** The streams and environment a sub-command uses (injected by tests). */
 export interface CommandIo {

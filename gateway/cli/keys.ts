@@ -5,8 +5,7 @@
  * 1 refused or failed (message on stderr), 2 usage.
  */
 import type { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS, CommandError, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { createKeyFile, keyDirectory } from '../keys/key-directory.js';
 import { Keyring } from '../keys/keyring.js';
@@ -68,20 +67,9 @@ export async function keysCommand(argv: string[], io: KeysCommandIo = processIo(
 }
 
 async function run(argv: string[], io: KeysCommandIo, deps: KeysCommandDeps): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...COMMON_OPTIONS,
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, {
+    json: { type: 'boolean' },
+  });
   if (values.help) {
     io.stdout.write(KEYS_USAGE);
     return 0;

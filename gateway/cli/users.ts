@@ -8,8 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
-import { COMMON_OPTIONS, CommandError, hasPasswordArgument, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, hasPasswordArgument, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
@@ -52,24 +51,13 @@ export async function usersCommand(argv: string[], io: CommandIo = processIo()):
 }
 
 async function run(argv: string[], io: CommandIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        ...COMMON_OPTIONS,
-        role: { type: 'string' },
-        attr: { type: 'string', multiple: true },
-        'password-stdin': { type: 'boolean' },
-        'password-file': { type: 'string' },
-        json: { type: 'boolean' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandLine(argv, {
+    role: { type: 'string' },
+    attr: { type: 'string', multiple: true },
+    'password-stdin': { type: 'boolean' },
+    'password-file': { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (values.help) {
     io.stdout.write(USERS_USAGE);
     return 0;
