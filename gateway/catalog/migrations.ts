@@ -92,6 +92,84 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('users').execute();
     },
   },
+  '0003-access': {
+    // Issue 4: what access control reads and writes. Study columns the policy matches on
+    // (resource attributes, DESIGN.md "Access"); API keys; refresh tokens; failed-login throttling;
+    // break-glass grants; the hash-chained audit trail and its signed head.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('studies').addColumn('institution_name', 'text').execute();
+      await db.schema.alterTable('studies').addColumn('department_name', 'text').execute();
+      await db.schema.alterTable('studies').addColumn('confidentiality_code', 'text').execute();
+      await db.schema.createIndex('studies_institution').on('studies').column('institution_name').execute();
+      await db.schema
+        .createTable('api_keys')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('user_name', 'varchar(64)', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('label', 'text', (c) => c.notNull())
+        .addColumn('secret_sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)')
+        .addColumn('revoked_at', 'varchar(32)')
+        .addColumn('last_used_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('api_keys_user').on('api_keys').column('user_name').execute();
+      await db.schema
+        .createTable('refresh_tokens')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('family', 'varchar(32)', (c) => c.notNull())
+        .addColumn('user_name', 'varchar(64)', (c) => c.notNull().references('users.name').onDelete('cascade'))
+        .addColumn('secret_sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('used_at', 'varchar(32)')
+        .addColumn('revoked_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('refresh_tokens_family').on('refresh_tokens').column('family').execute();
+      await db.schema
+        .createTable('login_throttle')
+        // 'user:<name>' or 'client:<address>'
+        .addColumn('key', 'varchar(128)', (c) => c.primaryKey())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('window_started_at', 'bigint', (c) => c.notNull())
+        .addColumn('locked_until', 'bigint')
+        .execute();
+      await db.schema
+        .createTable('break_glass_grants')
+        .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+        .addColumn('user_name', 'varchar(64)', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'varchar(16)', (c) => c.notNull())
+        .addColumn('granted_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('revoked_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('break_glass_user').on('break_glass_grants').columns(['user_name', 'expires_at']).execute();
+      await db.schema
+        .createTable('audit_events')
+        .addColumn('seq', 'bigint', (c) => c.primaryKey())
+        .addColumn('at', 'varchar(32)', (c) => c.notNull())
+        /** Canonical JSON of the event (who, what, outcome, ...): what the chain hashes. */
+        .addColumn('event', 'text', (c) => c.notNull())
+        /** Master key id of the MAC key. */
+        .addColumn('key_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('prev_mac', 'varchar(64)', (c) => c.notNull())
+        .addColumn('mac', 'varchar(64)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_head')
+        .addColumn('id', 'integer', (c) => c.primaryKey())
+        .addColumn('seq', 'bigint', (c) => c.notNull())
+        .addColumn('mac', 'varchar(64)', (c) => c.notNull())
+        .addColumn('key_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('signature', 'varchar(64)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      for (const table of ['audit_head', 'audit_events', 'break_glass_grants', 'login_throttle', 'refresh_tokens', 'api_keys']) await db.schema.dropTable(table).execute();
+      await db.schema.dropIndex('studies_institution').execute();
+      for (const column of ['confidentiality_code', 'department_name', 'institution_name']) await db.schema.alterTable('studies').dropColumn(column).execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

@@ -20,6 +20,12 @@ export interface StudiesTable {
   referring_physician_fuzzy: string | null;
   study_id: string | null;
   study_description: string | null;
+  /** InstitutionName (0008,0080) of the study's first instance: a resource attribute of the policy. */
+  institution_name: string | null;
+  /** InstitutionalDepartmentName (0008,1040) of the study's first instance. */
+  department_name: string | null;
+  /** ConfidentialityCode (0040,1008) of the study's first instance. */
+  confidentiality_code: string | null;
   /** DICOM JSON of the patient and study level attributes. */
   attributes: string;
   created_at: string;
@@ -78,10 +84,78 @@ export interface UsersTable {
   password_changed_at: string;
 }
 
+/** API keys of users (modalities, routers): only a SHA-256 of the random secret is kept. */
+export interface ApiKeysTable {
+  id: string;
+  user_name: string;
+  label: string;
+  secret_sha256: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
+/** Refresh tokens of `POST /auth/token`: single use, rotated; reuse revokes the whole family. */
+export interface RefreshTokensTable {
+  id: string;
+  family: string;
+  user_name: string;
+  secret_sha256: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** Failed sign-ins per user name (`user:NAME`) and per client address (`client:ADDR`). Times in ms since the epoch. */
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  window_started_at: number;
+  locked_until: number | null;
+}
+
+/** Emergency access grants (break-glass). `expires_at` in ms since the epoch. */
+export interface BreakGlassGrantsTable {
+  id: string;
+  user_name: string;
+  reason: string;
+  purpose: string;
+  granted_at: string;
+  expires_at: number;
+  revoked_at: string | null;
+}
+
+/** The audit trail: each record's MAC covers its event and the previous record's MAC. */
+export interface AuditEventsTable {
+  seq: number;
+  at: string;
+  event: string;
+  key_id: string;
+  prev_mac: string;
+  mac: string;
+}
+
+/** One row (id 1): the last record of the audit trail, signed, so that removing the tail is detected. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  mac: string;
+  key_id: string;
+  signature: string;
+}
+
 /** The catalog database as Kysely sees it. */
 export interface CatalogDatabase {
   studies: StudiesTable;
   series: SeriesTable;
   instances: InstancesTable;
   users: UsersTable;
+  api_keys: ApiKeysTable;
+  refresh_tokens: RefreshTokensTable;
+  login_throttle: LoginThrottleTable;
+  break_glass_grants: BreakGlassGrantsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
 }
