@@ -18,6 +18,33 @@ const FsBackend = z.strictObject({
   path: z.string().min(1).optional(),
 });
 
+const NAME = /^[a-z][a-z0-9._-]{0,63}$/;
+
+/** An external OpenID Connect identity provider whose bearer tokens the gateway accepts. */
+const OidcProvider = z.strictObject({
+  /** Expected `iss` claim. */
+  issuer: z.string().min(1),
+  /** Expected `aud` claim (the client id the provider issues tokens for). */
+  audience: z.string().min(1),
+  /** Where the provider publishes its signing keys (JWKS). */
+  jwksUri: z.url(),
+  /** Claims (dot paths) that give the subject's name, role, attributes and purpose of use. */
+  claims: z
+    .strictObject({
+      name: z.string().min(1).default('preferred_username'),
+      role: z.string().min(1).default('role'),
+      /** Subject attribute -> claim path, e.g. `{ institution: hospital, department: dept }`. */
+      attributes: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_-]{0,63}$/), z.string().min(1)).default({}),
+      /** Claim holding the purpose of use (TREAT, ETREAT, HRESCH), e.g. `purpose_of_use`. */
+      purpose: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  /** Claim value -> gateway role (when the provider's role names differ); unmapped values are refused. */
+  roles: z.record(z.string(), z.string().regex(NAME)).optional(),
+  /** Algorithms accepted (never `none`). */
+  algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default(['RS256', 'ES256', 'EdDSA']),
+});
+
 const ConfigSchema = z
   .strictObject({
     server: z
@@ -70,6 +97,41 @@ const ConfigSchema = z
         origins: z.array(z.string().min(1)).default([]),
       })
       .prefault({}),
+    auth: z
+      .strictObject({
+        /**
+         * Opens the DICOMweb routes to requests without credentials: they act as this subject (still
+         * under the policy). Absent (the default): every DICOMweb request must authenticate.
+         */
+        anonymous: z
+          .strictObject({
+            role: z.string().regex(NAME),
+            attributes: z.record(z.string(), z.string()).default({}),
+          })
+          .optional(),
+        /** On first start with no users, create `admin` with a random password (printed once, kept in DATA/admin-password). */
+        bootstrapAdmin: z.boolean().default(true),
+        /** Lifetime of access tokens from `POST /auth/token`. */
+        accessTokenMinutes: z.number().positive().max(24 * 60).default(15),
+        /** Lifetime of refresh tokens (each is single-use and rotated). */
+        refreshTokenHours: z.number().positive().max(24 * 90).default(12),
+        /** How long a verified credential (password, API key, token subject) is trusted without checking again. */
+        credentialCacheSeconds: z.number().min(0).max(600).default(30),
+        lockout: z
+          .strictObject({
+            /** Failed sign-ins of one user name within the window that lock it. */
+            maxFailures: z.number().int().positive().default(5),
+            /** Failed sign-ins from one client address within the window that lock the client out. */
+            maxClientFailures: z.number().int().positive().default(50),
+            windowSeconds: z.number().positive().default(900),
+            lockSeconds: z.number().positive().default(900),
+          })
+          .prefault({}),
+        oidc: z.array(OidcProvider).default([]),
+      })
+      .prefault({}),
+    /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */
+    policy: z.string().min(1).optional(),
     log: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -134,6 +196,7 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
 
   const config = structuredClone(parsed.data);
   config.dataDir = resolve(config.dataDir);
+  if (config.policy !== undefined) config.policy = resolve(config.policy);
   for (const backend of config.backends) {
     backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
   }

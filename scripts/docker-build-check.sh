@@ -35,12 +35,16 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/log"; exit 1; }
+# Secure by default: without credentials nothing is served; the first admin's password is in DATA.
+status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/dicom-web/studies")
+[ "$status" = 401 ] || { echo "QIDO without credentials answered $status, not 401" >&2; exit 1; }
+auth="admin:$(cat "$work/data/admin-password")"
 sample=/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm
 { printf -- '--b0\r\nContent-Type: application/dicom\r\n\r\n'; cat "$sample"; printf -- '\r\n--b0--\r\n'; } > "$work/body"
-status=$(curl -s -o "$work/stow.json" -w '%{http_code}' -X POST -H 'Content-Type: multipart/related; type="application/dicom"; boundary=b0' --data-binary @"$work/body" "http://127.0.0.1:$port/dicom-web/studies")
+status=$(curl -s -u "$auth" -o "$work/stow.json" -w '%{http_code}' -X POST -H 'Content-Type: multipart/related; type="application/dicom"; boundary=b0' --data-binary @"$work/body" "http://127.0.0.1:$port/dicom-web/studies")
 [ "$status" = 200 ] || { cat "$work/stow.json" "$work/log"; echo "STOW answered $status" >&2; exit 1; }
 url=$(node -e "const j=require('$work/stow.json');console.log(j['00081199'].Value[0]['00081190'].Value[0])")
-curl -sf -H 'Accept: application/dicom' "$url" -o "$work/back.dcm"
+curl -sf -u "$auth" -H 'Accept: application/dicom' "$url" -o "$work/back.dcm"
 cmp "$sample" "$work/back.dcm"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
-echo "docker recipe: built, started from dist without sources, STOW/WADO round trip byte-identical"
+echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin"

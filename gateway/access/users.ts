@@ -99,6 +99,11 @@ export class UserStore {
     return row && toUser(row);
   }
 
+  /** True when there is no user at all. */
+  async isEmpty(): Promise<boolean> {
+    return (await this.db.selectFrom('users').select('name').limit(1).executeTakeFirst()) === undefined;
+  }
+
   /** Every user, by name. */
   async list(): Promise<User[]> {
     const rows = await this.db.selectFrom('users').selectAll().orderBy('name').execute();

@@ -5,16 +5,22 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
+import { createAccessControl } from '../access/access-control.js';
+import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
+import { ensureDevelopmentKey } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 
 /** A running gateway, for `main` and for tests that start one in-process. */
 export interface RunningServer {
   url: string;
+  /** The Express app (route inventory tests); absent in a cluster's primary, which serves nothing. */
+  app?: Express;
   close(): Promise<void>;
 }
 
@@ -27,12 +33,21 @@ export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
  * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
  * (cluster workers) leaves the 'listening' line to the primary.
  */
-export async function startServer(config: GatewayConfig, options: { announce?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   mkdirSync(config.dataDir, { recursive: true });
   const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
   const stores = openStores(config);
-  const app = buildApp({ config, logger, catalog, stores });
+  const keyring = await ensureDevelopmentKey(config.dataDir, logger);
+  const access = createAccessControl({
+    config,
+    catalog,
+    keyring,
+    logger,
+    onEvent: (event) => (event.outcome === 'success' ? logger.debug({ auth: event }, 'authenticated') : logger.warn({ auth: event }, 'authentication refused')),
+  });
+  if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
+  const app = buildApp({ config, logger, catalog, stores, access });
   const server = app.listen(config.server.port, config.server.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -46,7 +61,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');
   else logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
   if (config.server.host !== '127.0.0.1' && config.server.host !== 'localhost' && config.server.host !== '::1') {
-    logger.warn({ host: config.server.host }, 'listening beyond the loopback interface: access control arrives with authentication');
+    if (config.auth.anonymous) logger.warn({ host: config.server.host, role: config.auth.anonymous.role }, 'listening beyond the loopback interface with anonymous access open');
   }
 
   let closing: Promise<void> | undefined;
@@ -63,5 +78,5 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       logger.info('stopped');
       logger.flush();
     })());
-  return { url, close };
+  return { url, app, close };
 }

@@ -5,7 +5,9 @@
  */
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { authenticate } from './authenticate.js';
 import { requestLog } from './request-log.js';
+import { tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { DICOMWEB_ROOT, type AppDeps } from './context.js';
 import { deleteRoutes } from './routes/delete.js';
@@ -66,9 +68,20 @@ export function buildApp(deps: AppDeps): express.Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
   });
 
+  // Public: probes and the token endpoint (which checks credentials itself). Everything after
+  // this point requires authentication, unknown paths included (they answer 401, not 404).
+  const mounts = new Map<unknown, string>();
+  const mount = (prefix: string, router: express.Router) => {
+    mounts.set(router, prefix);
+    app.use(prefix, router);
+  };
+  mount('/auth', tokenRoutes(deps.access));
+  app.use(authenticate(deps.access));
+
   const dicomweb = express.Router();
   dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));
-  app.use(DICOMWEB_ROOT, dicomweb);
+  mount(DICOMWEB_ROOT, dicomweb);
+  MOUNTS.set(app, mounts);
   // A DICOMweb resource asked with a method it does not support: 405 with Allow (RFC 9110 §15.5.6).
   app.use(DICOMWEB_ROOT, (req, _res, next) => {
     const allowed = allowedMethods(dicomweb, req.path);
@@ -84,11 +97,30 @@ export function buildApp(deps: AppDeps): express.Express {
   return app;
 }
 
-/** The part of an Express 5 router layer that {@link allowedMethods} reads. */
+/** The part of an Express 5 router layer that {@link allowedMethods} and {@link routeInventory} read. */
 interface RouterLayer {
   match(path: string): unknown;
-  route?: { methods: Record<string, boolean> };
+  route?: { path: string; methods: Record<string, boolean> };
   handle: { stack?: RouterLayer[] };
+}
+
+const MOUNTS = new WeakMap<express.Express, Map<unknown, string>>();
+
+/** Every route of an app built by {@link buildApp}: method and full path pattern (route inventory). */
+export function routeInventory(app: express.Express): Array<{ method: string; path: string }> {
+  const mounts = MOUNTS.get(app) ?? new Map<unknown, string>();
+  const routes: Array<{ method: string; path: string }> = [];
+  const walk = (stack: RouterLayer[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) if (on) routes.push({ method: method === '_all' ? 'ALL' : method.toUpperCase(), path: prefix + layer.route.path });
+      } else if (layer.handle.stack) {
+        walk(layer.handle.stack, mounts.get(layer.handle) ?? prefix);
+      }
+    }
+  };
+  walk((app.router as unknown as { stack: RouterLayer[] }).stack, '');
+  return routes;
 }
 
 /** The methods the routes of `router` (and of the routers it uses) serve at `path`, sorted; HEAD with GET. */

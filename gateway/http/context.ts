@@ -6,6 +6,7 @@
 import type { Request } from 'express';
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { AccessControl } from '../access/access-control.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import { assertUid } from '../services/qido-query.js';
@@ -16,6 +17,7 @@ export interface AppDeps {
   logger: Logger;
   catalog: Catalog;
   stores: Map<string, FragmentStore>;
+  access: AccessControl;
 }
 
 /** The mount point of the DICOMweb service. */

@@ -4,6 +4,7 @@
  * that need the gateway exactly as users run it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { OPEN_ACCESS } from './in-process.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ export interface RunningGateway {
   process: ChildProcess;
   /** Lines the gateway logged (JSON lines), for assertions. */
   logs: string[];
+  /** What the gateway wrote to stderr so far. */
+  stderr(): string;
   /** Sends SIGTERM, waits for exit, removes the data dir unless `keepData`. */
   stop(): Promise<void>;
 }
@@ -38,6 +41,11 @@ export interface StartGatewayOptions {
   /** Node binary; defaults to the one running the tests. */
   nodeBinary?: string;
   keepData?: boolean;
+  /**
+   * Keep the secure defaults (authentication required, first admin created). Otherwise a config
+   * without an `auth` section gets {@link OPEN_ACCESS}: tests about DICOMweb itself run open.
+   */
+  secure?: boolean;
 }
 
 /** Starts the gateway and resolves once `/healthz` answers. */
@@ -45,9 +53,10 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   const ownData = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'aegis-gw-')));
   const args = [...(options.nodeArgs ?? []), BIN, 'start', '--port', '0', '--data', dataDir];
-  if (options.config) {
+  const config = options.secure || options.config?.auth !== undefined ? options.config : { ...options.config, ...OPEN_ACCESS };
+  if (config) {
     const configFile = join(dataDir, 'test-config.json');
-    await writeFile(configFile, JSON.stringify(options.config));
+    await writeFile(configFile, JSON.stringify(config));
     args.push('--config', configFile);
   }
   const child = spawn(options.nodeBinary ?? process.execPath, args, {
@@ -91,6 +100,7 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
     pid: child.pid!,
     process: child,
     logs,
+    stderr: () => stderr,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

@@ -1,0 +1,87 @@
+/**
+ * Short-lived access tokens (RFC 7519 JWTs, `jose`) that `POST /auth/token` issues and every
+ * route accepts as `Authorization: Bearer`. Signed with HMAC-SHA-256 under a key derived (HKDF,
+ * RFC 5869) from a master key of the keyring; the JWT `kid` names that master key, so tokens stay
+ * verifiable across `aegis keys rotate` and every worker process derives the same key. Claims: `sub`
+ * (user name), `iat`, `exp`, `jti`, issuer and audience `aegis`. Role and attributes are NOT in the
+ * token: they are read from the users table (cached briefly), so disabling a user takes effect.
+ */
+import { hkdfSync, randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import type { Keyring } from '../../keys/keyring.js';
+
+const ISSUER = 'aegis';
+const AUDIENCE = 'aegis';
+const ALGORITHM = 'HS256';
+
+/** What a verified access token says. */
+export interface AccessTokenClaims {
+  user: string;
+  issuedAt: Date;
+  expiresAt: Date;
+}
+
+/** Issues and verifies access tokens. */
+export class AccessTokens {
+  readonly #keys = new Map<string, Uint8Array>();
+
+  constructor(private readonly keyring: Keyring, private readonly lifetimeSeconds: number) {}
+
+  /** A signed token for `user`, valid for the configured lifetime. */
+  async issue(user: string, now = new Date()): Promise<{ token: string; expiresIn: number }> {
+    const active = this.keyring.active;
+    if (active === undefined) throw new Error('no active master key to sign tokens with');
+    const iat = Math.floor(now.getTime() / 1000);
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: ALGORITHM, kid: active.id, typ: 'at+jwt' })
+      .setSubject(user)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + this.lifetimeSeconds)
+      .setJti(randomUUID())
+      .sign(this.signingKey(active.id)!);
+    return { token, expiresIn: this.lifetimeSeconds };
+  }
+
+  /** The claims of a genuine, unexpired token of ours; undefined for anything else. */
+  async verify(token: string, now = new Date()): Promise<AccessTokenClaims | undefined> {
+    try {
+      const { payload } = await jwtVerify(token, async (header) => this.signingKey(header.kid ?? '') ?? new Uint8Array(32), {
+        algorithms: [ALGORITHM],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        typ: 'at+jwt',
+        currentDate: now,
+        requiredClaims: ['sub', 'exp', 'iat'],
+      });
+      return { user: payload.sub!, issuedAt: new Date(payload.iat! * 1000), expiresAt: new Date(payload.exp! * 1000) };
+    } catch (error) {
+      if (error instanceof errors.JOSEError) return undefined;
+      throw error;
+    }
+  }
+
+  /** True when `token` looks like one of ours (a JWT whose header names a key of the keyring and our algorithm). */
+  isOurs(token: string): boolean {
+    const dot = token.indexOf('.');
+    if (dot <= 0) return false;
+    try {
+      const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown };
+      return header.alg === ALGORITHM && typeof header.kid === 'string' && this.keyring.find(header.kid) !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  private signingKey(keyId: string): Uint8Array | undefined {
+    let key = this.#keys.get(keyId);
+    if (key === undefined) {
+      const master = this.keyring.find(keyId);
+      if (master === undefined) return undefined;
+      key = new Uint8Array(hkdfSync('sha256', master.secret, new Uint8Array(0), 'aegis access token v1', 32));
+      this.#keys.set(keyId, key);
+    }
+    return key;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The authentication step of every protected route: credentials -> subject, plus the environment
+ * of the request (time, client address, purpose of use, break-glass) that the policy reads. A
+ * request without valid credentials ends here with 401 and `WWW-Authenticate`.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import { readCredentials } from '../access/authn/credentials.js';
+import { PURPOSES, type Environment, type Purpose, type Subject } from '../access/model.js';
+import type { AccessControl } from '../access/access-control.js';
+import { GatewayError } from '../errors.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** Who is asking and in what environment; set by {@link authenticate}. */
+    access: { subject: Subject; environment: Environment };
+  }
+}
+
+/** The header a client declares its purpose of use in (HL7 PurposeOfUse codes). */
+export const PURPOSE_HEADER = 'x-purpose-of-use';
+
+/** Middleware: authenticates the request and describes its environment. */
+export function authenticate(access: AccessControl) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const client = clientAddress(req);
+    const declared = declaredPurpose(req);
+    const { subject, purpose } = await access.authenticator.authenticate(readCredentials(req.headers), client);
+    const grant = subject.method === 'anonymous' ? undefined : await access.breakGlass.active(subject.name);
+    req.access = {
+      subject,
+      environment: {
+        time: new Date(),
+        clientAddress: client,
+        // During break-glass every request is for emergency treatment.
+        purpose: grant ? 'ETREAT' : (declared ?? purpose ?? 'TREAT'),
+        breakGlass: grant,
+      },
+    };
+    next();
+  };
+}
+
+/** The client's address as the socket sees it (proxies in front must be trusted explicitly: not yet). */
+export function clientAddress(req: Request): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+function declaredPurpose(req: Request): Purpose | undefined {
+  const value = req.headers[PURPOSE_HEADER];
+  if (value === undefined) return undefined;
+  const text = (Array.isArray(value) ? value[0] : value).trim().toUpperCase();
+  if (!(PURPOSES as readonly string[]).includes(text)) {
+    throw new GatewayError('BAD_REQUEST', `${PURPOSE_HEADER} must be one of ${PURPOSES.join(', ')}`);
+  }
+  return text as Purpose;
+}
