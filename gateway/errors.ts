@@ -34,6 +34,7 @@ export const ERROR_CATALOGUE = {
   INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },
   KEYRING_INVALID: { status: 500, description: 'A master key file, the key directory or AEGIS_MASTER_KEY is unusable (permissions, format, duplicate id).' },
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
+  POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 /** A code of the error catalogue. */
