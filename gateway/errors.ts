@@ -32,6 +32,7 @@ export const ERROR_CATALOGUE = {
   BACKEND_UNAVAILABLE: { status: 503, description: 'A storage backend or the catalog is unavailable; retry later.' },
   BACKEND_TIMEOUT: { status: 504, description: 'A storage backend did not answer in time.' },
   INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },
+  DEIDENTIFICATION_FAILED: { status: 500, description: 'A stored instance has a structure the de-identifier cannot edit safely; no de-identified view of it was sent.' },
   KEYRING_INVALID: { status: 500, description: 'A master key file, the key directory or AEGIS_MASTER_KEY is unusable (permissions, format, duplicate id).' },
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
   POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },

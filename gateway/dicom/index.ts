@@ -35,3 +35,23 @@ export {
   isPrivateCreatorTag,
 } from './dictionary.js';
 export { charsetDecoder, type CharsetDecoder } from './charset.js';
+export { readInstanceTree, type InstanceTree } from './parse.js';
+export {
+  annexERows,
+  annexEAction,
+  identityAttributes,
+  isIdentityAttribute,
+  DEIDENTIFICATION_METHODS,
+  type AnnexERow,
+  type AnnexEActionCode,
+  type DeidentificationMethod,
+} from './annex-e.js';
+export {
+  DeidentificationPlan,
+  type DeidentifyOptions,
+  type DatesOption,
+  type DeidentificationReport,
+  type DeidentificationCounts,
+} from './deid-plan.js';
+export { deidentifyInstance, type DeidentifiedInstance } from './deidentify.js';
+export { deidentifyJson, type DeidentifiedJson } from './deidentify-json.js';

@@ -62,6 +62,32 @@ export function datasetView(bytes: Uint8Array, parsed: ParsedInstance): Uint8Arr
   return view;
 }
 
+/** The element tree behind a parsed instance, for byte-level editors (see {@link readInstanceTree}). */
+export interface InstanceTree {
+  /** The bytes the offsets refer to ({@link datasetView}). */
+  view: Uint8Array;
+  /** Where the data set starts (the end of the File Meta Information). */
+  position: number;
+  /** dicom-parser's elements of the data set, with their items, nested data sets and offsets. */
+  dataSet: DataSet;
+  /** How the data set is encoded (the VR style as found in the bytes, see PS3.5 and pydicom). */
+  explicitVR: boolean;
+  littleEndian: boolean;
+}
+
+/**
+ * Reads the data set of an instance that {@link parseInstance} accepted again, as dicom-parser's
+ * element tree (no value is copied): what a byte-level editor such as the de-identifier splices
+ * over. Throws `INVALID_DICOM` like parseInstance.
+ */
+export function readInstanceTree(bytes: Uint8Array, parsed: ParsedInstance): InstanceTree {
+  const header = readMetaHeader(bytes);
+  const view = datasetView(bytes, parsed);
+  const syntax = withDetectedVR(view, header.position, transferSyntax(header.transferSyntaxUID));
+  const dataSet = readInstanceDataSet(view, header.position, syntax);
+  return { view, position: header.position, dataSet, explicitVR: syntax.explicitVR, littleEndian: syntax.littleEndian };
+}
+
 function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
   if (!(bytes instanceof Uint8Array)) throw invalid('the instance is not a byte array');
   if (bytes.length < PREAMBLE + 4 || !hasPrefix(bytes)) {
