@@ -36,6 +36,7 @@ export const ERROR_CATALOGUE = {
   KEYRING_INVALID: { status: 500, description: 'A master key file, the key directory or AEGIS_MASTER_KEY is unusable (permissions, format, duplicate id).' },
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
   POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },
+  AUDIT_TRAIL_BROKEN: { status: 500, description: 'The audit trail does not verify (its head is missing or its signature is wrong); new events are not appended until it is investigated.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 /** A code of the error catalogue. */

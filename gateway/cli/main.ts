@@ -16,6 +16,7 @@ commands:
   users   manage local users: add, passwd, disable, enable, list ('aegis users --help')
   keys    manage master keys: generate, list, rotate ('aegis keys --help')
   apikeys manage API keys of users (modalities, routers): create, list, revoke ('aegis apikeys --help')
+  audit   check or export the audit trail: verify, export ('aegis audit --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -28,7 +29,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'users') return (await import('./users.js')).usersCommand(argv);
   if (positionals[0] === 'keys') return (await import('./keys.js')).keysCommand(argv);
   if (positionals[0] === 'apikeys') return (await import('./apikeys.js')).apiKeysCommand(argv);
+  if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
   return startCommand(argv);
 }
 

@@ -1,0 +1,107 @@
+/**
+ * Enforcement of the access policy in the use cases (DESIGN.md "Access", issue 4): each request
+ * carries the ability built for its subject and environment; the checks here decide per study,
+ * record every decision for the audit trail, and answer a denied study the way the policy says
+ * (404 as if it did not exist, by default, or 403). QIDO filtering itself happens in the catalog
+ * query (`catalog/search.ts` with the ability's study filter) so that paging is honest.
+ */
+import type { Kysely } from 'kysely';
+import type { AccessAbility, StudyView } from '../access/policy/policy.js';
+import { studyResourceFromRow } from '../access/policy/study-resource.js';
+import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
+import type { CatalogDatabase } from '../catalog/schema.js';
+import { GatewayError } from '../errors.js';
+
+/** One access decision, as the audit trail records it. */
+export interface AccessDecision {
+  action: Action;
+  study?: string;
+  allowed: boolean;
+  rule?: string;
+  reason: string;
+  breakGlass?: boolean;
+}
+
+/** The access of one request: who, in what environment, what they may do, what was decided. */
+export interface RequestAccess {
+  subject: Subject;
+  environment: Environment;
+  ability: AccessAbility;
+  decisions: AccessDecision[];
+}
+
+/** Refuses, with 403, a subject the policy allows `action` on no study at all (QIDO, STOW). */
+export function authorizeAction(access: RequestAccess, action: Action): void {
+  const decision = access.ability.can(action);
+  if (!decision.allowed) {
+    access.decisions.push({ action, allowed: false, rule: decision.rule, reason: decision.reason });
+    throw new GatewayError('FORBIDDEN', `the policy allows you no ${action} here (${decision.reason})`);
+  }
+}
+
+/**
+ * Checks `action` on a study of the catalog and returns the view of it the subject gets. A study
+ * that does not exist and a denied one answer alike (unless the policy says 403): `notFound` is the
+ * message a missing study gets.
+ */
+export async function authorizeStudy(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, study: string, notFound: string): Promise<StudyView> {
+  const [resource] = (await loadStudyResources(db, [study])).values();
+  if (resource === undefined) {
+    access.decisions.push({ action, study, allowed: false, reason: 'no such study' });
+    throw new GatewayError('NOT_FOUND', notFound);
+  }
+  return decide(access, action, resource, notFound);
+}
+
+/** Checks `action` on a study described by its resource (STOW of an instance, possibly of a new study). */
+export function authorizeResource(access: RequestAccess, action: Action, resource: StudyResource): StudyView {
+  return decide(access, action, resource, 'the policy does not allow this');
+}
+
+/** The views of several studies (QIDO results): FULL for everyone when the subject's strictest view is full. */
+export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Map<string, StudyView>> {
+  const views = new Map<string, StudyView>();
+  const strictest = access.ability.view(action);
+  if (isFullView(strictest)) {
+    for (const study of studies) views.set(study, strictest);
+    return views;
+  }
+  const resources = await loadStudyResources(db, [...new Set(studies)]);
+  for (const study of studies) {
+    const resource = resources.get(study);
+    views.set(study, resource ? access.ability.view(action, resource) : strictest);
+  }
+  return views;
+}
+
+/** True when a view shows everything as stored. */
+export function isFullView(view: StudyView): boolean {
+  return !view.deidentify && view.maskedFields.length === 0;
+}
+
+function decide(access: RequestAccess, action: Action, resource: StudyResource, deniedMessage: string): StudyView {
+  const decision = access.ability.can(action, resource);
+  access.decisions.push({ action, study: resource.study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
+  if (!decision.allowed) throw access.ability.deniedError(deniedMessage);
+  return access.ability.view(action, resource);
+}
+
+/** The resources of studies of the catalog, by UID (absent: no such study). Two queries for any number. */
+export async function loadStudyResources(db: Kysely<CatalogDatabase>, studies: readonly string[]): Promise<Map<string, StudyResource>> {
+  const resources = new Map<string, StudyResource>();
+  for (let i = 0; i < studies.length; i += 500) {
+    const chunk = studies.slice(i, i + 500);
+    const rows = await db
+      .selectFrom('studies')
+      .select(['study_uid', 'institution_name', 'department_name', 'referring_physician_name', 'study_date', 'confidentiality_code', 'patient_id', 'accession_number'])
+      .where('study_uid', 'in', chunk)
+      .execute();
+    if (rows.length === 0) continue;
+    const modalities = new Map<string, Array<string | null>>();
+    for (const s of await db.selectFrom('series').select(['study_uid', 'modality']).where('study_uid', 'in', chunk).execute()) {
+      modalities.set(s.study_uid, [...(modalities.get(s.study_uid) ?? []), s.modality]);
+    }
+    for (const row of rows) resources.set(row.study_uid, studyResourceFromRow(row, modalities.get(row.study_uid) ?? []));
+  }
+  return resources;
+}
