@@ -13,7 +13,9 @@ import { Authenticator, type AuthenticationEvent } from './authn/authenticator.j
 import { LoginThrottle } from './authn/login-throttle.js';
 import { OidcVerifier } from './authn/oidc.js';
 import { RefreshTokens } from './authn/refresh-tokens.js';
+import type { AuditTrail } from './audit/index.js';
 import { BreakGlassGrants } from './break-glass.js';
+import type { Policy } from './policy/policy.js';
 import { UserStore } from './users.js';
 
 /** Everything the HTTP layer needs to authenticate. */
@@ -23,6 +25,8 @@ export interface AccessControl {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   breakGlass: BreakGlassGrants;
+  policy: Policy;
+  audit: AuditTrail;
 }
 
 /** Builds access control; `onEvent` receives authentication events (for the audit trail). */
@@ -31,9 +35,10 @@ export function createAccessControl(options: {
   catalog: Catalog;
   keyring: Keyring;
   logger: Logger;
-  onEvent(event: AuthenticationEvent): void;
+  policy: Policy;
+  audit: AuditTrail;
 }): AccessControl {
-  const { config, catalog, keyring } = options;
+  const { config, catalog, keyring, audit } = options;
   const users = new UserStore(catalog.db);
   const accessTokens = new AccessTokens(keyring, Math.round(config.auth.accessTokenMinutes * 60));
   const authenticator = new Authenticator({
@@ -43,7 +48,7 @@ export function createAccessControl(options: {
     tokens: accessTokens,
     throttle: new LoginThrottle(catalog.db, config.auth.lockout),
     oidc: new OidcVerifier(config.auth.oidc),
-    onEvent: options.onEvent,
+    onEvent: (event) => recordAuthentication(audit, event),
   });
   return {
     users,
@@ -51,5 +56,21 @@ export function createAccessControl(options: {
     accessTokens,
     refreshTokens: new RefreshTokens(catalog.db, Math.round(config.auth.refreshTokenHours * 3600)),
     breakGlass: new BreakGlassGrants(catalog.db),
+    policy: options.policy,
+    audit,
   };
+}
+
+/** Sign-ins and credential checks in the audit trail; failures and lockouts are security events, written at once. */
+function recordAuthentication(audit: AuditTrail, event: AuthenticationEvent): void {
+  const entry = {
+    kind: 'authentication' as const,
+    operation: 'login' as const,
+    actor: { name: event.user ?? '(unknown)', method: event.method, clientAddress: event.client },
+    action: 'POST' as const,
+    outcome: event.outcome === 'success' ? ('success' as const) : ('denied' as const),
+    reason: event.lockedNow ? `${event.reason}; now locked: ${event.lockedNow.join(', ')}` : event.outcome === 'locked' ? `locked out: ${event.reason}` : event.reason,
+  };
+  if (event.outcome === 'success') audit.record(entry);
+  else audit.recordNow(entry).catch(() => undefined); // the trail logs its own failures
 }

@@ -4,6 +4,7 @@
  * only. Also counts the related series and instances and collects ModalitiesInStudy for a page.
  */
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import type { StudyFilter } from '../access/policy/policy.js';
 import type { QidoFilter, QidoQuery } from '../services/qido-query.js';
 import type { Catalog } from './catalog.js';
 import type { CatalogDatabase } from './schema.js';
@@ -44,11 +45,11 @@ export interface SearchPage<Row> {
 }
 
 /** Study rows matching a study-level query. */
-export async function searchStudies(catalog: Catalog, query: QidoQuery) {
+export async function searchStudies(catalog: Catalog, query: QidoQuery, permitted: StudyFilter = ALL_STUDIES) {
   const rows = await catalog.db
     .selectFrom('studies as st')
     .selectAll('st')
-    .where((eb) => conditions(eb as unknown as Eb, query))
+    .where((eb) => conditions(eb as unknown as Eb, query, permitted))
     .orderBy('st.study_date', 'desc')
     .orderBy('st.study_time', 'desc')
     .orderBy('st.study_uid')
@@ -59,13 +60,13 @@ export async function searchStudies(catalog: Catalog, query: QidoQuery) {
 }
 
 /** Series rows (with their study row's attributes) matching a series-level query. */
-export async function searchSeries(catalog: Catalog, query: QidoQuery) {
+export async function searchSeries(catalog: Catalog, query: QidoQuery, permitted: StudyFilter = ALL_STUDIES) {
   const rows = await catalog.db
     .selectFrom('series as se')
     .innerJoin('studies as st', 'st.study_uid', 'se.study_uid')
     .selectAll('se')
     .select(['st.attributes as study_attributes'])
-    .where((eb) => conditions(eb as unknown as Eb, query))
+    .where((eb) => conditions(eb as unknown as Eb, query, permitted))
     .orderBy('se.study_uid')
     .orderBy('se.series_number')
     .orderBy('se.series_uid')
@@ -76,7 +77,7 @@ export async function searchSeries(catalog: Catalog, query: QidoQuery) {
 }
 
 /** Instance rows (with their series' and study's attributes) matching an instance-level query. */
-export async function searchInstances(catalog: Catalog, query: QidoQuery) {
+export async function searchInstances(catalog: Catalog, query: QidoQuery, permitted: StudyFilter = ALL_STUDIES) {
   const rows = await catalog.db
     .selectFrom('instances as i')
     .innerJoin('series as se', 'se.series_uid', 'i.series_uid')
@@ -90,7 +91,7 @@ export async function searchInstances(catalog: Catalog, query: QidoQuery) {
       'se.attributes as series_attributes',
       'st.attributes as study_attributes',
     ])
-    .where((eb) => conditions(eb as unknown as Eb, query))
+    .where((eb) => conditions(eb as unknown as Eb, query, permitted))
     .orderBy('i.study_uid')
     .orderBy('i.series_uid')
     .orderBy('i.instance_number')
@@ -141,8 +142,16 @@ function page<Row>(rows: Row[], limit: number): SearchPage<Row> {
   return { rows: rows.slice(0, limit), hasMore: rows.length > limit };
 }
 
-function conditions(eb: Eb, query: QidoQuery): Expression<SqlBool> {
+const ALL_STUDIES: StudyFilter = { kind: 'all' };
+
+/**
+ * The query's conditions, and the access policy's: only studies the subject may search match, so
+ * that `limit` and `offset` page over permitted results and nothing else is counted.
+ */
+function conditions(eb: Eb, query: QidoQuery, permitted: StudyFilter): Expression<SqlBool> {
   const all: Expression<SqlBool>[] = [];
+  if (permitted.kind === 'none') return sql<SqlBool>`1 = 0`;
+  if (permitted.kind === 'where') all.push(permitted.expression(eb, 'st'));
   if (query.scope.study !== undefined) all.push(eb(ref(query.level === 'study' ? 'st.study_uid' : 'se.study_uid'), '=', query.scope.study));
   if (query.scope.series !== undefined) all.push(eb(ref('se.series_uid'), '=', query.scope.series));
   for (const filter of query.filters) all.push(condition(eb, filter, query.fuzzy));

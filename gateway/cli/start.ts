@@ -3,6 +3,7 @@
  * SIGTERM/SIGINT stops accepting, finishes in-flight requests, then closes the catalog.
  */
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -13,7 +14,9 @@ import type { GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
-import { ensureDevelopmentKey } from '../keys/keyring.js';
+import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
+import { AuditTrail } from '../access/audit/index.js';
+import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
 
 /** A running gateway, for `main` and for tests that start one in-process. */
@@ -39,13 +42,10 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
   const stores = openStores(config);
   const keyring = await ensureDevelopmentKey(config.dataDir, logger);
-  const access = createAccessControl({
-    config,
-    catalog,
-    keyring,
-    logger,
-    onEvent: (event) => (event.outcome === 'success' ? logger.debug({ auth: event }, 'authenticated') : logger.warn({ auth: event }, 'authentication refused')),
-  });
+  const policy = config.policy === undefined ? DEFAULT_POLICY : loadPolicy(config.policy);
+  const audit = new AuditTrail(catalog.db, keyring, logger, { reloadKeyring: () => Keyring.load({ dataDir: config.dataDir, env: process.env }) });
+  audit.record({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` });
+  const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const app = buildApp({ config, logger, catalog, stores, access });
   const server = app.listen(config.server.port, config.server.host);
@@ -73,6 +73,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       server.closeIdleConnections();
       await closed;
       clearTimeout(grace);
+      audit.record({ kind: 'application', operation: 'stop', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}` });
+      await audit.close();
       await catalog.close();
       await Promise.all([...stores.values()].map((s) => s.close()));
       logger.info('stopped');

@@ -6,8 +6,9 @@
 import cors from 'cors';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { authenticate } from './authenticate.js';
+import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
-import { tokenRoutes } from './routes/auth.js';
+import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { DICOMWEB_ROOT, type AppDeps } from './context.js';
 import { deleteRoutes } from './routes/delete.js';
@@ -25,6 +26,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   app.use(requestLog(deps.logger));
+  app.use(auditRequests(deps.access.audit));
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');
@@ -77,6 +79,7 @@ export function buildApp(deps: AppDeps): express.Express {
   };
   mount('/auth', tokenRoutes(deps.access));
   app.use(authenticate(deps.access));
+  mount('/auth', sessionRoutes(deps.access));
 
   const dicomweb = express.Router();
   dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));

@@ -5,37 +5,42 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { readCredentials } from '../access/authn/credentials.js';
-import { PURPOSES, type Environment, type Purpose, type Subject } from '../access/model.js';
+import { PURPOSES, type Purpose } from '../access/model.js';
 import type { AccessControl } from '../access/access-control.js';
 import { GatewayError } from '../errors.js';
+import type { RequestAccess } from '../services/authorization.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** Who is asking and in what environment; set by {@link authenticate}. */
-    access: { subject: Subject; environment: Environment };
+    /** Who is asking, in what environment, what they may do; set by {@link authenticate}. */
+    access?: RequestAccess;
   }
 }
 
 /** The header a client declares its purpose of use in (HL7 PurposeOfUse codes). */
 export const PURPOSE_HEADER = 'x-purpose-of-use';
 
-/** Middleware: authenticates the request and describes its environment. */
+/** The access of a request that passed {@link authenticate} (routes behind it only). */
+export function accessOf(req: Request): RequestAccess {
+  if (!req.access) throw new GatewayError('INTERNAL', 'a protected route was reached without authentication');
+  return req.access;
+}
+
+/** Middleware: authenticates the request, describes its environment and builds its ability. */
 export function authenticate(access: AccessControl) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const client = clientAddress(req);
     const declared = declaredPurpose(req);
     const { subject, purpose } = await access.authenticator.authenticate(readCredentials(req.headers), client);
     const grant = subject.method === 'anonymous' ? undefined : await access.breakGlass.active(subject.name);
-    req.access = {
-      subject,
-      environment: {
-        time: new Date(),
-        clientAddress: client,
-        // During break-glass every request is for emergency treatment.
-        purpose: grant ? 'ETREAT' : (declared ?? purpose ?? 'TREAT'),
-        breakGlass: grant,
-      },
+    const environment = {
+      time: new Date(),
+      clientAddress: client,
+      // During break-glass every request is for emergency treatment.
+      purpose: grant ? ('ETREAT' as const) : (declared ?? purpose ?? 'TREAT'),
+      breakGlass: grant,
     };
+    req.access = { subject, environment, ability: access.policy.abilityFor(subject, environment), decisions: [] };
     next();
   };
 }

@@ -7,7 +7,8 @@
  */
 import type { Kysely } from 'kysely';
 import type { AccessAbility, StudyView } from '../access/policy/policy.js';
-import { studyResourceFromRow } from '../access/policy/study-resource.js';
+import { studyResourceFromInstance, studyResourceFromRow } from '../access/policy/study-resource.js';
+import type { DicomJson } from '../dicom/types.js';
 import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
 import type { CatalogDatabase } from '../catalog/schema.js';
 import { GatewayError } from '../errors.js';
@@ -56,6 +57,21 @@ export async function authorizeStudy(db: Kysely<CatalogDatabase>, access: Reques
 /** Checks `action` on a study described by its resource (STOW of an instance, possibly of a new study). */
 export function authorizeResource(access: RequestAccess, action: Action, resource: StudyResource): StudyView {
   return decide(access, action, resource, 'the policy does not allow this');
+}
+
+/**
+ * The STOW-RS check of each instance: `create` on its study as the catalog has it, or, for a new
+ * study, as the instance describes it. Resolves to the refusal reason, or undefined when allowed.
+ */
+export function storeAuthorizer(db: Kysely<CatalogDatabase>, access: RequestAccess): (metadata: DicomJson, study: string) => Promise<string | undefined> {
+  const known = new Map<string, Promise<StudyResource | undefined>>();
+  return async (metadata, study) => {
+    if (!known.has(study)) known.set(study, loadStudyResources(db, [study]).then((found) => found.get(study)));
+    const resource = (await known.get(study)) ?? studyResourceFromInstance(metadata, study);
+    const decision = access.ability.can('create', resource);
+    access.decisions.push({ action: 'create', study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
+    return decision.allowed ? undefined : 'the access policy does not allow you to store into this study';
+  };
 }
 
 /** The views of several studies (QIDO results): FULL for everyone when the subject's strictest view is full. */

@@ -36,6 +36,11 @@ export async function streamInstance(deps: RetrieveDeps, row: InstanceRow): Prom
   return storeOf(deps, row).stream(row.locator);
 }
 
+/** The exact stored bytes of an instance, whole (for derived views). */
+export async function readInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Buffer> {
+  return storeOf(deps, row).get(row.locator);
+}
+
 /** The metadata of an instance as DICOM JSON text with BulkDataURIs made absolute. */
 export function instanceMetadataText(row: InstanceRow, baseUrl: string): string {
   const instanceUrl = `${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`;

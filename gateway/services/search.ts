@@ -3,10 +3,13 @@
  * each result in the DICOM JSON model with the level's default attributes (PS3.18 Table
  * 10.6.3-3), the requested `includefield` attributes and every matched attribute.
  */
+import type { StudyFilter } from '../access/policy/policy.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
+import { authorizeAction, studyViews, type RequestAccess } from './authorization.js';
 import type { QidoQuery } from './qido-query.js';
+import { jsonInView } from './views.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
@@ -18,22 +21,38 @@ export interface SearchResult {
   warnings: string[];
 }
 
-/** Runs a QIDO-RS search. `baseUrl` is the absolute DICOMweb root for RetrieveURL. */
-export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string): Promise<SearchResult> {
+/** One page of matches with the study of each. */
+interface Matches {
+  matches: DicomJson[];
+  studies: string[];
+  hasMore: boolean;
+}
+
+/**
+ * Runs a QIDO-RS search over the studies `access` may search (403 when it may search none), each
+ * result shown in the view the policy gives of its study. `baseUrl` is the absolute DICOMweb root
+ * for RetrieveURL.
+ */
+export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string, access: RequestAccess): Promise<SearchResult> {
+  authorizeAction(access, 'search');
+  const permitted = access.ability.studyFilter('search');
   const warnings = [...query.warnings];
-  let matches: DicomJson[];
-  let hasMore: boolean;
-  if (query.level === 'study') ({ matches, hasMore } = await studyMatches(catalog, query, baseUrl));
-  else if (query.level === 'series') ({ matches, hasMore } = await seriesMatches(catalog, query, baseUrl));
-  else ({ matches, hasMore } = await instanceMatches(catalog, query, baseUrl));
+  let page: Matches;
+  if (query.level === 'study') page = await studyMatches(catalog, query, baseUrl, permitted);
+  else if (query.level === 'series') page = await seriesMatches(catalog, query, baseUrl, permitted);
+  else page = await instanceMatches(catalog, query, baseUrl, permitted);
+  const { studies, hasMore } = page;
+  const views = await studyViews(catalog.db, access, 'search', studies);
+  const matches = page.matches.map((match, i) => jsonInView(match, views.get(studies[i])!));
+  access.decisions.push({ action: 'search', allowed: true, reason: `${matches.length} permitted results` });
   if (hasMore) {
     warnings.push(`the number of results exceeded the limit of ${query.limit}; request more with offset=${query.offset + query.limit}`);
   }
   return { matches, warnings };
 }
 
-async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
-  const { rows, hasMore } = await searchStudies(catalog, query);
+async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
+  const { rows, hasMore } = await searchStudies(catalog, query, permitted);
   const counts = await studyCounts(catalog, rows.map((r) => r.study_uid));
   const matches = rows.map((row) => {
     const out = studyPart(JSON.parse(row.attributes), query);
@@ -47,11 +66,11 @@ async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string)
     });
     return sorted(out);
   });
-  return { matches, hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
 }
 
-async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
-  const { rows, hasMore } = await searchSeries(catalog, query);
+async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
+  const { rows, hasMore } = await searchSeries(catalog, query, permitted);
   const counts = await seriesCounts(catalog, rows.map((r) => r.series_uid));
   const matches = rows.map((row) => {
     const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
@@ -62,11 +81,11 @@ async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string
     });
     return sorted(out);
   });
-  return { matches, hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
 }
 
-async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: string) {
-  const { rows, hasMore } = await searchInstances(catalog, query);
+async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
+  const { rows, hasMore } = await searchInstances(catalog, query, permitted);
   const matches = rows.map((row) => {
     const out: DicomJson = {};
     if (query.scope.study === undefined) Object.assign(out, studyPart(JSON.parse(row.study_attributes), query));
@@ -79,7 +98,7 @@ async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: stri
     });
     return sorted(out);
   });
-  return { matches, hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
 }
 
 function studyPart(attributes: DicomJson, query: QidoQuery): DicomJson {

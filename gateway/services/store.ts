@@ -19,6 +19,8 @@ export const FailureReason = {
   processingFailure: 0x0110,
   /** 0x0111 Duplicate SOP Instance (a different instance with this SOP Instance UID is stored). */
   duplicateSopInstance: 0x0111,
+  /** 0x0124 Refused: not authorized (PS3.7 C.4.2.1.4; the access policy refuses this study). */
+  notAuthorized: 0x0124,
   /** 0xA700 Refused: out of resources. */
   outOfResources: 0xa700,
   /** 0xA900 Error: data set does not match SOP Class (here: study UID differs from the URL). */
@@ -46,6 +48,11 @@ export interface StoreDeps {
   placement: { instances: string };
   onConflict: 'reject' | 'replace';
   logger: Logger;
+  /**
+   * The access policy's say on writing this instance into its study: undefined when allowed, else
+   * why not (the instance then fails with 0x0124). Called after the instance is parsed.
+   */
+  authorize?(metadata: DicomJson, studyUid: string): Promise<string | undefined>;
 }
 
 /** Stores one received instance; never throws for bad input (the outcome says why it failed). */
@@ -76,6 +83,8 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
       reason: `Study Instance UID ${parsed.studyInstanceUID} does not match the study ${expectedStudy} of the request URL`,
     };
   }
+  const refusal = await deps.authorize?.(parsed.metadata, parsed.studyInstanceUID);
+  if (refusal !== undefined) return { ok: false, ...ids, failureReason: FailureReason.notAuthorized, reason: refusal };
   const stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
   const seriesStudy = await deps.catalog.studyOfSeries(parsed.seriesInstanceUID);
   if (seriesStudy !== undefined && seriesStudy !== parsed.studyInstanceUID) {

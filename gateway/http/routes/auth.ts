@@ -8,7 +8,7 @@
 import express, { type Request, type Response } from 'express';
 import type { AccessControl } from '../../access/access-control.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
-import { clientAddress } from '../authenticate.js';
+import { accessOf, clientAddress } from '../authenticate.js';
 
 /** The auth router (mounted at `/auth`). */
 export function tokenRoutes(access: AccessControl): express.Router {
@@ -58,4 +58,81 @@ export function tokenRoutes(access: AccessControl): express.Router {
 
 function oauthError(res: Response, error: string, description: string): void {
   res.status(400).json({ error, error_description: description });
+}
+
+/** Longest break-glass reason kept, in characters. */
+const MAX_REASON = 1000;
+
+/**
+ * The authenticated part of `/auth`: `GET /auth/whoami` (the subject and environment the gateway
+ * sees), `POST /auth/break-glass` (declare an emergency: JSON or form body `reason` (mandatory, at
+ * least 10 characters), `purpose` (must be ETREAT), `minutes` (at most the policy's maximum)) and
+ * `DELETE /auth/break-glass` (end it early). Only subjects the policy's `breakGlass.subjects` allow
+ * may declare one; every start and stop is a security event in the audit trail.
+ */
+export function sessionRoutes(access: AccessControl): express.Router {
+  const router = express.Router();
+  const bodies = [express.urlencoded({ extended: false, limit: '8kb' }), express.json({ limit: '8kb' })];
+
+  router.get('/whoami', (req: Request, res: Response) => {
+    const { subject, environment } = accessOf(req);
+    res.json({
+      name: subject.name,
+      role: subject.role,
+      attributes: subject.attributes,
+      method: subject.method,
+      purpose: environment.purpose,
+      clientAddress: environment.clientAddress,
+      breakGlass: environment.breakGlass ? { id: environment.breakGlass.id, reason: environment.breakGlass.reason, expiresAt: environment.breakGlass.expiresAt.toISOString() } : null,
+    });
+  });
+
+  router.post('/break-glass', ...bodies, async (req: Request, res: Response) => {
+    const { subject, environment } = accessOf(req);
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
+    const purpose = typeof body.purpose === 'string' ? body.purpose.toUpperCase() : undefined;
+    const limit = access.policy.breakGlass?.maxMinutes ?? 0;
+    const minutes = body.minutes === undefined ? limit : Number(body.minutes);
+    const actor = { name: subject.name, role: subject.role, method: subject.method, clientAddress: environment.clientAddress, attributes: subject.attributes };
+    const refuse = async (code: 'BAD_REQUEST' | 'FORBIDDEN', message: string) => {
+      await access.audit.recordNow({ requestId: req.id, kind: 'break-glass', operation: 'start', actor, action: 'read', outcome: 'denied', reason: `${message}${reason ? ` (reason given: ${reason.slice(0, 200)})` : ''}`, purpose: environment.purpose });
+      throw new GatewayError(code, message);
+    };
+    if (subject.method === 'anonymous' || !access.policy.mayBreakGlass(subject)) await refuse('FORBIDDEN', 'the policy does not allow you to declare an emergency');
+    if (purpose !== 'ETREAT') await refuse('BAD_REQUEST', 'break-glass needs purpose ETREAT (emergency treatment)');
+    if (reason.length < 10 || reason.length > MAX_REASON || /\p{Cc}/u.test(reason)) await refuse('BAD_REQUEST', `break-glass needs a reason of 10 to ${MAX_REASON} characters, without control characters`);
+    if (!Number.isFinite(minutes) || minutes <= 0 || minutes > limit) await refuse('BAD_REQUEST', `minutes must be between 1 and ${limit}`);
+    const grant = await access.breakGlass.grant(subject.name, reason, minutes);
+    // Fail closed: no emergency access unless the audit trail has it.
+    await access.audit.recordNow({
+      requestId: req.id,
+      kind: 'break-glass',
+      operation: 'start',
+      actor,
+      action: 'read',
+      outcome: 'success',
+      reason,
+      purpose: 'ETREAT',
+      breakGlass: { id: grant.id, reason },
+    });
+    req.log.warn({ user: subject.name, grant: grant.id, expiresAt: grant.expiresAt.toISOString(), event: 'break-glass' }, 'BREAK-GLASS: emergency access granted');
+    res.status(201).json({ id: grant.id, reason, purpose: 'ETREAT', expiresAt: grant.expiresAt.toISOString() });
+  });
+
+  router.delete('/break-glass', async (req: Request, res: Response) => {
+    const { subject, environment } = accessOf(req);
+    const ended = await access.breakGlass.end(subject.name);
+    await access.audit.recordNow({
+      requestId: req.id,
+      kind: 'break-glass',
+      operation: 'stop',
+      actor: { name: subject.name, role: subject.role, method: subject.method, clientAddress: environment.clientAddress },
+      action: 'read',
+      outcome: 'success',
+      reason: `${ended} grant(s) ended`,
+    });
+    res.status(204).end();
+  });
+  return router;
 }

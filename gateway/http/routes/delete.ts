@@ -4,13 +4,17 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { deleteInstances } from '../../services/delete.js';
+import { authorizeStudy } from '../../services/authorization.js';
+import { accessOf } from '../authenticate.js';
 import { uidParams, type AppDeps } from '../context.js';
 
 /** The delete router. */
 export function deleteRoutes(deps: AppDeps): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
-    const removed = await deleteInstances({ ...deps, logger: req.log }, uidParams(req));
+    const scope = uidParams(req);
+    await authorizeStudy(deps.catalog.db, accessOf(req), 'delete', scope.study, `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`);
+    const removed = await deleteInstances({ ...deps, logger: req.log }, scope);
     req.log.info({ removed }, 'deleted instances');
     res.status(204).end();
   };

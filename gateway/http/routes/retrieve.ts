@@ -8,7 +8,11 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/index.js';
 import { GatewayError } from '../../errors.js';
-import { findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, streamInstance } from '../../services/retrieve.js';
+import { authorizeStudy, isFullView } from '../../services/authorization.js';
+import { findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
+import { bulkDataVisible, instanceInView, jsonInView } from '../../services/views.js';
+import type { StudyView } from '../../access/policy/policy.js';
+import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
@@ -17,10 +21,16 @@ import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson }
 export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
 
+  /** The instances of the request's scope, after the policy allowed reading their study; and the view of it. */
+  const readable = async (req: Request, scope: ReturnType<typeof uidParams>) => {
+    const view = await authorizeStudy(deps.catalog.db, accessOf(req), 'read', scope.study, notFound(scope));
+    return { view, rows: await findInstances(deps, scope) };
+  };
+
   const instances = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
-    const rows = await findInstances(deps, scope);
+    const { view, rows } = await readable(req, scope);
     const sendable = rows.filter((row) => negotiation.acceptable(row.transfer_syntax_uid));
     if (sendable.length === 0) {
       const stored = [...new Set(rows.map((r) => r.transfer_syntax_uid))].join(', ');
@@ -32,6 +42,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     if (sendable.length < rows.length) {
       res.status(206).setHeader('Warning', `299 aegis "${rows.length - sendable.length} instances are not available in the requested transfer syntax and were omitted"`);
     }
+    if (!isFullView(view)) return sendDerivedInstances(req, res, sendable, view, negotiation.multipart);
     if (!negotiation.multipart) {
       const [row] = sendable;
       res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
@@ -68,15 +79,19 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const metadata = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const type = negotiateJson(req.headers.accept);
-    const rows = await findInstances(deps, scope);
+    const { view, rows } = await readable(req, scope);
     const base = dicomWebBase(req, deps.config);
-    res.status(200).type(type).send(`[${rows.map((row) => instanceMetadataText(row, base)).join(',')}]`);
+    const texts = rows.map((row) => instanceMetadataText(row, base));
+    res.status(200).type(type).send(`[${isFullView(view) ? texts.join(',') : texts.map((text) => JSON.stringify(jsonInView(JSON.parse(text), view))).join(',')}]`);
   };
 
   const frames = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const numbers = parseFrameList(req.params.frames as string);
-    const [row] = await findInstances(deps, scope);
+    // Frames are pixel data only: every view shows them as stored (de-identification keeps pixels).
+    const {
+      rows: [row],
+    } = await readable(req, scope);
     const layout = pixelLayout(row);
     const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
     const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
@@ -108,7 +123,12 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const scope = uidParams(req);
     const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
     const negotiation = negotiateBulkData(req.headers.accept);
-    const [row] = await findInstances(deps, scope);
+    const {
+      view,
+      rows: [row],
+    } = await readable(req, scope);
+    // A value the view removes or replaces is not there for this subject.
+    if (!bulkDataVisible(path.split('/')[0], view)) throw new GatewayError('NOT_FOUND', `the instance has no bulk data at ${path}`);
     const value = await readBulkData(deps, row, path);
     if (!negotiation.multipart) {
       res.status(200).setHeader('Content-Type', 'application/octet-stream');
@@ -122,8 +142,38 @@ export function retrieveRoutes(deps: AppDeps): Router {
     await writer.end();
   };
 
+  /** Instances in a view other than as stored: each derived in memory, then sent with its length. */
+  const sendDerivedInstances = async (req: Request, res: Response, rows: Awaited<ReturnType<typeof findInstances>>, view: StudyView, multipart: boolean) => {
+    const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(deps, row), view);
+    if (!multipart) {
+      const bytes = await derived(rows[0]);
+      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${rows[0].transfer_syntax_uid}`);
+      res.setHeader('Content-Length', String(bytes.length));
+      res.end(bytes);
+      return;
+    }
+    const base = dicomWebBase(req, deps.config);
+    const parts = [];
+    for (const row of rows) parts.push({ row, bytes: await derived(row) });
+    const writer = new MultipartWriter(
+      res,
+      'application/dicom',
+      parts.map(({ row, bytes }) => ({
+        headers: {
+          'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
+          'Content-Length': String(bytes.length),
+          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`,
+        },
+        length: bytes.length,
+      })),
+    );
+    for (const { bytes } of parts) await writer.writePart(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    await writer.end();
+  };
+
   const rendered = async (req: Request) => {
-    uidParams(req);
+    const scope = uidParams(req);
+    await authorizeStudy(deps.catalog.db, accessOf(req), 'read', scope.study, notFound(scope));
     throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
   };
 
@@ -140,6 +190,11 @@ export function retrieveRoutes(deps: AppDeps): Router {
   router.get('/studies/:study/series/:series/instances/:instance/rendered', rendered);
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', rendered);
   return router;
+}
+
+/** What a missing study, series or instance answers (a denied one answers the same, by default). */
+function notFound(scope: { series?: string; instance?: string }): string {
+  return `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`;
 }
 
 /** Parses `1,3,5` into frame numbers (1-based); INVALID_FRAME_LIST for anything else. */

@@ -8,6 +8,7 @@ import { parseQidoQuery, type QidoLevel } from '../../services/qido-query.js';
 import { search } from '../../services/search.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { negotiateJson } from '../negotiate.js';
+import { accessOf } from '../authenticate.js';
 
 /** The QIDO-RS router. */
 export function searchRoutes(deps: AppDeps): Router {
@@ -17,7 +18,7 @@ export function searchRoutes(deps: AppDeps): Router {
     const type = negotiateJson(req.headers.accept);
     const params = new URL(req.originalUrl, 'http://x').searchParams;
     const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults });
-    const result = await search(deps.catalog, query, dicomWebBase(req, deps.config));
+    const result = await search(deps.catalog, query, dicomWebBase(req, deps.config), accessOf(req));
     if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map((w) => `299 aegis "${w.replace(/"/g, "'")}"`));
     res.status(200).type(type).send(JSON.stringify(result.matches));
   };

@@ -5,6 +5,8 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { GatewayError, isGatewayError } from '../../errors.js';
+import { authorizeAction, storeAuthorizer } from '../../services/authorization.js';
+import { accessOf } from '../authenticate.js';
 import { stowResponse, storeInstance, FailureReason, type StoreOutcome } from '../../services/store.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { param, parseMediaType } from '../media-type.js';
@@ -19,6 +21,8 @@ export function stowRoutes(deps: AppDeps): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
     const study = req.params.study === undefined ? undefined : uidParams(req).study;
+    const access = accessOf(req);
+    authorizeAction(access, 'create'); // 403 before reading a body the policy would refuse whole
     const responseType = negotiateJson(req.headers.accept);
     const boundary = checkContentType(req.headers['content-type']);
     const declared = Number(req.headers['content-length']);
@@ -32,6 +36,7 @@ export function stowRoutes(deps: AppDeps): Router {
       placement: deps.config.placement,
       onConflict: deps.config.stow.onConflict,
       logger: req.log,
+      authorize: storeAuthorizer(deps.catalog.db, access),
     };
     // Parts are stored while the next ones arrive: up to PARTS_IN_FLIGHT at once, so that one
     // instance's fsync overlaps the next one's parsing. Outcomes keep the order of the parts.
