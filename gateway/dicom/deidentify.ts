@@ -29,6 +29,7 @@ import {
   methodDescription,
   newReport,
   noteBurnedInAnnotation,
+  noteOpaque,
   patientOf,
   type DeidentificationReport,
   type DeidentifyOptions,
@@ -152,6 +153,7 @@ class Splicer {
     const vr = resolveVR(element, hex, encoding);
     const decision = this.plan.decide(hex, vr, depth);
     if (decision.count !== undefined) this.report.counts[decision.count]++;
+    noteOpaque(this.report, hex, vr, decision);
     const headerVR = element.vr ?? vr;
     const value = (): Uint8Array => this.bytes.subarray(element.dataOffset, element.hadUndefinedLength ? end - 8 : end);
     switch (decision.op) {

@@ -10,7 +10,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { deidentifyInstance, type DeidentifyOptions } from '../../../gateway/dicom/index.js';
+import {
+  DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+  deidentifyInstance,
+  EXPLICIT_VR_BIG_ENDIAN,
+  EXPLICIT_VR_LITTLE_ENDIAN,
+  IMPLICIT_VR_LITTLE_ENDIAN,
+  type DeidentifyOptions,
+} from '../../../gateway/dicom/index.js';
 import { buildInstance, identity, imagePixel, ramp, type Spec } from './instance-builder.js';
 import { contains, deflateDataSet, deidentifyAndCompare, groupLength, viewOf, withTrueGroupLengths } from './deid-support.js';
 
@@ -53,10 +60,10 @@ function uniqueSorted(specs: Spec[]): Spec[] {
 }
 
 const ENCODINGS = {
-  'explicit LE': '1.2.840.10008.1.2.1',
-  'implicit LE': '1.2.840.10008.1.2',
-  'explicit BE': '1.2.840.10008.1.2.2',
-  deflated: '1.2.840.10008.1.2.1.99',
+  'explicit LE': EXPLICIT_VR_LITTLE_ENDIAN,
+  'implicit LE': IMPLICIT_VR_LITTLE_ENDIAN,
+  'explicit BE': EXPLICIT_VR_BIG_ENDIAN,
+  deflated: DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
 } as const;
 
 const options: fc.Arbitrary<DeidentifyOptions> = fc.record({

@@ -11,8 +11,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError } from '../../../gateway/errors.js';
 import {
+  DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
   deidentifyInstance,
   deidentifyJson,
+  EXPLICIT_VR_BIG_ENDIAN,
+  EXPLICIT_VR_LITTLE_ENDIAN,
+  IMPLICIT_VR_LITTLE_ENDIAN,
   parseInstance,
   type DicomJson,
   type DeidentifyOptions,
@@ -21,10 +25,9 @@ import { readMetaHeader } from '../../../gateway/dicom/parse.js';
 import { buildInstance, imagePixel, ramp, type Spec } from './instance-builder.js';
 import { contains, deflateDataSet, deidentifyAndCompare, groupLength, rawElements, viewOf, withTrueGroupLengths } from './deid-support.js';
 
-const EXPLICIT_LE = '1.2.840.10008.1.2.1';
-const IMPLICIT_LE = '1.2.840.10008.1.2';
-const EXPLICIT_BE = '1.2.840.10008.1.2.2';
-const DEFLATED = '1.2.840.10008.1.2.1.99';
+const EXPLICIT_LE = EXPLICIT_VR_LITTLE_ENDIAN;
+const IMPLICIT_LE = IMPLICIT_VR_LITTLE_ENDIAN;
+const EXPLICIT_BE = EXPLICIT_VR_BIG_ENDIAN;
 const JPEG_BASELINE = '1.2.840.10008.1.2.4.50';
 const KEY = 'test key';
 
@@ -254,9 +257,9 @@ describe('deidentifyInstance: lengths outside sequences', () => {
   });
 
   it('inflates, edits and deflates a Deflated Explicit VR Little Endian instance', () => {
-    const bytes = deflateDataSet(buildInstance(patientSpecs(), { transferSyntax: DEFLATED, explicitVR: true, littleEndian: true }));
+    const bytes = deflateDataSet(buildInstance(patientSpecs(), { transferSyntax: DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, explicitVR: true, littleEndian: true }));
     const { bytes: out, parsed } = deidentifyAndCompare(bytes);
-    assert.equal(parsed.transferSyntaxUID, DEFLATED);
+    assert.equal(parsed.transferSyntaxUID, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN);
     assert.equal(parsed.deflated, true);
     assertNoIdentity(out);
     assert.deepEqual(pixelBytes(out), pixelBytes(bytes));
@@ -313,6 +316,12 @@ describe('deidentifyInstance: values and options', () => {
     assert.equal(report.burnedInAnnotation, true);
     assert.match(report.warnings.join('\n'), /Burned In Annotation/);
     assert.equal(deidentifyInstance(buildInstance(patientSpecs([['00280301', 'CS', 'NO']]), {})).report.burnedInAnnotation, false);
+  });
+
+  it('warns about kept values of unknown VR, which it cannot inspect', () => {
+    const { parsed, report } = deidentifyAndCompare(buildInstance(patientSpecs([['00980010', 'UN', new Uint8Array(Buffer.from('opaque'))]]), {}));
+    assert.equal(parsed.metadata['00980010']?.InlineBinary, Buffer.from('opaque').toString('base64'), 'kept');
+    assert.match(report.warnings.join('\n'), /\(0098,0010\) has a value of unknown VR/);
   });
 
   it('applies only the mask with profile none, at every depth, by keyword or tag', () => {
