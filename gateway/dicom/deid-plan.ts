@@ -14,7 +14,7 @@
 import { createHmac } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { annexEAction, DEIDENTIFICATION_METHODS, type AnnexEActionCode, type DeidentificationMethod } from './annex-e.js';
-import { normalizeTag, tagForKeyword } from './dictionary.js';
+import { dictionaryVR, isPrivateTag, normalizeTag, tagForKeyword } from './dictionary.js';
 
 /** How dates and times of Table E.1-1 are treated. */
 export type DatesOption =
@@ -246,6 +246,16 @@ export function noteBurnedInAnnotation(report: DeidentificationReport, value: un
   if (typeof value !== 'string' || value.trim().toUpperCase() !== 'YES') return;
   report.burnedInAnnotation = true;
   report.warnings.push('Burned In Annotation (0028,0301) is YES: the pixel data may show identifying text; Aegis does not clean pixels');
+}
+
+/**
+ * A kept attribute whose VR nobody knows (UN, not private, not in the data dictionary): its value
+ * cannot be inspected, so the report says it was kept as it is (once per tag).
+ */
+export function noteOpaque(report: DeidentificationReport, tag: string, vr: string, decision: Decision): void {
+  if (report.profile !== 'basic' || decision.op !== 'keep' || vr !== 'UN' || isPrivateTag(tag) || dictionaryVR(tag) !== undefined) return;
+  const warning = `(${tag.slice(0, 4)},${tag.slice(4)}) has a value of unknown VR that Aegis cannot inspect; it was kept as it is`;
+  if (!report.warnings.includes(warning)) report.warnings.push(warning);
 }
 
 /** The value of De-identification Method (0012,0063): the meanings of the methods applied. */

@@ -14,6 +14,7 @@ import {
   methodDescription,
   newReport,
   noteBurnedInAnnotation,
+  noteOpaque,
   patientOf,
   shiftDate,
   type DeidentificationReport,
@@ -73,6 +74,7 @@ class JsonWalker {
     const { vr } = attribute;
     const decision = this.plan.decide(tag, vr, depth);
     if (decision.count !== undefined) this.report.counts[decision.count]++;
+    noteOpaque(this.report, tag, vr, decision);
     if (tag.endsWith('0000')) return undefined; // Group Length: counted like the bytes, then left out
     switch (decision.op) {
       case 'keep':

@@ -29,6 +29,7 @@ import {
   methodDescription,
   newReport,
   noteBurnedInAnnotation,
+  noteOpaque,
   patientOf,
   type DeidentificationReport,
   type DeidentifyOptions,
@@ -88,7 +89,7 @@ export function deidentifyInstance(bytes: Uint8Array, options: DeidentifyOptions
   const pieces = editor.dataSet(tree.dataSet, encoding, tree.position, tree.view.length, 0);
   if (plan.profile === 'basic') insertMethodAttributes(pieces, plan, encoding);
   const dataSet = joinLevel(pieces, encoding);
-  const meta = editor.meta(tree.position);
+  const meta = editor.meta(tree.position, parsed.sopInstanceUID);
 
   const body = parsed.deflated ? [new Uint8Array(deflateRawSync(concat(dataSet)))] : dataSet;
   return { bytes: concat([tree.view.subarray(0, PREAMBLE_AND_PREFIX), ...meta, ...body]), report };
@@ -119,8 +120,11 @@ class Splicer {
     });
   }
 
-  /** The File Meta Information, with Media Storage SOP Instance UID replaced when UIDs are. */
-  meta(end: number): Uint8Array[] {
+  /**
+   * The File Meta Information. When UIDs are replaced, Media Storage SOP Instance UID becomes the
+   * new SOP Instance UID (PS3.10 §7.1 wants them equal, even where the original's were not).
+   */
+  meta(end: number, sopInstanceUID: string): Uint8Array[] {
     const encoding: Encoding = { explicitVR: true, littleEndian: true };
     const pieces: Piece[] = [];
     let at = PREAMBLE_AND_PREFIX;
@@ -133,7 +137,8 @@ class Splicer {
       const value = this.bytes.subarray(at + header, at + header + length);
       const hex = hexTag(tag);
       if (this.plan.decide(hex, vr, 0).op === 'uid') {
-        pieces.push(piece(tag, newElement(tag, vr, mapStringValues(value, 'UI', (u) => this.plan.replaceUid(u)), encoding), true));
+        const uids = hex === '00020003' ? textValue(this.plan.replaceUid(sopInstanceUID), 'UI') : this.replaceUids(value);
+        pieces.push(piece(tag, newElement(tag, vr, uids, encoding), true));
       } else {
         pieces.push(piece(tag, [this.bytes.subarray(at, at + header + length)], false));
       }
@@ -148,6 +153,7 @@ class Splicer {
     const vr = resolveVR(element, hex, encoding);
     const decision = this.plan.decide(hex, vr, depth);
     if (decision.count !== undefined) this.report.counts[decision.count]++;
+    noteOpaque(this.report, hex, vr, decision);
     const headerVR = element.vr ?? vr;
     const value = (): Uint8Array => this.bytes.subarray(element.dataOffset, element.hadUndefinedLength ? end - 8 : end);
     switch (decision.op) {

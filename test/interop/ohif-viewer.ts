@@ -1,7 +1,8 @@
 /**
- * Drives the OHIF viewer page in Chromium for the interop tests: finds a study in the study list,
- * dismisses the first-run tour, and decides whether an image was really rendered by reading the
- * pixels of OHIF's `canvas.cornerstone-canvas` (cornerstone3D draws each viewport into a 2D canvas).
+ * Drives the OHIF viewer page in Chromium for the interop tests: opens the viewer (with a token),
+ * goes back to the study list and finds a study there, dismisses the first-run tour, and decides
+ * whether an image was really rendered by reading the pixels of OHIF's `canvas.cornerstone-canvas`
+ * (cornerstone3D draws each viewport into a 2D canvas).
  *
  * "Rendered" means: a large share of non-black pixels and many distinct colors. A viewport that shows
  * nothing (black) or a flat fill (what OHIF shows when a frame decodes to garbage) is not rendered.
@@ -112,11 +113,29 @@ export function studyListName(personName: string): string {
 }
 
 /**
- * Opens the study list and waits until a row shows `personName` (as OHIF formats it). Returns
+ * The viewer route for one study. `token` is handed to OHIF as a launcher (portal, EHR) would:
+ * OHIF sends it as `Authorization: Bearer` on every later DICOMweb request of the page.
+ */
+export function viewerUrl(siteUrl: string, studyUid: string, token?: string): string {
+  const query = new URLSearchParams({ StudyInstanceUIDs: studyUid });
+  if (token !== undefined) query.set('token', token);
+  return `${siteUrl}/viewer?${query.toString()}`;
+}
+
+/**
+ * Goes from the viewer back to the study list the way a user does, with the return arrow of OHIF's
+ * header: navigation inside the app, so whatever OHIF was told (its bearer token) still applies.
+ */
+export async function returnToStudyList(page: Page, timeoutMs: number): Promise<void> {
+  await skipTourIfShown(page);
+  await page.locator('[data-cy="return-to-work-list"]').first().click({ timeout: timeoutMs });
+}
+
+/**
+ * Waits until a row of the study list on the page shows `personName` (as OHIF formats it). Returns
  * false when it did not appear within `timeoutMs`.
  */
-export async function findInStudyList(page: Page, siteUrl: string, personName: string, timeoutMs: number): Promise<boolean> {
-  await page.goto(`${siteUrl}/`, { waitUntil: 'load', timeout: timeoutMs });
+export async function findInStudyList(page: Page, personName: string, timeoutMs: number): Promise<boolean> {
   const cell = page.getByText(studyListName(personName), { exact: true }).first();
   return cell
     .waitFor({ state: 'visible', timeout: timeoutMs })

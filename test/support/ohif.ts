@@ -3,9 +3,10 @@
  * static site on 127.0.0.1, with our own `app-config.js`, and reverse-proxies `/dicom-web/*` on the
  * same origin to a DICOMweb server (the gateway under test), so the browser needs no CORS.
  *
- * The proxy streams both ways and preserves method, headers and status. It records every DICOMweb
- * request it relays, and can deliberately break WADO-RS frame answers (`breakFrames`) so that a test
- * can prove its rendering check is able to fail.
+ * The proxy streams both ways and preserves method, headers and status; it never adds credentials
+ * (what reaches the gateway is what the browser sent). It records every DICOMweb request it relays,
+ * with the scheme of its Authorization header (never the credentials), and can deliberately break
+ * WADO-RS frame answers (`breakFrames`) so that a test can prove its rendering check is able to fail.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
@@ -34,6 +35,11 @@ export interface ProxiedRequest {
   status: number;
   /** The request's Accept header, useful when a server answers 406. */
   accept: string | undefined;
+  /**
+   * The scheme of the request's Authorization header as the browser sent it (`Bearer`, `Basic`,
+   * ...), undefined when it had none. The credentials themselves are never kept.
+   */
+  authorization: string | undefined;
   /** True when `breakFrames` replaced the upstream answer. */
   broken: boolean;
 }
@@ -48,8 +54,6 @@ export interface OhifServerOptions {
    * random bytes instead of the frame.
    */
   breakFrames?: boolean;
-  /** Headers added to every relayed request, e.g. `{ authorization: 'Basic ...' }` for a gateway with auth. */
-  upstreamHeaders?: Record<string, string>;
 }
 
 /** A running OHIF site. */
@@ -201,6 +205,11 @@ function writeBrokenFrame(res: http.ServerResponse): void {
   res.end(body);
 }
 
+/** The scheme of an Authorization header value (`Bearer abc` -> `Bearer`), never the credentials. */
+function authorizationScheme(value: string | undefined): string | undefined {
+  return value?.trim().split(/\s/, 1)[0] || undefined;
+}
+
 /** Relays one request to the DICOMweb server, streaming both bodies. */
 function proxy(
   req: http.IncomingMessage,
@@ -215,7 +224,6 @@ function proxy(
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
   }
-  Object.assign(headers, options.upstreamHeaders);
   headers.host = target.host;
   const upstreamReq = http.request(target, { method: req.method, headers }, (upstreamRes) => {
     const isFrames = /\/frames\//.test(target.pathname);
@@ -260,6 +268,7 @@ export async function startOhifServer(options: OhifServerOptions): Promise<OhifS
         path: url,
         status: 0,
         accept: req.headers.accept,
+        authorization: authorizationScheme(req.headers.authorization),
         broken: false,
       };
       requests.push(record);
