@@ -9,6 +9,7 @@ import type { StudyView } from '../access/policy/policy.js';
 import { deidentifyInstance } from '../dicom/deidentify.js';
 import { deidentifyJson } from '../dicom/deidentify-json.js';
 import type { DeidentifyOptions } from '../dicom/deid-plan.js';
+import { dictionaryVR } from '../dicom/dictionary.js';
 import type { DicomJson } from '../dicom/types.js';
 import { isFullView } from './authorization.js';
 
@@ -26,9 +27,26 @@ export function instanceInView(bytes: Uint8Array, view: StudyView): Uint8Array {
   return isFullView(view) ? bytes : deidentifyInstance(bytes, options(view)).bytes;
 }
 
-/** Whether `view` lets the value of attribute `tag` (8 hex digits, top level) be read as bulk data. */
-export function bulkDataVisible(tag: string, view: StudyView): boolean {
+/**
+ * Whether `view` shows the value of top-level attribute `tag` (8 hex digits) as stored. Matching
+ * on an attribute the view hides would reveal its value through which results come back.
+ */
+export function attributeShown(tag: string, view: StudyView): boolean {
   if (isFullView(view)) return true;
-  const probe = deidentifyJson({ [tag.toUpperCase()]: { vr: 'OB', BulkDataURI: 'x' } }, options(view)).json;
-  return probe[tag.toUpperCase()] !== undefined;
+  const key = tag.toUpperCase();
+  const vr = dictionaryVR(key) ?? 'LO';
+  const probe = { [key]: { vr, Value: [vr === 'PN' ? { Alphabetic: 'PROBE^VALUE' } : vr === 'SQ' ? {} : 'PROBE'] } } as DicomJson;
+  const shown = deidentifyJson(probe, options(view)).json[key];
+  return shown !== undefined && JSON.stringify(shown) === JSON.stringify(probe[key]);
+}
+
+/** Whether the metadata of an instance, as `view` shows it, still offers bulk data at `path` (`bulkdata/<path>`). */
+export function bulkDataShown(metadata: DicomJson, path: string, view: StudyView): boolean {
+  if (isFullView(view)) return true;
+  return JSON.stringify(jsonInView(metadata, view)).includes(`"BulkDataURI":${JSON.stringify(`bulkdata/${path}`)}`);
+}
+
+/** Whether an instance declares burned-in annotation (identity may be in its pixels). */
+export function hasBurnedInAnnotation(metadata: DicomJson): boolean {
+  return String(metadata['00280301']?.Value?.[0] ?? '').trim().toUpperCase() === 'YES';
 }

@@ -10,7 +10,7 @@ import { frameMediaType } from '../../dicom/index.js';
 import { GatewayError } from '../../errors.js';
 import { authorizeStudy, isFullView } from '../../services/authorization.js';
 import { findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
-import { bulkDataVisible, instanceInView, jsonInView } from '../../services/views.js';
+import { bulkDataShown, hasBurnedInAnnotation, instanceInView, jsonInView } from '../../services/views.js';
 import type { StudyView } from '../../access/policy/policy.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
@@ -88,10 +88,13 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const frames = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const numbers = parseFrameList(req.params.frames as string);
-    // Frames are pixel data only: every view shows them as stored (de-identification keeps pixels).
+    // Frames are pixel data only: every view shows them as stored (de-identification keeps pixels),
+    // except that a de-identified view withholds pixels that declare burned-in annotation.
     const {
+      view,
       rows: [row],
     } = await readable(req, scope);
+    if (view.deidentify && hasBurnedInAnnotation(JSON.parse(row.metadata))) throw burnedIn();
     const layout = pixelLayout(row);
     const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
     const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
@@ -128,7 +131,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
       rows: [row],
     } = await readable(req, scope);
     // A value the view removes or replaces is not there for this subject.
-    if (!bulkDataVisible(path.split('/')[0], view)) throw new GatewayError('NOT_FOUND', `the instance has no bulk data at ${path}`);
+    if (!bulkDataShown(JSON.parse(row.metadata), path, view)) throw new GatewayError('NOT_FOUND', `the instance has no bulk data at ${path}`);
     const value = await readBulkData(deps, row, path);
     if (!negotiation.multipart) {
       res.status(200).setHeader('Content-Type', 'application/octet-stream');
@@ -144,6 +147,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
 
   /** Instances in a view other than as stored: each derived in memory, then sent with its length. */
   const sendDerivedInstances = async (req: Request, res: Response, rows: Awaited<ReturnType<typeof findInstances>>, view: StudyView, multipart: boolean) => {
+    if (view.deidentify && rows.some((row) => hasBurnedInAnnotation(JSON.parse(row.metadata)))) throw burnedIn();
     const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(deps, row), view);
     if (!multipart) {
       const bytes = await derived(rows[0]);
@@ -190,6 +194,11 @@ export function retrieveRoutes(deps: AppDeps): Router {
   router.get('/studies/:study/series/:series/instances/:instance/rendered', rendered);
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', rendered);
   return router;
+}
+
+/** The refusal of pixels that may show identity to a subject who gets a de-identified view. */
+function burnedIn(): GatewayError {
+  return new GatewayError('FORBIDDEN', 'the instance declares burned-in annotation (identity may be in its pixels): it is not available de-identified');
 }
 
 /** What a missing study, series or instance answers (a denied one answers the same, by default). */
