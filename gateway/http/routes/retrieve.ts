@@ -21,16 +21,20 @@ import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson }
 export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
 
-  /** The instances of the request's scope, after the policy allowed reading their study; and the view of it. */
-  const readable = async (req: Request, scope: ReturnType<typeof uidParams>) => {
-    const view = await authorizeStudy(deps.catalog.db, accessOf(req), 'read', scope.study, notFound(scope));
+  /**
+   * The instances of the request's scope, after the policy allowed the action on their study; and
+   * the view of it. Whole Part 10 instances leave the gateway as files: that is `export`; metadata,
+   * frames and bulk data are what a viewer shows: `read`.
+   */
+  const readable = async (req: Request, scope: ReturnType<typeof uidParams>, action: 'read' | 'export' = 'read') => {
+    const view = await authorizeStudy(deps.catalog.db, accessOf(req), action, scope.study, notFound(scope));
     return { view, rows: await findInstances(deps, scope) };
   };
 
   const instances = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
-    const { view, rows } = await readable(req, scope);
+    const { view, rows } = await readable(req, scope, 'export');
     const sendable = rows.filter((row) => negotiation.acceptable(row.transfer_syntax_uid));
     if (sendable.length === 0) {
       const stored = [...new Set(rows.map((r) => r.transfer_syntax_uid))].join(', ');
