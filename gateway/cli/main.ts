@@ -15,6 +15,7 @@ commands:
   start   run the gateway
   users   manage local users: add, passwd, disable, enable, list ('aegis users --help')
   keys    manage master keys: generate, list, rotate ('aegis keys --help')
+  policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -27,7 +28,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   // Sub-commands load their own code: the gateway's primary process stays small.
   if (positionals[0] === 'users') return (await import('./users.js')).usersCommand(argv);
   if (positionals[0] === 'keys') return (await import('./keys.js')).keysCommand(argv);
+  if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   return startCommand(argv);
 }
 

@@ -27,8 +27,8 @@ export interface RequestFacts {
 export function subjectMismatch(conditions: SubjectConditions, subject: Subject): string | undefined {
   for (const { key, values } of conditions) {
     const value = subjectValue(subject, key);
-    if (value === undefined) return `subject has no ${key} (wants ${values.join(', ')})`;
-    if (!values.includes(value)) return `subject ${key} is '${value}' (wants ${values.join(', ')})`;
+    if (value === undefined) return `has no ${key} (wants ${values.join(', ')})`;
+    if (!values.includes(value)) return `${key} is '${value}' (wants ${values.join(', ')})`;
   }
   return undefined;
 }
@@ -58,7 +58,7 @@ export function requestFacts(document: PolicyDocument, clock: PolicyClock, subje
 export function breakGlassRefusal(document: PolicyDocument, subject: Subject): string | undefined {
   if (document.breakGlass === undefined) return 'the policy lets nobody break the glass';
   const why = subjectMismatch(document.breakGlass.subjects, subject);
-  return why && `the policy does not let this subject break the glass: ${why}`;
+  return why && `the policy does not let this subject break the glass (${why})`;
 }
 
 /** Why the environment fails the conditions, or undefined when it meets them all. */
