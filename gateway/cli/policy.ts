@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, parseCommandLine, processIo, runCommand, subCommandOf, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { ACTIONS, PURPOSES, type Action, type Environment, type Purpose, type StudyResource, type Subject } from '../access/model.js';
@@ -64,11 +64,7 @@ async function run(argv: string[], io: Omit<CommandIo, 'stdin'>): Promise<number
     io.stdout.write(POLICY_USAGE);
     return 0;
   }
-  const [, sub, extra] = positionals;
-  if (sub === undefined) throw new UsageError('which sub-command?');
-  if (sub !== 'check' && sub !== 'validate') throw new UsageError(`unknown sub-command '${sub}'`);
-  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
-  if (sub === 'validate') {
+  if (subCommandOf(positionals, ['check', 'validate']) === 'validate') {
     const wrong = Object.keys(values).find((option) => CHECK_OPTIONS.includes(option));
     if (wrong) throw new UsageError(`'validate' takes no --${wrong}`);
     const { policy } = openPolicy(values.policy, () => configOf(values, io));

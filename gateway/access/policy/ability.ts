@@ -9,7 +9,7 @@
  */
 import { GatewayError } from '../../errors.js';
 import type { Action, StudyResource, Subject } from '../model.js';
-import { breakGlassRefusal, environmentMismatch, subjectMismatch, type RequestFacts } from './applicability.js';
+import { breakGlassRefusal, failedEnvironmentCondition, failedSubjectTest, type RequestFacts } from './applicability.js';
 import { createStudyAbility, STUDY, studyConditions, type StudyAbility, type StudyRawRule } from './casl.js';
 import type { DeniedAs, PolicyDocument, PolicyRule } from './document.js';
 import { studyFilterOf, type StudyFilter } from './sql-filter.js';
@@ -88,7 +88,7 @@ export class AdminAbility extends BaseAbility implements AccessAbility {
 
 /** The rules of the document that apply to the subject and environment of a request, in file order. */
 export function applicableRules(document: PolicyDocument, subject: Subject, facts: RequestFacts): PolicyRule[] {
-  return document.rules.filter((rule) => subjectMismatch(rule.subjects, subject) === undefined && environmentMismatch(rule.environment, facts) === undefined);
+  return document.rules.filter((rule) => failedSubjectTest(rule.subjects, subject) === undefined && failedEnvironmentCondition(rule.environment, facts) === undefined);
 }
 
 /** The ability of a subject other than admin, from the rules that apply to it. */
