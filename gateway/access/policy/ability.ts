@@ -116,7 +116,8 @@ export class PolicyAbility extends BaseAbility implements AccessAbility {
       if ('missing' in resolved && rule.effect === 'allow') continue;
       const raw: StudyRawRule = { action: [...rule.actions], subject: STUDY, reason: rule.id, ...('conditions' in resolved && resolved.conditions && { conditions: resolved.conditions }) };
       if (rule.kind === 'mask' || rule.deidentified) views.push(raw);
-      if (rule.kind === 'access') (rule.effect === 'allow' ? allows : denies).push(rule.effect === 'deny' ? { ...raw, inverted: true } : raw);
+      if (rule.kind === 'access' && rule.effect === 'allow') allows.push(raw);
+      if (rule.kind === 'access' && rule.effect === 'deny') denies.push({ ...raw, inverted: true });
     }
     this.access = createStudyAbility([...allows, ...denies]);
     this.views = createStudyAbility(views);
@@ -129,7 +130,8 @@ export class PolicyAbility extends BaseAbility implements AccessAbility {
     const id = rule.reason!;
     if (rule.inverted) return { allowed: false, rule: id, reason: `denied by rule '${id}'` };
     const breakGlass = this.rules.get(id)?.environment.breakGlass === true;
-    return { allowed: true, rule: id, reason: `allowed by rule '${id}'${resource ? '' : ' (on the studies it matches)'}${breakGlass ? ' under break-glass' : ''}`, ...(breakGlass && { breakGlass }) };
+    const some = resource === undefined && rule.conditions !== undefined ? ' (on the studies it matches)' : '';
+    return { allowed: true, rule: id, reason: `allowed by rule '${id}'${some}${breakGlass ? ' under break-glass' : ''}`, ...(breakGlass && { breakGlass }) };
   }
 
   view(action: Action, resource?: StudyResource): StudyView {

@@ -3,7 +3,7 @@
  * the subject, become a MongoDB-style query that `@casl/ability` matches against a
  * {@link StudyResource} and that `rulesToAST` hands to the SQL translation. The matcher differs from
  * CASL's default in one way: an ordering comparison (gte, lte, gt, lt) never holds for a missing
- * value, as in SQL (the default compares null as if it were 0).
+ * value, as in SQL (CASL's default places a missing date before every date).
  */
 import { buildMongoQueryMatcher, createMongoAbility, type MongoAbility, type MongoQuery, type RawRuleFrom } from '@casl/ability';
 import type { Action, StudyResource, Subject } from '../model.js';

@@ -241,7 +241,9 @@ describe('the admin action', () => {
     subjects: { role: auditor }
     actions: admin
 `);
-    assert.deepEqual(p.abilityFor(subject('auditor'), env()).can('admin'), { allowed: true, rule: 'auditors', reason: "allowed by rule 'auditors' (on the studies it matches)" });
+    assert.deepEqual(p.abilityFor(subject('auditor'), env()).can('admin'), { allowed: true, rule: 'auditors', reason: "allowed by rule 'auditors'" });
+    const some = policy('  - { id: ct, subjects: anyone, actions: read, resources: { modality: CT } }\n').abilityFor(subject('x'), env());
+    assert.equal(some.can('read').reason, "allowed by rule 'ct' (on the studies it matches)", 'without a study: allowed on some');
     assert.equal(p.abilityFor(subject('auditor'), env()).can('read', study()).allowed, false);
   });
 });
