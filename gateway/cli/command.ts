@@ -25,6 +25,18 @@ export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['op
   }
 }
 
+/**
+ * The sub-command of `aegis <command> <sub-command>` (the second positional), one of `names` and
+ * followed by no other argument; UsageError otherwise.
+ */
+export function subCommandOf<const N extends string>(positionals: readonly string[], names: readonly N[]): N {
+  const [, sub, extra] = positionals;
+  if (sub === undefined) throw new UsageError('which sub-command?');
+  if (!(names as readonly string[]).includes(sub)) throw new UsageError(`unknown sub-command '${sub}'`);
+  if (extra !== undefined) throw new UsageError(`unexpected argument '${extra}'`);
+  return sub as N;
+}
+
 /** The streams and environment a sub-command uses (injected by tests). */
 export interface CommandIo {
   stdin: Readable & { isTTY?: boolean };

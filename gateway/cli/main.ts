@@ -17,6 +17,7 @@ commands:
   keys    manage master keys: generate, list, rotate ('aegis keys --help')
   apikeys manage API keys of users (modalities, routers): create, list, revoke ('aegis apikeys --help')
   audit   check or export the audit trail: verify, export ('aegis audit --help')
+  policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -29,7 +30,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -46,6 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'keys') return (await import('./keys.js')).keysCommand(argv);
   if (positionals[0] === 'apikeys') return (await import('./apikeys.js')).apiKeysCommand(argv);
   if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
+  if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   return startCommand(argv);
 }
 

@@ -9,7 +9,7 @@
  */
 import { GatewayError } from '../../errors.js';
 import type { Action, StudyResource, Subject } from '../model.js';
-import { breakGlassRefusal, environmentMismatch, subjectMismatch, type RequestFacts } from './applicability.js';
+import { breakGlassRefusal, failedEnvironmentCondition, failedSubjectTest, type RequestFacts } from './applicability.js';
 import { createStudyAbility, STUDY, studyConditions, type StudyAbility, type StudyRawRule } from './casl.js';
 import type { DeniedAs, PolicyDocument, PolicyRule } from './document.js';
 import { studyFilterOf, type StudyFilter } from './sql-filter.js';
@@ -88,7 +88,7 @@ export class AdminAbility extends BaseAbility implements AccessAbility {
 
 /** The rules of the document that apply to the subject and environment of a request, in file order. */
 export function applicableRules(document: PolicyDocument, subject: Subject, facts: RequestFacts): PolicyRule[] {
-  return document.rules.filter((rule) => subjectMismatch(rule.subjects, subject) === undefined && environmentMismatch(rule.environment, facts) === undefined);
+  return document.rules.filter((rule) => failedSubjectTest(rule.subjects, subject) === undefined && failedEnvironmentCondition(rule.environment, facts) === undefined);
 }
 
 /** The ability of a subject other than admin, from the rules that apply to it. */
@@ -116,7 +116,8 @@ export class PolicyAbility extends BaseAbility implements AccessAbility {
       if ('missing' in resolved && rule.effect === 'allow') continue;
       const raw: StudyRawRule = { action: [...rule.actions], subject: STUDY, reason: rule.id, ...('conditions' in resolved && resolved.conditions && { conditions: resolved.conditions }) };
       if (rule.kind === 'mask' || rule.deidentified) views.push(raw);
-      if (rule.kind === 'access') (rule.effect === 'allow' ? allows : denies).push(rule.effect === 'deny' ? { ...raw, inverted: true } : raw);
+      if (rule.kind === 'access' && rule.effect === 'allow') allows.push(raw);
+      if (rule.kind === 'access' && rule.effect === 'deny') denies.push({ ...raw, inverted: true });
     }
     this.access = createStudyAbility([...allows, ...denies]);
     this.views = createStudyAbility(views);
@@ -129,7 +130,8 @@ export class PolicyAbility extends BaseAbility implements AccessAbility {
     const id = rule.reason!;
     if (rule.inverted) return { allowed: false, rule: id, reason: `denied by rule '${id}'` };
     const breakGlass = this.rules.get(id)?.environment.breakGlass === true;
-    return { allowed: true, rule: id, reason: `allowed by rule '${id}'${resource ? '' : ' (on the studies it matches)'}${breakGlass ? ' under break-glass' : ''}`, ...(breakGlass && { breakGlass }) };
+    const some = resource === undefined && rule.conditions !== undefined ? ' (on the studies it matches)' : '';
+    return { allowed: true, rule: id, reason: `allowed by rule '${id}'${some}${breakGlass ? ' under break-glass' : ''}`, ...(breakGlass && { breakGlass }) };
   }
 
   view(action: Action, resource?: StudyResource): StudyView {

@@ -3,12 +3,12 @@
  * the subject, become a MongoDB-style query that `@casl/ability` matches against a
  * {@link StudyResource} and that `rulesToAST` hands to the SQL translation. The matcher differs from
  * CASL's default in one way: an ordering comparison (gte, lte, gt, lt) never holds for a missing
- * value, as in SQL (the default compares null as if it were 0).
+ * value, as in SQL (CASL's default places a missing date before every date).
  */
 import { buildMongoQueryMatcher, createMongoAbility, type MongoAbility, type MongoQuery, type RawRuleFrom } from '@casl/ability';
 import type { Action, StudyResource, Subject } from '../model.js';
 import type { Operator, ResourceTest } from './document.js';
-import { resolveTemplate, type Template } from './templates.js';
+import { isTemplated, resolveTemplate, type Template } from './templates.js';
 
 /** The one subject type of the policy's abilities. */
 export const STUDY = 'Study';
@@ -96,8 +96,9 @@ export function resourceMismatches(tests: readonly ResourceTest[], subject: Subj
     if (!('conditions' in resolved) || resolved.conditions === undefined) continue;
     if (studyMatcher(resolved.conditions)(resource as never)) continue;
     const wanted = (resolved.conditions as Record<string, Record<string, unknown>>)[test.attribute][MONGO_OPERATORS[test.operator]];
-    const written = Array.isArray(test.value) ? (test.value as Template[]).map((t) => t.text).join(', ') : (test.value as Template).text;
-    const filled = JSON.stringify(wanted) === JSON.stringify(written) ? '' : ` = ${JSON.stringify(wanted)}`;
+    const templates = (Array.isArray(test.value) ? test.value : [test.value]) as Template[];
+    const filled = templates.some(isTemplated) ? ` = ${JSON.stringify(wanted)}` : '';
+    const written = templates.map((t) => t.text).join(', ');
     failures.push(`${test.attribute} is ${JSON.stringify(resource[test.attribute])} (wants ${test.operator} ${written}${filled})`);
   }
   return failures;

@@ -20,9 +20,9 @@ breakGlass:
 
 rules:
   - id: clinicians-own-institution
-    description: Radiologists and physicians search and read the studies of their own institution, for treatment.
+    description: Radiologists and physicians search, read and export the studies of their own institution, for treatment.
     subjects: { role: [radiologist, physician] }
-    actions: [search, read]
+    actions: [search, read, export]
     resources: { institution: "\${subject.institution}" }
     environment: { purpose: [TREAT, ETREAT] }
 
@@ -32,9 +32,9 @@ rules:
     actions: create
 
   - id: research-deidentified
-    description: Researchers search and read studies de-identified, for health research only.
+    description: Researchers search, read and export studies de-identified, for health research only.
     subjects: { role: research }
-    actions: [search, read]
+    actions: [search, read, export]
     environment: { purpose: HRESCH }
     view: deidentified
 
@@ -42,7 +42,7 @@ rules:
     description: Researchers never see restricted (R) or very restricted (V) studies.
     effect: deny
     subjects: { role: research }
-    actions: [search, read]
+    actions: [search, read, export]
     resources: { confidentiality: [R, V] }
 
   - id: emergency-any-study

@@ -31,6 +31,8 @@ export interface Explanation {
   view: StudyView;
   /** Break-glass is in force, or why not. */
   breakGlass: { inForce: boolean; reason?: string };
+  /** The request time on the policy's clock (`tue 10:00`), as time windows read it. */
+  clock: string;
   rules: RuleTrace[];
 }
 
@@ -48,6 +50,7 @@ export function explainDecision(
     decision: ability.can(action, resource),
     view: ability.view(action, resource),
     breakGlass: facts.breakGlass ? { inForce: true } : { inForce: false, reason: facts.breakGlassWhyNot },
+    clock: facts.clock.text,
     rules: document.rules.map((rule) => {
       const kind = rule.kind === 'mask' ? 'mask' : rule.deidentified ? 'deidentified' : 'access';
       const [stage, reason] = admin ? (['admin', 'not evaluated: role admin bypasses the policy'] as const) : traceRule(rule, subject, facts, action, resource);

@@ -21,13 +21,22 @@ export function parseNetworkRange(text: string): NetworkRange {
   return { text, range: ipaddr.parseCIDR(cidr) };
 }
 
-/** A client address parsed once per request; undefined when it is not an IP address. */
+/** Client addresses parsed lately (parsing an IPv6 form costs microseconds); emptied when full. */
+const parsedClients = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | undefined>();
+const PARSED_CLIENTS_MAX = 4096;
+
+/** A client address as ranges match it (IPv4-mapped IPv6 as IPv4); undefined when it is not an IP address. */
 export function parseClientAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
+  if (parsedClients.has(address)) return parsedClients.get(address);
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6 | undefined;
   try {
-    return ipaddr.process(address);
+    parsed = ipaddr.process(address);
   } catch {
-    return undefined;
+    parsed = undefined;
   }
+  if (parsedClients.size >= PARSED_CLIENTS_MAX) parsedClients.clear();
+  parsedClients.set(address, parsed);
+  return parsed;
 }
 
 /** True when the client is in one of the ranges. */

@@ -138,7 +138,11 @@ const Environment = z.strictObject({
 });
 
 /** A field to mask: a DICOM keyword (PatientBirthDate) or a tag (00100030, (0010,0030)). */
-const Field = z.string().transform((text, ctx) => {
+const Field = z.union([z.string(), z.number()]).transform((text, ctx) => {
+  if (typeof text === 'number') {
+    problem(ctx, `${text} is a number to YAML: write tags in quotes ("00100030") or use the keyword`);
+    return z.NEVER;
+  }
   const tag = normalizeTag(text) ?? tagForKeyword(text);
   if (tag === undefined) problem(ctx, `'${text}' is not a DICOM keyword or tag`);
   return tag ?? z.NEVER;

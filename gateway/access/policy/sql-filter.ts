@@ -1,8 +1,9 @@
 /**
- * The studies an ability permits, as SQL: CASL's `rulesToAST` (allow rules, each bounded by the
- * deny rules above it) translated to a Kysely condition on the `studies` table, so that QIDO's
- * limit/offset page over permitted studies only and counts say nothing of the others. Modality is
- * a property of series: `EXISTS (select 1 from series where study_uid = studies.study_uid and ...)`.
+ * The studies an ability permits, as SQL: CASL's `rulesToAST` (the allow rules, each bounded by
+ * every deny rule, which all outrank it) translated to a Kysely condition on the `studies` table,
+ * so that QIDO's limit/offset page over permitted studies only and counts say nothing of the
+ * others. Modality is a property of series: `EXISTS (select 1 from series where study_uid =
+ * studies.study_uid and ...)`.
  *
  * The translation is two-valued, as CASL's matching is: a comparison with a NULL column is false
  * for eq, in and the ranges and true for ne and notIn (`col IS NULL OR col <> v`), so that NOT
@@ -11,8 +12,7 @@
  */
 import { rulesToAST } from '@casl/ability/extra';
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
-import type { Action } from '../model.js';
-import { STUDY_RESOURCE_COLUMNS } from '../model.js';
+import { STUDY_RESOURCE_COLUMNS, type Action } from '../model.js';
 import { STUDY, type StudyAbility } from './casl.js';
 
 /** An expression builder of any query that has the `studies` table (under its name or an alias). */

@@ -112,15 +112,18 @@ const modalityCondition = fc
 
 const resourcesArbitrary = fc.uniqueArray(fc.oneof({ weight: 3, arbitrary: scalarCondition }, modalityCondition), { maxLength: 3, selector: ([attribute]) => attribute }).map((entries) => Object.fromEntries(entries));
 
+/** Mostly rules for the subject; some for others or another purpose of use, which must change nothing. */
 const ruleArbitrary = fc.record({
   effect: fc.constantFrom('allow', 'allow', 'deny'),
+  subjects: fc.constantFrom<unknown>({ role: 'clinician' }, { role: 'clinician' }, 'anyone', { department: 'cardiology' }, { role: 'research' }),
   actions: fc.constantFrom(['search'], ['search', 'read'], ['read']),
   resources: resourcesArbitrary,
+  environment: fc.constantFrom<unknown>(undefined, undefined, { purpose: 'TREAT' }, { purpose: 'HRESCH' }, { network: '10.0.0.0/8' }),
 });
 
 const policyArbitrary = fc.array(ruleArbitrary, { minLength: 1, maxLength: 5 }).map((rules) => ({
   version: 1,
-  rules: rules.map((rule, i) => ({ id: `rule-${i}`, subjects: { role: 'clinician' }, ...rule, ...(Object.keys(rule.resources).length === 0 && { resources: undefined }) })),
+  rules: rules.map((rule, i) => ({ id: `rule-${i}`, ...rule, ...(Object.keys(rule.resources).length === 0 && { resources: undefined }), ...(rule.environment === undefined && { environment: undefined }) })),
 }));
 
 it('studyFilter SQL selects exactly the studies can() allows (random policies, real SQLite catalog)', async () => {
@@ -146,5 +149,5 @@ it('studyFilter SQL selects exactly the studies can() allows (random policies, r
     }),
     { numRuns: RUNS, seed: SEED },
   );
-  assert.ok(where > RUNS / 3, `most runs must exercise the SQL translation (${where} of ${RUNS})`);
+  assert.ok(where > RUNS / 4, `a good part of the runs must exercise the SQL translation (${where} of ${RUNS})`);
 });
