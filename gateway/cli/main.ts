@@ -93,6 +93,17 @@ async function startCommand(argv: string[]): Promise<number> {
     }
     throw error;
   }
+  if (config.policy !== undefined) {
+    // A policy file with problems stops the start-up like a bad configuration: every problem listed.
+    const { loadPolicy, PolicyError } = await import('../access/policy/policy.js');
+    try {
+      loadPolicy(config.policy);
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      process.stderr.write(`${error.message}\n`);
+      return 1;
+    }
+  }
   const server = await startGateway(config);
   await new Promise<void>((resolve) => {
     // close() is idempotent: a second signal while stopping changes nothing.

@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +74,23 @@ describe('the aegis command', () => {
     const port = aegis(['start', '--port', 'eighty']);
     assert.equal(port.status, 1);
     assert.match(port.stderr, /--port: 'eighty' is not a port number/);
+  });
+
+  it('reports every problem of the policy file and exits 1 before serving', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-policy-cli-'));
+    try {
+      const policy = join(dir, 'policy.yaml');
+      writeFileSync(policy, 'version: 1\nrules:\n  - id: x\n    subjects: { role: a }\n    actions: [fly]\n    resources: { colour: red }\n');
+      writeFileSync(join(dir, 'aegis.json'), JSON.stringify({ policy }));
+      const run = aegis(['start', '--port', '0', '--data', join(dir, 'data'), '--config', join(dir, 'aegis.json')]);
+      assert.equal(run.status, 1, run.stderr);
+      assert.match(run.stderr, /invalid policy/);
+      assert.match(run.stderr, /rules\.0\.actions\.0 \(line 5\)/);
+      assert.match(run.stderr, /'colour' is not a resource attribute/);
+      assert.ok(!run.stderr.includes('    at '), 'no stack trace');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('serves from worker processes, replaces one that dies, and stops them all on SIGTERM', async () => {
