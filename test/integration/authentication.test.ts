@@ -279,6 +279,23 @@ describe('lockout', () => {
       assert.equal(viaToken.status, 429, 'the token endpoint shares the lock');
       await new Promise((resolve) => setTimeout(resolve, 2100));
       assert.equal((await qido(gateway, { authorization: basic('dave', PASSWORD) })).status, 200, 'after the lock');
+
+      // The audit trail shows every attempt: 5 wrong passwords (the fifth locking the name), then
+      // the refusals while locked (95 + the right password + the token request), then the sign-in.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const events = await withCatalog(gateway, async (catalog) =>
+        (await catalog.db.selectFrom('audit_events').select('event').orderBy('seq').execute()).map((r) => JSON.parse(r.event) as Record<string, any>),
+      );
+      const signIns = events.filter((e) => e.kind === 'authentication' && e.actor.name === 'dave');
+      const wrong = signIns.filter((e) => e.outcome === 'denied' && /^wrong-password/.test(e.reason));
+      const whileLocked = signIns.filter((e) => e.outcome === 'denied' && /^locked out/.test(e.reason));
+      assert.equal(wrong.length, 5, 'five wrong passwords checked');
+      assert.match(wrong[4].reason, /now locked: user/, 'the fifth locked the name');
+      assert.equal(whileLocked.length, 97, 'every attempt while locked');
+      assert.equal(signIns.filter((e) => e.outcome === 'success').length, 1, 'and the sign-in after it');
+      assert.ok(signIns.every((e) => e.actor.clientAddress), 'with the client address');
+      const requests = events.filter((e) => e.kind === 'request' && e.http.status === 429);
+      assert.equal(requests.length, 97, 'the 429 answers are audited as requests too');
     } finally {
       await gateway.stop();
     }
