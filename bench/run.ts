@@ -7,12 +7,11 @@
  * writes every round to bench/results/<timestamp>.json. Exits 1 when a server could not be started,
  * when any request failed, and loudly when any retrieved byte differs from what was stored.
  */
-import { cpus, totalmem } from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
 import { generateSet, SET_NAMES, warmupInstances, type BenchSet, type SetName } from './lib/dataset.js';
 import { framesPass, qidoPass, qidoQueries, stowPass, wadoPass, type PassResult } from './lib/operations.js';
 import { startServer, type BenchServer, type ServerKind } from './lib/servers.js';
+import { writeResults } from './lib/results.js';
 import { fmt, medianBy, table } from './lib/stats.js';
 
 interface Settings {
@@ -225,29 +224,14 @@ async function main(): Promise<void> {
   for (const p of problems) process.stdout.write(`\nproblem: ${p}\n`);
 
   const finishedAt = new Date();
-  const dir = fileURLToPath(new URL('./results/', import.meta.url));
-  await mkdir(dir, { recursive: true });
-  const file = `${dir}${startedAt.toISOString().replace(/[:.]/g, '-')}.json`;
-  await writeFile(
-    file,
-    JSON.stringify(
-      {
-        startedAt: startedAt.toISOString(),
-        finishedAt: finishedAt.toISOString(),
-        durationS: (finishedAt.getTime() - startedAt.getTime()) / 1000,
-        node: process.version,
-        host: { cpus: cpus().length, cpuModel: cpus()[0]?.model, totalMemMB: Math.round(totalmem() / 1e6) },
-        settings: s,
-        sets: setInfo,
-        summary,
-        ratios: ratioRows,
-        rounds: results,
-        problems,
-      },
-      null,
-      2,
-    ),
-  );
+  const file = await writeResults('', startedAt, finishedAt, {
+    settings: s,
+    sets: setInfo,
+    summary,
+    ratios: ratioRows,
+    rounds: results,
+    problems,
+  });
   process.stdout.write(`\nresults: ${file} (${fmt((finishedAt.getTime() - startedAt.getTime()) / 1000, 0)} s)\n`);
   if (mismatches > 0 || errors > 0 || problems.length > 0) process.exitCode = 1;
 }

@@ -122,3 +122,42 @@ export function warmupInstances(): BenchInstance[] {
     instance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: labelUid(`warmup/instance/${i}`), patientID: 'BENCH-WARMUP', rows: 512, columns: 512, instanceNumber: i + 1, seed: 1000 + i }),
   );
 }
+
+/** InstitutionName (0008,0080) of the access benchmark's study: the radiologist's `institution`. */
+export const ACCESS_INSTITUTION = 'Aegis Bench Hospital';
+
+/** The data of the access benchmark: one study of one series. */
+export interface AccessSet {
+  study: string;
+  series: string;
+  instances: BenchInstance[];
+  totalBytes: number;
+}
+
+/**
+ * The access benchmark's data (`bench/access.ts`): one study, one series, `count` instances of
+ * 256x256 16-bit CT whose InstitutionName is {@link ACCESS_INSTITUTION}, so that the default
+ * policy's `clinicians-own-institution` rule lets a radiologist of that institution search and read it.
+ */
+export function accessSet(count: number): AccessSet {
+  const patientID = 'BENCH-ACCESS-1';
+  const study = labelUid('access/study');
+  const series = labelUid('access/series');
+  const instances = Array.from({ length: count }, (_, i) =>
+    instance({
+      studyInstanceUID: study,
+      seriesInstanceUID: series,
+      sopInstanceUID: labelUid(`access/instance/${i}`),
+      patientID,
+      patientName: 'Bench^Access',
+      institutionName: ACCESS_INSTITUTION,
+      studyDescription: 'Benchmark access',
+      seriesNumber: 1,
+      instanceNumber: i + 1,
+      rows: 256,
+      columns: 256,
+      seed: 2000 + i,
+    }),
+  );
+  return { study, series, instances, totalBytes: instances.reduce((n, i) => n + i.bytes.length, 0) };
+}
