@@ -10,7 +10,7 @@
  */
 import { GatewayError } from '../../errors.js';
 import type { Action, AuthenticationMethod, Purpose } from '../model.js';
-import { canonicalJson, type JsonValue } from './canonical-json.js';
+import { canonicalJson, type JsonValue } from '../../canonical-json.js';
 
 /** What kind of event: a DICOMweb request, a sign-in, break-glass, a failed integrity check, an administrative change, the gateway starting or stopping. */
 export type AuditEventKind = 'request' | 'authentication' | 'break-glass' | 'integrity' | 'admin' | 'application';

@@ -10,4 +10,4 @@ export { verifyAuditTrail, type AuditBreak, type AuditVerification } from './ver
 export { exportAuditTrail, type AuditExportOptions } from './export.js';
 export { toDicomAuditMessage, EVENT_ID, EVENT_TYPE, ROLE_ID, OBJECT_ID_TYPE, STUDY_ROOT_FIND, type CodedValue, type DicomAuditMessage } from './dicom-message.js';
 export { GENESIS_MAC, chainKey, recordMac, headSignature } from './chain.js';
-export { canonicalJson } from './canonical-json.js';
+export { canonicalJson } from '../../canonical-json.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalJson } from '../../../../gateway/access/audit/canonical-json.js';
+import { canonicalJson } from '../../../../gateway/canonical-json.js';
 import { MAX_RESOURCES, normalizeAuditEvent } from '../../../../gateway/access/audit/event.js';
 import { isGatewayError } from '../../../../gateway/errors.js';
 import { sampleEvent } from '../../../support/audit.js';

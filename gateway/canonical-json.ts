@@ -1,5 +1,5 @@
 /**
- * Canonical JSON for the audit chain: object keys sorted by code unit, no whitespace, `undefined`
+ * Canonical JSON (the audit chain, signed manifests): object keys sorted by code unit, no whitespace, `undefined`
  * members left out (as `JSON.stringify` does). The same event always serializes to the same text,
  * so its MAC does not depend on the order in which a caller built the object.
  */
