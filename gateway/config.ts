@@ -67,8 +67,20 @@ const ConfigSchema = z
     backends: z.array(FsBackend).min(1).default(() => [{ name: 'local', kind: 'fs' as const }]),
     placement: z
       .strictObject({
-        /** The backend that holds whole instances (until the protection pipeline splits them). */
+        /** The backend of each instance's skeleton, identity fragment and manifest copy. */
         instances: z.string().default('local'),
+        /** The backends of the pixel regions, region i on regions[i mod n]; default: the instances backend. */
+        regions: z.array(z.string()).min(1).optional(),
+      })
+      .prefault({}),
+    protection: z
+      .strictObject({
+        /** hardened: every fragment encrypted (AES-256-GCM, envelope keys); paper: the paper's plain regions, WEAKER, for experiments. */
+        mode: z.enum(['hardened', 'paper']).default('hardened'),
+        /** Number of pixel regions R (at least 2); default: the number of region backends, at least 2. */
+        regions: z.number().int().min(2).max(16).optional(),
+        /** Names this gateway in manifests and watermarks; default aegis@<host name>. */
+        gatewayId: z.string().min(1).max(128).optional(),
       })
       .prefault({}),
     limits: z
@@ -214,6 +226,12 @@ function crossCheck(raw: Record<string, unknown>): string[] {
   });
   const instances = (raw.placement as { instances?: unknown } | undefined)?.instances ?? 'local';
   if (!names.has(instances)) problems.push(`placement.instances: no backend named '${String(instances)}'`);
+  const regions = (raw.placement as { regions?: unknown } | undefined)?.regions;
+  if (Array.isArray(regions)) {
+    regions.forEach((name, i) => {
+      if (!names.has(name)) problems.push(`placement.regions.${i}: no backend named '${String(name)}'`);
+    });
+  }
   return problems;
 }
 

@@ -36,6 +36,8 @@ export interface NewInstance {
   sha256: string;
   backend: string;
   locator: string;
+  /** The signed manifest (JSON text) of the protected instance. */
+  manifest: string;
 }
 
 /** The catalog database. */
@@ -112,6 +114,7 @@ export class Catalog {
       backend: instance.backend,
       locator: instance.locator,
       created_at: now,
+      manifest: instance.manifest,
     };
     if (!options.replace) {
       // Most instances join a series already recorded: one insert, atomic on its own. Only when
@@ -203,6 +206,30 @@ export class Catalog {
         .execute();
       return rows;
     });
+  }
+
+  /** Replaces the manifest of an instance only if it is still `expected` (compare and set; key rotation). */
+  async replaceManifest(sopInstanceUid: string, expected: string, next: string): Promise<boolean> {
+    const result = await this.db.updateTable('instances').set({ manifest: next }).where('sop_instance_uid', '=', sopInstanceUid).where('manifest', '=', expected).executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Every protected instance's SOP Instance UID and manifest, in pages (key rotation, stats). */
+  async *manifests(pageSize = 500): AsyncIterable<{ sopInstanceUid: string; manifest: string; backend: string; locator: string }> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db
+        .selectFrom('instances')
+        .select(['sop_instance_uid', 'manifest', 'backend', 'locator'])
+        .where('manifest', 'is not', null)
+        .where('sop_instance_uid', '>', after)
+        .orderBy('sop_instance_uid')
+        .limit(pageSize)
+        .execute();
+      for (const row of rows) yield { sopInstanceUid: row.sop_instance_uid, manifest: row.manifest!, backend: row.backend, locator: row.locator };
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1].sop_instance_uid;
+    }
   }
 
   /** Resolves when the catalog answers a query (used by `/readyz`). */

@@ -170,6 +170,16 @@ const migrations: Record<string, Migration> = {
       for (const column of ['confidentiality_code', 'department_name', 'institution_name']) await db.schema.alterTable('studies').dropColumn(column).execute();
     },
   },
+  '0004-manifests': {
+    // Issue 3: the signed manifest of each protected instance (JSON). Rows from before protection
+    // have none and keep pointing at the whole stored instance (backend, locator).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('manifest', 'text').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('instances').dropColumn('manifest').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

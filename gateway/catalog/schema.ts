@@ -64,9 +64,12 @@ export interface InstancesTable {
   metadata: string;
   /** JSON of where frames and bulk data lie in the instance bytes. */
   layout: string;
+  /** Backend and locator of the manifest copy (protected) or of the whole instance (rows from before protection). */
   backend: string;
   locator: string;
   created_at: string;
+  /** The signed manifest (JSON) of a protected instance; null for rows from before protection. */
+  manifest: string | null;
 }
 
 /** Local users (issue 4): the store is `gateway/access/users.ts`. */

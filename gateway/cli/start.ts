@@ -47,7 +47,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   audit.record({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` });
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
-  const app = buildApp({ config, logger, catalog, stores, access });
+  const app = buildApp({ config, logger, catalog, stores, access, keyring });
   const server = app.listen(config.server.port, config.server.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

@@ -14,12 +14,19 @@ import type { ParsedInstance } from './types.js';
 
 const PIXEL_DATA = 'x7fe00010';
 
-/** The value ranges of identity attributes in `bytes` (not deflated), sorted and disjoint. */
-export function identityRanges(bytes: Uint8Array, parsed: ParsedInstance): ByteRange[] {
+/**
+ * The value ranges of identity attributes in `bytes` (not deflated), sorted and disjoint, and the
+ * value range of the top-level Pixel Data element when there is one.
+ */
+export function identityRanges(bytes: Uint8Array, parsed: ParsedInstance): { identity: ByteRange[]; pixels?: ByteRange } {
   const tree = readInstanceTree(bytes, parsed);
-  const ranges: ByteRange[] = [];
-  collect(tree.dataSet, ranges);
-  return ranges.sort((a, b) => a.offset - b.offset);
+  const identity: ByteRange[] = [];
+  collect(tree.dataSet, identity);
+  const pixel = tree.dataSet.elements[PIXEL_DATA];
+  return {
+    identity: identity.sort((a, b) => a.offset - b.offset),
+    pixels: pixel && pixel.length > 0 ? { offset: pixel.dataOffset, length: pixel.length } : undefined,
+  };
 }
 
 function collect(dataSet: DataSet, ranges: ByteRange[]): void {

@@ -2,7 +2,8 @@
  * Every request lands in the audit trail (issue 4): who (subject, attributes, client), what action
  * on which study / series / instance, the policy decisions and their rules, the purpose of use,
  * break-glass, and the outcome with the HTTP status. Refusals and break-glass requests are
- * security events, written at once; the rest are batched by the trail. Health probes are not
+ * security events, written at once, and so is an integrity failure (502) of stored data; the rest
+ * are batched by the trail. Health probes are not
  * requests for data and are not recorded.
  */
 import type { NextFunction, Request, Response } from 'express';
@@ -27,6 +28,10 @@ export function auditRequests(audit: AuditTrail) {
       const event = requestEvent(req, res.writableFinished ? res.statusCode : 499);
       if (event.outcome === 'denied' || event.breakGlass) audit.recordNow(event).catch(() => undefined);
       else audit.record(event);
+      // Stored data that failed verification: a security event of its own (DESIGN.md "Data flow").
+      if (res.statusCode === 502) {
+        audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }).catch(() => undefined);
+      }
     };
     res.on('finish', done);
     res.on('close', done);

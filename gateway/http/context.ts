@@ -9,6 +9,7 @@ import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { AccessControl } from '../access/access-control.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
+import type { Keyring } from '../keys/keyring.js';
 import { assertUid } from '../services/qido-query.js';
 
 /** The dependencies `buildApp` is given; nothing is a singleton. */
@@ -18,6 +19,7 @@ export interface AppDeps {
   catalog: Catalog;
   stores: Map<string, FragmentStore>;
   access: AccessControl;
+  keyring: Keyring;
 }
 
 /** The mount point of the DICOMweb service. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog, InstanceScope } from '../catalog/catalog.js';
 import { GatewayError } from '../errors.js';
+import { removeStored } from './store.js';
 
 /** What the delete service needs. */
 export interface DeleteDeps {
@@ -19,14 +20,6 @@ export interface DeleteDeps {
 export async function deleteInstances(deps: DeleteDeps, scope: InstanceScope): Promise<number> {
   const removed = await deps.catalog.removeInstances(scope);
   if (removed.length === 0) throw new GatewayError('NOT_FOUND', `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`);
-  await Promise.all(
-    removed.map(async (row) => {
-      try {
-        await deps.stores.get(row.backend)?.delete(row.locator);
-      } catch (error) {
-        deps.logger.warn({ err: error, backend: row.backend, locator: row.locator }, 'orphaned fragment: deleting it failed');
-      }
-    }),
-  );
+  await Promise.all(removed.map((row) => removeStored(deps, row)));
   return removed.length;
 }

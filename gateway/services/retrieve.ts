@@ -4,7 +4,10 @@
  * metadata (DICOM JSON), frames and bulk data values. Every read goes through here so that the
  * protection pipeline can verify data before any byte leaves the gateway.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
+import { LRUCache } from 'lru-cache';
+import type { Keyring } from '../keys/keyring.js';
+import { readProtected } from './protected-fragments.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog, InstanceRow, InstanceScope } from '../catalog/catalog.js';
 import { datasetView, frameRanges } from '../dicom/index.js';
@@ -15,6 +18,28 @@ import { GatewayError } from '../errors.js';
 export interface RetrieveDeps {
   catalog: Catalog;
   stores: Map<string, FragmentStore>;
+  keyring: Keyring;
+  /** Instances already reassembled and verified, by SOP Instance UID and SHA-256 (frames of one instance come in many requests). */
+  verified?: LRUCache<string, Uint8Array>;
+}
+
+/** A cache of verified instances holding at most `maxBytes`. */
+export function verifiedInstanceCache(maxBytes: number): LRUCache<string, Uint8Array> {
+  return new LRUCache<string, Uint8Array>({ maxSize: maxBytes, sizeCalculation: (bytes) => Math.max(1, bytes.length), ttl: 10 * 60_000 });
+}
+
+/**
+ * The exact received bytes of an instance: reassembled from its fragments and verified (protected
+ * instances), or read whole (rows from before protection). INTEGRITY_FAILURE when verification fails.
+ */
+export async function instanceBytes(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
+  if (row.manifest === null) return storeOf(deps, row).get(row.locator);
+  const key = `${row.sop_instance_uid}\0${row.sha256}`;
+  const cached = deps.verified?.get(key);
+  if (cached) return cached;
+  const bytes = await readProtected(deps, row.manifest, row.sop_instance_uid);
+  deps.verified?.set(key, bytes);
+  return bytes;
 }
 
 /** Where the frames and bulk data of a stored instance lie (recorded at STOW). */
@@ -31,14 +56,15 @@ export async function findInstances(deps: RetrieveDeps, scope: InstanceScope): P
   return rows;
 }
 
-/** Streams the exact stored bytes of an instance. */
+/** Streams the exact received bytes of an instance, verified before the first byte. */
 export async function streamInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Readable> {
-  return storeOf(deps, row).stream(row.locator);
+  if (row.manifest === null) return storeOf(deps, row).stream(row.locator);
+  return Readable.from([asBuffer(await instanceBytes(deps, row))], { objectMode: false });
 }
 
-/** The exact stored bytes of an instance, whole (for derived views). */
-export async function readInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Buffer> {
-  return storeOf(deps, row).get(row.locator);
+/** The exact received bytes of an instance, whole and verified (for derived views). */
+export async function readInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
+  return instanceBytes(deps, row);
 }
 
 /** The metadata of an instance as DICOM JSON text with BulkDataURIs made absolute. */
@@ -73,19 +99,25 @@ export async function readBulkData(deps: RetrieveDeps, row: InstanceRow, path: s
 }
 
 async function readRanges(deps: RetrieveDeps, row: InstanceRow, layout: InstanceLayout, ranges: Array<Array<[number, number]>>): Promise<Buffer[]> {
-  const store = storeOf(deps, row);
-  if (layout.deflated) {
-    // Offsets refer to the inflated data set: inflate once, then slice.
-    const whole = await store.get(row.locator);
+  if (row.manifest !== null || layout.deflated) {
+    // Protected instances are verified whole; deflated offsets refer to the inflated data set.
+    const whole = asBuffer(await instanceBytes(deps, row));
+    if (!layout.deflated) return ranges.map((parts) => Buffer.concat(parts.map(([offset, length]) => whole.subarray(offset, offset + length))));
     const view = datasetView(whole, { deflated: true } as never);
     return ranges.map((parts) => Buffer.concat(parts.map(([offset, length]) => view.subarray(offset, offset + length))));
   }
+  const store = storeOf(deps, row);
   return Promise.all(
     ranges.map(async (parts) => {
       const buffers = await Promise.all(parts.map(([offset, length]) => store.get(row.locator, { start: offset, end: offset + length })));
       return buffers.length === 1 ? buffers[0] : Buffer.concat(buffers);
     }),
   );
+}
+
+/** A Buffer over the same memory (no copy). */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function storeOf(deps: RetrieveDeps, row: InstanceRow): FragmentStore {

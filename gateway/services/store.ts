@@ -11,6 +11,7 @@ import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { parseInstance } from '../dicom/index.js';
 import type { DicomJson } from '../dicom/types.js';
+import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
 import { isGatewayError } from '../errors.js';
 
 /** FailureReason values used in FailedSOPSequence. */
@@ -42,12 +43,9 @@ export type StoreOutcome =
   | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
 
 /** What the store service needs. */
-export interface StoreDeps {
+export interface StoreDeps extends ProtectionDeps {
   catalog: Catalog;
-  stores: Map<string, FragmentStore>;
-  placement: { instances: string };
   onConflict: 'reject' | 'replace';
-  logger: Logger;
   /**
    * The access policy's say on writing this instance into its study: undefined when allowed, else
    * why not (the instance then fails with 0x0124). Called after the instance is parsed.
@@ -119,14 +117,15 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     }
   }
 
-  const store = deps.stores.get(deps.placement.instances)!;
-  let locator: string;
+  let written: WrittenInstance;
   try {
-    ({ locator } = await store.put(`instances/${sha256}.dcm`, part.bytes));
+    written = await writeProtected(deps, part.bytes, parsed, sha256);
   } catch (error) {
-    deps.logger.error({ err: error, backend: store.name }, 'storing an instance failed');
-    return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: `backend ${store.name} could not store the instance` };
+    deps.logger.error({ err: error }, 'protecting or storing an instance failed');
+    return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance' };
   }
+  const { backend, locator } = written;
+  const manifest = JSON.stringify(written.manifest);
   const metadata: DicomJson = { ...parsed.metadata, '00083002': { vr: 'UI', Value: [parsed.transferSyntaxUID] } };
   try {
     await deps.catalog.addInstance(
@@ -140,8 +139,9 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
         layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated },
         size: part.bytes.length,
         sha256,
-        backend: store.name,
+        backend,
         locator,
+        manifest,
       },
       { replace: existing !== undefined },
     );
@@ -149,19 +149,24 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     // A concurrent request may have recorded the same SOP Instance UID first.
     const now = await deps.catalog.findInstance(parsed.sopInstanceUID).catch(() => undefined);
     if (now?.sha256 === sha256) return stored;
-    if (!now || now.locator !== locator) await store.delete(locator).catch(() => undefined);
+    if (!now || now.locator !== locator) await removeProtected(deps, manifest, written);
     if (now) {
       return { ok: false, ...ids, failureReason: FailureReason.duplicateSopInstance, reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} was stored concurrently` };
     }
     deps.logger.error({ err: error }, 'recording an instance in the catalog failed');
     return { ok: false, ...ids, failureReason: FailureReason.processingFailure, reason: 'the catalog could not record the instance' };
   }
-  if (existing && existing.locator !== locator) {
-    await deps.stores.get(existing.backend)?.delete(existing.locator).catch((error: unknown) => {
-      deps.logger.warn({ err: error }, 'removing the replaced instance bytes failed');
-    });
-  }
+  if (existing && existing.locator !== locator) await removeStored(deps, existing);
   return stored;
+}
+
+/** Removes the stored bytes of a catalog row: its fragments and manifest copy, or the whole instance of a row from before protection. */
+export async function removeStored(deps: Pick<ProtectionDeps, 'stores' | 'logger'>, row: { manifest: string | null; backend: string; locator: string }): Promise<void> {
+  if (row.manifest !== null) return removeProtected(deps, row.manifest, row);
+  await deps.stores
+    .get(row.backend)
+    ?.delete(row.locator)
+    .catch((error: unknown) => deps.logger.warn({ err: error, backend: row.backend, locator: row.locator }, 'orphaned instance: deleting it failed'));
 }
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */

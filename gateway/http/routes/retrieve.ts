@@ -9,7 +9,7 @@ import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/index.js';
 import { GatewayError } from '../../errors.js';
 import { authorizeStudy, isFullView } from '../../services/authorization.js';
-import { findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
+import { verifiedInstanceCache, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
 import { bulkDataShown, hasBurnedInAnnotation, instanceInView, jsonInView } from '../../services/views.js';
 import type { StudyView } from '../../access/policy/policy.js';
 import { accessOf } from '../authenticate.js';
@@ -17,9 +17,14 @@ import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 
+/** Bytes of verified instances kept per process. */
+const VERIFIED_CACHE_BYTES = 256 * 1024 * 1024;
+
 /** The WADO-RS router. */
 export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
+  // Verified instances are kept a while: a viewer asks for the frames of one instance in many requests.
+  const retrieval = { ...deps, verified: verifiedInstanceCache(VERIFIED_CACHE_BYTES) };
 
   /**
    * The instances of the request's scope, after the policy allowed the action on their study; and
@@ -28,7 +33,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
    */
   const readable = async (req: Request, scope: ReturnType<typeof uidParams>, action: 'read' | 'export' = 'read') => {
     const view = await authorizeStudy(deps.catalog.db, accessOf(req), action, scope.study, notFound(scope));
-    return { view, rows: await findInstances(deps, scope) };
+    return { view, rows: await findInstances(retrieval, scope) };
   };
 
   const instances = async (req: Request, res: Response) => {
@@ -51,7 +56,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
       const [row] = sendable;
       res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
       res.setHeader('Content-Length', String(row.size));
-      await pipeline(await streamInstance(deps, row), res);
+      await pipeline(await streamInstance(retrieval, row), res);
       return;
     }
     const base = dicomWebBase(req, deps.config);
@@ -68,11 +73,11 @@ export function retrieveRoutes(deps: AppDeps): Router {
       })),
     );
     // Open the next instance while the current one is sent.
-    let next = streamInstance(deps, sendable[0]);
+    let next = streamInstance(retrieval, sendable[0]);
     for (let i = 0; i < sendable.length; i++) {
       const body = await next;
       if (i + 1 < sendable.length) {
-        next = streamInstance(deps, sendable[i + 1]);
+        next = streamInstance(retrieval, sendable[i + 1]);
         next.catch(() => undefined);
       }
       await writer.writePart(body);
@@ -102,7 +107,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const layout = pixelLayout(row);
     const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
     const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
-    const bodies = await readFrames(deps, row, numbers);
+    const bodies = await readFrames(retrieval, row, numbers);
     if (!negotiation.multipart) {
       res.status(200).setHeader('Content-Type', negotiation.partContentType);
       res.end(bodies[0]);
@@ -136,7 +141,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     } = await readable(req, scope);
     // A value the view removes or replaces is not there for this subject.
     if (!bulkDataShown(JSON.parse(row.metadata), path, view)) throw new GatewayError('NOT_FOUND', `the instance has no bulk data at ${path}`);
-    const value = await readBulkData(deps, row, path);
+    const value = await readBulkData(retrieval, row, path);
     if (!negotiation.multipart) {
       res.status(200).setHeader('Content-Type', 'application/octet-stream');
       res.end(value);
@@ -152,7 +157,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
   /** Instances in a view other than as stored: each derived in memory, then sent with its length. */
   const sendDerivedInstances = async (req: Request, res: Response, rows: Awaited<ReturnType<typeof findInstances>>, view: StudyView, multipart: boolean) => {
     if (view.deidentify && rows.some((row) => hasBurnedInAnnotation(JSON.parse(row.metadata)))) throw burnedIn();
-    const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(deps, row), view);
+    const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(retrieval, row), view);
     if (!multipart) {
       const bytes = await derived(rows[0]);
       res.setHeader('Content-Type', `application/dicom; transfer-syntax=${rows[0].transfer_syntax_uid}`);

@@ -6,6 +6,7 @@
 import { Router, type Request, type Response } from 'express';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { authorizeAction, storeAuthorizer } from '../../services/authorization.js';
+import { protectionSettings } from '../../services/protected-fragments.js';
 import { accessOf } from '../authenticate.js';
 import { stowResponse, storeInstance, FailureReason, type StoreOutcome } from '../../services/store.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
@@ -33,7 +34,8 @@ export function stowRoutes(deps: AppDeps): Router {
     const storeDeps = {
       catalog: deps.catalog,
       stores: deps.stores,
-      placement: deps.config.placement,
+      ...protectionSettings(deps.config),
+      keyring: deps.keyring,
       onConflict: deps.config.stow.onConflict,
       logger: req.log,
       authorize: storeAuthorizer(deps.catalog.db, access),

@@ -1,0 +1,107 @@
+/**
+ * The manifest of a protected instance (DESIGN.md "Terms"): a versioned record of everything
+ * needed to restore and verify it — original length and SHA-256, transfer syntax, the byte ranges
+ * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key, and
+ * the fragments (role, index, backend, locator, length, SHA-256 of the stored bytes). Signed with
+ * HMAC-SHA-256 under a key derived (HKDF, RFC 5869) from a master key, whose id the signature
+ * names: a manifest altered anywhere, or moved to another instance, does not verify.
+ */
+import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { canonicalJson, type JsonValue } from '../canonical-json.js';
+import type { ByteRange } from '../dicom/byte-cuts.js';
+import { GatewayError } from '../errors.js';
+import type { Keyring } from '../keys/keyring.js';
+
+/** The manifest format this code writes. */
+export const MANIFEST_VERSION = 1;
+
+/** Hardened (encrypted fragments, the default) or paper (the paper's plain regions; weaker, for experiments). */
+export type ProtectionMode = 'hardened' | 'paper';
+
+/** One stored fragment. */
+export interface FragmentRecord {
+  /** `skeleton`, `identity`, `labels` or `region` (with `index` the region number). */
+  role: string;
+  index: number;
+  backend: string;
+  locator: string;
+  /** Bytes as stored (sealed in hardened mode). */
+  length: number;
+  /** SHA-256 (hex) of the stored bytes. */
+  sha256: string;
+}
+
+/** How the pixel data was protected. */
+export interface PixelProtection {
+  /** `segmented`: native pixels split by region; `striped`: bytes striped across the regions; `none`: no pixel data; `opaque`: left in the skeleton. */
+  kind: 'segmented' | 'striped' | 'none' | 'opaque';
+  /** Why not segmented (encapsulated, deflated, a format the segmenter refuses, ...). */
+  reason?: string;
+  /** Segmentation or striping parameters. */
+  split?: JsonValue;
+  /** Watermark parameters, or why there is none. */
+  watermark?: { applied: true; parameters: JsonValue } | { applied: false; reason: string };
+}
+
+/** A manifest before it is signed. */
+export interface ManifestBody {
+  version: number;
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  /** Bytes of the received instance, and their SHA-256 (hex): what every read must reproduce. */
+  length: number;
+  sha256: string;
+  createdAt: string;
+  gatewayId: string;
+  mode: ProtectionMode;
+  /** The per-instance data key wrapped by a master key (hardened mode). */
+  dataKey?: { keyId: string; wrapped: string };
+  /** Ranges of the instance cut out of the skeleton. */
+  cuts: { identity: ByteRange[]; pixels?: ByteRange };
+  /** `split` when identity values were cut out; `opaque` (with why) when the data set could not be cut. */
+  identity: { status: 'split' | 'opaque'; reason?: string };
+  pixels: PixelProtection;
+  fragments: FragmentRecord[];
+}
+
+/** A signed manifest. */
+export interface Manifest extends ManifestBody {
+  signature: { keyId: string; mac: string };
+}
+
+/** Signs `body` under the active master key. */
+export function signManifest(body: ManifestBody, keyring: Keyring): Manifest {
+  const active = keyring.active;
+  if (active === undefined) throw new GatewayError('KEY_NOT_FOUND', 'no master key to sign manifests with');
+  return { ...body, signature: { keyId: active.id, mac: mac(body, signingKey(keyring, active.id)) } };
+}
+
+/** The body of a manifest whose signature verifies; throws INTEGRITY_FAILURE otherwise. */
+export function verifyManifest(manifest: Manifest, keyring: Keyring, expectedSopInstanceUid?: string): ManifestBody {
+  const { signature, ...body } = manifest;
+  if (!signature || typeof signature.mac !== 'string' || typeof signature.keyId !== 'string') throw integrity('the manifest is not signed');
+  const key = signingKey(keyring, signature.keyId);
+  const expected = Buffer.from(mac(body, key), 'hex');
+  const presented = Buffer.from(signature.mac, 'hex');
+  if (expected.length !== presented.length || !timingSafeEqual(expected, presented)) throw integrity('the manifest signature does not verify');
+  if (body.version !== MANIFEST_VERSION) throw integrity(`manifest version ${body.version} is not supported`);
+  if (expectedSopInstanceUid !== undefined && body.sopInstanceUid !== expectedSopInstanceUid) throw integrity('the manifest belongs to another instance');
+  return body;
+}
+
+function mac(body: ManifestBody, key: Buffer): string {
+  return createHmac('sha256', key).update(canonicalJson(body as unknown as JsonValue)).digest('hex');
+}
+
+function signingKey(keyring: Keyring, keyId: string): Buffer {
+  const master = keyring.find(keyId);
+  if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a manifest signature is not in the keyring`);
+  return Buffer.from(hkdfSync('sha256', master.secret, new Uint8Array(0), 'aegis manifest v1', 32));
+}
+
+function integrity(message: string): GatewayError {
+  return new GatewayError('INTEGRITY_FAILURE', message);
+}

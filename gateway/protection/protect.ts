@@ -1,0 +1,124 @@
+/**
+ * Protects one instance before it is stored (DESIGN.md "Data flow", write path): the identity
+ * values leave the skeleton (identity split), the pixel data leaves it too and is split over the
+ * region fragments, and in hardened mode every fragment is sealed with AES-256-GCM under a fresh
+ * per-instance data key bound to the instance, the fragment's role and index (envelope
+ * encryption; the data key is wrapped by the active master key). Pure computation: the caller
+ * stores the fragments, then signs and records the manifest. Never re-serializes: fragments are
+ * byte ranges of the received instance.
+ */
+import type { JsonValue } from '../canonical-json.js';
+import { cutRanges, type ByteRange } from '../dicom/byte-cuts.js';
+import { identityRanges } from '../dicom/identity-ranges.js';
+import type { ParsedInstance } from '../dicom/types.js';
+import { fragmentAad } from '../keys/associated-data.js';
+import { encryptFragment, generateDataKey } from '../keys/envelope.js';
+import type { Keyring } from '../keys/keyring.js';
+import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
+import { stripe } from './stripes.js';
+
+/** How to protect. */
+export interface ProtectOptions {
+  mode: ProtectionMode;
+  /** Region fragments of the pixel data (at least 2). */
+  regions: number;
+  gatewayId: string;
+  keyring: Keyring;
+  now?: Date;
+}
+
+/** A fragment ready to store: its bytes are sealed in hardened mode. */
+export interface OutgoingFragment {
+  role: string;
+  index: number;
+  bytes: Uint8Array;
+}
+
+/** What {@link protectInstance} hands the store: the manifest without its fragment records, and the fragments. */
+export interface ProtectedInstance {
+  body: Omit<ManifestBody, 'fragments'>;
+  fragments: OutgoingFragment[];
+}
+
+/** Splits (and in hardened mode seals) a parsed instance. `sha256` is the hex digest of `bytes`. */
+export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha256: string, options: ProtectOptions): ProtectedInstance {
+  let cuts: { identity: ByteRange[]; pixels?: ByteRange } = { identity: [] };
+  let identity: ManifestBody['identity'];
+  if (parsed.deflated) {
+    identity = { status: 'opaque', reason: 'deflated data set: its bytes are compressed as a whole and cannot be cut by offsets' };
+  } else {
+    cuts = identityRanges(bytes, parsed);
+    identity = { status: 'split' };
+  }
+  const ranges = cuts.pixels ? [...cuts.identity, cuts.pixels] : cuts.identity;
+  const { kept: skeleton, cut } = cutRanges(bytes, ranges);
+  // cutRanges returns the pieces in offset order; the pixel range is found by its offset.
+  const sorted = [...ranges].sort((a, b) => a.offset - b.offset);
+  const pixelIndex = cuts.pixels ? sorted.indexOf(cuts.pixels) : -1;
+  const identityBytes = concat(cut.filter((_, i) => i !== pixelIndex));
+  const pixelBytes = pixelIndex >= 0 ? cut[pixelIndex] : new Uint8Array(0);
+
+  const { pixels, regions } = parsed.deflated
+    ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [] }
+    : splitPixels(pixelBytes, parsed, options.regions);
+  const plain: OutgoingFragment[] = [
+    { role: 'skeleton', index: 0, bytes: skeleton },
+    { role: 'identity', index: 0, bytes: identityBytes },
+    ...regions.map((bytes, index) => ({ role: 'region', index, bytes })),
+  ];
+
+  const body: Omit<ManifestBody, 'fragments'> = {
+    version: MANIFEST_VERSION,
+    sopInstanceUid: parsed.sopInstanceUID,
+    studyInstanceUid: parsed.studyInstanceUID,
+    seriesInstanceUid: parsed.seriesInstanceUID,
+    sopClassUid: parsed.sopClassUID,
+    transferSyntaxUid: parsed.transferSyntaxUID,
+    length: bytes.length,
+    sha256,
+    createdAt: (options.now ?? new Date()).toISOString(),
+    gatewayId: options.gatewayId,
+    mode: options.mode,
+    cuts,
+    identity,
+    pixels,
+  };
+  if (options.mode === 'paper') return { body, fragments: plain };
+
+  const dataKey = generateDataKey();
+  try {
+    const wrapped = options.keyring.wrap(dataKey);
+    const fragments = plain.map((f) => ({
+      ...f,
+      bytes: encryptFragment(dataKey, f.bytes, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role: f.role, index: f.index, manifestVersion: MANIFEST_VERSION })),
+    }));
+    return { body: { ...body, dataKey: { keyId: wrapped.keyId, wrapped: Buffer.from(wrapped.wrapped).toString('base64') } }, fragments };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
+/** The pixel data value split over the region fragments, with what the manifest says of it. */
+function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, regions: number): { pixels: PixelProtection; regions: Uint8Array[] } {
+  if (pixelBytes.length === 0) {
+    return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
+  }
+  const reason = parsed.pixelData?.encapsulated
+    ? 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped over the regions'
+    : 'native pixel data is striped over the regions';
+  const { parts, parameters } = stripe(pixelBytes, regions);
+  return {
+    pixels: { kind: 'striped', reason, split: parameters as unknown as JsonValue, watermark: { applied: false, reason: 'not embedded in striped pixel data' } },
+    regions: parts,
+  };
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,96 @@
+/**
+ * Restores a protected instance on the read path (DESIGN.md "Data flow"): every fragment must have
+ * the length and SHA-256 the signed manifest records, and in hardened mode must authenticate under
+ * the instance's data key with its role and index bound; the regions are joined back into the pixel
+ * data, the identity values spliced back into the skeleton, and the SHA-256 of the whole result must
+ * equal the manifest's. Any failure throws INTEGRITY_FAILURE before a single byte is handed out.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { spliceRanges, type ByteRange } from '../dicom/byte-cuts.js';
+import { GatewayError } from '../errors.js';
+import { fragmentAad } from '../keys/associated-data.js';
+import { decryptFragment } from '../keys/envelope.js';
+import type { Keyring } from '../keys/keyring.js';
+import type { FragmentRecord, ManifestBody } from './manifest.js';
+import { unstripe, type StripeParameters } from './stripes.js';
+
+/** The key of a fragment in the map of fetched bytes. */
+export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): string {
+  return `${fragment.role}:${fragment.index}`;
+}
+
+/** Rebuilds the exact received bytes from a verified manifest and the fetched fragments. */
+export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Uint8Array {
+  const opened = openFragments(manifest, fetched, keyring);
+  const part = (role: string, index = 0) => {
+    const bytes = opened.get(`${role}:${index}`);
+    if (bytes === undefined) throw integrity(`the manifest has no ${role} fragment ${index}`);
+    return bytes;
+  };
+  const ranges: ByteRange[] = [];
+  const pieces: Uint8Array[] = [];
+  let identity = part('identity');
+  for (const range of manifest.cuts.identity) {
+    if (identity.length < range.length) throw integrity('the identity fragment is shorter than its recorded ranges');
+    ranges.push(range);
+    pieces.push(identity.subarray(0, range.length));
+    identity = identity.subarray(range.length);
+  }
+  if (identity.length !== 0) throw integrity('the identity fragment is longer than its recorded ranges');
+  if (manifest.cuts.pixels) {
+    ranges.push(manifest.cuts.pixels);
+    pieces.push(joinPixels(manifest, opened));
+  }
+  const order = ranges.map((_, i) => i).sort((a, b) => ranges[a].offset - ranges[b].offset);
+  const restored = spliceRanges(part('skeleton'), order.map((i) => ranges[i]), order.map((i) => pieces[i]));
+  const digest = createHash('sha256').update(restored).digest();
+  const expected = Buffer.from(manifest.sha256, 'hex');
+  if (restored.length !== manifest.length || digest.length !== expected.length || !timingSafeEqual(digest, expected)) {
+    throw integrity('the reassembled instance does not match the SHA-256 of the received one');
+  }
+  return restored;
+}
+
+/** Each fragment checked against its record and, in hardened mode, decrypted. */
+function openFragments(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Map<string, Uint8Array> {
+  const dataKey = manifest.mode === 'hardened' ? unwrap(manifest, keyring) : undefined;
+  try {
+    const opened = new Map<string, Uint8Array>();
+    for (const record of manifest.fragments) {
+      const key = fragmentKey(record);
+      const stored = fetched.get(key);
+      if (stored === undefined) throw integrity(`fragment ${key} was not fetched`);
+      if (stored.length !== record.length) throw integrity(`fragment ${key} has ${stored.length} bytes, the manifest says ${record.length}`);
+      const digest = createHash('sha256').update(stored).digest('hex');
+      if (digest !== record.sha256) throw integrity(`fragment ${key} does not match its SHA-256`);
+      opened.set(
+        key,
+        dataKey === undefined
+          ? stored
+          : decryptFragment(dataKey, stored, fragmentAad({ sopInstanceUid: manifest.sopInstanceUid, role: record.role, index: record.index, manifestVersion: manifest.version })),
+      );
+    }
+    return opened;
+  } finally {
+    dataKey?.fill(0);
+  }
+}
+
+function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
+  if (!manifest.dataKey) throw integrity('a hardened manifest without a data key');
+  return keyring.unwrap({ keyId: manifest.dataKey.keyId, wrapped: Buffer.from(manifest.dataKey.wrapped, 'base64') });
+}
+
+function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>): Uint8Array {
+  const regions = manifest.fragments.filter((f) => f.role === 'region').sort((a, b) => a.index - b.index).map((f) => opened.get(fragmentKey(f))!);
+  switch (manifest.pixels.kind) {
+    case 'striped':
+      return unstripe(regions, manifest.pixels.split as unknown as StripeParameters);
+    default:
+      throw integrity(`pixel protection '${manifest.pixels.kind}' with a pixel range`);
+  }
+}
+
+function integrity(message: string): GatewayError {
+  return new GatewayError('INTEGRITY_FAILURE', message);
+}
