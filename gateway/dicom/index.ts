@@ -57,6 +57,7 @@ export { deidentifyInstance, type DeidentifiedInstance } from './deidentify.js';
 export { deidentifyJson, type DeidentifiedJson } from './deidentify-json.js';
 export {
   pixelGeometry,
+  nativePixelBytes,
   unsupportedSampleAccess,
   bytesPerSample,
   pixelsPerFrame,
@@ -69,6 +70,7 @@ export {
   writeSample,
   type PixelGeometry,
   type SampleCodec,
+  type NativePixelDataLayout,
 } from './pixel-geometry.js';
 export {
   embedWatermark,

@@ -63,6 +63,19 @@ export function pixelGeometry(metadata: DicomJson, layout: PixelDataLayout): Pix
   return geometry;
 }
 
+/** A native pixel data layout ({@link PixelDataLayout} with `encapsulated: false`). */
+export type NativePixelDataLayout = Extract<PixelDataLayout, { encapsulated: false }>;
+
+/**
+ * The bytes of every frame of native pixel data, as a view of `view` (the bytes the layout's
+ * offsets refer to, see `datasetView`): frames back to back, without the pad byte of odd lengths.
+ */
+export function nativePixelBytes(view: Uint8Array, layout: NativePixelDataLayout): Uint8Array {
+  const length =
+    layout.bitsPerFrame !== undefined ? Math.ceil((layout.bitsPerFrame * layout.numberOfFrames) / 8) : layout.frameLength * layout.numberOfFrames;
+  return view.subarray(layout.offset, layout.offset + length);
+}
+
 /**
  * Why the sample helpers cannot address this geometry's samples, or undefined when they can:
  * Bits Allocated 1 (bit-packed), Bits Allocated other than 8, 16 or 32, and chroma-subsampled

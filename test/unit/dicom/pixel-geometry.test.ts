@@ -7,11 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
 import { isGatewayError } from '../../../gateway/errors.js';
 import {
-  datasetView,
   EXPLICIT_VR_BIG_ENDIAN,
   parseInstance,
   pixelGeometry,
@@ -26,29 +23,10 @@ import {
   type PixelGeometry,
 } from '../../../gateway/dicom/index.js';
 import { syntheticInstance } from '../../fixtures/synthetic.js';
-import { corpusFiles, PYDICOM_DATA } from '../../support/corpus.js';
+import { nativePixelCorpus } from '../../support/native-pixels.js';
 import { pydicomPixels } from '../../support/pydicom-pixels.js';
 import { buildInstance, identity, imagePixel, type Spec } from './instance-builder.js';
-
-/** A geometry with defaults: 1 frame of 2x2 16-bit unsigned little endian MONOCHROME2. */
-export function geometryOf(overrides: Partial<PixelGeometry> = {}): PixelGeometry {
-  const bitsAllocated = overrides.bitsAllocated ?? 16;
-  const bitsStored = overrides.bitsStored ?? bitsAllocated;
-  return {
-    rows: 2,
-    columns: 2,
-    samplesPerPixel: 1,
-    bitsAllocated,
-    bitsStored,
-    highBit: bitsStored - 1,
-    pixelRepresentation: 0,
-    planarConfiguration: 0,
-    frames: 1,
-    bigEndian: false,
-    photometricInterpretation: 'MONOCHROME2',
-    ...overrides,
-  };
-}
+import { geometryOf } from './pixel-support.js';
 
 function us(tag: string, value: number): DicomJson {
   return { [tag]: { vr: 'US', Value: [value] } };
@@ -189,20 +167,7 @@ describe('sample access', () => {
 });
 
 describe('sample values of the pydicom corpus', () => {
-  const natives: Array<{ file: string; bytes: Uint8Array; geometry: PixelGeometry; offset: number }> = [];
-  for (const file of corpusFiles()) {
-    const bytes = readFileSync(file);
-    let parsed;
-    try {
-      parsed = parseInstance(bytes);
-    } catch {
-      continue;
-    }
-    const layout = parsed.pixelData;
-    if (layout === undefined || layout.encapsulated) continue;
-    const geometry = pixelGeometry(parsed.metadata, layout);
-    if (unsupportedSampleAccess(geometry) === undefined) natives.push({ file, bytes: datasetView(bytes, parsed), geometry, offset: layout.offset });
-  }
+  const natives = nativePixelCorpus().filter((n) => unsupportedSampleAccess(n.geometry) === undefined);
   const reference = pydicomPixels(natives.map((n) => n.file));
 
   it('covers 8, 16 and 32-bit, signed, big endian and multi-frame files', () => {
@@ -220,8 +185,8 @@ describe('sample values of the pydicom corpus', () => {
     }
   });
 
-  for (const { file, bytes, geometry, offset } of natives) {
-    it(relative(PYDICOM_DATA, file), () => {
+  for (const { file, name, pixels, geometry } of natives) {
+    it(name, () => {
       const expected = reference[file];
       assert.ok(expected !== undefined && !('error' in expected), `pydicom cannot read the samples: ${JSON.stringify(expected)}`);
       const { frames, rows, columns, samplesPerPixel } = geometry;
@@ -231,7 +196,7 @@ describe('sample values of the pydicom corpus', () => {
       let i = 0;
       for (let f = 0; f < frames; f++) {
         for (let p = 0; p < rows * columns; p++) {
-          for (let k = 0; k < samplesPerPixel; k++) values[i++] = codec.read(bytes, offset + sampleOffset(geometry, f, p, k));
+          for (let k = 0; k < samplesPerPixel; k++) values[i++] = codec.read(pixels, sampleOffset(geometry, f, p, k));
         }
       }
       assert.deepEqual([...values.subarray(0, 8)], expected.first);
