@@ -55,3 +55,47 @@ export {
 } from './deid-plan.js';
 export { deidentifyInstance, type DeidentifiedInstance } from './deidentify.js';
 export { deidentifyJson, type DeidentifiedJson } from './deidentify-json.js';
+export {
+  pixelGeometry,
+  nativePixelBytes,
+  unsupportedSampleAccess,
+  bytesPerSample,
+  pixelsPerFrame,
+  samplesPerFrame,
+  frameLength,
+  valueRange,
+  sampleOffset,
+  sampleCodec,
+  readSample,
+  writeSample,
+  type PixelGeometry,
+  type SampleCodec,
+  type NativePixelDataLayout,
+} from './pixel-geometry.js';
+export {
+  embedWatermark,
+  extractWatermark,
+  watermarkCapacity,
+  WATERMARK_SCHEME,
+  MIN_PAYLOAD_BYTES,
+  MAX_SKIPPED_SAMPLES,
+  MAX_PASSES,
+  type VisitingOrder,
+  type WatermarkPass,
+  type WatermarkOptions,
+  type WatermarkParameters,
+  type WatermarkRefusal,
+  type EmbedResult,
+  type ExtractedWatermark,
+} from './watermark.js';
+export {
+  watermarkKey,
+  watermarkPayload,
+  verifyWatermark,
+  watermarkPixelData,
+  verifyAndRemoveWatermark,
+  WATERMARK_KEY_INFO,
+  type WatermarkClaims,
+  type WatermarkRecord,
+  type WatermarkSeal,
+} from './watermark-payload.js';
