@@ -17,6 +17,7 @@ commands:
   keys    manage master keys: generate, list, rotate ('aegis keys --help')
   apikeys manage API keys of users (modalities, routers): create, list, revoke ('aegis apikeys --help')
   audit   check or export the audit trail: verify, export ('aegis audit --help')
+  reindex rebuild the catalog from the backends ('aegis reindex --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
 
 options (every command):
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'keys') return (await import('./keys.js')).keysCommand(argv);
   if (positionals[0] === 'apikeys') return (await import('./apikeys.js')).apiKeysCommand(argv);
   if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
+  if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   return startCommand(argv);
 }

@@ -6,11 +6,9 @@
  * The received bytes are stored as they are: never re-serialized.
  */
 import { webcrypto } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { FragmentStore } from '../../adapters/fragment-store.js';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, NewInstance } from '../catalog/catalog.js';
 import { parseInstance } from '../dicom/index.js';
-import type { DicomJson } from '../dicom/types.js';
+import type { DicomJson, ParsedInstance } from '../dicom/types.js';
 import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
 import { isGatewayError } from '../errors.js';
 
@@ -124,32 +122,17 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     deps.logger.error({ err: error }, 'protecting or storing an instance failed');
     return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance' };
   }
-  const { backend, locator } = written;
-  const manifest = JSON.stringify(written.manifest);
-  const metadata: DicomJson = { ...parsed.metadata, '00083002': { vr: 'UI', Value: [parsed.transferSyntaxUID] } };
+  const { locator } = written;
   try {
     await deps.catalog.addInstance(
-      {
-        sopInstanceUid: parsed.sopInstanceUID,
-        seriesUid: parsed.seriesInstanceUID,
-        studyUid: parsed.studyInstanceUID,
-        sopClassUid: parsed.sopClassUID,
-        transferSyntaxUid: parsed.transferSyntaxUID,
-        metadata,
-        layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated },
-        size: part.bytes.length,
-        sha256,
-        backend,
-        locator,
-        manifest,
-      },
+      catalogEntry(parsed, part.bytes.length, sha256, written),
       { replace: existing !== undefined },
     );
   } catch (error) {
     // A concurrent request may have recorded the same SOP Instance UID first.
     const now = await deps.catalog.findInstance(parsed.sopInstanceUID).catch(() => undefined);
     if (now?.sha256 === sha256) return stored;
-    if (!now || now.locator !== locator) await removeProtected(deps, manifest, written);
+    if (!now || now.locator !== locator) await removeProtected(deps, JSON.stringify(written.manifest), written);
     if (now) {
       return { ok: false, ...ids, failureReason: FailureReason.duplicateSopInstance, reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} was stored concurrently` };
     }
@@ -158,6 +141,24 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   }
   if (existing && existing.locator !== locator) await removeStored(deps, existing);
   return stored;
+}
+
+/** The catalog row of a stored instance (STOW, and `aegis reindex` from the backends). */
+export function catalogEntry(parsed: ParsedInstance, size: number, sha256: string, written: WrittenInstance): NewInstance {
+  return {
+    sopInstanceUid: parsed.sopInstanceUID,
+    seriesUid: parsed.seriesInstanceUID,
+    studyUid: parsed.studyInstanceUID,
+    sopClassUid: parsed.sopClassUID,
+    transferSyntaxUid: parsed.transferSyntaxUID,
+    metadata: { ...parsed.metadata, '00083002': { vr: 'UI', Value: [parsed.transferSyntaxUID] } },
+    layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated },
+    size,
+    sha256,
+    backend: written.backend,
+    locator: written.locator,
+    manifest: JSON.stringify(written.manifest),
+  };
 }
 
 /** Removes the stored bytes of a catalog row: its fragments and manifest copy, or the whole instance of a row from before protection. */
