@@ -4,11 +4,16 @@
  * keys, acts and exits, so it works while a gateway runs on the same data. Exit codes: 0 done,
  * 1 refused or failed (message on stderr), 2 usage.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { createKeyFile, keyDirectory } from '../keys/key-directory.js';
 import { Keyring } from '../keys/keyring.js';
+import { Catalog } from '../catalog/catalog.js';
+import { ManifestKeyStore } from '../services/manifest-keys.js';
+import { openStores } from './start.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { MemoryWrappedKeyStore } from '../keys/memory-wrapped-key-store.js';
 import { rewrapDataKeys, type WrappedKeyStore } from '../keys/rotation.js';
@@ -49,16 +54,23 @@ export interface KeysCommandDeps {
   openWrappedKeys(config: GatewayConfig): Promise<WrappedKeySource>;
 }
 
-/**
- * Until the protection pipeline stores instances encrypted (issue 3), the catalog holds no wrapped
- * data keys: there is truly nothing to rewrap. Replace with the catalog's store when it exists.
- */
+/** The manifests of the catalog (each holds its instance's wrapped data key). */
 const DEFAULT_DEPS: KeysCommandDeps = {
-  openWrappedKeys: async () => ({
-    store: new MemoryWrappedKeyStore(),
-    emptyBecause: 'the catalog stores no wrapped data keys yet: instances are not stored encrypted yet',
-    close: async () => {},
-  }),
+  openWrappedKeys: async (config) => {
+    const file = join(config.dataDir, 'catalog.sqlite');
+    if (!existsSync(file)) return { store: new MemoryWrappedKeyStore(), emptyBecause: `no catalog at ${file}`, close: async () => {} };
+    const keyring = await Keyring.load({ dataDir: config.dataDir, env: process.env });
+    const catalog = await Catalog.openSqlite(file);
+    const stores = openStores(config);
+    return {
+      store: new ManifestKeyStore(catalog, stores, keyring),
+      emptyBecause: 'no protected instance is stored',
+      close: async () => {
+        await catalog.close();
+        await Promise.all([...stores.values()].map((s) => s.close()));
+      },
+    };
+  },
 };
 
 /** Runs `aegis keys ...`; `argv` starts with `keys`. Resolves to the exit code. */
