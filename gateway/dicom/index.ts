@@ -55,3 +55,41 @@ export {
 } from './deid-plan.js';
 export { deidentifyInstance, type DeidentifiedInstance } from './deidentify.js';
 export { deidentifyJson, type DeidentifiedJson } from './deidentify-json.js';
+export {
+  pixelGeometry,
+  bytesPerSample,
+  frameByteLength,
+  sampleOffset,
+  readSample,
+  writeSample,
+  type PixelGeometry,
+} from './pixel-geometry.js';
+export {
+  segmentPixels,
+  segmentationRefusal,
+  backgroundFirstOrder,
+  MAX_REGIONS,
+  type Segmentation,
+  type SegmentationOptions,
+  type SegmentationRefusal,
+  type FrameSegmentation,
+} from './segmentation.js';
+export { splitRegions, joinRegions, restoreSegmentation, type RegionSplit, type SegmentationParameters } from './region-split.js';
+export {
+  splitEncapsulated,
+  joinEncapsulated,
+  stripeBytes,
+  joinStripes,
+  DEFAULT_STRIPE_BYTES,
+  type StripeParameters,
+  type StripeReason,
+  type StripedBytes,
+} from './byte-stripes.js';
+export {
+  splitPixelData,
+  splitEncapsulatedPixelData,
+  joinPixelData,
+  type PixelSplit,
+  type PixelSplitOptions,
+  type PixelSplitParameters,
+} from './pixel-split.js';
