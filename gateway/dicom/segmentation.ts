@@ -47,12 +47,14 @@ export interface Segmentation {
 
 /** Labels are bytes. */
 export const MAX_REGIONS = 255;
+/** Samples per pixel segmented at most (RGB, YBR: 3; the retired ARGB and CMYK: 4). */
+export const MAX_SAMPLES_PER_PIXEL = 4;
 /** Bytes after the last frame (a pad byte, some writers' padding) kept in the parameters, at most. */
 export const MAX_TRAILER_BYTES = 1024;
 
 /** Why native pixel data is striped instead of segmented. */
 export interface SegmentationRefusal {
-  reason: 'bit-packed' | 'unsupported-bits-allocated' | 'invalid-bits' | 'length-mismatch';
+  reason: 'bit-packed' | 'unsupported-bits-allocated' | 'unsupported-samples-per-pixel' | 'invalid-bits' | 'length-mismatch';
   detail: string;
 }
 
@@ -67,6 +69,9 @@ export function segmentationRefusal(geometry: PixelGeometry, byteLength: number)
   }
   if (bitsAllocated !== 8 && bitsAllocated !== 16 && bitsAllocated !== 32) {
     return { reason: 'unsupported-bits-allocated', detail: `BitsAllocated ${bitsAllocated}: only 8, 16 and 32 are segmented` };
+  }
+  if (!(samplesPerPixel >= 1 && samplesPerPixel <= MAX_SAMPLES_PER_PIXEL)) {
+    return { reason: 'unsupported-samples-per-pixel', detail: `SamplesPerPixel ${samplesPerPixel}: only 1 to ${MAX_SAMPLES_PER_PIXEL} are segmented` };
   }
   if (!(bitsStored >= 1 && bitsStored <= bitsAllocated && highBit >= bitsStored - 1 && highBit < bitsAllocated)) {
     return { reason: 'invalid-bits', detail: `BitsStored ${bitsStored} and HighBit ${highBit} do not fit in BitsAllocated ${bitsAllocated}` };

@@ -74,12 +74,13 @@ describe('native pixel data that is striped, not segmented', () => {
     assert.ok(Buffer.from(joinPixelData(split.regions, split.labelMap, geometry, parameters)).equals(value), 'join differs');
   });
 
-  it('YBR_FULL_422 (two samples per pixel on average), BitsAllocated 24, BitsStored above BitsAllocated', () => {
+  it('YBR_FULL_422 (two samples per pixel on average), BitsAllocated 24, BitsStored above BitsAllocated, 5 samples', () => {
     const ybr = syntheticGeometry({ rows: 4, columns: 4, bitsAllocated: 8, samplesPerPixel: 3 });
     const cases: Array<[string, typeof ybr, number]> = [
       ['length-mismatch', ybr, 32],
       ['unsupported-bits-allocated', { ...ybr, bitsAllocated: 24, bitsStored: 24, highBit: 23 }, 144],
       ['invalid-bits', { ...ybr, bitsStored: 12, highBit: 11 }, 48],
+      ['unsupported-samples-per-pixel', { ...ybr, samplesPerPixel: 5 }, 80],
     ];
     for (const [reason, geometry, length] of cases) {
       const value = randomBytes(length);
