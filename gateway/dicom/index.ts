@@ -63,6 +63,7 @@ export {
   pixelsPerFrame,
   samplesPerFrame,
   frameLength,
+  frameByteLength,
   valueRange,
   sampleOffset,
   sampleCodec,
@@ -99,3 +100,32 @@ export {
   type WatermarkRecord,
   type WatermarkSeal,
 } from './watermark-payload.js';
+export {
+  segmentPixels,
+  segmentationRefusal,
+  backgroundFirstOrder,
+  MAX_REGIONS,
+  type Segmentation,
+  type SegmentationOptions,
+  type SegmentationRefusal,
+  type FrameSegmentation,
+} from './segmentation.js';
+export { splitRegions, joinRegions, restoreSegmentation, type RegionSplit, type SegmentationParameters } from './region-split.js';
+export {
+  splitEncapsulated,
+  joinEncapsulated,
+  stripeBytes,
+  joinStripes,
+  DEFAULT_STRIPE_BYTES,
+  type StripeParameters,
+  type StripeReason,
+  type StripedBytes,
+} from './byte-stripes.js';
+export {
+  splitPixelData,
+  splitEncapsulatedPixelData,
+  joinPixelData,
+  type PixelSplit,
+  type PixelSplitOptions,
+  type PixelSplitParameters,
+} from './pixel-split.js';

@@ -115,6 +115,12 @@ export function frameLength(geometry: PixelGeometry): number {
   return samplesPerFrame(geometry) * bytesPerSample(geometry);
 }
 
+/** Bytes of one frame as stored, any geometry (BitsAllocated 1: the bytes its bits fill, rounded up). */
+export function frameByteLength(geometry: PixelGeometry): number {
+  const { rows, columns, samplesPerPixel, bitsAllocated } = geometry;
+  return Math.ceil((rows * columns * samplesPerPixel * bitsAllocated) / 8);
+}
+
 /** The smallest and largest stored value (Bits Stored, signed or not). */
 export function valueRange(geometry: PixelGeometry): { min: number; max: number } {
   const span = 2 ** geometry.bitsStored;

@@ -1,0 +1,231 @@
+/**
+ * The region fragments of a segmentation (the paper's split: each region backend receives only its
+ * region's pixels) and their exact reassembly. Region i holds the bytes of the pixels labelled i,
+ * samples unchanged: frame by frame, plane by plane (Planar Configuration 1), first the pixels with
+ * an even raster index, then those with an odd one. That order keeps a region fragment free of two
+ * horizontally adjacent pixels, so it holds no run of the original bytes longer than one pixel even
+ * where a region is a large contiguous area. The label map says where each pixel goes back.
+ */
+import { createHash } from 'node:crypto';
+import { GatewayError } from '../errors.js';
+import { decodeLabelMap, encodeLabelMap, LABEL_MAP_ENCODING } from './label-map.js';
+import { MAX_ITERATIONS } from './kmeans-histogram.js';
+import { bytesPerSample, frameByteLength, type PixelGeometry } from './pixel-geometry.js';
+import { newSampleArray, sampleArray, sampleBytes, type SampleArray } from './sample-array.js';
+import { segmentationRefusal, type FrameSegmentation, type Segmentation } from './segmentation.js';
+
+/** Everything {@link joinRegions} needs besides the fragments and the label map (JSON, kept in the manifest). */
+export interface SegmentationParameters {
+  version: 1;
+  algorithm: 'kmeans-histogram';
+  /** R. */
+  regions: number;
+  seed: number;
+  initialisation: 'greedy-kmeans++';
+  /** What was clustered: the stored value, or the mean of the samples of a pixel. */
+  intensity: 'stored-value' | 'mean-of-samples';
+  maxIterations: number;
+  /** The order of the pixels inside a region fragment (see the module header). */
+  pixelOrder: 'frame-plane-even-odd';
+  geometry: PixelGeometry;
+  /** Per frame: centroids, counts, iterations. */
+  frames: FrameSegmentation[];
+  /** Bytes of each region fragment. */
+  regionBytes: number[];
+  labelMap: { encoding: typeof LABEL_MAP_ENCODING; length: number; sha256: string };
+  /**
+   * The bytes of the value after the last frame (the pad byte of an odd-length value, or a writer's
+   * padding), base64; '' when none. They are no pixel's bytes, so no region holds them.
+   */
+  trailer: string;
+}
+
+/** Region fragments (each with its own ArrayBuffer), the compressed label map and the parameters. */
+export interface RegionSplit {
+  regions: Uint8Array[];
+  labelMap: Uint8Array;
+  parameters: SegmentationParameters;
+}
+
+/**
+ * Splits native pixel data (`pixels`: the Pixel Data value, as given to {@link segmentPixels}) into
+ * the fragments of `segmentation`'s regions. The segmentation may come from other pixels of the
+ * same geometry (the original ones, when the watermark changed some since). Throws `INTERNAL`
+ * when the geometry, the labels and the bytes do not belong together.
+ */
+export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmentation: Segmentation): RegionSplit {
+  const refusal = segmentationRefusal(geometry, pixels.length);
+  if (refusal !== undefined) throw new GatewayError('INTERNAL', `cannot split this pixel data into regions: ${refusal.detail}`);
+  const pixelsPerFrame = geometry.rows * geometry.columns;
+  if (!sameGeometry(geometry, segmentation.geometry) || segmentation.labels.length !== pixelsPerFrame * geometry.frames) {
+    throw new GatewayError('INTERNAL', 'the segmentation was made for another geometry');
+  }
+  const { labels, regions } = segmentation;
+  const size = bytesPerSample(geometry);
+  const sampleCount = pixelsPerFrame * geometry.samplesPerPixel * geometry.frames;
+  const counts = new Array<number>(regions).fill(0);
+  for (const frame of segmentation.frames) frame.counts.forEach((count, r) => (counts[r] += count));
+  const starts = regionStarts(counts, geometry.samplesPerPixel);
+  if (counts.length !== regions || starts[regions] !== sampleCount) {
+    throw new GatewayError('INTERNAL', 'the region counts of the segmentation do not add up to its pixels');
+  }
+  const packed = newSampleArray(size, sampleCount);
+  moveSamples(sampleArray(pixels, size, sampleCount), packed, labels, starts, geometry, 'scatter');
+  const fragments = counts.map((_, r) => sampleBytes(packed.subarray(starts[r], starts[r + 1])).slice());
+  const labelMap = encodeLabelMap(labels, regions);
+  const trailer = pixels.subarray(frameByteLength(geometry) * geometry.frames);
+  return {
+    regions: fragments,
+    labelMap,
+    parameters: {
+      version: 1,
+      algorithm: 'kmeans-histogram',
+      regions,
+      seed: segmentation.seed,
+      initialisation: 'greedy-kmeans++',
+      intensity: geometry.samplesPerPixel === 1 ? 'stored-value' : 'mean-of-samples',
+      maxIterations: MAX_ITERATIONS,
+      pixelOrder: 'frame-plane-even-odd',
+      geometry: { ...geometry },
+      frames: segmentation.frames,
+      regionBytes: fragments.map((fragment) => fragment.length),
+      labelMap: { encoding: LABEL_MAP_ENCODING, length: labelMap.length, sha256: sha256(labelMap) },
+      trailer: Buffer.from(trailer).toString('base64'),
+    },
+  };
+}
+
+/**
+ * The exact pixel data value given to {@link splitRegions} (trailer included). Throws
+ * `INTEGRITY_FAILURE` when the fragments, the label map, the geometry and the parameters do not
+ * add up.
+ */
+export function joinRegions(regions: Uint8Array[], labelMap: Uint8Array, geometry: PixelGeometry, parameters: SegmentationParameters): Uint8Array {
+  const segmentation = restoreSegmentation(labelMap, geometry, parameters);
+  const counts = segmentation.frames.reduce((sum, frame) => sum.map((count, r) => count + frame.counts[r]), new Array<number>(parameters.regions).fill(0));
+  const size = bytesPerSample(geometry);
+  if (regions.length !== parameters.regions) {
+    throw new GatewayError('INTEGRITY_FAILURE', `${regions.length} region fragments for ${parameters.regions} regions`);
+  }
+  counts.forEach((count, r) => {
+    const expected = count * geometry.samplesPerPixel * size;
+    if (regions[r].length !== expected || parameters.regionBytes[r] !== expected) {
+      throw new GatewayError(
+        'INTEGRITY_FAILURE',
+        `region fragment ${r} holds ${regions[r].length} bytes (parameters: ${parameters.regionBytes[r]}); its ${count} pixels need ${expected}`,
+      );
+    }
+  });
+  const starts = regionStarts(counts, geometry.samplesPerPixel);
+  const sampleCount = starts[starts.length - 1];
+  const packed = new Uint8Array(sampleCount * size);
+  regions.forEach((fragment, r) => packed.set(fragment, starts[r] * size));
+  const trailer = Buffer.from(parameters.trailer, 'base64');
+  const pixelBytes = sampleCount * size;
+  const out = new Uint8Array(pixelBytes + trailer.length);
+  const samples = sampleArray(out, size, sampleCount);
+  moveSamples(sampleArray(packed, size, sampleCount), samples, segmentation.labels, starts, geometry, 'gather');
+  out.set(trailer, pixelBytes);
+  return out;
+}
+
+/**
+ * The segmentation behind stored parameters and label map (for the watermark on read: its
+ * background-first order). Throws `INTEGRITY_FAILURE` when the label map is not the one the
+ * parameters name, or the geometry differs from theirs.
+ */
+export function restoreSegmentation(labelMap: Uint8Array, geometry: PixelGeometry, parameters: SegmentationParameters): Segmentation {
+  if (parameters.algorithm !== 'kmeans-histogram' || parameters.version !== 1 || parameters.pixelOrder !== 'frame-plane-even-odd') {
+    throw new GatewayError('INTEGRITY_FAILURE', `unknown segmentation parameters (${String(parameters.algorithm)}, version ${String(parameters.version)})`);
+  }
+  if (!sameGeometry(geometry, parameters.geometry)) {
+    throw new GatewayError('INTEGRITY_FAILURE', 'the pixel geometry differs from the one the regions were split with');
+  }
+  if (labelMap.length !== parameters.labelMap.length || sha256(labelMap) !== parameters.labelMap.sha256) {
+    throw new GatewayError('INTEGRITY_FAILURE', 'the label map is not the one the segmentation parameters name (length or SHA-256 differs)');
+  }
+  if (parameters.frames.length !== geometry.frames) {
+    throw new GatewayError('INTEGRITY_FAILURE', `the parameters describe ${parameters.frames.length} frames, the geometry has ${geometry.frames}`);
+  }
+  const { labels, counts } = decodeLabelMap(labelMap, geometry.rows * geometry.columns, geometry.frames, parameters.regions);
+  const frames = parameters.frames.map((frame, f): FrameSegmentation => {
+    if (counts[f].some((count, r) => count !== frame.counts[r])) {
+      throw new GatewayError('INTEGRITY_FAILURE', `the label map does not give frame ${f} the region counts of the parameters`);
+    }
+    return { ...frame, counts: counts[f] };
+  });
+  return { geometry, regions: parameters.regions, seed: parameters.seed, labels, frames };
+}
+
+const GEOMETRY_FIELDS = [
+  'rows', 'columns', 'samplesPerPixel', 'bitsAllocated', 'bitsStored', 'highBit',
+  'pixelRepresentation', 'planarConfiguration', 'frames', 'bigEndian',
+] as const satisfies ReadonlyArray<keyof PixelGeometry>;
+
+function sameGeometry(a: PixelGeometry, b: PixelGeometry | undefined): boolean {
+  return b !== undefined && GEOMETRY_FIELDS.every((field) => a[field] === b[field]);
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Index of each region's first sample in the packed samples; the last entry is the total. */
+function regionStarts(counts: number[], samplesPerPixel: number): number[] {
+  const starts = [0];
+  for (const count of counts) starts.push(starts[starts.length - 1] + count * samplesPerPixel);
+  return starts;
+}
+
+/**
+ * Moves every sample between its place in the pixel data (`pixels`) and its place in the packed
+ * region samples (`packed`, region after region), in the region order of the module header:
+ * 'scatter' copies pixels to packed, 'gather' packed to pixels. `starts`: each region's first
+ * packed index.
+ */
+function moveSamples(from: SampleArray, to: SampleArray, labels: Uint8Array, starts: number[], geometry: PixelGeometry, direction: 'scatter' | 'gather'): void {
+  const pixelsPerFrame = geometry.rows * geometry.columns;
+  const planar = geometry.planarConfiguration === 1;
+  const planes = planar ? geometry.samplesPerPixel : 1;
+  const unit = planar ? 1 : geometry.samplesPerPixel;
+  const scatter = direction === 'scatter';
+  const cursor = Float64Array.from(starts);
+  for (let frame = 0; frame < geometry.frames; frame++) {
+    const frameLabels = labels.subarray(frame * pixelsPerFrame, (frame + 1) * pixelsPerFrame);
+    for (let plane = 0; plane < planes; plane++) {
+      const base = (frame * planes + plane) * pixelsPerFrame * unit;
+      for (let parity = 0; parity < 2; parity++) {
+        // Runs of one label among the pixels of this parity: one region, consecutive packed places.
+        for (let p = parity; p < pixelsPerFrame; ) {
+          const r = frameLabels[p];
+          let end = p + 2;
+          while (end < pixelsPerFrame && frameLabels[end] === r) end += 2;
+          const count = (end - p) >>> 1;
+          if (scatter) copyStrided(from, base + p * unit, to, cursor[r], count, unit);
+          else copyStrided(to, base + p * unit, from, cursor[r], count, unit, true);
+          cursor[r] += count * unit;
+          p = end;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Copies `count` pixels of `unit` samples between every other pixel of `pixels` from `at` and
+ * consecutive places of `packed` from `packedAt`; `back` copies packed to pixels.
+ */
+function copyStrided(pixels: SampleArray, at: number, packed: SampleArray, packedAt: number, count: number, unit: number, back = false): void {
+  const stride = 2 * unit;
+  if (unit === 1) {
+    if (back) for (let k = 0; k < count; k++) pixels[at + 2 * k] = packed[packedAt + k];
+    else for (let k = 0; k < count; k++) packed[packedAt + k] = pixels[at + 2 * k];
+    return;
+  }
+  for (let k = 0; k < count; k++, at += stride, packedAt += unit) {
+    for (let s = 0; s < unit; s++) {
+      if (back) pixels[at + s] = packed[packedAt + s];
+      else packed[packedAt + s] = pixels[at + s];
+    }
+  }
+}
