@@ -81,6 +81,8 @@ const ConfigSchema = z
         regions: z.number().int().min(2).max(16).optional(),
         /** Names this gateway in manifests and watermarks; default aegis@<host name>. */
         gatewayId: z.string().min(1).max(128).optional(),
+        /** Memory per process for instances already reassembled and verified (frames of one instance come in many requests); 0: none. */
+        verifiedCacheMiB: z.number().int().min(0).max(65536).default(256),
       })
       .prefault({}),
     limits: z

@@ -42,6 +42,9 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
   const stores = openStores(config);
   const keyring = await ensureDevelopmentKey(config.dataDir, logger);
+  // A key generated while the gateway runs becomes active here within a minute.
+  const keyRefresh = setInterval(() => void keyring.refresh().catch((error: unknown) => logger.error({ err: error }, 'reading the master keys again failed')), 60_000);
+  keyRefresh.unref();
   const policy = config.policy === undefined ? DEFAULT_POLICY : loadPolicy(config.policy);
   const audit = new AuditTrail(catalog.db, keyring, logger, { reloadKeyring: () => Keyring.load({ dataDir: config.dataDir, env: process.env }) });
   audit.record({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` });
@@ -73,6 +76,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       server.closeIdleConnections();
       await closed;
       clearTimeout(grace);
+      clearInterval(keyRefresh);
       audit.record({ kind: 'application', operation: 'stop', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}` });
       await audit.close();
       await catalog.close();

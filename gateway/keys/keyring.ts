@@ -30,29 +30,63 @@ export interface KeyWarningLogger {
   warn(details: Record<string, unknown>, message: string): void;
 }
 
-/** Master keys by id, one active. Immutable; load again to see new keys. */
+/**
+ * Master keys by id, one active. A keyring loaded from its sources can {@link Keyring.refresh}
+ * itself, so that a running gateway sees a key that `aegis keys generate` added (and the manifests
+ * `aegis keys rotate` signed under it) without a restart.
+ */
 export class Keyring {
-  readonly #keys: ReadonlyMap<string, MasterKey>;
-  /** The key new data keys are wrapped under; undefined when the keyring is empty. */
-  readonly active: MasterKey | undefined;
+  #keys: ReadonlyMap<string, MasterKey>;
+  #active: MasterKey | undefined;
+  #sources: KeyringSources | undefined;
+  #refreshed = 0;
 
   /** Builds a keyring; `active` must be one of `keys`. Throws `KEYRING_INVALID` on duplicate ids. */
-  constructor(keys: readonly MasterKey[], active: MasterKey | undefined) {
+  constructor(keys: readonly MasterKey[], active: MasterKey | undefined, sources?: KeyringSources) {
+    this.#keys = Keyring.byId(keys, active);
+    this.#active = active;
+    this.#sources = sources;
+  }
+
+  /** The key new data keys are wrapped under; undefined when the keyring is empty. */
+  get active(): MasterKey | undefined {
+    return this.#active;
+  }
+
+  /** Loads the environment key and the key files; does not create anything. */
+  static async load(sources: KeyringSources): Promise<Keyring> {
+    const { keys, active } = await Keyring.read(sources);
+    return new Keyring(keys, active, sources);
+  }
+
+  /**
+   * Reads the sources again (at most once a second; a keyring built from keys alone does nothing).
+   * Keys only join: a key file removed later stays known to this process until it restarts.
+   */
+  async refresh(): Promise<void> {
+    if (this.#sources === undefined || Date.now() - this.#refreshed < 1000) return;
+    this.#refreshed = Date.now();
+    const { keys, active } = await Keyring.read(this.#sources);
+    const merged = new Map(this.#keys);
+    for (const key of keys) if (!merged.has(key.id)) merged.set(key.id, key);
+    this.#active = active === undefined ? this.#active : merged.get(active.id);
+    this.#keys = merged;
+  }
+
+  private static async read(sources: KeyringSources): Promise<{ keys: MasterKey[]; active: MasterKey | undefined }> {
+    const fromEnv = keyFromEnvironment(sources.env);
+    const files = await readKeyDirectory(keyDirectory(sources.dataDir));
+    return { keys: fromEnv ? [...files, fromEnv] : files, active: fromEnv ?? files.at(-1) };
+  }
+
+  private static byId(keys: readonly MasterKey[], active: MasterKey | undefined): Map<string, MasterKey> {
     const byId = new Map<string, MasterKey>();
     for (const key of keys) {
       if (byId.has(key.id)) throw new GatewayError('KEYRING_INVALID', `two master keys have the id '${key.id}' (${byId.get(key.id)!.source} and ${key.source})`);
       byId.set(key.id, key);
     }
     if (active !== undefined && byId.get(active.id) !== active) throw new GatewayError('INTERNAL', 'the active master key is not in the keyring');
-    this.#keys = byId;
-    this.active = active;
-  }
-
-  /** Loads the environment key and the key files; does not create anything. */
-  static async load(sources: KeyringSources): Promise<Keyring> {
-    const fromEnv = keyFromEnvironment(sources.env);
-    const files = await readKeyDirectory(keyDirectory(sources.dataDir));
-    return new Keyring(fromEnv ? [...files, fromEnv] : files, fromEnv ?? files.at(-1));
+    return byId;
   }
 
   /** Every key, file keys in number order then the environment key. */

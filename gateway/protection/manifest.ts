@@ -37,6 +37,8 @@ export interface PixelProtection {
   kind: 'segmented' | 'striped' | 'none' | 'opaque';
   /** Why not segmented (encapsulated, deflated, a format the segmenter refuses, ...). */
   reason?: string;
+  /** The pixel geometry the split and the watermark used (segmented pixel data). */
+  geometry?: JsonValue;
   /** Segmentation or striping parameters. */
   split?: JsonValue;
   /** Watermark parameters, or why there is none. */
@@ -82,7 +84,10 @@ export function signManifest(body: ManifestBody, keyring: Keyring): Manifest {
 /** The body of a manifest whose signature verifies; throws INTEGRITY_FAILURE otherwise. */
 export function verifyManifest(manifest: Manifest, keyring: Keyring, expectedSopInstanceUid?: string): ManifestBody {
   const { signature, ...body } = manifest;
-  if (!signature || typeof signature.mac !== 'string' || typeof signature.keyId !== 'string') throw integrity('the manifest is not signed');
+  // Exactly the hex this code writes: `Buffer.from(hex)` would also take upper case or stray characters.
+  if (!signature || typeof signature.mac !== 'string' || !/^[0-9a-f]{64}$/.test(signature.mac) || typeof signature.keyId !== 'string') {
+    throw integrity('the manifest is not signed');
+  }
   const key = signingKey(keyring, signature.keyId);
   const expected = Buffer.from(mac(body, key), 'hex');
   const presented = Buffer.from(signature.mac, 'hex');

@@ -15,7 +15,20 @@ import { fragmentAad } from '../keys/associated-data.js';
 import { encryptFragment, generateDataKey } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
-import { stripe } from './stripes.js';
+import { hkdfSync, type KeyObject } from 'node:crypto';
+import {
+  backgroundFirstOrder,
+  pixelGeometry,
+  segmentationRefusal,
+  segmentPixels,
+  splitEncapsulatedPixelData,
+  splitPixelData,
+  stripeBytes,
+  watermarkPixelData,
+  WATERMARK_KEY_INFO,
+  type PixelGeometry,
+} from '../dicom/index.js';
+import { isGatewayError } from '../errors.js';
 
 /** How to protect. */
 export interface ProtectOptions {
@@ -58,12 +71,14 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   const identityBytes = concat(cut.filter((_, i) => i !== pixelIndex));
   const pixelBytes = pixelIndex >= 0 ? cut[pixelIndex] : new Uint8Array(0);
 
-  const { pixels, regions } = parsed.deflated
-    ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [] }
-    : splitPixels(pixelBytes, parsed, options.regions);
+  const createdAt = (options.now ?? new Date()).toISOString();
+  const { pixels, regions, labels } = parsed.deflated
+    ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
+    : splitPixels(pixelBytes, parsed, options, createdAt);
   const plain: OutgoingFragment[] = [
     { role: 'skeleton', index: 0, bytes: skeleton },
     { role: 'identity', index: 0, bytes: identityBytes },
+    ...(labels ? [{ role: 'labels', index: 0, bytes: labels }] : []),
     ...regions.map((bytes, index) => ({ role: 'region', index, bytes })),
   ];
 
@@ -76,7 +91,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
     transferSyntaxUid: parsed.transferSyntaxUID,
     length: bytes.length,
     sha256,
-    createdAt: (options.now ?? new Date()).toISOString(),
+    createdAt,
     gatewayId: options.gatewayId,
     mode: options.mode,
     cuts,
@@ -98,19 +113,54 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   }
 }
 
-/** The pixel data value split over the region fragments, with what the manifest says of it. */
-function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, regions: number): { pixels: PixelProtection; regions: Uint8Array[] } {
+/** The pixel data value split over the region fragments (and the label map), with what the manifest says of it. */
+function splitPixels(
+  pixelBytes: Uint8Array,
+  parsed: ParsedInstance,
+  options: ProtectOptions,
+  time: string,
+): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array } {
   if (pixelBytes.length === 0) {
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
   }
-  const reason = parsed.pixelData?.encapsulated
-    ? 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped over the regions'
-    : 'native pixel data is striped over the regions';
-  const { parts, parameters } = stripe(pixelBytes, regions);
-  return {
-    pixels: { kind: 'striped', reason, split: parameters as unknown as JsonValue, watermark: { applied: false, reason: 'not embedded in striped pixel data' } },
-    regions: parts,
-  };
+  const layout = parsed.pixelData;
+  if (layout === undefined || layout.encapsulated) {
+    const split = splitEncapsulatedPixelData(pixelBytes, options.regions);
+    const reason = 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped over the regions';
+    return { pixels: { kind: 'striped', reason, split: json(split.parameters), watermark: { applied: false, reason: 'encapsulated pixel data: integrity rests on the signed manifest and the sealed fragments' } }, regions: split.regions };
+  }
+  let geometry: PixelGeometry;
+  try {
+    geometry = pixelGeometry(parsed.metadata, layout);
+  } catch (error) {
+    if (!isGatewayError(error)) throw error;
+    const split = stripeBytes(pixelBytes, options.regions, { reason: 'length-mismatch', detail: error.message });
+    return { pixels: { kind: 'striped', reason: error.message, split: json(split.parameters), watermark: { applied: false, reason: error.message } }, regions: split.regions };
+  }
+  const refusal = segmentationRefusal(geometry, pixelBytes.length);
+  if (refusal !== undefined) {
+    const split = splitPixelData(pixelBytes, geometry, { regions: options.regions });
+    return { pixels: { kind: 'striped', reason: `not segmented (${refusal.reason}): ${refusal.detail}`, split: json(split.parameters), watermark: { applied: false, reason: `not segmented: ${refusal.detail}` } }, regions: split.regions };
+  }
+  // Segment the original pixels, watermark them background first, split the watermarked pixels by the same labels.
+  const segmentation = segmentPixels(pixelBytes, geometry, { regions: options.regions });
+  const active = options.keyring.active!;
+  const key = watermarkKeyOf(active.secret);
+  const order = (frame: number) => backgroundFirstOrder(segmentation, frame);
+  const marked = watermarkPixelData(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
+  const split = splitPixelData(marked.pixels, geometry, { regions: options.regions, segmentation });
+  const watermark: PixelProtection['watermark'] =
+    'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
+  return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };
+}
+
+/** The watermark MAC key of a master key (HKDF, RFC 5869). */
+export function watermarkKeyOf(secret: KeyObject): Uint8Array {
+  return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), WATERMARK_KEY_INFO, 32));
+}
+
+function json(value: unknown): JsonValue {
+  return value as JsonValue;
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -12,7 +12,19 @@ import { fragmentAad } from '../keys/associated-data.js';
 import { decryptFragment } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
-import { unstripe, type StripeParameters } from './stripes.js';
+import {
+  backgroundFirstOrder,
+  joinPixelData,
+  joinStripes,
+  restoreSegmentation,
+  verifyAndRemoveWatermark,
+  type PixelGeometry,
+  type PixelSplitParameters,
+  type SegmentationParameters,
+  type StripeParameters,
+  type WatermarkRecord,
+} from '../dicom/index.js';
+import { watermarkKeyOf } from './protect.js';
 
 /** The key of a fragment in the map of fetched bytes. */
 export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): string {
@@ -39,7 +51,7 @@ export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<
   if (identity.length !== 0) throw integrity('the identity fragment is longer than its recorded ranges');
   if (manifest.cuts.pixels) {
     ranges.push(manifest.cuts.pixels);
-    pieces.push(joinPixels(manifest, opened));
+    pieces.push(joinPixels(manifest, opened, keyring));
   }
   const order = ranges.map((_, i) => i).sort((a, b) => ranges[a].offset - ranges[b].offset);
   const restored = spliceRanges(part('skeleton'), order.map((i) => ranges[i]), order.map((i) => pieces[i]));
@@ -81,14 +93,25 @@ function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
   return keyring.unwrap({ keyId: manifest.dataKey.keyId, wrapped: Buffer.from(manifest.dataKey.wrapped, 'base64') });
 }
 
-function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>): Uint8Array {
+/** The pixel data value: regions joined, and for segmented pixels the watermark verified and removed. */
+function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Uint8Array {
   const regions = manifest.fragments.filter((f) => f.role === 'region').sort((a, b) => a.index - b.index).map((f) => opened.get(fragmentKey(f))!);
-  switch (manifest.pixels.kind) {
-    case 'striped':
-      return unstripe(regions, manifest.pixels.split as unknown as StripeParameters);
-    default:
-      throw integrity(`pixel protection '${manifest.pixels.kind}' with a pixel range`);
-  }
+  const { pixels } = manifest;
+  const parameters = pixels.split as unknown as PixelSplitParameters;
+  if (pixels.kind === 'striped') return joinStripes(regions, parameters as StripeParameters);
+  if (pixels.kind !== 'segmented') throw integrity(`pixel protection '${pixels.kind}' with a pixel range`);
+  const geometry = pixels.geometry as unknown as PixelGeometry;
+  const labels = opened.get('labels:0');
+  if (labels === undefined) throw integrity('segmented pixel data without its label map');
+  const marked = joinPixelData(regions, labels, geometry, parameters);
+  if (!pixels.watermark?.applied) return marked;
+  const { keyId, ...record } = pixels.watermark.parameters as unknown as WatermarkRecord & { keyId: string };
+  const master = keyring.find(keyId);
+  if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a watermark is not in the keyring`);
+  const segmentation = restoreSegmentation(labels, geometry, parameters as SegmentationParameters);
+  return verifyAndRemoveWatermark(marked, geometry, record, { key: watermarkKeyOf(master.secret), sopInstanceUid: manifest.sopInstanceUid }, {
+    order: (frame: number) => backgroundFirstOrder(segmentation, frame),
+  });
 }
 
 function integrity(message: string): GatewayError {

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { ParsedInstance } from '../dicom/types.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError, isGatewayError } from '../errors.js';
 import { decryptFragment, encryptFragment } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { signManifest, verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
@@ -74,9 +74,35 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
   }
 }
 
-/** Fetches, verifies and reassembles a protected instance: the exact received bytes, or INTEGRITY_FAILURE. */
+/**
+ * Fetches, verifies and reassembles a protected instance: the exact received bytes, or
+ * INTEGRITY_FAILURE (a manifest naming a master key the keyring lacks cannot be verified either).
+ */
 export async function readProtected(deps: Pick<ProtectionDeps, 'stores' | 'keyring'>, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
-  const manifest = verifyManifest(JSON.parse(manifestText) as Manifest, deps.keyring, sopInstanceUid);
+  try {
+    return await readVerified(deps, manifestText, sopInstanceUid);
+  } catch (error) {
+    if (!isGatewayError(error, 'KEY_NOT_FOUND')) throw error;
+    // A key added since this process loaded its keyring (aegis keys generate, then rotate).
+    await deps.keyring.refresh();
+    try {
+      return await readVerified(deps, manifestText, sopInstanceUid);
+    } catch (again) {
+      if (isGatewayError(again, 'KEY_NOT_FOUND')) throw new GatewayError('INTEGRITY_FAILURE', `cannot verify the instance: ${again.message}`, { cause: again });
+      throw again;
+    }
+  }
+}
+
+async function readVerified(deps: Pick<ProtectionDeps, 'stores' | 'keyring'>, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
+  let signed: Manifest;
+  try {
+    signed = JSON.parse(manifestText) as Manifest;
+  } catch (error) {
+    throw new GatewayError('INTEGRITY_FAILURE', 'the recorded manifest is not JSON', { cause: error });
+  }
+  if (signed === null || typeof signed !== 'object' || !Array.isArray(signed.fragments)) throw new GatewayError('INTEGRITY_FAILURE', 'the recorded manifest is malformed');
+  const manifest = verifyManifest(signed, deps.keyring, sopInstanceUid);
   const fetched = new Map<string, Uint8Array>();
   await Promise.all(
     manifest.fragments.map(async (f) => {

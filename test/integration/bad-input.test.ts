@@ -526,10 +526,11 @@ function uidAfter(instance: Buffer, header: Buffer): string {
 }
 
 /**
- * Files one protected instance leaves in the store of the embedded default: skeleton, identity,
- * two pixel regions and the manifest copy (gateway/services/protected-fragments.ts).
+ * Files one protected instance (native pixels) leaves in the store of the embedded default:
+ * skeleton, identity, label map, two pixel regions and the manifest copy
+ * (gateway/services/protected-fragments.ts).
  */
-const FILES_PER_INSTANCE = 5;
+const FILES_PER_INSTANCE = 6;
 
 function sha(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -4,14 +4,27 @@
  * material in any output (checked against the key files' bytes and base64).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runAegis, type AegisRun } from '../support/aegis-cli.js';
+import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
+import { retrieveAsStored, stow } from '../support/dicomweb.js';
+import { startGateway } from '../support/gateway.js';
 
 const POSIX = process.platform !== 'win32';
+
+/** SHA-256 of every file under `dir`, by relative path. */
+function fragmentDigests(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(dir, { recursive: true }) as string[]) {
+    const path = join(dir, name);
+    if (statSync(path).isFile()) out[name] = createHash('sha256').update(readFileSync(path)).digest('hex');
+  }
+  return out;
+}
 
 /** Runs `aegis ARGS` with no inherited AEGIS_* key variables unless given. */
 function aegis(args: string[], env: Record<string, string> = {}): Promise<AegisRun> {
@@ -88,10 +101,39 @@ describe('aegis keys', () => {
     assert.deepEqual(Object.keys(listed[0]).sort(), ['active', 'createdAt', 'development', 'id', 'source']);
   });
 
-  it('rotates honestly: nothing to rewrap yet', async () => {
+  it('rotates honestly: nothing to rewrap without a catalog', async () => {
     const rotate = await keys(['rotate', '--data', dataDir]);
     expectExit(rotate, 0, 'rotate');
-    assert.equal(rotate.stdout, '0 data keys rewrapped: there are none (the catalog stores no wrapped data keys yet: instances are not stored encrypted yet); active key k2\n');
+    assert.equal(rotate.stdout, `0 data keys rewrapped: there are none (no catalog at ${join(dataDir, 'catalog.sqlite')}); active key k2\n`);
+  });
+
+  it('rewraps the data keys of stored instances under a new key without touching fragments; they read back byte-identical', async () => {
+    const gateway = await startGateway({ keepData: true });
+    const data = gateway.dataDir;
+    try {
+      const instances = [1, 2, 3].map((seed) => syntheticInstance({ studyInstanceUID: newUid(), seed }));
+      const urls: string[] = [];
+      for (const bytes of instances) {
+        const res = await stow(gateway.dicomWebUrl, [bytes]);
+        assert.equal(res.status, 200);
+        urls.push(res.json!['00081199'].Value[0]['00081190'].Value[0] as string);
+      }
+      const fragmentsBefore = fragmentDigests(join(data, 'stores', 'local', 'f'));
+      expectExit(await keys(['generate', '--data', data]), 0, 'generate k2');
+      const rotate = await keys(['rotate', '--data', data]);
+      expectExit(rotate, 0, 'rotate');
+      assert.match(rotate.stdout, /^3 data keys rewrapped under k2; 0 already under it; 0 changed meanwhile; 0 failed$/m);
+      assert.deepEqual(fragmentDigests(join(data, 'stores', 'local', 'f')), fragmentsBefore, 'no fragment was rewritten');
+      const again = await keys(['rotate', '--data', data]);
+      assert.match(again.stdout, /^0 data keys rewrapped under k2; 3 already under it/m, 'a second rotation has nothing to do');
+      for (const [i, url] of urls.entries()) {
+        const [part] = await retrieveAsStored(url);
+        assert.ok(part.bytes.equals(instances[i]), `instance ${i} reads back byte-identical under k2`);
+      }
+    } finally {
+      await gateway.stop();
+      rmSync(data, { recursive: true, force: true });
+    }
   });
 
   it('takes --data from AEGIS_DATA_DIR and --config', async () => {

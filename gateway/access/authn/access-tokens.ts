@@ -46,6 +46,9 @@ export class AccessTokens {
 
   /** The claims of a genuine, unexpired token of ours; undefined for anything else. */
   async verify(token: string, now = new Date()): Promise<AccessTokenClaims | undefined> {
+    const kid = headerOf(token)?.kid;
+    // A token signed by another process under a key generated since this one loaded its keyring.
+    if (typeof kid === 'string' && this.keyring.find(kid) === undefined) await this.keyring.refresh();
     try {
       const { payload } = await jwtVerify(token, async (header) => this.signingKey(header.kid ?? '') ?? new Uint8Array(32), {
         algorithms: [ALGORITHM],
@@ -62,16 +65,10 @@ export class AccessTokens {
     }
   }
 
-  /** True when `token` looks like one of ours (a JWT whose header names a key of the keyring and our algorithm). */
+  /** True when `token` looks like one of ours: a JWT of our algorithm and type naming a key id. */
   isOurs(token: string): boolean {
-    const dot = token.indexOf('.');
-    if (dot <= 0) return false;
-    try {
-      const header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown };
-      return header.alg === ALGORITHM && typeof header.kid === 'string' && this.keyring.find(header.kid) !== undefined;
-    } catch {
-      return false;
-    }
+    const header = headerOf(token);
+    return header?.alg === ALGORITHM && header.typ === 'at+jwt' && typeof header.kid === 'string';
   }
 
   private signingKey(keyId: string): Uint8Array | undefined {
@@ -83,5 +80,16 @@ export class AccessTokens {
       this.#keys.set(keyId, key);
     }
     return key;
+  }
+}
+
+/** The decoded JOSE header of a compact JWT, or undefined. */
+function headerOf(token: string): { alg?: unknown; kid?: unknown; typ?: unknown } | undefined {
+  const dot = token.indexOf('.');
+  if (dot <= 0) return undefined;
+  try {
+    return JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as { alg?: unknown; kid?: unknown; typ?: unknown };
+  } catch {
+    return undefined;
   }
 }

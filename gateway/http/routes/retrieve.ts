@@ -17,14 +17,12 @@ import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 
-/** Bytes of verified instances kept per process. */
-const VERIFIED_CACHE_BYTES = 256 * 1024 * 1024;
-
 /** The WADO-RS router. */
 export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
   // Verified instances are kept a while: a viewer asks for the frames of one instance in many requests.
-  const retrieval = { ...deps, verified: verifiedInstanceCache(VERIFIED_CACHE_BYTES) };
+  const cacheBytes = deps.config.protection.verifiedCacheMiB * 1024 * 1024;
+  const retrieval = { ...deps, verified: cacheBytes > 0 ? verifiedInstanceCache(cacheBytes) : undefined };
 
   /**
    * The instances of the request's scope, after the policy allowed the action on their study; and
