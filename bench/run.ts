@@ -46,7 +46,7 @@ function readSettings(): Settings {
   return {
     scale: num('BENCH_SCALE', 1, 0.001),
     sets: list('BENCH_SETS', SET_NAMES, SET_NAMES),
-    servers: list<ServerKind>('BENCH_SERVERS', ['aegis', 'orthanc'], ['aegis', 'orthanc']),
+    servers: list<ServerKind>('BENCH_SERVERS', ['aegis', 'aegis-unprotected', 'orthanc'], ['aegis', 'aegis-unprotected', 'orthanc']),
     rounds: Math.floor(num('BENCH_ROUNDS', 3, 1)),
     concurrency: Math.floor(num('BENCH_CONCURRENCY', 4, 1)),
     batchSize: Math.floor(num('BENCH_BATCH', 10, 2)),
@@ -162,10 +162,10 @@ interface RatioRow {
   rss: number;
 }
 
-function ratios(rows: SummaryRow[]): RatioRow[] {
+function ratios(rows: SummaryRow[], baseline: ServerKind = 'orthanc'): RatioRow[] {
   const out: RatioRow[] = [];
   for (const a of rows.filter((r) => r.server === 'aegis')) {
-    const o = rows.find((r) => r.server === 'orthanc' && r.set === a.set && r.op === a.op);
+    const o = rows.find((r) => r.server === baseline && r.set === a.set && r.op === a.op);
     if (o) out.push({ set: a.set, op: a.op, throughput: a.itemsPerSecond / o.itemsPerSecond, rss: a.peakRssMB / o.peakRssMB });
   }
   return out;
@@ -206,12 +206,18 @@ async function main(): Promise<void> {
 
   const summary = summarize(results);
   const ratioRows = ratios(summary);
+  const protectionRows = ratios(summary, 'aegis-unprotected');
   const header = ['set', 'operation', 'server', 'instances/s', 'MB/s', 'p50 ms', 'p95 ms', 'peak RSS MB', 'errors'];
   const rows = summary.map((r) => [r.set, r.op, r.server, fmt(r.itemsPerSecond), fmt(r.mbPerSecond), fmt(r.p50Ms), fmt(r.p95Ms), fmt(r.peakRssMB), String(r.errors + r.mismatches)]);
   process.stdout.write(`\nMedian round of ${s.rounds} per set, operation and server (concurrency ${s.concurrency}, scale ${s.scale}):\n\n${table(header, rows)}\n`);
   if (ratioRows.length > 0) {
     process.stdout.write(`\nAegis / Orthanc (throughput > 1: Aegis faster; RSS > 1: Aegis uses more memory):\n\n`);
     process.stdout.write(`${table(['set', 'operation', 'throughput', 'peak RSS'], ratioRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]), 2)}\n`);
+  }
+
+  if (protectionRows.length > 0) {
+    process.stdout.write(`\nAegis protected (hardened) / Aegis unprotected (protection.mode none): the cost of the protection:\n\n`);
+    process.stdout.write(`${table(['set', 'operation', 'throughput', 'peak RSS'], protectionRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]), 2)}\n`);
   }
 
   const mismatches = summary.reduce((n, r) => n + r.mismatches, 0);
@@ -229,6 +235,7 @@ async function main(): Promise<void> {
     sets: setInfo,
     summary,
     ratios: ratioRows,
+    protectionRatios: protectionRows,
     rounds: results,
     problems,
   });

@@ -75,8 +75,12 @@ const ConfigSchema = z
       .prefault({}),
     protection: z
       .strictObject({
-        /** hardened: every fragment encrypted (AES-256-GCM, envelope keys); paper: the paper's plain regions, WEAKER, for experiments. */
-        mode: z.enum(['hardened', 'paper']).default('hardened'),
+        /**
+         * hardened: every fragment encrypted (AES-256-GCM, envelope keys); paper: the paper's plain
+         * regions, WEAKER, for experiments; none: whole instances as received, no split, no
+         * encryption (trusted storage and benchmarks of the unprotected path only).
+         */
+        mode: z.enum(['hardened', 'paper', 'none']).default('hardened'),
         /** Number of pixel regions R (at least 2); default: the number of region backends, at least 2. */
         regions: z.number().int().min(2).max(16).optional(),
         /** Names this gateway in manifests and watermarks; default aegis@<host name>. */

@@ -6,7 +6,11 @@
 import { startGateway } from '../../test/support/gateway.js';
 import { peakRssBytes, startOrthanc } from '../../test/support/orthanc.js';
 
-export type ServerKind = 'aegis' | 'orthanc';
+/**
+ * `aegis`: the gateway as configured by default (hardened protection); `aegis-unprotected`: the same
+ * gateway storing whole instances (`protection.mode: none`), the baseline of the protection's cost.
+ */
+export type ServerKind = 'aegis' | 'aegis-unprotected' | 'orthanc';
 
 /** A running server under test. */
 export interface BenchServer {
@@ -33,7 +37,7 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
   const env: Record<string, string> = {};
   if (process.env.BENCH_AEGIS_LOG_LEVEL) env.AEGIS_LOG_LEVEL = process.env.BENCH_AEGIS_LOG_LEVEL;
   if (process.env.BENCH_AEGIS_CONFIG) env.AEGIS_CONFIG = process.env.BENCH_AEGIS_CONFIG;
-  const g = await startGateway({ env });
+  const g = await startGateway({ env, config: kind === 'aegis-unprotected' ? { protection: { mode: 'none' } } : undefined });
   const headers: Record<string, string> = {};
   const auth = process.env.BENCH_AEGIS_AUTH;
   if (auth) headers.authorization = /^\w+ /.test(auth) ? auth : `Basic ${Buffer.from(auth).toString('base64')}`;

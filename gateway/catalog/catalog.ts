@@ -36,8 +36,8 @@ export interface NewInstance {
   sha256: string;
   backend: string;
   locator: string;
-  /** The signed manifest (JSON text) of the protected instance. */
-  manifest: string;
+  /** The signed manifest (JSON text) of the protected instance; null when stored whole (protection mode none). */
+  manifest: string | null;
 }
 
 /** The catalog database. */

@@ -69,7 +69,6 @@ interface Piece {
 }
 
 const PREAMBLE_AND_PREFIX = 132;
-const META_GROUP_LENGTH = 0x00020000;
 const FIRST_AFTER_METHOD_TAGS = 0x00120065;
 
 /**

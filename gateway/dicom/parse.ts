@@ -7,7 +7,6 @@
  * `GatewayError('INVALID_DICOM')` with a readable reason; no other exception escapes.
  */
 import { inflateRawSync } from 'node:zlib';
-import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { GatewayError } from '../errors.js';
 import type { DicomJson, ParsedInstance } from './types.js';

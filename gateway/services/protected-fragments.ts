@@ -24,7 +24,7 @@ export interface ProtectionDeps {
   stores: Map<string, FragmentStore>;
   /** Backend of skeleton, identity and manifest copy; backends of the regions (region i on regions[i mod n]). */
   placement: { instances: string; regions: readonly string[] };
-  protection: { mode: ProtectionMode; regions: number; gatewayId: string };
+  protection: { mode: ProtectionMode | 'none'; regions: number; gatewayId: string };
   keyring: Keyring;
   logger: Logger;
 }
@@ -51,7 +51,9 @@ export interface WrittenInstance {
 
 /** Protects and stores an instance; on any failure removes what it wrote and rethrows. */
 export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, parsed: ParsedInstance, sha256: string): Promise<WrittenInstance> {
-  const { body, fragments } = protectInstance(bytes, parsed, sha256, { ...deps.protection, keyring: deps.keyring });
+  const { mode } = deps.protection;
+  if (mode === 'none') throw new GatewayError('INTERNAL', 'writeProtected with protection mode none');
+  const { body, fragments } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring });
   const id = randomUUID().replaceAll('-', '');
   const written: Array<{ store: FragmentStore; locator: string }> = [];
   try {

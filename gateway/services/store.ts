@@ -115,9 +115,9 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     }
   }
 
-  let written: WrittenInstance;
+  let written: WrittenInstance | StoredWhole;
   try {
-    written = await writeProtected(deps, part.bytes, parsed, sha256);
+    written = deps.protection.mode === 'none' ? await writeWhole(deps, part.bytes, sha256) : await writeProtected(deps, part.bytes, parsed, sha256);
   } catch (error) {
     deps.logger.error({ err: error }, 'protecting or storing an instance failed');
     return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance' };
@@ -132,7 +132,7 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     // A concurrent request may have recorded the same SOP Instance UID first.
     const now = await deps.catalog.findInstance(parsed.sopInstanceUID).catch(() => undefined);
     if (now?.sha256 === sha256) return stored;
-    if (!now || now.locator !== locator) await removeProtected(deps, JSON.stringify(written.manifest), written);
+    if (!now || now.locator !== locator) await removeStored(deps, { ...written, manifest: written.manifest && JSON.stringify(written.manifest) });
     if (now) {
       return { ok: false, ...ids, failureReason: FailureReason.duplicateSopInstance, reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} was stored concurrently` };
     }
@@ -143,8 +143,22 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   return stored;
 }
 
+/** An instance stored whole, as received (protection mode `none`). */
+interface StoredWhole {
+  manifest: null;
+  backend: string;
+  locator: string;
+}
+
+/** The unprotected path: the received bytes as one file on the instances backend. */
+async function writeWhole(deps: StoreDeps, bytes: Uint8Array, sha256: string): Promise<StoredWhole> {
+  const store = deps.stores.get(deps.placement.instances)!;
+  const { locator } = await store.put(`instances/${sha256}.dcm`, bytes);
+  return { manifest: null, backend: store.name, locator };
+}
+
 /** The catalog row of a stored instance (STOW, and `aegis reindex` from the backends). */
-export function catalogEntry(parsed: ParsedInstance, size: number, sha256: string, written: WrittenInstance): NewInstance {
+export function catalogEntry(parsed: ParsedInstance, size: number, sha256: string, written: WrittenInstance | StoredWhole): NewInstance {
   return {
     sopInstanceUid: parsed.sopInstanceUID,
     seriesUid: parsed.seriesInstanceUID,
@@ -157,7 +171,7 @@ export function catalogEntry(parsed: ParsedInstance, size: number, sha256: strin
     sha256,
     backend: written.backend,
     locator: written.locator,
-    manifest: JSON.stringify(written.manifest),
+    manifest: written.manifest && JSON.stringify(written.manifest),
   };
 }
 
