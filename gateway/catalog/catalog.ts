@@ -232,6 +232,18 @@ export class Catalog {
     }
   }
 
+  /** Per backend, the instances recorded before protection (null manifest: the whole instance at backend/locator) and their bytes. */
+  async unprotectedTotals(): Promise<Array<{ backend: string; instances: number; bytes: number }>> {
+    const rows = await this.db
+      .selectFrom('instances')
+      .select(({ fn }) => ['backend', fn.countAll<number>().as('instances'), fn.sum<number>('size').as('bytes')])
+      .where('manifest', 'is', null)
+      .groupBy('backend')
+      .orderBy('backend')
+      .execute();
+    return rows.map((r) => ({ backend: r.backend, instances: Number(r.instances), bytes: Number(r.bytes ?? 0) }));
+  }
+
   /** Resolves when the catalog answers a query (used by `/readyz`). */
   async check(): Promise<void> {
     await sql`select 1`.execute(this.db);

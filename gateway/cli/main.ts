@@ -18,6 +18,7 @@ commands:
   apikeys manage API keys of users (modalities, routers): create, list, revoke ('aegis apikeys --help')
   audit   check or export the audit trail: verify, export ('aegis audit --help')
   reindex rebuild the catalog from the backends ('aegis reindex --help')
+  stats   count instances by protection and bytes stored per backend ('aegis stats --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
 
 options (every command):
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'apikeys') return (await import('./apikeys.js')).apiKeysCommand(argv);
   if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
   if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
+  if (positionals[0] === 'stats') return (await import('./stats.js')).statsCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   return startCommand(argv);
 }

@@ -8,6 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { authenticate } from './authenticate.js';
 import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
+import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { DICOMWEB_ROOT, type AppDeps } from './context.js';
@@ -80,6 +81,7 @@ export function buildApp(deps: AppDeps): express.Express {
   mount('/auth', tokenRoutes(deps.access));
   app.use(authenticate(deps.access));
   mount('/auth', sessionRoutes(deps.access));
+  mount('/admin', adminRoutes(deps));
 
   const dicomweb = express.Router();
   dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));

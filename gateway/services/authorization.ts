@@ -41,6 +41,16 @@ export function authorizeAction(access: RequestAccess, action: Action): void {
 }
 
 /**
+ * Refuses, with 403, a subject the policy does not allow `admin` (users, audit, stats; the built-in
+ * admin role always may). The decision is recorded either way: the audit trail names the rule.
+ */
+export function authorizeAdmin(access: RequestAccess): void {
+  const decision = access.ability.can('admin');
+  access.decisions.push({ action: 'admin', allowed: decision.allowed, rule: decision.rule, reason: decision.reason });
+  if (!decision.allowed) throw new GatewayError('FORBIDDEN', `the policy does not allow you to administer the gateway (${decision.reason})`);
+}
+
+/**
  * Checks `action` on a study of the catalog and returns the view of it the subject gets. A study
  * that does not exist and a denied one answer alike (unless the policy says 403): `notFound` is the
  * message a missing study gets.

@@ -13,7 +13,7 @@ import type { GatewayConfig } from '../config.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
-import { decryptFragment, encryptFragment } from '../keys/envelope.js';
+import { decryptFragment, encryptFragment, SEALED_OVERHEAD } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { signManifest, verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
 import { protectInstance } from '../protection/protect.js';
@@ -144,6 +144,18 @@ export function sealManifestCopy(manifest: Manifest, keyring: Keyring, id: strin
   const keyId = manifest.signature.keyId;
   const sealed = encryptFragment(copyKey(keyring, keyId), text, copyAad(id));
   return Buffer.from(JSON.stringify({ format: 'aegis-manifest', id, keyId, sealed: sealed.toString('base64') }), 'utf8');
+}
+
+/**
+ * Bytes of the manifest copy {@link sealManifestCopy} writes for a manifest whose catalog text is
+ * `text` (`JSON.stringify` of the signed manifest, as recorded), computed without reading the
+ * backend (stats): the same envelope, with the length of the sealed text in base64.
+ */
+export function manifestCopyLength(text: string, manifest: Pick<Manifest, 'mode' | 'signature'>, id: string): number {
+  const length = Buffer.byteLength(text, 'utf8');
+  if (manifest.mode === 'paper') return Buffer.byteLength(JSON.stringify({ format: 'aegis-manifest', id, manifest: 0 }), 'utf8') - 1 + length;
+  const envelope = Buffer.byteLength(JSON.stringify({ format: 'aegis-manifest', id, keyId: manifest.signature.keyId, sealed: '' }), 'utf8');
+  return envelope + 4 * Math.ceil((SEALED_OVERHEAD + length) / 3);
 }
 
 /** Opens a manifest copy (reindex); INTEGRITY_FAILURE when it was altered. Verify its signature next. */
