@@ -104,6 +104,7 @@ export {
   segmentPixels,
   segmentationRefusal,
   backgroundFirstOrder,
+  backgroundFirstPixels,
   MAX_REGIONS,
   type Segmentation,
   type SegmentationOptions,

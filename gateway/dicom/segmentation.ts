@@ -257,3 +257,20 @@ export function backgroundFirstOrder(segmentation: Segmentation, frameIndex: num
   for (let p = 0; p < pixelsPerFrame; p++) order[next[labels[p]]++] = p;
   return order;
 }
+
+/**
+ * The same order as {@link backgroundFirstOrder}, produced lazily: the watermark reads only a
+ * prefix of it (usually a few thousand background pixels), so the whole order is rarely needed.
+ */
+export function* backgroundFirstPixels(segmentation: Segmentation, frameIndex: number): Generator<number> {
+  const frame = segmentation.frames[frameIndex];
+  if (!Number.isInteger(frameIndex) || frame === undefined) {
+    throw new GatewayError('NOT_FOUND', `frame index ${frameIndex} does not exist (the segmentation has ${segmentation.frames.length} frames)`);
+  }
+  const pixelsPerFrame = segmentation.geometry.rows * segmentation.geometry.columns;
+  const labels = segmentation.labels.subarray(frameIndex * pixelsPerFrame, (frameIndex + 1) * pixelsPerFrame);
+  for (let region = 0; region < segmentation.regions; region++) {
+    if (frame.counts[region] === 0) continue;
+    for (let p = 0; p < pixelsPerFrame; p++) if (labels[p] === region) yield p;
+  }
+}

@@ -17,7 +17,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
 import { hkdfSync, type KeyObject } from 'node:crypto';
 import {
-  backgroundFirstOrder,
+  backgroundFirstPixels,
   pixelGeometry,
   segmentationRefusal,
   segmentPixels,
@@ -146,7 +146,7 @@ function splitPixels(
   const segmentation = segmentPixels(pixelBytes, geometry, { regions: options.regions });
   const active = options.keyring.active!;
   const key = watermarkKeyOf(active.secret);
-  const order = (frame: number) => backgroundFirstOrder(segmentation, frame);
+  const order = (frame: number) => backgroundFirstPixels(segmentation, frame);
   const marked = watermarkPixelData(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
   const split = splitPixelData(marked.pixels, geometry, { regions: options.regions, segmentation });
   const watermark: PixelProtection['watermark'] =
