@@ -51,13 +51,17 @@ async function filesUnder(dir: string): Promise<Array<{ path: string; bytes: Buf
   return out;
 }
 
-/** Identity values (at least 4 characters) of an instance's top-level patient and study attributes. */
+/**
+ * Identity values of an instance's top-level patient and study attributes, of at least 6 bytes:
+ * a shorter string turns up by chance in tens of megabytes of ciphertext (a given 4-byte string
+ * about once per 4 GB of random bytes, so one of dozens of them in 50 MB: a false alarm).
+ */
 function identityValues(parsed: ParsedInstance): string[] {
   const values: string[] = [];
   for (const tag of ['00100010', '00100020', '00100030', '00080090', '00080080', '00080050', '00200010', '00101000', '00101040']) {
     for (const v of parsed.metadata[tag]?.Value ?? []) {
       const text = typeof v === 'object' && v !== null ? String((v as { Alphabetic?: string }).Alphabetic ?? '') : String(v);
-      if (text.trim().length >= 4) values.push(text.trim());
+      if (Buffer.byteLength(text.trim(), 'latin1') >= 6) values.push(text.trim());
     }
   }
   return values;
