@@ -155,11 +155,22 @@ function intensityCoder(geometry: PixelGeometry): IntensityCoder {
     key,
   };
   if (size <= 2) {
-    coder.table = new Uint16Array(size === 1 ? 256 : 65536);
-    for (let element = 0; element < coder.table.length; element++) coder.table[element] = key(element);
+    // The table depends only on the sample format: built once per format, not per instance.
+    const id = `${size}/${bits}/${shift}/${flip}/${swap}`;
+    let table = KEY_TABLES.get(id);
+    if (table === undefined) {
+      table = new Uint16Array(size === 1 ? 256 : 65536);
+      for (let element = 0; element < table.length; element++) table[element] = key(element);
+      if (KEY_TABLES.size >= 64) KEY_TABLES.clear();
+      KEY_TABLES.set(id, table);
+    }
+    coder.table = table;
   }
   return coder;
 }
+
+/** Element-to-key tables by sample format (read only once built). */
+const KEY_TABLES = new Map<string, Uint16Array>();
 
 function byteSwap32(value: number): number {
   return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;

@@ -1,8 +1,9 @@
 /**
  * Where the protection pipeline meets the backends (DESIGN.md "Data flow"): on write, the fragments
- * of `protection/protect.ts` go to their backends under opaque keys (`f/<id>/<n>`: no UID, role or
+ * of `protection/protect.ts` go to their backends under opaque keys (`f/<ab>/<id>.<n>`, `<ab>` the
+ * first two hex digits of the random id, so that no directory is made per instance: no UID, role or
  * name a backend operator could read), the manifest is signed, and a copy of it (sealed in hardened
- * mode) goes next to the skeleton as `m/<id>` so that `aegis reindex` can rebuild the catalog from
+ * mode) goes next to the skeleton as `m/<ab>/<id>` so that `aegis reindex` can rebuild the catalog from
  * the backends alone. On read, every fragment is fetched in parallel and the instance is reassembled
  * and verified before anything is returned. Removal deletes every fragment and the copy.
  */
@@ -60,14 +61,14 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     const records = await Promise.all(
       fragments.map(async (fragment, n): Promise<FragmentRecord> => {
         const store = storeFor(deps, fragment.role === 'region' ? deps.placement.regions[fragment.index % deps.placement.regions.length] : deps.placement.instances);
-        const { locator } = await store.put(`f/${id}/${n}`, fragment.bytes);
+        const { locator } = await store.put(`f/${id.slice(0, 2)}/${id}.${n}`, fragment.bytes);
         written.push({ store, locator });
         return { role: fragment.role, index: fragment.index, backend: store.name, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
       }),
     );
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const home = storeFor(deps, deps.placement.instances);
-    const { locator } = await home.put(`m/${id}`, sealManifestCopy(manifest, deps.keyring, id));
+    const { locator } = await home.put(`m/${id.slice(0, 2)}/${id}`, sealManifestCopy(manifest, deps.keyring, id));
     written.push({ store: home, locator });
     return { manifest, backend: home.name, locator };
   } catch (error) {
@@ -132,6 +133,11 @@ export async function removeProtected(deps: Pick<ProtectionDeps, 'stores' | 'log
       }
     }),
   );
+}
+
+/** The id of a manifest copy from its key `m/<ab>/<id>` (the associated data of its seal). */
+export function manifestCopyId(key: string): string {
+  return key.slice(key.lastIndexOf('/') + 1);
 }
 
 /**

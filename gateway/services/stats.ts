@@ -10,7 +10,7 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { Manifest } from '../protection/manifest.js';
-import { manifestCopyLength } from './protected-fragments.js';
+import { manifestCopyId, manifestCopyLength } from './protected-fragments.js';
 
 /** How many, and how many for each reason (short keys). */
 export interface ReasonCounts {
@@ -22,7 +22,7 @@ export interface ReasonCounts {
 export interface BackendBytes {
   fragments: number;
   fragmentBytes: number;
-  /** Manifest copies (`m/<id>`, next to the skeleton) and their bytes. */
+  /** Manifest copies (`m/<ab>/<id>`, next to the skeleton) and their bytes. */
   manifestCopies: number;
   manifestCopyBytes: number;
   /** Instances recorded before protection, stored whole, and their bytes. */
@@ -60,7 +60,7 @@ export interface ProtectionStats {
   };
 }
 
-/** Length of the id in a manifest copy key `m/<id>` (a UUID without dashes). */
+/** Length of the id in a manifest copy key `m/<ab>/<id>` (a UUID without dashes). */
 const COPY_ID_LENGTH = 32;
 
 /** Counts the protection of every instance of `catalog`; `backends` (configured names) are listed even when empty. */
@@ -109,7 +109,7 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     }
     const home = backend(row.backend);
     home.manifestCopies++;
-    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.locator.startsWith('m/') ? row.locator.slice(2) : '0'.repeat(COPY_ID_LENGTH));
+    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.locator.startsWith('m/') ? manifestCopyId(row.locator) : '0'.repeat(COPY_ID_LENGTH));
   }
 
   for (const { backend: name, instances, bytes } of await catalog.unprotectedTotals()) {

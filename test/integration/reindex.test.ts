@@ -58,7 +58,8 @@ describe('aegis reindex', () => {
 
     // A manifest copy altered in the backend is refused by the next reindex.
     const store = join(dataDir, 'stores', 'local', 'm');
-    const [victim] = await readdir(store);
+    const victim = ((await readdir(store, { recursive: true })) as string[]).find((name) => /^[0-9a-f]{2}\/[0-9a-f]{32}$/.test(name))!;
+    assert.ok(victim, 'a manifest copy m/<ab>/<id>');
     const text = await readFile(join(store, victim), 'utf8');
     await writeFile(join(store, victim), text.replace(/"sealed":"(.)/, (_, c: string) => `"sealed":"${c === 'A' ? 'B' : 'A'}`));
     for (const name of await readdir(dataDir)) if (name.startsWith('catalog.sqlite')) await rm(join(dataDir, name));
