@@ -86,7 +86,7 @@ const ConfigSchema = z
         /** Names this gateway in manifests and watermarks; default aegis@<host name>. */
         gatewayId: z.string().min(1).max(128).optional(),
         /** Memory per process for instances already reassembled and verified (frames of one instance come in many requests); 0: none. */
-        verifiedCacheMiB: z.number().int().min(0).max(65536).default(256),
+        verifiedCacheMiB: z.number().int().min(0).max(65536).default(64),
       })
       .prefault({}),
     limits: z
