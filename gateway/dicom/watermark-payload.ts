@@ -7,7 +7,8 @@
  * (which changes the restored pixels or the extracted bits, see watermark.ts) fails verification.
  * The MAC key is derived from a master key with HKDF-SHA-256 (RFC 5869). Pure: no I/O.
  */
-import { createHash, createHmac, hkdfSync, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { deriveKey } from '../keys/derive.js';
 import { GatewayError } from '../errors.js';
 import type { PixelGeometry } from './pixel-geometry.js';
 import {
@@ -25,8 +26,8 @@ export const WATERMARK_KEY_INFO = 'aegis watermark v1';
 const MAC_DOMAIN = 'aegis-watermark-mac-v1';
 
 /** The watermark MAC key (32 bytes) derived from a master key's secret. */
-export function watermarkKey(masterSecret: Uint8Array): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', masterSecret, new Uint8Array(0), WATERMARK_KEY_INFO, 32));
+export function watermarkKey(masterSecret: KeyObject | Uint8Array): Uint8Array {
+  return new Uint8Array(deriveKey(masterSecret, WATERMARK_KEY_INFO));
 }
 
 /** What the MAC binds besides the pixels; the manifest records gateway id and time. */

@@ -6,7 +6,8 @@
  * HMAC-SHA-256 under a key derived (HKDF, RFC 5869) from a master key, whose id the signature
  * names: a manifest altered anywhere, or moved to another instance, does not verify.
  */
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveKey } from '../keys/derive.js';
 import { canonicalJson, type JsonValue } from '../canonical-json.js';
 import type { ByteRange } from '../dicom/byte-cuts.js';
 import { GatewayError } from '../errors.js';
@@ -104,7 +105,7 @@ function mac(body: ManifestBody, key: Buffer): string {
 function signingKey(keyring: Keyring, keyId: string): Buffer {
   const master = keyring.find(keyId);
   if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a manifest signature is not in the keyring`);
-  return Buffer.from(hkdfSync('sha256', master.secret, new Uint8Array(0), 'aegis manifest v1', 32));
+  return deriveKey(master.secret, 'aegis manifest v1');
 }
 
 function integrity(message: string): GatewayError {

@@ -15,7 +15,6 @@ import { fragmentAad } from '../keys/associated-data.js';
 import { encryptFragment, generateDataKey } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
-import { hkdfSync, type KeyObject } from 'node:crypto';
 import {
   backgroundFirstPixels,
   pixelGeometry,
@@ -25,7 +24,7 @@ import {
   splitPixelData,
   stripeBytes,
   watermarkPixelData,
-  WATERMARK_KEY_INFO,
+  watermarkKey,
   type PixelGeometry,
 } from '../dicom/index.js';
 import { isGatewayError } from '../errors.js';
@@ -145,18 +144,13 @@ function splitPixels(
   // Segment the original pixels, watermark them background first, split the watermarked pixels by the same labels.
   const segmentation = segmentPixels(pixelBytes, geometry, { regions: options.regions });
   const active = options.keyring.active!;
-  const key = watermarkKeyOf(active.secret);
+  const key = watermarkKey(active.secret);
   const order = (frame: number) => backgroundFirstPixels(segmentation, frame);
   const marked = watermarkPixelData(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
   const split = splitPixelData(marked.pixels, geometry, { regions: options.regions, segmentation });
   const watermark: PixelProtection['watermark'] =
     'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
   return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };
-}
-
-/** The watermark MAC key of a master key (HKDF, RFC 5869). */
-export function watermarkKeyOf(secret: KeyObject): Uint8Array {
-  return new Uint8Array(hkdfSync('sha256', secret, new Uint8Array(0), WATERMARK_KEY_INFO, 32));
 }
 
 function json(value: unknown): JsonValue {

@@ -18,13 +18,13 @@ import {
   joinStripes,
   restoreSegmentation,
   verifyAndRemoveWatermark,
+  watermarkKey,
   type PixelGeometry,
   type PixelSplitParameters,
   type SegmentationParameters,
   type StripeParameters,
   type WatermarkRecord,
 } from '../dicom/index.js';
-import { watermarkKeyOf } from './protect.js';
 
 /** The key of a fragment in the map of fetched bytes. */
 export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): string {
@@ -110,7 +110,7 @@ function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Arr
   const master = keyring.find(keyId);
   if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a watermark is not in the keyring`);
   const segmentation = restoreSegmentation(labels, geometry, parameters as SegmentationParameters);
-  return verifyAndRemoveWatermark(marked, geometry, record, { key: watermarkKeyOf(master.secret), sopInstanceUid: manifest.sopInstanceUid }, {
+  return verifyAndRemoveWatermark(marked, geometry, record, { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid }, {
     order: (frame: number) => backgroundFirstPixels(segmentation, frame),
   });
 }

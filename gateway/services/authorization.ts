@@ -7,7 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { AccessAbility, StudyView } from '../access/policy/policy.js';
-import { studyResourceFromInstance, studyResourceFromRow } from '../access/policy/study-resource.js';
+import { loadStudyResources, studyResourceFromInstance } from '../access/policy/study-resource.js';
 import type { DicomJson } from '../dicom/types.js';
 import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
 import type { CatalogDatabase } from '../catalog/schema.js';
@@ -110,24 +110,4 @@ function decide(access: RequestAccess, action: Action, resource: StudyResource, 
   access.decisions.push({ action, study: resource.study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
   if (!decision.allowed) throw access.ability.deniedError(deniedMessage);
   return access.ability.view(action, resource);
-}
-
-/** The resources of studies of the catalog, by UID (absent: no such study). Two queries for any number. */
-export async function loadStudyResources(db: Kysely<CatalogDatabase>, studies: readonly string[]): Promise<Map<string, StudyResource>> {
-  const resources = new Map<string, StudyResource>();
-  for (let i = 0; i < studies.length; i += 500) {
-    const chunk = studies.slice(i, i + 500);
-    const rows = await db
-      .selectFrom('studies')
-      .select(['study_uid', 'institution_name', 'department_name', 'referring_physician_name', 'study_date', 'confidentiality_code', 'patient_id', 'accession_number'])
-      .where('study_uid', 'in', chunk)
-      .execute();
-    if (rows.length === 0) continue;
-    const modalities = new Map<string, Array<string | null>>();
-    for (const s of await db.selectFrom('series').select(['study_uid', 'modality']).where('study_uid', 'in', chunk).execute()) {
-      modalities.set(s.study_uid, [...(modalities.get(s.study_uid) ?? []), s.modality]);
-    }
-    for (const row of rows) resources.set(row.study_uid, studyResourceFromRow(row, modalities.get(row.study_uid) ?? []));
-  }
-  return resources;
 }

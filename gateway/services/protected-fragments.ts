@@ -7,7 +7,8 @@
  * the backends alone. On read, every fragment is fetched in parallel and the instance is reassembled
  * and verified before anything is returned. Removal deletes every fragment and the copy.
  */
-import { createHash, hkdfSync, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { deriveKey } from '../keys/derive.js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
@@ -182,7 +183,7 @@ export function openManifestCopy(bytes: Uint8Array, keyring: Keyring): Manifest 
 function copyKey(keyring: Keyring, keyId: string): Buffer {
   const master = keyring.find(keyId);
   if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a manifest copy is not in the keyring`);
-  return Buffer.from(hkdfSync('sha256', master.secret, new Uint8Array(0), 'aegis manifest copy v1', 32));
+  return deriveKey(master.secret, 'aegis manifest copy v1');
 }
 
 function copyAad(id: string): Buffer {

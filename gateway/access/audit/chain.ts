@@ -7,7 +7,8 @@
  * HKDF-SHA-256 (info `aegis audit chain v1`): whoever can write the database but holds no master key
  * cannot recompute a MAC, so cannot alter, remove, insert or reorder records unseen.
  */
-import { createHmac, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { deriveKey } from '../../keys/derive.js';
 import type { MasterKey } from '../../keys/master-key.js';
 
 /** The `prev_mac` of the first record. */
@@ -22,7 +23,7 @@ const chainKeys = new WeakMap<MasterKey, KeyObject>();
 export function chainKey(master: MasterKey): KeyObject {
   let key = chainKeys.get(master);
   if (key === undefined) {
-    key = createSecretKey(Buffer.from(hkdfSync('sha256', master.secret, Buffer.alloc(0), CHAIN_KEY_INFO, 32)));
+    key = createSecretKey(deriveKey(master.secret, CHAIN_KEY_INFO));
     chainKeys.set(master, key);
   }
   return key;

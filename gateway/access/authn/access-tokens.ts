@@ -6,7 +6,8 @@
  * (user name), `iat`, `exp`, `jti`, issuer and audience `aegis`. Role and attributes are NOT in the
  * token: they are read from the users table (cached briefly), so disabling a user takes effect.
  */
-import { hkdfSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { deriveKey } from '../../keys/derive.js';
 import { errors, jwtVerify, SignJWT } from 'jose';
 import type { Keyring } from '../../keys/keyring.js';
 
@@ -76,7 +77,7 @@ export class AccessTokens {
     if (key === undefined) {
       const master = this.keyring.find(keyId);
       if (master === undefined) return undefined;
-      key = new Uint8Array(hkdfSync('sha256', master.secret, new Uint8Array(0), 'aegis access token v1', 32));
+      key = deriveKey(master.secret, 'aegis access token v1');
       this.#keys.set(keyId, key);
     }
     return key;

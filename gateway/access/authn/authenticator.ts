@@ -78,11 +78,11 @@ export class Authenticator {
         this.deps.onEvent({ outcome: 'failure', method: 'basic', client, reason: `malformed ${credentials.scheme} credentials: ${credentials.problem}` });
         throw unauthenticated(`malformed credentials (${credentials.problem})`);
       case 'basic':
-        return this.cached(`b\0${credentials.user}\0${credentials.password}`, this.deps.config.credentialCacheSeconds, async () => ({
+        return this.cached(`b\0${credentials.user}\0${credentials.password}`, async () => ({
           subject: await this.signIn(credentials.user, credentials.password, client, 'basic'),
         }));
       case 'api-key':
-        return this.cached(`k\0${credentials.key}`, this.deps.config.credentialCacheSeconds, async () => {
+        return this.cached(`k\0${credentials.key}`, async () => {
           const name = await this.deps.apiKeys.verify(credentials.key);
           const user = name === undefined ? undefined : await this.deps.users.get(name);
           if (!user || user.disabled) {
@@ -127,7 +127,7 @@ export class Authenticator {
 
   private async bearer(token: string, client: string): Promise<Authenticated> {
     if (this.deps.tokens.isOurs(token)) {
-      return this.cached(`t\0${token}`, this.deps.config.credentialCacheSeconds, async () => {
+      return this.cached(`t\0${token}`, async () => {
         const claims = await this.deps.tokens.verify(token);
         const user = claims === undefined ? undefined : await this.user(claims.user);
         const stale = user !== undefined && claims !== undefined && claims.issuedAt.getTime() + 999 < Date.parse(user.passwordChangedAt);
@@ -138,7 +138,7 @@ export class Authenticator {
         return { subject: toSubject(user, 'token'), expiresAt: claims.expiresAt };
       });
     }
-    return this.cached(`o\0${token}`, this.deps.config.credentialCacheSeconds, async () => {
+    return this.cached(`o\0${token}`, async () => {
       const result = await this.deps.oidc.verify(token);
       if (!result?.ok) {
         this.deps.onEvent({ outcome: 'failure', method: 'oidc', client, reason: result === undefined ? 'bearer token of no known issuer' : result.reason });
@@ -159,7 +159,8 @@ export class Authenticator {
     return user;
   }
 
-  private async cached(credential: string, seconds: number, verify: () => Promise<Authenticated>): Promise<Authenticated> {
+  private async cached(credential: string, verify: () => Promise<Authenticated>): Promise<Authenticated> {
+    const seconds = this.deps.config.credentialCacheSeconds;
     if (seconds <= 0) return verify();
     const key = createHmac('sha256', this.#cacheKey).update(credential).digest('base64');
     const hit = this.#cache.get(key);

@@ -32,14 +32,27 @@ export function studyResourceFromRow(row: StudyRow, modalities: ReadonlyArray<st
 
 /** The resource of a study in the catalog, or undefined when the catalog has no such study. */
 export async function loadStudyResource(db: Kysely<CatalogDatabase>, studyUid: string): Promise<StudyResource | undefined> {
-  const row = await db
-    .selectFrom('studies')
-    .select(['study_uid', 'institution_name', 'department_name', 'referring_physician_name', 'study_date', 'confidentiality_code', 'patient_id', 'accession_number'])
-    .where('study_uid', '=', studyUid)
-    .executeTakeFirst();
-  if (row === undefined) return undefined;
-  const series = await db.selectFrom('series').select('modality').where('study_uid', '=', studyUid).execute();
-  return studyResourceFromRow(row, series.map((s) => s.modality));
+  return (await loadStudyResources(db, [studyUid])).get(studyUid);
+}
+
+/** The resources of studies of the catalog, by UID (absent: no such study). Two queries for any number. */
+export async function loadStudyResources(db: Kysely<CatalogDatabase>, studies: readonly string[]): Promise<Map<string, StudyResource>> {
+  const resources = new Map<string, StudyResource>();
+  for (let i = 0; i < studies.length; i += 500) {
+    const chunk = studies.slice(i, i + 500);
+    const rows = await db
+      .selectFrom('studies')
+      .select(['study_uid', 'institution_name', 'department_name', 'referring_physician_name', 'study_date', 'confidentiality_code', 'patient_id', 'accession_number'])
+      .where('study_uid', 'in', chunk)
+      .execute();
+    if (rows.length === 0) continue;
+    const modalities = new Map<string, Array<string | null>>();
+    for (const s of await db.selectFrom('series').select(['study_uid', 'modality']).where('study_uid', 'in', chunk).execute()) {
+      modalities.set(s.study_uid, [...(modalities.get(s.study_uid) ?? []), s.modality]);
+    }
+    for (const row of rows) resources.set(row.study_uid, studyResourceFromRow(row, modalities.get(row.study_uid) ?? []));
+  }
+  return resources;
 }
 
 /**
