@@ -65,11 +65,15 @@ interface RoundResult extends PassResult {
   round: number;
   /** VmHWM of the server right after this pass (cumulative since the server started). */
   peakRssBytes: number;
+  /** CPU time the server used during the pass (all processes and threads), in milliseconds. */
+  serverCpuMs: number;
 }
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 const perSecond = (r: PassResult): number => (r.wallMs > 0 ? r.items / (r.wallMs / 1000) : NaN);
 const mbPerSecond = (r: PassResult): number => (r.wallMs > 0 ? r.bytes / 1e6 / (r.wallMs / 1000) : NaN);
+/** MB per CPU-second of the server: what one core of it processes per second at full load. */
+const mbPerCoreSecond = (r: RoundResult): number => (r.serverCpuMs > 0 ? r.bytes / 1e6 / (r.serverCpuMs / 1000) : NaN);
 
 async function withServer(kind: ServerKind, fn: (s: BenchServer) => Promise<void>): Promise<void> {
   const server = await startServer(kind);
@@ -82,36 +86,41 @@ async function withServer(kind: ServerKind, fn: (s: BenchServer) => Promise<void
 
 /** The passes of one round on one server kind, each on fresh servers. */
 async function runRound(kind: ServerKind, set: BenchSet, round: number, s: Settings, out: RoundResult[]): Promise<void> {
-  const record = (server: BenchServer, op: string, r: PassResult): void => {
-    const result: RoundResult = { ...r, set: set.name, op, server: kind, round, peakRssBytes: server.peakRss() };
+  const record = async (server: BenchServer, op: string, pass: () => Promise<PassResult>): Promise<void> => {
+    const cpuBefore = server.cpuMs();
+    const r = await pass();
+    const result: RoundResult = { ...r, set: set.name, op, server: kind, round, peakRssBytes: server.peakRss(), serverCpuMs: server.cpuMs() - cpuBefore };
     out.push(result);
     const bad = r.errors + r.mismatches > 0 ? `  ERRORS ${r.errors} MISMATCHES ${r.mismatches}: ${r.samples[0] ?? ''}` : '';
-    log(`  [${set.name} r${round} ${kind.padEnd(7)}] ${op.padEnd(15)} ${fmt(perSecond(r)).padStart(8)}/s ${fmt(mbPerSecond(r)).padStart(7)} MB/s  p50 ${fmt(r.p50Ms)} ms  rss ${fmt(result.peakRssBytes / 1e6)} MB${bad}`);
+    log(
+      `  [${set.name} r${round} ${kind.padEnd(7)}] ${op.padEnd(15)} ${fmt(perSecond(r)).padStart(8)}/s ${fmt(mbPerSecond(r)).padStart(7)} MB/s ` +
+        `${fmt(mbPerCoreSecond(result)).padStart(7)} MB/core-s  p50 ${fmt(r.p50Ms)} ms  rss ${fmt(result.peakRssBytes / 1e6)} MB${bad}`,
+    );
   };
   await withServer(kind, async (server) => {
     const warm = warmupInstances();
     const w1 = await stowPass(server, warm, 1, s.concurrency);
     const w2 = await wadoPass(server, warm, s.concurrency);
     if (w1.errors + w2.errors + w1.mismatches + w2.mismatches > 0) log(`  warm-up on ${kind} failed: ${[...w1.samples, ...w2.samples][0]}`);
-    record(server, 'stow-1', await stowPass(server, set.instances, 1, s.concurrency));
+    await record(server, 'stow-1', () => stowPass(server, set.instances, 1, s.concurrency));
     // Small sets are read several times (bounded by bytes) so that one slow request does not decide.
     const passes = Math.max(1, Math.min(Math.ceil(s.wadoMinRequests / set.instances.length), Math.floor((s.wadoMaxMB * 1e6) / set.totalBytes)));
     const reads = Array.from({ length: passes }, () => set.instances).flat();
-    record(server, 'wado-instance', await wadoPass(server, reads, s.concurrency));
+    await record(server, 'wado-instance', () => wadoPass(server, reads, s.concurrency));
     if (set.name === 'ct512') {
-      record(server, 'wado-frame', await framesPass(server, set.instances.map((instance) => ({ instance, frame: 1 })), s.concurrency));
+      await record(server, 'wado-frame', () => framesPass(server, set.instances.map((instance) => ({ instance, frame: 1 })), s.concurrency));
     } else if (set.name === 'multiframe') {
       const inst = set.instances[0]!;
       const n = Math.min(inst.frames, s.multiframeFrames);
       const frames = Array.from({ length: n }, (_, i) => ({ instance: inst, frame: 1 + Math.floor((i * inst.frames) / n) }));
-      record(server, 'wado-frame', await framesPass(server, frames, s.concurrency));
+      await record(server, 'wado-frame', () => framesPass(server, frames, s.concurrency));
     }
     const q = qidoQueries(set);
-    record(server, 'qido-studies', await qidoPass(server, q.studies, s.qidoRequests, s.concurrency));
-    record(server, 'qido-instances', await qidoPass(server, q.instances, s.qidoRequests, s.concurrency));
+    await record(server, 'qido-studies', () => qidoPass(server, q.studies, s.qidoRequests, s.concurrency));
+    await record(server, 'qido-instances', () => qidoPass(server, q.instances, s.qidoRequests, s.concurrency));
   });
   if (set.name === 'ct512') {
-    await withServer(kind, async (server) => record(server, `stow-${s.batchSize}`, await stowPass(server, set.instances, s.batchSize, s.concurrency)));
+    await withServer(kind, (server) => record(server, `stow-${s.batchSize}`, () => stowPass(server, set.instances, s.batchSize, s.concurrency)));
   }
 }
 
@@ -123,6 +132,7 @@ interface SummaryRow {
   medianRound: number;
   itemsPerSecond: number;
   mbPerSecond: number;
+  mbPerCoreSecond: number;
   p50Ms: number;
   p95Ms: number;
   peakRssMB: number;
@@ -146,6 +156,7 @@ function summarize(results: RoundResult[]): SummaryRow[] {
       medianRound: m.round,
       itemsPerSecond: perSecond(m),
       mbPerSecond: mbPerSecond(m),
+      mbPerCoreSecond: mbPerCoreSecond(m),
       p50Ms: m.p50Ms,
       p95Ms: m.p95Ms,
       peakRssMB: m.peakRssBytes / 1e6,
@@ -207,8 +218,19 @@ async function main(): Promise<void> {
   const summary = summarize(results);
   const ratioRows = ratios(summary);
   const protectionRows = ratios(summary, 'aegis-unprotected');
-  const header = ['set', 'operation', 'server', 'instances/s', 'MB/s', 'p50 ms', 'p95 ms', 'peak RSS MB', 'errors'];
-  const rows = summary.map((r) => [r.set, r.op, r.server, fmt(r.itemsPerSecond), fmt(r.mbPerSecond), fmt(r.p50Ms), fmt(r.p95Ms), fmt(r.peakRssMB), String(r.errors + r.mismatches)]);
+  const header = ['set', 'operation', 'server', 'instances/s', 'MB/s', 'MB/core-s', 'p50 ms', 'p95 ms', 'peak RSS MB', 'errors'];
+  const rows = summary.map((r) => [
+    r.set,
+    r.op,
+    r.server,
+    fmt(r.itemsPerSecond),
+    fmt(r.mbPerSecond),
+    fmt(r.mbPerCoreSecond),
+    fmt(r.p50Ms),
+    fmt(r.p95Ms),
+    fmt(r.peakRssMB),
+    String(r.errors + r.mismatches),
+  ]);
   process.stdout.write(`\nMedian round of ${s.rounds} per set, operation and server (concurrency ${s.concurrency}, scale ${s.scale}):\n\n${table(header, rows)}\n`);
   if (ratioRows.length > 0) {
     process.stdout.write(`\nAegis / Orthanc (throughput > 1: Aegis faster; RSS > 1: Aegis uses more memory):\n\n`);

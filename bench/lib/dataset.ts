@@ -3,7 +3,7 @@
  * seeds and UIDs derived from fixed labels, so every run sends the same bytes.
  *
  * - `ct512`: 2 patients x 1 study x 3 series x 50 instances of 512x512 16-bit CT (300 instances).
- * - `ct2048`: 1 study, 1 series, 6 instances of 2048x2048 16-bit CT.
+ * - `ct2048`: 1 study, 1 series, 24 instances of 2048x2048 16-bit CT (8 MB each).
  * - `multiframe`: 1 instance of 512x512 16-bit CT with 200 frames (about 100 MB).
  * `BENCH_SCALE` scales the instance counts (and the frame count of `multiframe`).
  */
@@ -108,7 +108,7 @@ export function generateSet(name: SetName, scale: number): BenchSet {
     case 'ct512':
       return build(name, { patients: 2, seriesPerStudy: 3, perSeries: n(50), rows: 512, columns: 512, frames: 1 });
     case 'ct2048':
-      return build(name, { patients: 1, seriesPerStudy: 1, perSeries: n(6), rows: 2048, columns: 2048, frames: 1 });
+      return build(name, { patients: 1, seriesPerStudy: 1, perSeries: n(24), rows: 2048, columns: 2048, frames: 1 });
     case 'multiframe':
       return build(name, { patients: 1, seriesPerStudy: 1, perSeries: 1, rows: 512, columns: 512, frames: n(200, 2) });
   }

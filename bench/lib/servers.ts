@@ -4,7 +4,7 @@
  * (`startOrthanc`, fresh storage dir). Each benchmark round starts fresh servers.
  */
 import { startGateway } from '../../test/support/gateway.js';
-import { peakRssBytes, startOrthanc } from '../../test/support/orthanc.js';
+import { cpuTimeMs, peakRssBytes, startOrthanc } from '../../test/support/orthanc.js';
 
 /**
  * `aegis`: the gateway as configured by default (hardened protection); `aegis-unprotected`: the same
@@ -21,6 +21,8 @@ export interface BenchServer {
   headers: Record<string, string>;
   /** VmHWM of the server process so far, in bytes. */
   peakRss(): number;
+  /** CPU time of the server (all its processes and threads) so far, in milliseconds. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
@@ -31,7 +33,7 @@ export interface BenchServer {
 export async function startServer(kind: ServerKind): Promise<BenchServer> {
   if (kind === 'orthanc') {
     const o = await startOrthanc();
-    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), stop: () => o.stop() };
+    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), cpuMs: () => cpuTimeMs(o.pid), stop: () => o.stop() };
   }
   // The gateway's default log level (info) is kept: startGateway waits for the 'listening' line.
   const env: Record<string, string> = {};
@@ -41,5 +43,5 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
   const headers: Record<string, string> = {};
   const auth = process.env.BENCH_AEGIS_AUTH;
   if (auth) headers.authorization = /^\w+ /.test(auth) ? auth : `Basic ${Buffer.from(auth).toString('base64')}`;
-  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), stop: () => g.stop() };
+  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), cpuMs: () => cpuTimeMs(g.pid), stop: () => g.stop() };
 }

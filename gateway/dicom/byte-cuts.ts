@@ -45,22 +45,27 @@ export function cutRanges(bytes: Uint8Array, ranges: readonly ByteRange[]): { ke
 
 /**
  * The inverse of {@link cutRanges}: `pieces[i]` goes back at `ranges[i].offset` (ranges sorted as
- * {@link normalizeRanges} sorts them). Throws INTEGRITY_FAILURE when the sizes do not add up.
+ * {@link normalizeRanges} sorts them), into `into` when given (its length must be the total); a
+ * null piece is one the caller has written into `into` already. Throws INTEGRITY_FAILURE when the
+ * sizes do not add up.
  */
-export function spliceRanges(kept: Uint8Array, ranges: readonly ByteRange[], pieces: readonly Uint8Array[]): Uint8Array {
+export function spliceRanges(kept: Uint8Array, ranges: readonly ByteRange[], pieces: ReadonlyArray<Uint8Array | null>, into?: Uint8Array): Uint8Array {
   const total = kept.length + ranges.reduce((n, r) => n + r.length, 0);
   const sorted = normalizeRanges(ranges, total);
-  if (sorted.length !== pieces.length || sorted.some((r, i) => pieces[i].length !== r.length)) {
+  if (sorted.length !== pieces.length || sorted.some((r, i) => pieces[i] !== null && pieces[i].length !== r.length)) {
     throw new GatewayError('INTEGRITY_FAILURE', 'the cut pieces do not match their recorded ranges');
   }
-  const out = new Uint8Array(total);
+  if (pieces.includes(null) && into === undefined) throw new GatewayError('INTERNAL', 'a piece left to the caller without a target');
+  if (into !== undefined && into.length !== total) throw new GatewayError('INTERNAL', `the spliced instance has ${total} bytes, the target ${into.length}`);
+  const out = into ?? new Uint8Array(total);
   let from = 0;
   let to = 0;
   sorted.forEach((r, i) => {
     const before = r.offset - to;
     out.set(kept.subarray(from, from + before), to);
     from += before;
-    out.set(pieces[i], r.offset);
+    const piece = pieces[i];
+    if (piece !== null) out.set(piece, r.offset);
     to = r.offset + r.length;
   });
   out.set(kept.subarray(from), to);

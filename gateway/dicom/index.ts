@@ -76,6 +76,7 @@ export {
 export {
   embedWatermark,
   extractWatermark,
+  writeWatermarkChanges,
   watermarkCapacity,
   WATERMARK_SCHEME,
   MIN_PAYLOAD_BYTES,
@@ -94,7 +95,9 @@ export {
   watermarkPayload,
   verifyWatermark,
   watermarkPixelData,
+  planPixelWatermark,
   verifyAndRemoveWatermark,
+  verifyAndRemoveWatermarkInPlace,
   WATERMARK_KEY_INFO,
   type WatermarkClaims,
   type WatermarkRecord,
@@ -111,7 +114,7 @@ export {
   type SegmentationRefusal,
   type FrameSegmentation,
 } from './segmentation.js';
-export { splitRegions, joinRegions, restoreSegmentation, type RegionSplit, type SegmentationParameters } from './region-split.js';
+export { splitRegions, joinRegions, restoreSegmentation, type FramePatch, type RegionSplit, type SegmentationParameters } from './region-split.js';
 export {
   splitEncapsulated,
   joinEncapsulated,

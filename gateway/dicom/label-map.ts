@@ -9,53 +9,59 @@
  */
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { GatewayError } from '../errors.js';
+import { labelRuns } from './pixel-kernels.js';
 
 /** The name of the encoding, recorded in the parameters. */
 export const LABEL_MAP_ENCODING = 'labels-v1+deflate-raw';
 
 const RUNS = 0;
 
-/** Compresses one label (< `regions`) per pixel. */
-export function encodeLabelMap(labels: Uint8Array, regions: number): Uint8Array {
-  const bits = regions <= 2 ? 1 : regions <= 4 ? 2 : regions <= 16 ? 4 : 8;
-  const packedLength = Math.ceil((labels.length * bits) / 8);
-  const runs = runLengths(labels, packedLength);
+/** Bits per label in the packed mode. */
+function labelBits(regions: number): number {
+  return regions <= 2 ? 1 : regions <= 4 ? 2 : regions <= 16 ? 4 : 8;
+}
+
+/** Bytes of `pixels` labels of `regions` regions in the packed mode (without the mode byte). */
+export function packedLabelBytes(pixels: number, regions: number): number {
+  return Math.ceil((pixels * labelBits(regions)) / 8);
+}
+
+/**
+ * Compresses one label (< `regions`) per pixel. `frameRuns`: the run-length code of each frame's
+ * labels (mode 0 without the mode byte; runs end at frame boundaries) when the caller has it.
+ */
+export function encodeLabelMap(labels: Uint8Array, regions: number, frameRuns?: readonly Uint8Array[]): Uint8Array {
+  const bits = labelBits(regions);
+  const packedLength = packedLabelBytes(labels.length, regions);
+  const runs = frameRuns ? joinRuns(frameRuns, packedLength) : runLengths(labels, packedLength);
   const body = runs ?? packLabels(labels, bits, packedLength);
   // Z_RLE: Huffman coding plus repeats only; bounded time on noisy maps, where hash chains are slow.
   const compressed = deflateRawSync(body, { strategy: constants.Z_RLE });
   return new Uint8Array(compressed.buffer, compressed.byteOffset, compressed.length);
 }
 
-/** Mode byte and runs, or undefined when they would take more than `limit` bytes. */
-function runLengths(labels: Uint8Array, limit: number): Uint8Array | undefined {
-  const length = labels.length;
-  // Each run takes at most 2 bytes per pixel it covers (a label and a 1-byte varint up to 128 pixels).
-  const runs = new Uint8Array(Math.min(length * 2, limit) + 8);
-  // Runs are long: compare 4 labels at a time where the labels are 4-byte aligned.
-  const words = labels.byteOffset % 4 === 0 ? new Uint32Array(labels.buffer, labels.byteOffset, length >>> 2) : new Uint32Array(0);
-  runs[0] = RUNS;
+/** Mode byte and the frames' runs, or undefined when they take more than `limit` bytes. */
+function joinRuns(frameRuns: readonly Uint8Array[], limit: number): Uint8Array | undefined {
+  const length = 1 + frameRuns.reduce((n, runs) => n + runs.length, 0);
+  if (length > limit) return undefined;
+  const body = new Uint8Array(length);
+  body[0] = RUNS;
   let at = 1;
-  let p = 0;
-  while (p < length) {
-    if (at > limit) return undefined;
-    const label = labels[p];
-    let end = p + 1;
-    while (end < length && (end & 3) !== 0 && labels[end] === label) end++;
-    if ((end & 3) === 0) {
-      const pattern = label * 0x01010101;
-      while (end >>> 2 < words.length && words[end >>> 2] === pattern) end += 4;
-    }
-    while (end < length && labels[end] === label) end++;
-    runs[at++] = label;
-    let rest = end - p - 1;
-    while (rest >= 0x80) {
-      runs[at++] = (rest & 0x7f) | 0x80;
-      rest = Math.floor(rest / 0x80);
-    }
-    runs[at++] = rest;
-    p = end;
+  for (const runs of frameRuns) {
+    body.set(runs, at);
+    at += runs.length;
   }
-  return at > limit ? undefined : runs.subarray(0, at);
+  return body;
+}
+
+/** Mode byte and runs (by the pixel kernels), or undefined when they would take more than `limit` bytes. */
+function runLengths(labels: Uint8Array, limit: number): Uint8Array | undefined {
+  const runs = labelRuns(labels, limit - 1);
+  if (runs === undefined) return undefined;
+  const body = new Uint8Array(1 + runs.length);
+  body[0] = RUNS;
+  body.set(runs, 1);
+  return body;
 }
 
 /** Mode byte (bits per label) and the packed labels. */

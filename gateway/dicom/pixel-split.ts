@@ -6,7 +6,7 @@
  */
 import { joinStripes, splitEncapsulated, stripeBytes, type StripeParameters } from './byte-stripes.js';
 import type { PixelGeometry } from './pixel-geometry.js';
-import { joinRegions, splitRegions, type SegmentationParameters } from './region-split.js';
+import { joinRegions, splitRegions, type FramePatch, type SegmentationParameters } from './region-split.js';
 import { segmentationRefusal, segmentPixels, type Segmentation, type SegmentationOptions } from './segmentation.js';
 
 /** The parameters of either split (JSON, kept in the manifest); `algorithm` tells which. */
@@ -19,6 +19,8 @@ export interface PixelSplitOptions extends SegmentationOptions {
    * pixels before the watermark changed them, whose background-first order the watermark used).
    */
   segmentation?: Segmentation;
+  /** Edits the copy of each frame before it is split (the watermark's changes); `pixels` are never written. */
+  patch?: FramePatch;
 }
 
 /** The R region fragments, the label map (empty when striped) and the parameters. */
@@ -38,7 +40,7 @@ export function splitPixelData(pixels: Uint8Array, geometry: PixelGeometry, opti
   const refusal = segmentationRefusal(geometry, pixels.length);
   if (refusal !== undefined) return { ...stripeBytes(pixels, options.regions, refusal), labelMap: new Uint8Array(0) };
   const segmentation = options.segmentation ?? segmentPixels(pixels, geometry, options);
-  return { ...splitRegions(pixels, geometry, segmentation), segmentation };
+  return { ...splitRegions(pixels, geometry, segmentation, options.patch), segmentation };
 }
 
 /** Splits the value of an encapsulated Pixel Data element (see {@link splitEncapsulated}). */
@@ -47,11 +49,12 @@ export function splitEncapsulatedPixelData(value: Uint8Array, regions: number): 
 }
 
 /**
- * The exact value given to {@link splitPixelData} or {@link splitEncapsulatedPixelData}.
- * Throws `INTEGRITY_FAILURE` when the pieces do not add up.
+ * The exact value given to {@link splitPixelData} or {@link splitEncapsulatedPixelData}, segmented
+ * values written into `into` when given (see {@link joinRegions}). Throws `INTEGRITY_FAILURE` when
+ * the pieces do not add up.
  */
-export function joinPixelData(regions: Uint8Array[], labelMap: Uint8Array, geometry: PixelGeometry, parameters: PixelSplitParameters): Uint8Array {
+export function joinPixelData(regions: Uint8Array[], labelMap: Uint8Array, geometry: PixelGeometry, parameters: PixelSplitParameters, into?: Uint8Array): Uint8Array {
   return parameters.algorithm === 'byte-stripes'
     ? joinStripes(regions, parameters)
-    : joinRegions(regions, labelMap, geometry, parameters);
+    : joinRegions(regions, labelMap, geometry, parameters, into);
 }

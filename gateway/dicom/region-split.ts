@@ -11,7 +11,7 @@ import { GatewayError } from '../errors.js';
 import { decodeLabelMap, encodeLabelMap, LABEL_MAP_ENCODING } from './label-map.js';
 import { MAX_ITERATIONS } from './kmeans-histogram.js';
 import { bytesPerSample, frameByteLength, type PixelGeometry } from './pixel-geometry.js';
-import { newSampleArray, sampleArray, sampleBytes, type SampleArray } from './sample-array.js';
+import { moveFrame } from './pixel-kernels.js';
 import { segmentationRefusal, type FrameSegmentation, type Segmentation } from './segmentation.js';
 
 /** Everything {@link joinRegions} needs besides the fragments and the label map (JSON, kept in the manifest). */
@@ -25,6 +25,8 @@ export interface SegmentationParameters {
   /** What was clustered: the stored value, or the mean of the samples of a pixel. */
   intensity: 'stored-value' | 'mean-of-samples';
   maxIterations: number;
+  /** The histogram counted every this many pixels of a frame (informative; absent before it was recorded: 1). */
+  histogramStep?: number;
   /** The order of the pixels inside a region fragment (see the module header). */
   pixelOrder: 'frame-plane-even-odd';
   geometry: PixelGeometry;
@@ -50,10 +52,11 @@ export interface RegionSplit {
 /**
  * Splits native pixel data (`pixels`: the Pixel Data value, as given to {@link segmentPixels}) into
  * the fragments of `segmentation`'s regions. The segmentation may come from other pixels of the
- * same geometry (the original ones, when the watermark changed some since). Throws `INTERNAL`
+ * same geometry (the original ones, when the watermark changes some: `patch` edits a copy of each
+ * frame before it is split, `pixels` itself is never written). Throws `INTERNAL`
  * when the geometry, the labels and the bytes do not belong together.
  */
-export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmentation: Segmentation): RegionSplit {
+export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmentation: Segmentation, patch?: FramePatch): RegionSplit {
   const refusal = segmentationRefusal(geometry, pixels.length);
   if (refusal !== undefined) throw new GatewayError('INTERNAL', `cannot split this pixel data into regions: ${refusal.detail}`);
   const pixelsPerFrame = geometry.rows * geometry.columns;
@@ -61,18 +64,15 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
     throw new GatewayError('INTERNAL', 'the segmentation was made for another geometry');
   }
   const { labels, regions } = segmentation;
-  const size = bytesPerSample(geometry);
-  const sampleCount = pixelsPerFrame * geometry.samplesPerPixel * geometry.frames;
   const counts = new Array<number>(regions).fill(0);
   for (const frame of segmentation.frames) frame.counts.forEach((count, r) => (counts[r] += count));
-  const starts = regionStarts(counts, geometry.samplesPerPixel);
-  if (counts.length !== regions || starts[regions] !== sampleCount) {
+  if (counts.length !== regions || counts.reduce((a, b) => a + b, 0) !== pixelsPerFrame * geometry.frames) {
     throw new GatewayError('INTERNAL', 'the region counts of the segmentation do not add up to its pixels');
   }
-  const packed = newSampleArray(size, sampleCount);
-  moveSamples(sampleArray(pixels, size, sampleCount), packed, labels, starts, geometry, 'scatter');
-  const fragments = counts.map((_, r) => sampleBytes(packed.subarray(starts[r], starts[r + 1])).slice());
-  const labelMap = encodeLabelMap(labels, regions);
+  const pixelBytes = bytesPerSample(geometry) * geometry.samplesPerPixel;
+  const fragments = counts.map((count) => new Uint8Array(count * pixelBytes));
+  moveFrames('scatter', pixels, fragments, labels, geometry, segmentation.frames, patch);
+  const labelMap = encodeLabelMap(labels, regions, segmentation.labelRuns);
   const trailer = pixels.subarray(frameByteLength(geometry) * geometry.frames);
   return {
     regions: fragments,
@@ -85,6 +85,7 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
       initialisation: 'greedy-kmeans++',
       intensity: geometry.samplesPerPixel === 1 ? 'stored-value' : 'mean-of-samples',
       maxIterations: MAX_ITERATIONS,
+      histogramStep: segmentation.histogramStep ?? 1,
       pixelOrder: 'frame-plane-even-odd',
       geometry: { ...geometry },
       frames: segmentation.frames,
@@ -96,12 +97,20 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
 }
 
 /**
- * The exact pixel data value given to {@link splitRegions} (trailer included). Throws
+ * The exact pixel data value given to {@link splitRegions} (trailer included), written into
+ * `into` when given (its length must be the value's). `segmentation`: the one
+ * {@link restoreSegmentation} gives for these arguments, when the caller has it already. Throws
  * `INTEGRITY_FAILURE` when the fragments, the label map, the geometry and the parameters do not
  * add up.
  */
-export function joinRegions(regions: Uint8Array[], labelMap: Uint8Array, geometry: PixelGeometry, parameters: SegmentationParameters): Uint8Array {
-  const segmentation = restoreSegmentation(labelMap, geometry, parameters);
+export function joinRegions(
+  regions: Uint8Array[],
+  labelMap: Uint8Array,
+  geometry: PixelGeometry,
+  parameters: SegmentationParameters,
+  into?: Uint8Array,
+  segmentation = restoreSegmentation(labelMap, geometry, parameters),
+): Uint8Array {
   const counts = segmentation.frames.reduce((sum, frame) => sum.map((count, r) => count + frame.counts[r]), new Array<number>(parameters.regions).fill(0));
   const size = bytesPerSample(geometry);
   if (regions.length !== parameters.regions) {
@@ -116,15 +125,11 @@ export function joinRegions(regions: Uint8Array[], labelMap: Uint8Array, geometr
       );
     }
   });
-  const starts = regionStarts(counts, geometry.samplesPerPixel);
-  const sampleCount = starts[starts.length - 1];
-  const packed = new Uint8Array(sampleCount * size);
-  regions.forEach((fragment, r) => packed.set(fragment, starts[r] * size));
   const trailer = Buffer.from(parameters.trailer, 'base64');
-  const pixelBytes = sampleCount * size;
-  const out = new Uint8Array(pixelBytes + trailer.length);
-  const samples = sampleArray(out, size, sampleCount);
-  moveSamples(sampleArray(packed, size, sampleCount), samples, segmentation.labels, starts, geometry, 'gather');
+  const pixelBytes = frameByteLength(geometry) * geometry.frames;
+  const out = into ?? new Uint8Array(pixelBytes + trailer.length);
+  if (out.length !== pixelBytes + trailer.length) throw new GatewayError('INTERNAL', `the pixel data needs ${pixelBytes + trailer.length} bytes, the target has ${out.length}`);
+  moveFrames('gather', out, regions, segmentation.labels, geometry, segmentation.frames);
   out.set(trailer, pixelBytes);
   return out;
 }
@@ -170,62 +175,39 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Index of each region's first sample in the packed samples; the last entry is the total. */
-function regionStarts(counts: number[], samplesPerPixel: number): number[] {
-  const starts = [0];
-  for (const count of counts) starts.push(starts[starts.length - 1] + count * samplesPerPixel);
-  return starts;
-}
+/** Edits the copy of frame `frame` (its bytes) before it is split. */
+export type FramePatch = (frame: number, bytes: Uint8Array) => void;
 
 /**
- * Moves every sample between its place in the pixel data (`pixels`) and its place in the packed
- * region samples (`packed`, region after region), in the region order of the module header:
- * 'scatter' copies pixels to packed, 'gather' packed to pixels. `starts`: each region's first
- * packed index.
+ * Moves every pixel between the pixel data (`pixels`, frames in order) and the region fragments,
+ * frame by frame, in the region order of the module header (pixel-kernels.ts does the moving):
+ * 'scatter' fills the fragments, 'gather' the pixels.
  */
-function moveSamples(from: SampleArray, to: SampleArray, labels: Uint8Array, starts: number[], geometry: PixelGeometry, direction: 'scatter' | 'gather'): void {
+function moveFrames(
+  direction: 'scatter' | 'gather',
+  pixels: Uint8Array,
+  fragments: readonly Uint8Array[],
+  labels: Uint8Array,
+  geometry: PixelGeometry,
+  frames: readonly FrameSegmentation[],
+  patch?: FramePatch,
+): void {
   const pixelsPerFrame = geometry.rows * geometry.columns;
   const planar = geometry.planarConfiguration === 1;
   const planes = planar ? geometry.samplesPerPixel : 1;
-  const unit = planar ? 1 : geometry.samplesPerPixel;
-  const scatter = direction === 'scatter';
-  const cursor = Float64Array.from(starts);
-  for (let frame = 0; frame < geometry.frames; frame++) {
-    const frameLabels = labels.subarray(frame * pixelsPerFrame, (frame + 1) * pixelsPerFrame);
-    for (let plane = 0; plane < planes; plane++) {
-      const base = (frame * planes + plane) * pixelsPerFrame * unit;
-      for (let parity = 0; parity < 2; parity++) {
-        // Runs of one label among the pixels of this parity: one region, consecutive packed places.
-        for (let p = parity; p < pixelsPerFrame; ) {
-          const r = frameLabels[p];
-          let end = p + 2;
-          while (end < pixelsPerFrame && frameLabels[end] === r) end += 2;
-          const count = (end - p) >>> 1;
-          if (scatter) copyStrided(from, base + p * unit, to, cursor[r], count, unit);
-          else copyStrided(to, base + p * unit, from, cursor[r], count, unit, true);
-          cursor[r] += count * unit;
-          p = end;
-        }
-      }
-    }
-  }
-}
-
-/**
- * Copies `count` pixels of `unit` samples between every other pixel of `pixels` from `at` and
- * consecutive places of `packed` from `packedAt`; `back` copies packed to pixels.
- */
-function copyStrided(pixels: SampleArray, at: number, packed: SampleArray, packedAt: number, count: number, unit: number, back = false): void {
-  const stride = 2 * unit;
-  if (unit === 1) {
-    if (back) for (let k = 0; k < count; k++) pixels[at + 2 * k] = packed[packedAt + k];
-    else for (let k = 0; k < count; k++) packed[packedAt + k] = pixels[at + 2 * k];
-    return;
-  }
-  for (let k = 0; k < count; k++, at += stride, packedAt += unit) {
-    for (let s = 0; s < unit; s++) {
-      if (back) pixels[at + s] = packed[packedAt + s];
-      else packed[packedAt + s] = pixels[at + s];
-    }
-  }
+  const unit = bytesPerSample(geometry) * (planar ? 1 : geometry.samplesPerPixel);
+  const frameBytes = frameByteLength(geometry);
+  const offsets = new Array<number>(fragments.length).fill(0);
+  frames.forEach((frame, f) => {
+    const slices = fragments.map((fragment, r) => fragment.subarray(offsets[r], (offsets[r] += frame.counts[r] * unit * planes)));
+    moveFrame(
+      direction,
+      pixels.subarray(f * frameBytes, (f + 1) * frameBytes),
+      labels.subarray(f * pixelsPerFrame, (f + 1) * pixelsPerFrame),
+      planes,
+      unit,
+      slices,
+      patch && ((bytes) => patch(f, bytes)),
+    );
+  });
 }

@@ -12,9 +12,11 @@ import { deriveKey } from '../keys/derive.js';
 import { GatewayError } from '../errors.js';
 import type { PixelGeometry } from './pixel-geometry.js';
 import {
-  embedWatermark,
-  extractWatermark,
+  planWatermark,
+  removeWatermark,
+  writeWatermarkChanges,
   type ExtractedWatermark,
+  type WatermarkChanges,
   type WatermarkOptions,
   type WatermarkParameters,
   type WatermarkRefusal,
@@ -63,8 +65,11 @@ export function verifyWatermark(key: Uint8Array | KeyObject, claims: WatermarkCl
   return extracted.payload.length === expected.length && timingSafeEqual(extracted.payload, expected);
 }
 
-/** What the manifest records about an instance's watermark: its parameters and claims, or why there is none. */
-export type WatermarkRecord = { parameters: WatermarkParameters; gatewayId: string; time: string } | WatermarkRefusal;
+/**
+ * What the manifest records about an instance's watermark: its parameters and claims (and the
+ * SHA-256 of the original pixel data, hex, which the MAC covers), or why there is none.
+ */
+export type WatermarkRecord = { parameters: WatermarkParameters; gatewayId: string; time: string; pixelSha256?: string } | WatermarkRefusal;
 
 /** The key and claims to watermark one instance's pixel data with. */
 export interface WatermarkSeal extends WatermarkClaims {
@@ -82,18 +87,35 @@ export function watermarkPixelData(
   seal: WatermarkSeal,
   options: WatermarkOptions = {},
 ): { pixels: Uint8Array; record: WatermarkRecord } {
+  const { changes, record } = planPixelWatermark(pixels, geometry, seal, options);
+  if (changes === undefined) return { pixels, record };
+  const watermarked = new Uint8Array(pixels);
+  writeWatermarkChanges(watermarked, geometry, changes);
+  return { pixels: watermarked, record };
+}
+
+/**
+ * What {@link watermarkPixelData} does without copying the pixels: the samples to change
+ * ({@link writeWatermarkChanges}; none when refused) and the record for the manifest.
+ */
+export function planPixelWatermark(
+  pixels: Uint8Array,
+  geometry: PixelGeometry,
+  seal: WatermarkSeal,
+  options: WatermarkOptions = {},
+): { changes?: WatermarkChanges; record: WatermarkRecord } {
   const { key, ...claims } = seal;
   const pixelSha256 = createHash('sha256').update(pixels).digest();
-  const result = embedWatermark(pixels, geometry, watermarkPayload(key, { ...claims, pixelSha256 }), options);
-  if ('refused' in result) return { pixels, record: result };
-  return { pixels: result.watermarked, record: { parameters: result.parameters, gatewayId: claims.gatewayId, time: claims.time } };
+  const plan = planWatermark(pixels, geometry, watermarkPayload(key, { ...claims, pixelSha256 }), options);
+  if ('refused' in plan) return { record: plan };
+  return { changes: plan.changes, record: { parameters: plan.parameters, gatewayId: claims.gatewayId, time: claims.time, pixelSha256: pixelSha256.toString('hex') } };
 }
 
 /**
  * The inverse of {@link watermarkPixelData}: extracts and verifies the watermark and returns the
- * original pixel data bytes. With a refusal record the stored bytes are returned as they are
- * (integrity then rests on the manifest's hashes). Throws `INTEGRITY_FAILURE` when the watermark
- * does not verify.
+ * original pixel data bytes (a copy). With a refusal record the stored bytes are returned as they
+ * are (integrity then rests on the manifest's hashes). Throws `INTEGRITY_FAILURE` when the
+ * watermark does not verify.
  */
 export function verifyAndRemoveWatermark(
   stored: Uint8Array,
@@ -103,10 +125,34 @@ export function verifyAndRemoveWatermark(
   options: WatermarkOptions = {},
 ): Uint8Array {
   if ('refused' in record) return stored;
-  const extracted = extractWatermark(stored, geometry, record.parameters, options);
+  const restored = new Uint8Array(stored);
+  verifyAndRemoveWatermarkInPlace(restored, geometry, record, verification, options);
+  return restored;
+}
+
+/**
+ * What {@link verifyAndRemoveWatermark} does, in place: `pixels` (as stored) become the original
+ * bytes, or it throws `INTEGRITY_FAILURE` (and `pixels` must not be used).
+ *
+ * `restoredSha256`: the SHA-256 the restored pixels must have, when the caller checks that itself
+ * before using them (the read path checks the SHA-256 of the whole instance, which covers them,
+ * against the signed manifest): the MAC is then verified over that digest, which saves hashing
+ * the pixels twice. A change to the watermarked pixels still fails one check or the other: the
+ * payload bits (the MAC) or the restored bytes (the caller's hash).
+ */
+export function verifyAndRemoveWatermarkInPlace(
+  pixels: Uint8Array,
+  geometry: PixelGeometry,
+  record: WatermarkRecord,
+  verification: { key: Uint8Array | KeyObject; sopInstanceUid: string; restoredSha256?: Uint8Array },
+  options: WatermarkOptions = {},
+): void {
+  if ('refused' in record) return;
+  const payload = removeWatermark(pixels, geometry, record.parameters, options);
   const claims = { sopInstanceUid: verification.sopInstanceUid, gatewayId: record.gatewayId, time: record.time };
-  if (!verifyWatermark(verification.key, claims, extracted)) {
+  const pixelSha256 = verification.restoredSha256 ?? createHash('sha256').update(pixels).digest();
+  const expected = watermarkPayload(verification.key, { ...claims, pixelSha256 });
+  if (!(payload.length === expected.length && timingSafeEqual(payload, expected))) {
     throw new GatewayError('INTEGRITY_FAILURE', 'watermark: the MAC carried by the pixels does not match the restored pixel data and claims');
   }
-  return extracted.restored;
 }

@@ -114,11 +114,51 @@ export interface ExtractedWatermark {
 }
 
 /**
+ * The samples a watermark changes: byte offsets in the Pixel Data value (ascending scan order,
+ * not byte order) and their new stored values. A few thousand samples at most in practice, so
+ * callers write them into their own copy of the pixels ({@link writeWatermarkChanges}) instead of
+ * copying the whole value.
+ */
+export interface WatermarkChanges {
+  offsets: Uint32Array;
+  values: Float64Array;
+}
+
+/** The result of {@link planWatermark}. */
+export type WatermarkPlan = { changes: WatermarkChanges; parameters: WatermarkParameters } | WatermarkRefusal;
+
+/**
  * Embeds `payload` (at least {@link MIN_PAYLOAD_BYTES}) in a copy of `pixels`, the native Pixel
  * Data value bytes (all frames). Returns the watermarked copy and the parameters, or a refusal
  * saying why it cannot apply (unaddressable samples, too little capacity in the visited pixels).
  */
 export function embedWatermark(pixels: Uint8Array, geometry: PixelGeometry, payload: Uint8Array, options: WatermarkOptions = {}): EmbedResult {
+  const plan = planWatermark(pixels, geometry, payload, options);
+  if ('refused' in plan) return plan;
+  const watermarked = new Uint8Array(pixels);
+  writeWatermarkChanges(watermarked, geometry, plan.changes);
+  return { watermarked, parameters: plan.parameters };
+}
+
+/**
+ * Writes the changed samples into `target`, a copy of the bytes of the Pixel Data value from
+ * byte `from` on (a frame, or the whole value); changes outside it are left out. The bits of
+ * each word outside Bits Stored are kept as `target` has them.
+ */
+export function writeWatermarkChanges(target: Uint8Array, geometry: PixelGeometry, changes: WatermarkChanges, from = 0): void {
+  const codec = sampleCodec(geometry);
+  const end = from + target.length;
+  for (let i = 0; i < changes.offsets.length; i++) {
+    const offset = changes.offsets[i];
+    if (offset >= from && offset < end) codec.write(target, offset - from, changes.values[i]);
+  }
+}
+
+/**
+ * What {@link embedWatermark} does, without copying the pixels: `pixels` are only read, and the
+ * result lists the samples to change ({@link writeWatermarkChanges}).
+ */
+export function planWatermark(pixels: Uint8Array, geometry: PixelGeometry, payload: Uint8Array, options: WatermarkOptions = {}): WatermarkPlan {
   const unsupported = unsupportedSampleAccess(geometry);
   if (unsupported !== undefined) return { refused: `unsupported pixel format: ${unsupported}`, reason: 'unsupported-pixel-format' };
   checkLength(pixels, geometry);
@@ -127,8 +167,9 @@ export function embedWatermark(pixels: Uint8Array, geometry: PixelGeometry, payl
   }
   const codec = sampleCodec(geometry);
   const needed = payload.length * 8;
-  const watermarked = new Uint8Array(pixels);
   const offsets = new OffsetList();
+  // The current value of each scanned sample, by scan position (filled after the first scan).
+  let values = new Float64Array(0);
   const passes: WatermarkPass[] = [];
   let embedded = 0;
   while (embedded < needed) {
@@ -136,8 +177,7 @@ export function embedWatermark(pixels: Uint8Array, geometry: PixelGeometry, payl
     const histogram = newHistogram(geometry.bitsStored);
     let most = 0;
     let peak = 0;
-    const count = (offset: number): boolean => {
-      const value = codec.read(watermarked, offset);
+    const count = (value: number): boolean => {
       const n = histogram.increment(value - codec.min);
       if (n > most) {
         most = n;
@@ -150,27 +190,29 @@ export function embedWatermark(pixels: Uint8Array, geometry: PixelGeometry, payl
     if (passes.length === 0) {
       scanSamples(geometry, options.order, (offset) => {
         offsets.push(offset);
-        return (reached = count(offset));
+        return (reached = count(codec.read(pixels, offset)));
       });
       samples = offsets.length;
       const offered = reached ? needed : histogram.largestSum(MAX_PASSES);
       if (offered < needed) return insufficient(`the ${samples} visited samples offer at most ${offered} bits (their ${MAX_PASSES} most frequent values), the payload needs ${needed}`);
+      values = new Float64Array(samples);
+      for (let u = 0; u < samples; u++) values[u] = codec.read(pixels, offsets.at(u));
     } else {
-      while (samples < offsets.length && !reached) reached = count(offsets.at(samples++));
+      while (samples < offsets.length && !reached) reached = count(values[samples++]);
     }
-    if (!reached) samples = lastOccurrence(watermarked, codec, offsets, histogram, peak) + 1;
+    if (!reached) samples = lastOccurrence(values, histogram, peak, codec.min) + 1;
     const zero = zeroPoint(histogram, peak - codec.min, codec.max - codec.min + 1);
     if (zero === undefined) return insufficient(`every value near ${peak} occurs more than ${MAX_SKIPPED_SAMPLES} times in the ${samples} visited samples`);
     const pass = { peak, zero: zero + codec.min, samples, bits: most };
-    passes.push({ ...pass, ...embedPass(watermarked, codec, offsets, pass, payload, embedded) });
+    passes.push({ ...pass, ...embedPass(values, pass, payload, embedded) });
     embedded += most;
     if (embedded < needed && passes.length === MAX_PASSES) return insufficient(`${MAX_PASSES} passes carry ${embedded} of the ${needed} payload bits`);
   }
   const samplesScanned = Math.max(...passes.map((p) => p.samples));
-  let changed = 0;
-  for (let u = 0; u < samplesScanned; u++) if (codec.read(watermarked, offsets.at(u)) !== codec.read(pixels, offsets.at(u))) changed++;
+  const changed: number[] = [];
+  for (let u = 0; u < samplesScanned; u++) if (values[u] !== codec.read(pixels, offsets.at(u))) changed.push(u);
   return {
-    watermarked,
+    changes: { offsets: Uint32Array.from(changed, (u) => offsets.at(u)), values: Float64Array.from(changed, (u) => values[u]) },
     parameters: {
       scheme: WATERMARK_SCHEME,
       version: 1,
@@ -178,7 +220,7 @@ export function embedWatermark(pixels: Uint8Array, geometry: PixelGeometry, payl
       samplesScanned,
       scanDigest: offsets.digest(digestLabel(geometry), samplesScanned),
       passes,
-      samplesChanged: changed,
+      samplesChanged: changed.length,
     },
   };
 }
@@ -194,9 +236,18 @@ export function extractWatermark(
   parameters: WatermarkParameters,
   options: WatermarkOptions = {},
 ): ExtractedWatermark {
+  const restored = new Uint8Array(watermarked);
+  return { payload: removeWatermark(restored, geometry, parameters, options), restored };
+}
+
+/**
+ * What {@link extractWatermark} does, in place: `pixels` (watermarked) become the original bytes;
+ * returns the payload. On `INTEGRITY_FAILURE` `pixels` may be partly restored.
+ */
+export function removeWatermark(pixels: Uint8Array, geometry: PixelGeometry, parameters: WatermarkParameters, options: WatermarkOptions = {}): Uint8Array {
   const unsupported = unsupportedSampleAccess(geometry);
   if (unsupported !== undefined) throw integrity(`unsupported pixel format: ${unsupported}`);
-  checkLength(watermarked, geometry);
+  checkLength(pixels, geometry);
   const codec = sampleCodec(geometry);
   const passes = checkParameters(parameters, geometry);
   const offsets = new OffsetList();
@@ -207,14 +258,13 @@ export function extractWatermark(
   if (offsets.length !== parameters.samplesScanned || offsets.digest(digestLabel(geometry), offsets.length) !== parameters.scanDigest) {
     throw integrity('the visiting order or the pixel geometry differs from the one the watermark was embedded with');
   }
-  const restored = new Uint8Array(watermarked);
   const payload = new Uint8Array(parameters.payloadBits >>> 3);
   let end = parameters.payloadBits;
   for (let j = passes.length - 1; j >= 0; j--) {
     end -= passes[j].bits;
-    extractPass(restored, codec, offsets, passes[j], payload, end);
+    extractPass(pixels, codec, offsets, passes[j], payload, end);
   }
-  return { payload, restored };
+  return payload;
 }
 
 /**
@@ -237,28 +287,20 @@ export function watermarkCapacity(pixels: Uint8Array, geometry: PixelGeometry, o
 }
 
 /** Shifts the values between P and Z and embeds payload bits from `firstBit` on at the samples of value P. */
-function embedPass(
-  data: Uint8Array,
-  codec: SampleCodec,
-  offsets: OffsetList,
-  pass: { peak: number; zero: number; samples: number },
-  payload: Uint8Array,
-  firstBit: number,
-): { skipped: string; skippedCount: number } {
+function embedPass(values: Float64Array, pass: { peak: number; zero: number; samples: number }, payload: Uint8Array, firstBit: number): { skipped: string; skippedCount: number } {
   const { peak, zero } = pass;
   const step = zero > peak ? 1 : -1;
   const skipped: number[] = [];
   let bit = firstBit;
   for (let u = 0; u < pass.samples; u++) {
-    const offset = offsets.at(u);
-    const value = codec.read(data, offset);
+    const value = values[u];
     if (value === zero) {
       skipped.push(u);
     } else if (value === peak) {
-      if ((payload[bit >>> 3] >>> (7 - (bit & 7))) & 1) codec.write(data, offset, value + step);
+      if ((payload[bit >>> 3] >>> (7 - (bit & 7))) & 1) values[u] = value + step;
       bit++;
     } else if ((value - peak) * step > 0 && (zero - value) * step > 0) {
-      codec.write(data, offset, value + step);
+      values[u] = value + step;
     }
   }
   return { skipped: encodePositions(skipped), skippedCount: skipped.length };
@@ -290,12 +332,12 @@ function extractPass(data: Uint8Array, codec: SampleCodec, offsets: OffsetList, 
 }
 
 /** The position of the last sample of value `peak`; samples after it are taken out of the histogram. */
-function lastOccurrence(data: Uint8Array, codec: SampleCodec, offsets: OffsetList, histogram: Histogram, peak: number): number {
-  let u = offsets.length - 1;
+function lastOccurrence(values: Float64Array, histogram: Histogram, peak: number, min: number): number {
+  let u = values.length - 1;
   for (; u >= 0; u--) {
-    const value = codec.read(data, offsets.at(u));
+    const value = values[u];
     if (value === peak) break;
-    histogram.decrement(value - codec.min);
+    histogram.decrement(value - min);
   }
   return u;
 }

@@ -23,8 +23,10 @@ import {
   splitEncapsulatedPixelData,
   splitPixelData,
   stripeBytes,
-  watermarkPixelData,
+  frameByteLength,
+  planPixelWatermark,
   watermarkKey,
+  writeWatermarkChanges,
   type PixelGeometry,
 } from '../dicom/index.js';
 import { isGatewayError } from '../errors.js';
@@ -146,8 +148,12 @@ function splitPixels(
   const active = options.keyring.active!;
   const key = watermarkKey(active.secret);
   const order = (frame: number) => backgroundFirstPixels(segmentation, frame);
-  const marked = watermarkPixelData(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
-  const split = splitPixelData(marked.pixels, geometry, { regions: options.regions, segmentation });
+  const marked = planPixelWatermark(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
+  // The watermark's changes go into the split's copy of each frame: the received bytes stay as they are.
+  const { changes } = marked;
+  const frameBytes = frameByteLength(geometry);
+  const patch = changes && ((frame: number, bytes: Uint8Array) => writeWatermarkChanges(bytes, geometry, changes, frame * frameBytes));
+  const split = splitPixelData(pixelBytes, geometry, { regions: options.regions, segmentation, patch });
   const watermark: PixelProtection['watermark'] =
     'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
   return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };

@@ -14,10 +14,10 @@ import type { Keyring } from '../keys/keyring.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
 import {
   backgroundFirstPixels,
-  joinPixelData,
+  joinRegions,
   joinStripes,
   restoreSegmentation,
-  verifyAndRemoveWatermark,
+  verifyAndRemoveWatermarkInPlace,
   watermarkKey,
   type PixelGeometry,
   type PixelSplitParameters,
@@ -40,7 +40,7 @@ export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<
     return bytes;
   };
   const ranges: ByteRange[] = [];
-  const pieces: Uint8Array[] = [];
+  const pieces: Array<Uint8Array | null> = [];
   let identity = part('identity');
   for (const range of manifest.cuts.identity) {
     if (identity.length < range.length) throw integrity('the identity fragment is shorter than its recorded ranges');
@@ -49,12 +49,19 @@ export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<
     identity = identity.subarray(range.length);
   }
   if (identity.length !== 0) throw integrity('the identity fragment is longer than its recorded ranges');
-  if (manifest.cuts.pixels) {
-    ranges.push(manifest.cuts.pixels);
-    pieces.push(joinPixels(manifest, opened, keyring));
+  // The instance is assembled in one buffer: the pixel data is joined (and its watermark removed) in place.
+  const skeleton = part('skeleton');
+  const pixelRange = manifest.cuts.pixels;
+  const total = skeleton.length + [...manifest.cuts.identity, ...(pixelRange ? [pixelRange] : [])].reduce((n, r) => n + r.length, 0);
+  if (total !== manifest.length) throw integrity(`the fragments make ${total} bytes, the manifest says ${manifest.length}`);
+  const restored = new Uint8Array(total);
+  if (pixelRange) {
+    if (!(Number.isSafeInteger(pixelRange.offset) && pixelRange.offset >= 0 && pixelRange.offset + pixelRange.length <= total)) throw integrity('the pixel range lies outside the instance');
+    ranges.push(pixelRange);
+    pieces.push(joinPixels(manifest, opened, keyring, restored.subarray(pixelRange.offset, pixelRange.offset + pixelRange.length)));
   }
   const order = ranges.map((_, i) => i).sort((a, b) => ranges[a].offset - ranges[b].offset);
-  const restored = spliceRanges(part('skeleton'), order.map((i) => ranges[i]), order.map((i) => pieces[i]));
+  spliceRanges(skeleton, order.map((i) => ranges[i]), order.map((i) => pieces[i]), restored);
   const digest = createHash('sha256').update(restored).digest();
   const expected = Buffer.from(manifest.sha256, 'hex');
   if (restored.length !== manifest.length || digest.length !== expected.length || !timingSafeEqual(digest, expected)) {
@@ -94,8 +101,12 @@ function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
   return keyring.unwrap({ keyId: manifest.dataKey.keyId, wrapped: Buffer.from(manifest.dataKey.wrapped, 'base64') });
 }
 
-/** The pixel data value: regions joined, and for segmented pixels the watermark verified and removed. */
-function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Uint8Array {
+/**
+ * The pixel data value: regions joined, and for segmented pixels the watermark verified and
+ * removed. Segmented pixels are written into `into` (null is returned: the piece is in place);
+ * other values are returned.
+ */
+function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>, keyring: Keyring, into: Uint8Array): Uint8Array | null {
   const regions = manifest.fragments.filter((f) => f.role === 'region').sort((a, b) => a.index - b.index).map((f) => opened.get(fragmentKey(f))!);
   const { pixels } = manifest;
   const parameters = pixels.split as unknown as PixelSplitParameters;
@@ -104,15 +115,22 @@ function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Arr
   const geometry = pixels.geometry as unknown as PixelGeometry;
   const labels = opened.get('labels:0');
   if (labels === undefined) throw integrity('segmented pixel data without its label map');
-  const marked = joinPixelData(regions, labels, geometry, parameters);
-  if (!pixels.watermark?.applied) return marked;
+  if ((parameters as SegmentationParameters).algorithm !== 'kmeans-histogram') throw integrity('segmented pixel data with striping parameters');
+  const segmentation = restoreSegmentation(labels, geometry, parameters as SegmentationParameters);
+  joinRegions(regions, labels, geometry, parameters as SegmentationParameters, into, segmentation);
+  if (!pixels.watermark?.applied) return null;
   const { keyId, ...record } = pixels.watermark.parameters as unknown as WatermarkRecord & { keyId: string };
   const master = keyring.find(keyId);
   if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a watermark is not in the keyring`);
-  const segmentation = restoreSegmentation(labels, geometry, parameters as SegmentationParameters);
-  return verifyAndRemoveWatermark(marked, geometry, record, { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid }, {
+  // The recorded digest of the original pixels is trusted because reassembleInstance checks the
+  // SHA-256 of the whole instance (pixels included) against the signed manifest before anything
+  // leaves; without one (older manifests) the restored pixels are hashed.
+  const recorded = 'pixelSha256' in record ? record.pixelSha256 : undefined;
+  const restoredSha256 = typeof recorded === 'string' && /^[0-9a-f]{64}$/.test(recorded) ? Buffer.from(recorded, 'hex') : undefined;
+  verifyAndRemoveWatermarkInPlace(into, geometry, record, { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid, restoredSha256 }, {
     order: (frame: number) => backgroundFirstPixels(segmentation, frame),
   });
+  return null;
 }
 
 function integrity(message: string): GatewayError {

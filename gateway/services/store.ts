@@ -5,7 +5,7 @@
  * FailedSOPSequence with a FailureReason (PS3.4 Annex GG / C.4.2.1.4) for the others.
  * The received bytes are stored as they are: never re-serialized.
  */
-import { webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Catalog, NewInstance } from '../catalog/catalog.js';
 import { parseInstance } from '../dicom/index.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
@@ -92,8 +92,9 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
     };
   }
 
-  // WebCrypto hashes on the thread pool, off the event loop that every request shares.
-  const sha256 = Buffer.from(await webcrypto.subtle.digest('SHA-256', part.bytes)).toString('hex');
+  // Hashed in place: WebCrypto would hash on the thread pool but copy the instance first, and the
+  // protection that follows runs on this thread anyway.
+  const sha256 = createHash('sha256').update(part.bytes).digest('hex');
   const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
   if (existing) {
     if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes

@@ -14,6 +14,7 @@ import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { corpusFiles } from '../support/corpus.js';
 import { multipartParts, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
+import { seededRandom } from '../support/random.js';
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const FLIPS = 1000;
@@ -24,18 +25,6 @@ interface Stored {
   /** Fragment files of this instance (absolute paths) and its manifest copy. */
   files: string[];
   sop: string;
-}
-
-/** A deterministic pseudo-random sequence (the test must be reproducible). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function read(url: string): Promise<{ status: number; body: Buffer; contentType: string | null }> {
@@ -76,7 +65,7 @@ describe('integrity of stored data', () => {
   });
 
   it(`${FLIPS} single-bit flips in fragments, manifest copies and catalog manifests: every read fails with 502, none returns a corrupted byte`, { timeout: 600_000 }, async () => {
-    const next = random(20261128);
+    const next = seededRandom(20261128);
     let detected = 0;
     let copiesFlipped = 0;
     for (let n = 0; n < FLIPS; n++) {

@@ -190,6 +190,22 @@ export function currentRssBytes(pid: number): number {
   return processTree(pid).reduce((sum, p) => sum + statusField(p, 'VmRSS'), 0);
 }
 
+/**
+ * CPU time (user + system, all threads) used so far by a live process and its live descendants,
+ * in milliseconds, from /proc/PID/stat (clock ticks of 10 ms).
+ */
+export function cpuTimeMs(pid: number): number {
+  return processTree(pid).reduce((sum, p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return sum + (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return sum; // exited meanwhile
+    }
+  }, 0);
+}
+
 /** `pid` and the pids of all its live descendants, from /proc/PID/stat. */
 function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
