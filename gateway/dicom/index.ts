@@ -115,6 +115,7 @@ export {
   type FrameSegmentation,
 } from './segmentation.js';
 export { splitRegions, joinRegions, restoreSegmentation, type FramePatch, type RegionSplit, type SegmentationParameters } from './region-split.js';
+export type { RegionSource } from './pixel-kernels.js';
 export {
   splitEncapsulated,
   joinEncapsulated,

@@ -99,7 +99,9 @@ export function labelFrame(
   bytes(table, bins).set(labelOf.subarray(0, bins));
   const length = (size === 1 ? k.label8 : k.label16)(px, count, table, out, counts, runs, runsLimit);
   labels.set(bytes(out, count));
-  return { counts: new Uint32Array(k.memory.buffer, counts, 256).slice(), runs: length < 0 ? undefined : bytes(runs, length).slice() };
+  const result = { counts: new Uint32Array(k.memory.buffer, counts, 256).slice(), runs: length < 0 ? undefined : bytes(runs, length).slice() };
+  shrink();
+  return result;
 }
 
 const IDENTITY = Uint8Array.from({ length: 256 }, (_, i) => i);
@@ -112,50 +114,102 @@ export function labelRuns(labels: Uint8Array, limit: number): Uint8Array | undef
   return labelFrame(labels, 1, labels.length || 1, () => IDENTITY, new Uint8Array(labels.length), limit).runs;
 }
 
-/**
- * Moves the pixels of one frame between raster order (`frame`: `planes` planes of
- * `labels.length` pixels of `unit` bytes) and region order (`regions[r]`: this frame's bytes of
- * region r: plane after plane, in each the pixels of even index then those of odd index, in
- * raster order). 'scatter' fills `regions` from `frame` (after `patch` edits the copy of the
- * frame), 'gather' fills `frame` from `regions`. The caller checks that the sizes add up.
- */
-export function moveFrame(
-  direction: 'scatter' | 'gather',
-  frame: Uint8Array,
-  labels: Uint8Array,
-  planes: number,
-  unit: number,
-  regions: readonly Uint8Array[],
-  patch?: (frame: Uint8Array) => void,
-): void {
-  const k = load();
-  const pixels = labels.length;
-  const frameBytes = pixels * unit * planes;
-  const regionBytes = regions.reduce((n, r) => n + r.length, 0);
-  const [cursors, lab, px, packed] = reserve([regions.length * 4, pixels, frameBytes, regionBytes]);
-  bytes(lab, pixels).set(labels);
-  const starts: number[] = [];
-  let at = packed;
-  for (const region of regions) {
-    starts.push(at);
-    at += region.length;
-  }
-  if (direction === 'scatter') {
-    const copy = bytes(px, frameBytes);
-    copy.set(frame.subarray(0, frameBytes));
-    patch?.(copy);
-  } else {
-    regions.forEach((region, r) => bytes(starts[r], region.length).set(region));
-  }
-  const cursorTable = new Uint32Array(k.memory.buffer, cursors, regions.length);
-  cursorTable.set(starts);
-  for (let plane = 0; plane < planes; plane++) {
-    k.moveByLabel(px + plane * pixels * unit, lab, pixels, unit, cursors, direction === 'gather' ? 1 : 0);
-  }
-  if (cursorTable.some((end, r) => end !== starts[r] + regions[r].length)) {
-    throw new GatewayError('INTERNAL', 'the labels of a frame do not give its regions the sizes they were given');
-  }
-  if (direction === 'scatter') regions.forEach((region, r) => region.set(bytes(starts[r], region.length)));
-  else frame.set(bytes(px, frameBytes));
+/** How the frames of native pixel data are laid out, for {@link scatterFrames} and {@link gatherFrames}. */
+export interface FrameLayout {
+  frames: number;
+  pixelsPerFrame: number;
+  /** Planes per frame (samples per pixel when planar, else 1). */
+  planes: number;
+  /** Bytes of a pixel in a plane. */
+  unit: number;
+  /** Pixels of each region in each frame: counts[frame][region]. */
+  counts: readonly (readonly number[])[];
 }
 
+/**
+ * Moves every pixel of `pixels` (frames in order) to its region, in region order: for each frame,
+ * plane after plane, in each the pixels of even index then those of odd index, in raster order.
+ * `labels`: one per pixel, all frames. `patch` edits the workspace copy of each frame before it is
+ * moved (`pixels` are never written). The regions are built in the workspace and handed to `take`
+ * there (valid only during the call); what it returns (a sealed or plain copy) is the result.
+ */
+export function scatterFrames<T>(
+  pixels: Uint8Array,
+  labels: Uint8Array,
+  layout: FrameLayout,
+  take: (region: Uint8Array, index: number) => T,
+  patch?: (frame: number, bytes: Uint8Array) => void,
+): T[] {
+  const { cursors, lab, px, starts, sizes } = frameWorkspace(layout);
+  const k = load();
+  const frameBytes = layout.pixelsPerFrame * layout.unit * layout.planes;
+  for (let f = 0; f < layout.frames; f++) {
+    const copy = bytes(px, frameBytes);
+    copy.set(pixels.subarray(f * frameBytes, (f + 1) * frameBytes));
+    patch?.(f, copy);
+    bytes(lab, layout.pixelsPerFrame).set(labels.subarray(f * layout.pixelsPerFrame, (f + 1) * layout.pixelsPerFrame));
+    moveFrame(k, px, lab, cursors, layout, 0);
+  }
+  checkCursors(cursors, starts, sizes);
+  const result = sizes.map((size, r) => take(bytes(starts[r], size), r));
+  shrink();
+  return result;
+}
+
+/**
+ * A region for {@link gatherFrames}: its bytes, or a way to write them into the workspace (the
+ * read path decrypts sealed regions straight into it: no plaintext copy of its own).
+ */
+export type RegionSource = Uint8Array | { readonly length: number; fill(into: Uint8Array): void };
+
+/** The inverse of {@link scatterFrames}: fills `pixels` (frames in order) from `regions`. */
+export function gatherFrames(pixels: Uint8Array, labels: Uint8Array, layout: FrameLayout, regions: readonly RegionSource[]): void {
+  const { cursors, lab, px, starts, sizes } = frameWorkspace(layout);
+  if (regions.some((region, r) => region.length !== sizes[r])) throw new GatewayError('INTERNAL', 'the region fragments do not have the sizes their counts give');
+  const k = load();
+  regions.forEach((region, r) => {
+    const slot = bytes(starts[r], sizes[r]);
+    if (region instanceof Uint8Array) slot.set(region);
+    else region.fill(slot);
+  });
+  const frameBytes = layout.pixelsPerFrame * layout.unit * layout.planes;
+  for (let f = 0; f < layout.frames; f++) {
+    bytes(lab, layout.pixelsPerFrame).set(labels.subarray(f * layout.pixelsPerFrame, (f + 1) * layout.pixelsPerFrame));
+    moveFrame(k, px, lab, cursors, layout, 1);
+    pixels.set(bytes(px, frameBytes), f * frameBytes);
+  }
+  checkCursors(cursors, starts, sizes);
+  shrink();
+}
+
+/** The workspace of a move: one frame's labels and pixels, every region whole, the cursors. */
+function frameWorkspace(layout: FrameLayout): { cursors: number; lab: number; px: number; starts: number[]; sizes: number[] } {
+  const regions = layout.counts[0]?.length ?? 0;
+  const sizes = new Array<number>(regions).fill(0);
+  for (const counts of layout.counts) counts.forEach((count, r) => (sizes[r] += count * layout.unit * layout.planes));
+  const [cursors, lab, px, ...starts] = reserve([regions * 4, layout.pixelsPerFrame, layout.pixelsPerFrame * layout.unit * layout.planes, ...sizes]);
+  new Uint32Array(load().memory.buffer, cursors, regions).set(starts);
+  return { cursors, lab, px, starts, sizes };
+}
+
+/** Moves one frame (in the workspace at `px`, labels at `lab`) to or from the regions. */
+function moveFrame(k: KernelExports, px: number, lab: number, cursors: number, layout: FrameLayout, back: 0 | 1): void {
+  for (let plane = 0; plane < layout.planes; plane++) {
+    k.moveByLabel(px + plane * layout.pixelsPerFrame * layout.unit, lab, layout.pixelsPerFrame, layout.unit, cursors, back);
+  }
+}
+
+/** Throws unless every region's cursor ended where the next region starts. */
+function checkCursors(cursors: number, starts: readonly number[], sizes: readonly number[]): void {
+  const ends = new Uint32Array(load().memory.buffer, cursors, starts.length);
+  if (ends.some((end, r) => end !== starts[r] + sizes[r])) {
+    throw new GatewayError('INTERNAL', 'the labels of the frames do not give the regions the sizes their counts give');
+  }
+}
+
+/** The workspace grows to the largest instance seen; past this it is dropped after use. */
+const KEPT_WORKSPACE_BYTES = 64 * 1024 * 1024;
+
+function shrink(): void {
+  if (kernels !== undefined && kernels.memory.buffer.byteLength > KEPT_WORKSPACE_BYTES) kernels = undefined;
+}

@@ -21,6 +21,8 @@ export interface PixelSplitOptions extends SegmentationOptions {
   segmentation?: Segmentation;
   /** Edits the copy of each frame before it is split (the watermark's changes); `pixels` are never written. */
   patch?: FramePatch;
+  /** Turns each region into its fragment while it is in the kernels' workspace (see {@link splitRegions}). */
+  take?: (region: Uint8Array, index: number) => Uint8Array;
 }
 
 /** The R region fragments, the label map (empty when striped) and the parameters. */
@@ -40,7 +42,7 @@ export function splitPixelData(pixels: Uint8Array, geometry: PixelGeometry, opti
   const refusal = segmentationRefusal(geometry, pixels.length);
   if (refusal !== undefined) return { ...stripeBytes(pixels, options.regions, refusal), labelMap: new Uint8Array(0) };
   const segmentation = options.segmentation ?? segmentPixels(pixels, geometry, options);
-  return { ...splitRegions(pixels, geometry, segmentation, options.patch), segmentation };
+  return { ...splitRegions(pixels, geometry, segmentation, options.patch, options.take), segmentation };
 }
 
 /** Splits the value of an encapsulated Pixel Data element (see {@link splitEncapsulated}). */

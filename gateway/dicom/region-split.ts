@@ -11,7 +11,7 @@ import { GatewayError } from '../errors.js';
 import { decodeLabelMap, encodeLabelMap, LABEL_MAP_ENCODING } from './label-map.js';
 import { MAX_ITERATIONS } from './kmeans-histogram.js';
 import { bytesPerSample, frameByteLength, type PixelGeometry } from './pixel-geometry.js';
-import { moveFrame } from './pixel-kernels.js';
+import { gatherFrames, scatterFrames, type FrameLayout, type RegionSource } from './pixel-kernels.js';
 import { segmentationRefusal, type FrameSegmentation, type Segmentation } from './segmentation.js';
 
 /** Everything {@link joinRegions} needs besides the fragments and the label map (JSON, kept in the manifest). */
@@ -42,7 +42,7 @@ export interface SegmentationParameters {
   trailer: string;
 }
 
-/** Region fragments (each with its own ArrayBuffer), the compressed label map and the parameters. */
+/** Region fragments (what `take` returned, by default copies), the compressed label map and the parameters. */
 export interface RegionSplit {
   regions: Uint8Array[];
   labelMap: Uint8Array;
@@ -53,10 +53,18 @@ export interface RegionSplit {
  * Splits native pixel data (`pixels`: the Pixel Data value, as given to {@link segmentPixels}) into
  * the fragments of `segmentation`'s regions. The segmentation may come from other pixels of the
  * same geometry (the original ones, when the watermark changes some: `patch` edits a copy of each
- * frame before it is split, `pixels` itself is never written). Throws `INTERNAL`
+ * frame before it is split, `pixels` itself is never written). `take` receives each region while
+ * it lies in the pixel kernels' workspace (valid during the call only) and returns the fragment
+ * (sealed, for example); by default a copy. Throws `INTERNAL`
  * when the geometry, the labels and the bytes do not belong together.
  */
-export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmentation: Segmentation, patch?: FramePatch): RegionSplit {
+export function splitRegions(
+  pixels: Uint8Array,
+  geometry: PixelGeometry,
+  segmentation: Segmentation,
+  patch?: FramePatch,
+  take?: (region: Uint8Array, index: number) => Uint8Array,
+): RegionSplit {
   const refusal = segmentationRefusal(geometry, pixels.length);
   if (refusal !== undefined) throw new GatewayError('INTERNAL', `cannot split this pixel data into regions: ${refusal.detail}`);
   const pixelsPerFrame = geometry.rows * geometry.columns;
@@ -69,9 +77,7 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
   if (counts.length !== regions || counts.reduce((a, b) => a + b, 0) !== pixelsPerFrame * geometry.frames) {
     throw new GatewayError('INTERNAL', 'the region counts of the segmentation do not add up to its pixels');
   }
-  const pixelBytes = bytesPerSample(geometry) * geometry.samplesPerPixel;
-  const fragments = counts.map((count) => new Uint8Array(count * pixelBytes));
-  moveFrames('scatter', pixels, fragments, labels, geometry, segmentation.frames, patch);
+  const fragments = scatterFrames(pixels, labels, frameLayout(geometry, segmentation.frames), take ?? ((region) => region.slice()), patch);
   const labelMap = encodeLabelMap(labels, regions, segmentation.labelRuns);
   const trailer = pixels.subarray(frameByteLength(geometry) * geometry.frames);
   return {
@@ -89,7 +95,7 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
       pixelOrder: 'frame-plane-even-odd',
       geometry: { ...geometry },
       frames: segmentation.frames,
-      regionBytes: fragments.map((fragment) => fragment.length),
+      regionBytes: counts.map((count) => count * geometry.samplesPerPixel * bytesPerSample(geometry)),
       labelMap: { encoding: LABEL_MAP_ENCODING, length: labelMap.length, sha256: sha256(labelMap) },
       trailer: Buffer.from(trailer).toString('base64'),
     },
@@ -104,7 +110,7 @@ export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmen
  * add up.
  */
 export function joinRegions(
-  regions: Uint8Array[],
+  regions: readonly RegionSource[],
   labelMap: Uint8Array,
   geometry: PixelGeometry,
   parameters: SegmentationParameters,
@@ -129,7 +135,7 @@ export function joinRegions(
   const pixelBytes = frameByteLength(geometry) * geometry.frames;
   const out = into ?? new Uint8Array(pixelBytes + trailer.length);
   if (out.length !== pixelBytes + trailer.length) throw new GatewayError('INTERNAL', `the pixel data needs ${pixelBytes + trailer.length} bytes, the target has ${out.length}`);
-  moveFrames('gather', out, regions, segmentation.labels, geometry, segmentation.frames);
+  gatherFrames(out, segmentation.labels, frameLayout(geometry, segmentation.frames), regions);
   out.set(trailer, pixelBytes);
   return out;
 }
@@ -178,36 +184,14 @@ function sha256(bytes: Uint8Array): string {
 /** Edits the copy of frame `frame` (its bytes) before it is split. */
 export type FramePatch = (frame: number, bytes: Uint8Array) => void;
 
-/**
- * Moves every pixel between the pixel data (`pixels`, frames in order) and the region fragments,
- * frame by frame, in the region order of the module header (pixel-kernels.ts does the moving):
- * 'scatter' fills the fragments, 'gather' the pixels.
- */
-function moveFrames(
-  direction: 'scatter' | 'gather',
-  pixels: Uint8Array,
-  fragments: readonly Uint8Array[],
-  labels: Uint8Array,
-  geometry: PixelGeometry,
-  frames: readonly FrameSegmentation[],
-  patch?: FramePatch,
-): void {
-  const pixelsPerFrame = geometry.rows * geometry.columns;
+/** The frame layout the pixel kernels move by. */
+function frameLayout(geometry: PixelGeometry, frames: readonly FrameSegmentation[]): FrameLayout {
   const planar = geometry.planarConfiguration === 1;
-  const planes = planar ? geometry.samplesPerPixel : 1;
-  const unit = bytesPerSample(geometry) * (planar ? 1 : geometry.samplesPerPixel);
-  const frameBytes = frameByteLength(geometry);
-  const offsets = new Array<number>(fragments.length).fill(0);
-  frames.forEach((frame, f) => {
-    const slices = fragments.map((fragment, r) => fragment.subarray(offsets[r], (offsets[r] += frame.counts[r] * unit * planes)));
-    moveFrame(
-      direction,
-      pixels.subarray(f * frameBytes, (f + 1) * frameBytes),
-      labels.subarray(f * pixelsPerFrame, (f + 1) * pixelsPerFrame),
-      planes,
-      unit,
-      slices,
-      patch && ((bytes) => patch(f, bytes)),
-    );
-  });
+  return {
+    frames: geometry.frames,
+    pixelsPerFrame: geometry.rows * geometry.columns,
+    planes: planar ? geometry.samplesPerPixel : 1,
+    unit: bytesPerSample(geometry) * (planar ? 1 : geometry.samplesPerPixel),
+    counts: frames.map((frame) => frame.counts),
+  };
 }

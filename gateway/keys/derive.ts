@@ -5,7 +5,14 @@
  */
 import { hkdfSync, type KeyObject } from 'node:crypto';
 
-/** A 256-bit key for `info` derived from `secret`. */
+/** Derived keys by master secret (the object) and purpose: every STOW and WADO needs a few. */
+const derived = new WeakMap<KeyObject | Uint8Array, Map<string, Buffer>>();
+
+/** A 256-bit key for `info` derived from `secret` (a fresh copy: the caller may wipe it). */
 export function deriveKey(secret: KeyObject | Uint8Array, info: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), info, 32));
+  let keys = derived.get(secret);
+  if (keys === undefined) derived.set(secret, (keys = new Map()));
+  let key = keys.get(info);
+  if (key === undefined) keys.set(info, (key = Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), info, 32))));
+  return Buffer.from(key);
 }

@@ -58,11 +58,17 @@ export function encryptFragment(dataKey: AesKey, plaintext: Uint8Array, aad: Uin
 }
 
 /**
- * Authenticates and decrypts a sealed fragment. Throws `INTEGRITY_FAILURE` when anything (layout,
- * nonce, ciphertext, tag, associated data or key) is not exactly what was sealed.
+ * Authenticates and decrypts a sealed fragment, into `into` when given (its length must be the
+ * plaintext's, {@link plaintextLength}). Throws `INTEGRITY_FAILURE` when anything (layout, nonce,
+ * ciphertext, tag, associated data or key) is not exactly what was sealed; `into` is then zeroed.
  */
-export function decryptFragment(dataKey: AesKey, sealed: Uint8Array, aad: Uint8Array): Buffer {
-  return open(checkedKey(dataKey, 'data key'), sealed, aad, 'fragment');
+export function decryptFragment(dataKey: AesKey, sealed: Uint8Array, aad: Uint8Array, into?: Uint8Array): Buffer {
+  return open(checkedKey(dataKey, 'data key'), sealed, aad, 'fragment', into);
+}
+
+/** The plaintext length of a sealed fragment of `sealedLength` bytes. */
+export function plaintextLength(sealedLength: number): number {
+  return sealedLength - SEALED_OVERHEAD;
 }
 
 /** Wraps a 256-bit data key under the master key `keyId`; the key id is authenticated. */
@@ -95,7 +101,7 @@ function seal(key: AesKey, plaintext: Uint8Array, aad: Uint8Array): Buffer {
   return sealed;
 }
 
-function open(key: AesKey, sealed: Uint8Array, aad: Uint8Array, what: string): Buffer {
+function open(key: AesKey, sealed: Uint8Array, aad: Uint8Array, what: string, into?: Uint8Array): Buffer {
   if (sealed.length < SEALED_OVERHEAD) throw new GatewayError('INTEGRITY_FAILURE', `${what}: ${sealed.length} bytes is too short to be sealed`);
   if (sealed[0] !== SEALED_VERSION) throw new GatewayError('INTEGRITY_FAILURE', `${what}: unknown layout version ${sealed[0]}`);
   const bytes = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
@@ -104,7 +110,8 @@ function open(key: AesKey, sealed: Uint8Array, aad: Uint8Array, what: string): B
   const decipher = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   decipher.setAAD(gcmAad(aad));
   decipher.setAuthTag(bytes.subarray(bytes.length - TAG_BYTES));
-  const plaintext = Buffer.allocUnsafe(ciphertext.length);
+  if (into !== undefined && into.length !== ciphertext.length) throw new GatewayError('INTERNAL', `${what}: ${ciphertext.length} bytes of plaintext for ${into.length}`);
+  const plaintext = into ? Buffer.from(into.buffer, into.byteOffset, into.byteLength) : Buffer.allocUnsafe(ciphertext.length);
   const end = transform(decipher, ciphertext, plaintext, 0);
   try {
     decipher.final().copy(plaintext, end);

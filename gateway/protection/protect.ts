@@ -73,46 +73,48 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   const pixelBytes = pixelIndex >= 0 ? cut[pixelIndex] : new Uint8Array(0);
 
   const createdAt = (options.now ?? new Date()).toISOString();
-  const { pixels, regions, labels } = parsed.deflated
-    ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
-    : splitPixels(pixelBytes, parsed, options, createdAt);
-  const plain: OutgoingFragment[] = [
-    { role: 'skeleton', index: 0, bytes: skeleton },
-    { role: 'identity', index: 0, bytes: identityBytes },
-    ...(labels ? [{ role: 'labels', index: 0, bytes: labels }] : []),
-    ...regions.map((bytes, index) => ({ role: 'region', index, bytes })),
-  ];
-
-  const body: Omit<ManifestBody, 'fragments'> = {
-    version: MANIFEST_VERSION,
-    sopInstanceUid: parsed.sopInstanceUID,
-    studyInstanceUid: parsed.studyInstanceUID,
-    seriesInstanceUid: parsed.seriesInstanceUID,
-    sopClassUid: parsed.sopClassUID,
-    transferSyntaxUid: parsed.transferSyntaxUID,
-    length: bytes.length,
-    sha256,
-    createdAt,
-    gatewayId: options.gatewayId,
-    mode: options.mode,
-    cuts,
-    identity,
-    pixels,
-  };
-  if (options.mode === 'paper') return { body, fragments: plain };
-
-  const dataKey = generateDataKey();
+  const dataKey = options.mode === 'hardened' ? generateDataKey() : undefined;
   try {
+    // Every fragment goes through `seal` (regions while they are still in the pixel kernels' workspace).
+    const seal = (role: string, index: number, plain: Uint8Array): Uint8Array =>
+      dataKey === undefined
+        ? plain
+        : encryptFragment(dataKey, plain, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role, index, manifestVersion: MANIFEST_VERSION }));
+    const { pixels, regions, labels } = parsed.deflated
+      ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
+      : splitPixels(pixelBytes, parsed, options, createdAt, seal);
+    const fragments: OutgoingFragment[] = [
+      { role: 'skeleton', index: 0, bytes: seal('skeleton', 0, skeleton) },
+      { role: 'identity', index: 0, bytes: seal('identity', 0, identityBytes) },
+      ...(labels ? [{ role: 'labels', index: 0, bytes: seal('labels', 0, labels) }] : []),
+      ...regions.map((bytes, index) => ({ role: 'region', index, bytes })),
+    ];
+    const body: Omit<ManifestBody, 'fragments'> = {
+      version: MANIFEST_VERSION,
+      sopInstanceUid: parsed.sopInstanceUID,
+      studyInstanceUid: parsed.studyInstanceUID,
+      seriesInstanceUid: parsed.seriesInstanceUID,
+      sopClassUid: parsed.sopClassUID,
+      transferSyntaxUid: parsed.transferSyntaxUID,
+      length: bytes.length,
+      sha256,
+      createdAt,
+      gatewayId: options.gatewayId,
+      mode: options.mode,
+      cuts,
+      identity,
+      pixels,
+    };
+    if (dataKey === undefined) return { body, fragments };
     const wrapped = options.keyring.wrap(dataKey);
-    const fragments = plain.map((f) => ({
-      ...f,
-      bytes: encryptFragment(dataKey, f.bytes, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role: f.role, index: f.index, manifestVersion: MANIFEST_VERSION })),
-    }));
     return { body: { ...body, dataKey: { keyId: wrapped.keyId, wrapped: Buffer.from(wrapped.wrapped).toString('base64') } }, fragments };
   } finally {
-    dataKey.fill(0);
+    dataKey?.fill(0);
   }
 }
+
+/** Seals (hardened) or keeps (paper) one fragment. */
+type Seal = (role: string, index: number, plain: Uint8Array) => Uint8Array;
 
 /** The pixel data value split over the region fragments (and the label map), with what the manifest says of it. */
 function splitPixels(
@@ -120,7 +122,9 @@ function splitPixels(
   parsed: ParsedInstance,
   options: ProtectOptions,
   time: string,
+  seal: Seal,
 ): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array } {
+  const striped = (pixels: PixelProtection, regions: Uint8Array[]) => ({ pixels, regions: regions.map((region, index) => seal('region', index, region)) });
   if (pixelBytes.length === 0) {
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
   }
@@ -128,7 +132,7 @@ function splitPixels(
   if (layout === undefined || layout.encapsulated) {
     const split = splitEncapsulatedPixelData(pixelBytes, options.regions);
     const reason = 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped over the regions';
-    return { pixels: { kind: 'striped', reason, split: json(split.parameters), watermark: { applied: false, reason: 'encapsulated pixel data: integrity rests on the signed manifest and the sealed fragments' } }, regions: split.regions };
+    return striped({ kind: 'striped', reason, split: json(split.parameters), watermark: { applied: false, reason: 'encapsulated pixel data: integrity rests on the signed manifest and the sealed fragments' } }, split.regions);
   }
   let geometry: PixelGeometry;
   try {
@@ -136,12 +140,12 @@ function splitPixels(
   } catch (error) {
     if (!isGatewayError(error)) throw error;
     const split = stripeBytes(pixelBytes, options.regions, { reason: 'length-mismatch', detail: error.message });
-    return { pixels: { kind: 'striped', reason: error.message, split: json(split.parameters), watermark: { applied: false, reason: error.message } }, regions: split.regions };
+    return striped({ kind: 'striped', reason: error.message, split: json(split.parameters), watermark: { applied: false, reason: error.message } }, split.regions);
   }
   const refusal = segmentationRefusal(geometry, pixelBytes.length);
   if (refusal !== undefined) {
     const split = splitPixelData(pixelBytes, geometry, { regions: options.regions });
-    return { pixels: { kind: 'striped', reason: `not segmented (${refusal.reason}): ${refusal.detail}`, split: json(split.parameters), watermark: { applied: false, reason: `not segmented: ${refusal.detail}` } }, regions: split.regions };
+    return striped({ kind: 'striped', reason: `not segmented (${refusal.reason}): ${refusal.detail}`, split: json(split.parameters), watermark: { applied: false, reason: `not segmented: ${refusal.detail}` } }, split.regions);
   }
   // Segment the original pixels, watermark them background first, split the watermarked pixels by the same labels.
   const segmentation = segmentPixels(pixelBytes, geometry, { regions: options.regions });
@@ -153,7 +157,9 @@ function splitPixels(
   const { changes } = marked;
   const frameBytes = frameByteLength(geometry);
   const patch = changes && ((frame: number, bytes: Uint8Array) => writeWatermarkChanges(bytes, geometry, changes, frame * frameBytes));
-  const split = splitPixelData(pixelBytes, geometry, { regions: options.regions, segmentation, patch });
+  // Paper mode keeps plain regions: copies, since the workspace is reused.
+  const take = (region: Uint8Array, index: number) => (options.mode === 'paper' ? region.slice() : seal('region', index, region));
+  const split = splitPixelData(pixelBytes, geometry, { regions: options.regions, segmentation, patch, take });
   const watermark: PixelProtection['watermark'] =
     'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
   return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };

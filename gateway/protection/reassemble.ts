@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { spliceRanges, type ByteRange } from '../dicom/byte-cuts.js';
 import { GatewayError } from '../errors.js';
 import { fragmentAad } from '../keys/associated-data.js';
-import { decryptFragment } from '../keys/envelope.js';
+import { decryptFragment, plaintextLength, SEALED_OVERHEAD } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
 import {
@@ -20,6 +20,7 @@ import {
   verifyAndRemoveWatermarkInPlace,
   watermarkKey,
   type PixelGeometry,
+  type RegionSource,
   type PixelSplitParameters,
   type SegmentationParameters,
   type StripeParameters,
@@ -33,10 +34,19 @@ export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): s
 
 /** Rebuilds the exact received bytes from a verified manifest and the fetched fragments. */
 export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Uint8Array {
-  const opened = openFragments(manifest, fetched, keyring);
-  const part = (role: string, index = 0) => {
+  const dataKey = manifest.mode === 'hardened' ? unwrap(manifest, keyring) : undefined;
+  try {
+    return reassemble(manifest, openFragments(manifest, fetched, dataKey), keyring);
+  } finally {
+    dataKey?.fill(0);
+  }
+}
+
+function reassemble(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSource>, keyring: Keyring): Uint8Array {
+  const part = (role: string, index = 0): Uint8Array => {
     const bytes = opened.get(`${role}:${index}`);
     if (bytes === undefined) throw integrity(`the manifest has no ${role} fragment ${index}`);
+    if (!(bytes instanceof Uint8Array)) throw integrity(`the ${role} fragment is not at hand`);
     return bytes;
   };
   const ranges: ByteRange[] = [];
@@ -70,30 +80,33 @@ export function reassembleInstance(manifest: ManifestBody, fetched: ReadonlyMap<
   return restored;
 }
 
-/** Each fragment checked against its record and, in hardened mode, decrypted. */
-function openFragments(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint8Array>, keyring: Keyring): Map<string, Uint8Array> {
-  const dataKey = manifest.mode === 'hardened' ? unwrap(manifest, keyring) : undefined;
-  try {
-    const opened = new Map<string, Uint8Array>();
-    for (const record of manifest.fragments) {
-      const key = fragmentKey(record);
-      const stored = fetched.get(key);
-      if (stored === undefined) throw integrity(`fragment ${key} was not fetched`);
-      if (stored.length !== record.length) throw integrity(`fragment ${key} has ${stored.length} bytes, the manifest says ${record.length}`);
-      // Sealed fragments are authenticated by AES-GCM (bound to instance, role and index): hashing
-      // them too would only cost a pass over the bytes. Plain (paper mode) fragments are hashed.
-      if (dataKey === undefined && createHash('sha256').update(stored).digest('hex') !== record.sha256) throw integrity(`fragment ${key} does not match its SHA-256`);
-      opened.set(
-        key,
-        dataKey === undefined
-          ? stored
-          : decryptFragment(dataKey, stored, fragmentAad({ sopInstanceUid: manifest.sopInstanceUid, role: record.role, index: record.index, manifestVersion: manifest.version })),
-      );
+/**
+ * Each fragment checked against its record and, in hardened mode, decrypted; the regions of
+ * segmented pixels are decrypted later, straight into the pixel kernels' workspace.
+ */
+function openFragments(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint8Array>, dataKey: Buffer | undefined): Map<string, RegionSource> {
+  const opened = new Map<string, RegionSource>();
+  for (const record of manifest.fragments) {
+    const key = fragmentKey(record);
+    const stored = fetched.get(key);
+    if (stored === undefined) throw integrity(`fragment ${key} was not fetched`);
+    if (stored.length !== record.length) throw integrity(`fragment ${key} has ${stored.length} bytes, the manifest says ${record.length}`);
+    // Sealed fragments are authenticated by AES-GCM (bound to instance, role and index): hashing
+    // them too would only cost a pass over the bytes. Plain (paper mode) fragments are hashed.
+    if (dataKey === undefined) {
+      if (createHash('sha256').update(stored).digest('hex') !== record.sha256) throw integrity(`fragment ${key} does not match its SHA-256`);
+      opened.set(key, stored);
+      continue;
     }
-    return opened;
-  } finally {
-    dataKey?.fill(0);
+    const aad = fragmentAad({ sopInstanceUid: manifest.sopInstanceUid, role: record.role, index: record.index, manifestVersion: manifest.version });
+    if (record.role === 'region' && manifest.pixels.kind === 'segmented') {
+      if (stored.length < SEALED_OVERHEAD) throw integrity(`fragment ${key} is too short to be sealed`);
+      opened.set(key, { length: plaintextLength(stored.length), fill: (into: Uint8Array) => void decryptFragment(dataKey, stored, aad, into) });
+    } else {
+      opened.set(key, decryptFragment(dataKey, stored, aad));
+    }
   }
+  return opened;
 }
 
 function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
@@ -106,15 +119,15 @@ function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
  * removed. Segmented pixels are written into `into` (null is returned: the piece is in place);
  * other values are returned.
  */
-function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, Uint8Array>, keyring: Keyring, into: Uint8Array): Uint8Array | null {
+function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSource>, keyring: Keyring, into: Uint8Array): Uint8Array | null {
   const regions = manifest.fragments.filter((f) => f.role === 'region').sort((a, b) => a.index - b.index).map((f) => opened.get(fragmentKey(f))!);
   const { pixels } = manifest;
   const parameters = pixels.split as unknown as PixelSplitParameters;
-  if (pixels.kind === 'striped') return joinStripes(regions, parameters as StripeParameters);
+  if (pixels.kind === 'striped') return joinStripes(regions as Uint8Array[], parameters as StripeParameters);
   if (pixels.kind !== 'segmented') throw integrity(`pixel protection '${pixels.kind}' with a pixel range`);
   const geometry = pixels.geometry as unknown as PixelGeometry;
   const labels = opened.get('labels:0');
-  if (labels === undefined) throw integrity('segmented pixel data without its label map');
+  if (!(labels instanceof Uint8Array)) throw integrity('segmented pixel data without its label map');
   if ((parameters as SegmentationParameters).algorithm !== 'kmeans-histogram') throw integrity('segmented pixel data with striping parameters');
   const segmentation = restoreSegmentation(labels, geometry, parameters as SegmentationParameters);
   joinRegions(regions, labels, geometry, parameters as SegmentationParameters, into, segmentation);

@@ -20,13 +20,61 @@ export interface RetrieveDeps {
   stores: Map<string, FragmentStore>;
   keyring: Keyring;
   /** Instances already reassembled and verified, by SOP Instance UID and SHA-256 (frames of one instance come in many requests). */
-  verified?: LRUCache<string, Uint8Array>;
+  verified?: VerifiedInstances;
 }
 
-/** A cache of verified instances holding at most `maxBytes`. */
-export function verifiedInstanceCache(maxBytes: number): LRUCache<string, Uint8Array> {
-  return new LRUCache<string, Uint8Array>({ maxSize: maxBytes, sizeCalculation: (bytes) => Math.max(1, bytes.length), ttl: 10 * 60_000 });
+/**
+ * Verified instances of one process: an LRU cache of at most `maxBytes`, plus the one instance
+ * larger than that read last (a multi-frame instance whose frames a viewer asks for one request
+ * each), kept `LARGE_INSTANCE_MS`; concurrent reads of one instance share one reassembly.
+ */
+export class VerifiedInstances {
+  readonly #cache: LRUCache<string, Uint8Array>;
+  readonly #maxBytes: number;
+  readonly #pending = new Map<string, Promise<Uint8Array>>();
+  #large: { key: string; bytes: Uint8Array; timer: NodeJS.Timeout } | undefined;
+
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+    this.#cache = new LRUCache<string, Uint8Array>({ maxSize: maxBytes, sizeCalculation: (bytes) => Math.max(1, bytes.length), ttl: 10 * 60_000 });
+  }
+
+  /** The verified bytes under `key`, from `load` (once, however many ask at the same time) unless kept. */
+  get(key: string, load: () => Promise<Uint8Array>): Promise<Uint8Array> {
+    const kept = this.#cache.get(key) ?? (this.#large?.key === key ? this.#large.bytes : undefined);
+    if (kept) return Promise.resolve(kept);
+    let pending = this.#pending.get(key);
+    if (pending === undefined) {
+      pending = load().then(
+        (bytes) => {
+          this.#pending.delete(key);
+          this.#keep(key, bytes);
+          return bytes;
+        },
+        (error: unknown) => {
+          this.#pending.delete(key);
+          throw error;
+        },
+      );
+      this.#pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  #keep(key: string, bytes: Uint8Array): void {
+    if (bytes.length <= this.#maxBytes) {
+      this.#cache.set(key, bytes);
+      return;
+    }
+    if (this.#large) clearTimeout(this.#large.timer);
+    const timer = setTimeout(() => (this.#large = undefined), LARGE_INSTANCE_MS);
+    timer.unref();
+    this.#large = { key, bytes, timer };
+  }
 }
+
+/** How long the last instance too large for the cache is kept. */
+export const LARGE_INSTANCE_MS = 30_000;
 
 /**
  * The exact received bytes of an instance: reassembled from its fragments and verified (protected
@@ -34,12 +82,9 @@ export function verifiedInstanceCache(maxBytes: number): LRUCache<string, Uint8A
  */
 export async function instanceBytes(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
   if (row.manifest === null) return storeOf(deps, row).get(row.locator);
-  const key = `${row.sop_instance_uid}\0${row.sha256}`;
-  const cached = deps.verified?.get(key);
-  if (cached) return cached;
-  const bytes = await readProtected(deps, row.manifest, row.sop_instance_uid);
-  deps.verified?.set(key, bytes);
-  return bytes;
+  const manifest = row.manifest;
+  const load = () => readProtected(deps, manifest, row.sop_instance_uid);
+  return deps.verified ? deps.verified.get(`${row.sop_instance_uid}\0${row.sha256}`, load) : load();
 }
 
 /** Where the frames and bulk data of a stored instance lie (recorded at STOW). */

@@ -9,7 +9,7 @@ import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/index.js';
 import { GatewayError } from '../../errors.js';
 import { authorizeStudy, isFullView } from '../../services/authorization.js';
-import { verifiedInstanceCache, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
+import { VerifiedInstances, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
 import { bulkDataShown, hasBurnedInAnnotation, instanceInView, jsonInView } from '../../services/views.js';
 import type { StudyView } from '../../access/policy/policy.js';
 import { accessOf } from '../authenticate.js';
@@ -22,7 +22,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
   // Verified instances are kept a while: a viewer asks for the frames of one instance in many requests.
   const cacheBytes = deps.config.protection.verifiedCacheMiB * 1024 * 1024;
-  const retrieval = { ...deps, verified: cacheBytes > 0 ? verifiedInstanceCache(cacheBytes) : undefined };
+  const retrieval = { ...deps, verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined };
 
   /**
    * The instances of the request's scope, after the policy allowed the action on their study; and

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { labelFrame, labelRuns, moveFrame } from '../../../gateway/dicom/pixel-kernels.js';
+import { gatherFrames, labelFrame, labelRuns, scatterFrames } from '../../../gateway/dicom/pixel-kernels.js';
 import { seededRandom } from '../../support/random.js';
 import { compileKernels } from '../../../scripts/build-kernels.mjs';
 
@@ -62,41 +62,50 @@ describe('pixel kernels', () => {
     );
   });
 
-  it('moveFrame: scatter puts even then odd pixels of each plane in their region, gather undoes it', () => {
+  it('scatterFrames: each frame, plane by plane, even then odd pixels to their region; gatherFrames undoes it', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(1, 2, 3, 4, 6, 8),
-        fc.integer({ min: 1, max: 2000 }),
+        fc.integer({ min: 1, max: 1500 }),
+        fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 3 }),
         fc.integer({ min: 1, max: 5 }),
         fc.integer({ min: 0, max: 2 ** 32 - 1 }),
-        (unit, pixels, planes, regions, seed) => {
+        (unit, pixelsPerFrame, planes, frames, regions, seed) => {
           const random = seededRandom(seed);
-          const labels = new Uint8Array(pixels);
-          for (let p = 0; p < pixels; ) {
+          const labels = new Uint8Array(pixelsPerFrame * frames);
+          for (let p = 0; p < labels.length; ) {
             const label = Math.floor(random() * regions);
             const run = 1 + Math.floor(random() * 20);
-            for (let k = 0; k < run && p < pixels; k++) labels[p++] = label;
+            for (let k = 0; k < run && p < labels.length; k++) labels[p++] = label;
           }
-          const frame = Uint8Array.from({ length: pixels * unit * planes }, () => Math.floor(random() * 256));
-          const expected = referenceScatter(frame, labels, planes, unit, regions);
-          const out = expected.map((r) => new Uint8Array(r.length));
-          let patched = false;
-          moveFrame('scatter', frame, labels, planes, unit, out, () => (patched = true));
-          assert.ok(patched, 'the patch sees the copy of the frame');
+          const frameBytes = pixelsPerFrame * unit * planes;
+          const pixels = Uint8Array.from({ length: frameBytes * frames }, () => Math.floor(random() * 256));
+          const counts = Array.from({ length: frames }, (_, f) => {
+            const c = new Array<number>(regions).fill(0);
+            for (const l of labels.subarray(f * pixelsPerFrame, (f + 1) * pixelsPerFrame)) c[l]++;
+            return c;
+          });
+          const layout = { frames, pixelsPerFrame, planes, unit, counts };
+          const expected = referenceScatter(pixels, labels, layout, regions);
+          const patched: number[] = [];
+          const out = scatterFrames(pixels, labels, layout, (region) => region.slice(), (f) => patched.push(f));
+          assert.deepEqual(patched, Array.from({ length: frames }, (_, f) => f), 'the patch sees each frame');
           out.forEach((region, r) => assert.deepEqual(region, expected[r], `region ${r}`));
-          const back = new Uint8Array(frame.length);
-          moveFrame('gather', back, labels, planes, unit, out);
-          assert.deepEqual(back, frame, 'gather restores the frame');
+          const back = new Uint8Array(pixels.length);
+          gatherFrames(back, labels, layout, out);
+          assert.deepEqual(back, pixels, 'gather restores the frames');
         },
       ),
       { numRuns: 150 },
     );
   });
 
-  it('moveFrame: regions of the wrong sizes are refused', () => {
+  it('counts that do not match the labels, or regions of other sizes, are refused', () => {
     const labels = Uint8Array.of(0, 1, 1, 0);
-    assert.throws(() => moveFrame('scatter', new Uint8Array(8), labels, 1, 2, [new Uint8Array(2), new Uint8Array(6)]), /sizes/);
+    const layout = { frames: 1, pixelsPerFrame: 4, planes: 1, unit: 2, counts: [[1, 3]] };
+    assert.throws(() => scatterFrames(new Uint8Array(8), labels, layout, (r) => r.slice()), /sizes/);
+    assert.throws(() => gatherFrames(new Uint8Array(8), labels, { ...layout, counts: [[2, 2]] }, [new Uint8Array(2), new Uint8Array(6)]), /sizes/);
   });
 
   it('a large frame grows the workspace, a small one after it still works', () => {
@@ -131,14 +140,16 @@ function referenceRuns(labels: Uint8Array): Uint8Array {
   return Uint8Array.from(out);
 }
 
-function referenceScatter(frame: Uint8Array, labels: Uint8Array, planes: number, unit: number, regions: number): Uint8Array[] {
+function referenceScatter(pixels: Uint8Array, labels: Uint8Array, layout: { frames: number; pixelsPerFrame: number; planes: number; unit: number }, regions: number): Uint8Array[] {
   const parts: number[][] = Array.from({ length: regions }, () => []);
-  const pixels = labels.length;
-  for (let plane = 0; plane < planes; plane++) {
-    for (let parity = 0; parity < 2; parity++) {
-      for (let p = parity; p < pixels; p += 2) {
-        const at = (plane * pixels + p) * unit;
-        parts[labels[p]].push(...frame.subarray(at, at + unit));
+  const { frames, pixelsPerFrame, planes, unit } = layout;
+  for (let f = 0; f < frames; f++) {
+    for (let plane = 0; plane < planes; plane++) {
+      for (let parity = 0; parity < 2; parity++) {
+        for (let p = parity; p < pixelsPerFrame; p += 2) {
+          const at = ((f * planes + plane) * pixelsPerFrame + p) * unit;
+          parts[labels[f * pixelsPerFrame + p]].push(...pixels.subarray(at, at + unit));
+        }
       }
     }
   }
