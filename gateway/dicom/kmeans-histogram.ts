@@ -13,7 +13,10 @@ export interface HistogramClusters {
   counts: number[];
   /** Assignment steps until the assignment stopped changing (or `maxIterations`). */
   iterations: number;
-  /** The cluster of each bin (bins with no weight: 0). */
+  /**
+   * The cluster of each bin, bins with no weight included (by the same thresholds: a histogram of a
+   * sample of the pixels must still label pixels whose value the sample missed).
+   */
   clusterOfBin: Uint8Array;
 }
 
@@ -44,13 +47,16 @@ export function kmeansHistogram(histogram: Uint32Array, clusters: number, maxIte
   // bounds[j]..bounds[j + 1] are the indices (into values) of cluster j's bins.
   const bounds = new Int32Array(clusters + 1);
   const previous = new Int32Array(clusters + 1);
+  // thresholds[j]: bins above it belong to cluster j + 1 or higher (those the final bounds came from).
+  const thresholds = new Float64Array(Math.max(0, clusters - 1)).fill(Infinity);
   bounds[clusters] = used;
   let iterations = 0;
   while (iterations < maxIterations) {
     iterations++;
     previous.set(bounds);
     for (let j = 1; j < clusters; j++) {
-      const threshold = (centroids[j - 1] + centroids[j]) / 2;
+      const threshold = Math.max((centroids[j - 1] + centroids[j]) / 2, j > 1 ? thresholds[j - 2] : -Infinity);
+      thresholds[j - 1] = threshold;
       bounds[j] = Math.max(bounds[j - 1], firstAbove(values, threshold));
     }
     let changed = iterations === 1;
@@ -63,10 +69,13 @@ export function kmeansHistogram(histogram: Uint32Array, clusters: number, maxIte
   }
 
   const clusterOfBin = new Uint8Array(histogram.length);
+  for (let bin = 0, j = 0; bin < histogram.length; bin++) {
+    while (j < clusters - 1 && bin > thresholds[j]) j++;
+    clusterOfBin[bin] = j;
+  }
   const means: Array<number | null> = [];
   const counts: number[] = [];
   for (let j = 0; j < clusters; j++) {
-    for (let i = bounds[j]; i < bounds[j + 1]; i++) clusterOfBin[values[i]] = j;
     const weight = cumCount[bounds[j + 1]] - cumCount[bounds[j]];
     counts.push(weight);
     means.push(weight > 0 ? (cumSum[bounds[j + 1]] - cumSum[bounds[j]]) / weight : null);

@@ -102,6 +102,25 @@ describe('segmentPixels and splitRegions per pixel format', () => {
     assert.deepEqual(joinPixelData(split.regions, split.labelMap, geometry, split.parameters), pixels);
   });
 
+  it('clusters a large frame on a sample of its histogram, and still labels values the sample missed by intensity', () => {
+    // 2048 x 1100 pixels: the histogram counts every 2nd pixel. Value 4000 sits only at odd
+    // pixels (never counted); it must go with the bright cluster (3000), not with the air (0).
+    const geometry = syntheticGeometry({ rows: 1100, columns: 2048, bitsAllocated: 16, bitsStored: 16, highBit: 15 });
+    const pixels = new Uint8Array(1100 * 2048 * 2);
+    const view = new DataView(pixels.buffer);
+    for (let p = 0; p < 1100 * 2048; p++) {
+      const bright = p % 2048 >= 1024;
+      view.setUint16(2 * p, bright ? (p % 2 === 1 && p % 7 === 0 ? 4000 : 3000) : 0, true);
+    }
+    const segmentation = segmentPixels(pixels, geometry, { regions: 2 });
+    assert.equal(segmentation.histogramStep, 2, 'the histogram counts every 2nd pixel');
+    for (let p = 0; p < 1100 * 2048; p++) {
+      const expected = p % 2048 >= 1024 ? 1 : 0;
+      if (segmentation.labels[p] !== expected) assert.fail(`pixel ${p} (value ${view.getUint16(2 * p, true)}) labelled ${segmentation.labels[p]}`);
+    }
+    assert.deepEqual(segmentation.frames[0].counts, [1100 * 1024, 1100 * 1024], 'exact counts, not the sample\'s');
+  });
+
   it('takes a value at any byte offset (unaligned 16 and 32-bit samples)', () => {
     for (const bitsAllocated of [16, 32]) {
       const geometry: PixelGeometry = { ...syntheticGeometry({ rows: 5, columns: 3 }), bitsAllocated, bitsStored: bitsAllocated, highBit: bitsAllocated - 1 };

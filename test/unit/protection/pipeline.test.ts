@@ -94,6 +94,30 @@ describe('protection pipeline', () => {
     assert.ok(refused >= 360, `refused ${refused}`);
   });
 
+  it('paper mode: a changed pixel whose fragment hash is rewritten to match is still refused (watermark MAC, then the whole SHA-256)', () => {
+    // The read path checks the watermark's MAC against the pixel digest the manifest records and
+    // relies on the final SHA-256 of the whole instance for the restored pixels: both must hold.
+    const { bytes, parsed } = accepted.find((a) => /CT_small/.test(a.file))!;
+    const { manifest, stored } = protect(bytes, parsed, 'paper', ring);
+    const body = verifyManifest(manifest, ring);
+    assert.equal(body.pixels.kind, 'segmented', 'CT_small is segmented');
+    assert.equal(body.pixels.watermark?.applied, true, 'and watermarked');
+    let refused = 0;
+    for (const key of [...stored.keys()].filter((k) => k.startsWith('region:'))) {
+      const region = stored.get(key)!;
+      // The first bytes of region 0 are watermark carriers (background first); the others are not.
+      for (const at of [0, 1, Math.floor(region.length / 2), region.length - 1]) {
+        const changed = Buffer.from(region);
+        changed[at] ^= 0x01;
+        const copy = new Map(stored).set(key, changed);
+        const records = body.fragments.map((f) => (fragmentKey(f) === key ? { ...f, sha256: createHash('sha256').update(changed).digest('hex') } : f));
+        assert.throws(() => reassembleInstance({ ...body, fragments: records }, copy, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), `byte ${at} of ${key}`);
+        refused++;
+      }
+    }
+    assert.ok(refused >= 8, `refused ${refused}`);
+  });
+
   it('a fragment of another instance does not pass, even recorded in the manifest (sealed under another key and AAD)', () => {
     const [a, b] = accepted.filter((x) => /CT_small|MR_small\.dcm/.test(x.file));
     const pa = protect(a.bytes, a.parsed, 'hardened', ring);
