@@ -3,7 +3,7 @@
  * them back. Encoding `labels-v1+deflate-raw`: raw DEFLATE (RFC 1951, strategy Z_RLE) of one mode
  * byte and a body, labels in raster order, frames one after another:
  * - mode 0, runs: for each run of equal labels, the label byte and (run length - 1) in unsigned
- *   LEB128. A typical CT frame has a few runs per row.
+ *   LEB128 (a run may stop at a frame boundary, or go on). A typical CT frame has a few runs per row.
  * - mode 1, 2, 4 or 8, packed: each label in that many bits (the fewest of these that hold R - 1),
  *   least significant bits first. Chosen when it is shorter than the runs (noisy label maps).
  */

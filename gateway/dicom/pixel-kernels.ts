@@ -5,10 +5,12 @@
  * split. Written in plain TypeScript they ran 2-3 times slower on 8 MB frames; they decide the
  * protected STOW and WADO throughput (bench/README.md).
  *
- * The kernels see only their module's memory, used here as a workspace: a frame's pixels and
- * labels are copied in, the results copied out, one frame at a time, so the workspace grows to
- * about twice the largest frame and is reused by every later call (one per process: calls are
- * synchronous and never overlap). Nothing outlives a call: no view of the workspace is returned.
+ * The kernels see only their module's memory, used here as a workspace: pixels and labels are
+ * copied in one frame at a time; the regions of a split live there whole (they are sealed, or
+ * decrypted, in place), so the workspace grows to about the largest pixel data plus two frames. It
+ * is reused by every later call (one per process: calls are synchronous and never overlap) unless it
+ * grew past 64 MiB, when it is dropped after the call. Nothing outlives a call: views of the
+ * workspace are handed to callbacks during the call only, never returned.
  */
 import { GatewayError } from '../errors.js';
 import { PIXEL_KERNELS_WASM } from './pixel-kernels.wasm.js';

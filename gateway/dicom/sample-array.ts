@@ -1,5 +1,6 @@
 /**
- * Typed-array views of native pixel samples (PS3.5 §8.1.1) for the hot loops of the segmentation:
+ * Typed-array views of native pixel samples (PS3.5 §8.1.1) for the segmentation of multi-sample
+ * pixels (one-sample pixels go through the pixel kernels):
  * one element per sample, in the host's byte order (byte order only matters when a value is
  * interpreted, never when samples are moved).
  */
@@ -25,14 +26,4 @@ export function sampleArray(bytes: Uint8Array, size: number, count: number): Sam
   return size === 2
     ? new Uint16Array(bytes.buffer, bytes.byteOffset, count)
     : new Uint32Array(bytes.buffer, bytes.byteOffset, count);
-}
-
-/** A zeroed typed array of `count` `size`-byte samples. */
-export function newSampleArray(size: number, count: number): SampleArray {
-  return size === 1 ? new Uint8Array(count) : size === 2 ? new Uint16Array(count) : new Uint32Array(count);
-}
-
-/** The bytes of a sample array. */
-export function sampleBytes(samples: SampleArray): Uint8Array {
-  return new Uint8Array(samples.buffer, samples.byteOffset, samples.byteLength);
 }
