@@ -76,8 +76,8 @@ export interface LabelledFrame {
 
 /**
  * Labels one frame of one-sample pixels of `size` bytes (1 or 2): the histogram of every
- * `step`-th element value (256 or 65,536 bins, values as stored, little endian) goes to
- * `classify`, which returns the label of each element value; `labels` receives the label of each
+ * `step`-th element value (256 or 65,536 bins, values as stored, little endian; a view of the
+ * workspace, valid during the call) goes to `classify`, which returns the label of each element value; `labels` receives the label of each
  * pixel. Also counts the pixels of each label, and codes the labels' runs unless that takes more
  * than `runsLimit` bytes.
  */
@@ -97,7 +97,7 @@ export function labelFrame(
   bytes(hist, bins * 4).fill(0);
   bytes(counts, 256 * 4).fill(0);
   (size === 1 ? k.histogram8 : k.histogram16)(px, count, step, hist);
-  const labelOf = classify(new Uint32Array(k.memory.buffer, hist, bins).slice());
+  const labelOf = classify(new Uint32Array(k.memory.buffer, hist, bins));
   bytes(table, bins).set(labelOf.subarray(0, bins));
   const length = (size === 1 ? k.label8 : k.label16)(px, count, table, out, counts, runs, runsLimit);
   labels.set(bytes(out, count));
@@ -113,7 +113,8 @@ const IDENTITY = Uint8Array.from({ length: 256 }, (_, i) => i);
  * it would take more than `limit` bytes.
  */
 export function labelRuns(labels: Uint8Array, limit: number): Uint8Array | undefined {
-  return labelFrame(labels, 1, labels.length || 1, () => IDENTITY, new Uint8Array(labels.length), limit).runs;
+  // Labelled through the identity table: `labels` is written back with the very same values.
+  return labelFrame(labels, 1, labels.length || 1, () => IDENTITY, labels, limit).runs;
 }
 
 /** How the frames of native pixel data are laid out, for {@link scatterFrames} and {@link gatherFrames}. */

@@ -113,12 +113,11 @@ export function segmentPixels(pixels: Uint8Array, geometry: PixelGeometry, optio
   const coder = intensityCoder(geometry);
   const pixelsPerFrame = geometry.rows * geometry.columns;
   const labels = new Uint8Array(pixelsPerFrame * geometry.frames);
-  const { frames, labelRuns } =
+  const labelled =
     geometry.samplesPerPixel === 1 && coder.table !== undefined && !HOST_BIG_ENDIAN
       ? labelByTable(pixels, geometry, coder, regions, labels)
-      : { frames: labelByKeys(sampleArray(pixels, coder.size, pixelsPerFrame * geometry.samplesPerPixel * geometry.frames), geometry, coder, regions, labels) };
-  const step = geometry.samplesPerPixel === 1 && coder.table !== undefined && !HOST_BIG_ENDIAN ? histogramStep(pixelsPerFrame) : 1;
-  return { geometry, regions, seed, labels, frames, labelRuns, histogramStep: step };
+      : { frames: labelByKeys(sampleArray(pixels, coder.size, pixelsPerFrame * geometry.samplesPerPixel * geometry.frames), geometry, coder, regions, labels), histogramStep: 1 };
+  return { geometry, regions, seed, labels, ...labelled };
 }
 
 /** Throws `INTERNAL` unless 2 <= regions <= MAX_REGIONS. */
@@ -205,7 +204,7 @@ function labelByTable(
   coder: IntensityCoder,
   regions: number,
   labels: Uint8Array,
-): { frames: FrameSegmentation[]; labelRuns?: Uint8Array[] } {
+): { frames: FrameSegmentation[]; labelRuns?: Uint8Array[]; histogramStep: number } {
   const table = coder.table!;
   const pixelsPerFrame = geometry.rows * geometry.columns;
   const frameBytes = pixelsPerFrame * coder.size;
@@ -229,11 +228,11 @@ function labelByTable(
       labels.subarray(frame * pixelsPerFrame, (frame + 1) * pixelsPerFrame),
       packedLabelBytes(pixelsPerFrame, regions),
     );
-    frames.push({ ...frameResult(clusters!, coder, geometry.samplesPerPixel), counts: Array.from(labelled.counts.subarray(0, regions)) });
+    frames.push(frameResult(clusters!, coder, geometry.samplesPerPixel, Array.from(labelled.counts.subarray(0, regions))));
     if (labelled.runs === undefined) coded = false;
     else labelRuns.push(labelled.runs);
   }
-  return { frames, labelRuns: coded ? labelRuns : undefined };
+  return { frames, labelRuns: coded ? labelRuns : undefined, histogramStep: step };
 }
 
 /** Pixels of a frame whose histogram is sampled: every step-th pixel, so that about 2^20 are counted. */
@@ -287,10 +286,11 @@ function labelByKeys(samples: SampleArray, geometry: PixelGeometry, coder: Inten
   return frames;
 }
 
-function frameResult(clusters: ReturnType<typeof kmeansHistogram>, coder: IntensityCoder, samplesPerPixel: number): FrameSegmentation {
+/** `counts`: the pixels of each region, when the histogram counted only a sample of them. */
+function frameResult(clusters: HistogramClusters, coder: IntensityCoder, samplesPerPixel: number, counts = clusters.counts): FrameSegmentation {
   return {
     centroids: clusters.means.map((mean) => intensityOf(mean, coder, samplesPerPixel)),
-    counts: clusters.counts,
+    counts,
     iterations: clusters.iterations,
   };
 }

@@ -58,9 +58,13 @@ export function watermarkPayload(key: Uint8Array | KeyObject, fields: WatermarkC
   return new Uint8Array(mac.digest());
 }
 
-/** True when the extracted payload is the MAC of the claims and the restored pixels (constant-time compare). */
-export function verifyWatermark(key: Uint8Array | KeyObject, claims: WatermarkClaims, extracted: ExtractedWatermark): boolean {
-  const pixelSha256 = createHash('sha256').update(extracted.restored).digest();
+/**
+ * True when the extracted payload is the MAC of the claims and the restored pixels (constant-time
+ * compare). `restoredSha256`: their digest when the caller vouches for it (see
+ * {@link verifyAndRemoveWatermarkInPlace}); otherwise they are hashed.
+ */
+export function verifyWatermark(key: Uint8Array | KeyObject, claims: WatermarkClaims, extracted: ExtractedWatermark, restoredSha256?: Uint8Array): boolean {
+  const pixelSha256 = restoredSha256 ?? createHash('sha256').update(extracted.restored).digest();
   const expected = watermarkPayload(key, { ...claims, pixelSha256 });
   return extracted.payload.length === expected.length && timingSafeEqual(extracted.payload, expected);
 }
@@ -150,9 +154,7 @@ export function verifyAndRemoveWatermarkInPlace(
   if ('refused' in record) return;
   const payload = removeWatermark(pixels, geometry, record.parameters, options);
   const claims = { sopInstanceUid: verification.sopInstanceUid, gatewayId: record.gatewayId, time: record.time };
-  const pixelSha256 = verification.restoredSha256 ?? createHash('sha256').update(pixels).digest();
-  const expected = watermarkPayload(verification.key, { ...claims, pixelSha256 });
-  if (!(payload.length === expected.length && timingSafeEqual(payload, expected))) {
+  if (!verifyWatermark(verification.key, claims, { payload, restored: pixels }, verification.restoredSha256)) {
     throw new GatewayError('INTEGRITY_FAILURE', 'watermark: the MAC carried by the pixels does not match the restored pixel data and claims');
   }
 }

@@ -69,7 +69,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   // cutRanges returns the pieces in offset order; the pixel range is found by its offset.
   const sorted = [...ranges].sort((a, b) => a.offset - b.offset);
   const pixelIndex = cuts.pixels ? sorted.indexOf(cuts.pixels) : -1;
-  const identityBytes = concat(cut.filter((_, i) => i !== pixelIndex));
+  const identityBytes = Buffer.concat(cut.filter((_, i) => i !== pixelIndex));
   const pixelBytes = pixelIndex >= 0 ? cut[pixelIndex] : new Uint8Array(0);
 
   const createdAt = (options.now ?? new Date()).toISOString();
@@ -167,14 +167,4 @@ function splitPixels(
 
 function json(value: unknown): JsonValue {
   return value as JsonValue;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }

@@ -45,17 +45,12 @@ export class VerifiedInstances {
     if (kept) return Promise.resolve(kept);
     let pending = this.#pending.get(key);
     if (pending === undefined) {
-      pending = load().then(
-        (bytes) => {
-          this.#pending.delete(key);
+      pending = load()
+        .then((bytes) => {
           this.#keep(key, bytes);
           return bytes;
-        },
-        (error: unknown) => {
-          this.#pending.delete(key);
-          throw error;
-        },
-      );
+        })
+        .finally(() => this.#pending.delete(key));
       this.#pending.set(key, pending);
     }
     return pending;
@@ -80,7 +75,7 @@ export const LARGE_INSTANCE_MS = 30_000;
  * The exact received bytes of an instance: reassembled from its fragments and verified (protected
  * instances), or read whole (rows from before protection). INTEGRITY_FAILURE when verification fails.
  */
-export async function instanceBytes(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
+export async function readInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
   if (row.manifest === null) return storeOf(deps, row).get(row.locator);
   const manifest = row.manifest;
   const load = () => readProtected(deps, manifest, row.sop_instance_uid);
@@ -104,13 +99,9 @@ export async function findInstances(deps: RetrieveDeps, scope: InstanceScope): P
 /** Streams the exact received bytes of an instance, verified before the first byte. */
 export async function streamInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Readable> {
   if (row.manifest === null) return storeOf(deps, row).stream(row.locator);
-  return Readable.from([asBuffer(await instanceBytes(deps, row))], { objectMode: false });
+  return Readable.from([asBuffer(await readInstance(deps, row))], { objectMode: false });
 }
 
-/** The exact received bytes of an instance, whole and verified (for derived views). */
-export async function readInstance(deps: RetrieveDeps, row: InstanceRow): Promise<Uint8Array> {
-  return instanceBytes(deps, row);
-}
 
 /** The metadata of an instance as DICOM JSON text with BulkDataURIs made absolute. */
 export function instanceMetadataText(row: InstanceRow, baseUrl: string): string {
@@ -146,7 +137,7 @@ export async function readBulkData(deps: RetrieveDeps, row: InstanceRow, path: s
 async function readRanges(deps: RetrieveDeps, row: InstanceRow, layout: InstanceLayout, ranges: Array<Array<[number, number]>>): Promise<Buffer[]> {
   if (row.manifest !== null || layout.deflated) {
     // Protected instances are verified whole; deflated offsets refer to the inflated data set.
-    const whole = asBuffer(await instanceBytes(deps, row));
+    const whole = asBuffer(await readInstance(deps, row));
     if (!layout.deflated) return ranges.map((parts) => Buffer.concat(parts.map(([offset, length]) => whole.subarray(offset, offset + length))));
     const view = datasetView(whole, { deflated: true } as never);
     return ranges.map((parts) => Buffer.concat(parts.map(([offset, length]) => view.subarray(offset, offset + length))));

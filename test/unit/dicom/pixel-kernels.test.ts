@@ -41,7 +41,7 @@ describe('pixel kernels', () => {
           const table = Uint8Array.from({ length: size === 1 ? 256 : 65536 }, (_, v) => (v * 7 + 3) % regions);
           let seen: Uint32Array | undefined;
           const labels = new Uint8Array(count);
-          const result = labelFrame(frame, size, step, (h) => ((seen = h), table), labels, runsLimit);
+          const result = labelFrame(frame, size, step, (h) => ((seen = h.slice()), table), labels, runsLimit);
 
           const histogram = new Uint32Array(table.length);
           for (let i = 0; i < count; i += step) histogram[values[i]]++;
