@@ -255,6 +255,7 @@ describe('credentials', () => {
     const other = await generateKeyPair('RS256');
     assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({}, { key: other.privateKey })}` })).status, 401, 'another key, same kid');
     assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({ realm_role: 'janitor' })}` })).status, 401, 'an unmapped role');
+    assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({ preferred_username: undefined })}` })).status, 401, 'no name claim (the sub claim does not stand in for it)');
   });
 
   it('an unknown purpose of use is a bad request', async () => {

@@ -61,10 +61,12 @@ export class OidcVerifier {
 
 /** The subject a provider's verified claims describe. */
 export function mapClaims(config: ProviderConfig, payload: JWTPayload): OidcResult {
-  const name = claimString(payload, config.claims.name) ?? payload.sub;
+  // The configured claim or nothing: no other claim stands in for a missing name.
+  const name = claimString(payload, config.claims.name);
   const rawRole = claimString(payload, config.claims.role);
-  const role = rawRole === undefined ? undefined : config.roles ? config.roles[rawRole] : rawRole;
+  const role = rawRole === undefined ? undefined : config.roles ? (Object.hasOwn(config.roles, rawRole) ? config.roles[rawRole] : undefined) : rawRole;
   if (name === undefined || !/^[^\p{Cc}]{1,256}$/u.test(name)) return { ok: false, reason: `claim '${config.claims.name}' gives no usable name` };
+  if (typeof payload.exp !== 'number') return { ok: false, reason: 'the token has no expiry (exp)' };
   if (role === undefined || !/^[a-z][a-z0-9._-]{0,63}$/.test(role)) return { ok: false, reason: `claim '${config.claims.role}' gives no role this gateway knows` };
   const attributes: Record<string, string> = {};
   for (const [attribute, path] of Object.entries(config.claims.attributes)) {
@@ -78,7 +80,7 @@ export function mapClaims(config: ProviderConfig, payload: JWTPayload): OidcResu
     identity: {
       subject: { name, role, attributes, method: 'oidc', issuer: config.issuer },
       purpose,
-      expiresAt: new Date((payload.exp ?? 0) * 1000),
+      expiresAt: new Date(payload.exp * 1000),
     },
   };
 }
