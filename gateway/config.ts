@@ -133,6 +133,8 @@ const ConfigSchema = z
         accessTokenMinutes: z.number().positive().max(24 * 60).default(15),
         /** Lifetime of refresh tokens (each is single-use and rotated). */
         refreshTokenHours: z.number().positive().max(24 * 90).default(12),
+        /** Absolute lifetime of a sign-in's refresh tokens: rotation never goes past the sign-in plus this. */
+        refreshTokenAbsoluteHours: z.number().positive().max(24 * 365).default(24),
         /** How long a verified credential (password, API key, token subject) is trusted without checking again. */
         credentialCacheSeconds: z.number().min(0).max(600).default(30),
         lockout: z
@@ -146,6 +148,17 @@ const ConfigSchema = z
           })
           .prefault({}),
         oidc: z.array(OidcProvider).default([]),
+      })
+      .check((ctx) => {
+        const { refreshTokenHours, refreshTokenAbsoluteHours } = ctx.value;
+        if (refreshTokenAbsoluteHours < refreshTokenHours) {
+          ctx.issues.push({
+            code: 'custom',
+            input: refreshTokenAbsoluteHours,
+            path: ['refreshTokenAbsoluteHours'],
+            message: `must be at least refreshTokenHours (${refreshTokenHours}): no refresh token outlives its sign-in's absolute lifetime`,
+          });
+        }
       })
       .prefault({}),
     /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */

@@ -54,7 +54,7 @@ export function createAccessControl(options: {
     users,
     authenticator,
     accessTokens,
-    refreshTokens: new RefreshTokens(catalog.db, Math.round(config.auth.refreshTokenHours * 3600)),
+    refreshTokens: new RefreshTokens(catalog.db, Math.round(config.auth.refreshTokenHours * 3600), Math.round(config.auth.refreshTokenAbsoluteHours * 3600)),
     breakGlass: new BreakGlassGrants(catalog.db),
     policy: options.policy,
     audit,

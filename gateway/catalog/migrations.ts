@@ -3,7 +3,7 @@
  * the portable schema builder so that the same migrations run on SQLite and PostgreSQL.
  * Never edit a migration that has shipped: add a new one.
  */
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001-studies-series-instances': {
@@ -178,6 +178,20 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<any>) {
       await db.schema.alterTable('instances').dropColumn('manifest').execute();
+    },
+  },
+  '0005-refresh-token-families': {
+    // Each refresh token records when its family (the sign-in) started, so that rotation cannot
+    // extend a family past its absolute lifetime; tokens are revoked by user (password change,
+    // disable). Existing families started with their oldest token.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('refresh_tokens').addColumn('family_started_at', 'varchar(32)').execute();
+      await sql`update refresh_tokens set family_started_at = (select min(f.created_at) from refresh_tokens f where f.family = refresh_tokens.family)`.execute(db);
+      await db.schema.createIndex('refresh_tokens_user').on('refresh_tokens').column('user_name').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('refresh_tokens_user').execute();
+      await db.schema.alterTable('refresh_tokens').dropColumn('family_started_at').execute();
     },
   },
 };

@@ -106,6 +106,8 @@ export interface RefreshTokensTable {
   user_name: string;
   secret_sha256: string;
   created_at: string;
+  /** When the family's first token was issued (the sign-in): its absolute lifetime counts from here. */
+  family_started_at: string;
   expires_at: string;
   used_at: string | null;
   revoked_at: string | null;

@@ -16,6 +16,7 @@ import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { routeInventory } from '../../gateway/http/app.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
+import { runAegis } from '../support/aegis-cli.js';
 import { stowBody } from '../support/dicomweb.js';
 import { startGateway } from '../support/gateway.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
@@ -237,6 +238,29 @@ describe('credentials', () => {
     assert.equal((await qido(gateway, { authorization: `Bearer ${issued.json.access_token}` })).status, 200);
     await withCatalog(gateway, (catalog) => new UserStore(catalog.db).disable('carol'));
     assert.equal((await qido(gateway, { authorization: `Bearer ${issued.json.access_token}` })).status, 401);
+  });
+
+  it('refresh tokens die with aegis users passwd and disable (enable brings none back)', async () => {
+    await addUser(gateway, 'frank');
+    const cli = (args: string[], input = '') => runAegis(['users', ...args, '--data', gateway.dataDir], { input, unset: ['AEGIS_CONFIG', 'AEGIS_DATA_DIR'] });
+    const beforePasswd = await token(gateway, { grant_type: 'password', username: 'frank', password: PASSWORD });
+    assert.equal(beforePasswd.status, 200);
+    const passwd = await cli(['passwd', 'frank', '--password-stdin'], 'a much better passphrase\n');
+    assert.equal(passwd.status, 0, passwd.stderr);
+    const afterPasswd = await token(gateway, { grant_type: 'refresh_token', refresh_token: beforePasswd.json.refresh_token });
+    assert.equal(afterPasswd.status, 400, 'a refresh token from before the password change');
+    assert.equal(afterPasswd.json.error, 'invalid_grant');
+
+    const beforeDisable = await token(gateway, { grant_type: 'password', username: 'frank', password: 'a much better passphrase' });
+    assert.equal(beforeDisable.status, 200);
+    for (const sub of ['disable', 'enable']) {
+      const run = await cli([sub, 'frank']);
+      assert.equal(run.status, 0, run.stderr);
+    }
+    const afterDisable = await token(gateway, { grant_type: 'refresh_token', refresh_token: beforeDisable.json.refresh_token });
+    assert.equal(afterDisable.json.error, 'invalid_grant', 'a refresh token from before the user was disabled, even once enabled again');
+    const fresh = await token(gateway, { grant_type: 'password', username: 'frank', password: 'a much better passphrase' });
+    assert.equal((await token(gateway, { grant_type: 'refresh_token', refresh_token: fresh.json.refresh_token })).status, 200, 'a new sign-in starts a good family');
   });
 
   it('OIDC bearer tokens: verified against the JWKS, claims mapped; wrong audience, expiry, key or role refused', async () => {

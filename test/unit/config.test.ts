@@ -52,6 +52,18 @@ describe('configuration', () => {
     }
   });
 
+  it('validates the absolute lifetime of refresh-token families against the lifetime of one token', () => {
+    assert.equal(loadConfig({ env: {} }).auth.refreshTokenAbsoluteHours, 24);
+    assert.equal(loadConfig({ object: { auth: { refreshTokenHours: 1, refreshTokenAbsoluteHours: 1 } }, env: {} }).auth.refreshTokenAbsoluteHours, 1);
+    for (const auth of [{ refreshTokenHours: 12, refreshTokenAbsoluteHours: 6 }, { refreshTokenHours: 48 }, { refreshTokenAbsoluteHours: 0 }, { refreshTokenAbsoluteHours: 24 * 366 }]) {
+      assert.throws(() => loadConfig({ object: { auth }, env: {} }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError, JSON.stringify(auth));
+        assert.match(error.problems.join('\n'), /auth\.refreshTokenAbsoluteHours/);
+        return true;
+      });
+    }
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
