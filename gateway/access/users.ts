@@ -3,11 +3,12 @@
  * catalog's `users` table (migration `0002-users`). The store never hands out hashes;
  * {@link UserStore.authenticate} costs the same whether or not the user exists. A password change
  * or a disable revokes the user's refresh tokens in the same transaction, whoever makes it (the
- * CLI or any other caller of the store).
+ * CLI or any other caller of the store); a password change also ends the user's sign-in delays.
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { CatalogDatabase, UsersTable } from '../catalog/schema.js';
 import { GatewayError } from '../errors.js';
+import { clearSignInDelays } from './authn/login-throttle.js';
 import { revokeUserRefreshTokens } from './authn/refresh-tokens.js';
 import { dummyPasswordHash, hashPassword, passwordMatches } from './passwords.js';
 import { attributeProblems, passwordProblems, roleProblems, USER_NAME_PATTERN, userNameProblems } from './user-rules.js';
@@ -76,7 +77,7 @@ export class UserStore {
     return toUser(row);
   }
 
-  /** Replaces a user's password and revokes their refresh tokens. Throws INVALID_USER or USER_NOT_FOUND. */
+  /** Replaces a user's password, revokes their refresh tokens and ends their sign-in delays. Throws INVALID_USER or USER_NOT_FOUND. */
   async setPassword(name: string, password: string): Promise<void> {
     rejectProblems(passwordProblems(password));
     if (!(await this.get(name))) throw notFound(name);
@@ -85,6 +86,7 @@ export class UserStore {
     await this.db.transaction().execute(async (trx) => {
       await update(trx, name, { password_hash: passwordHash, password_changed_at: now.toISOString(), updated_at: now.toISOString() });
       await revokeUserRefreshTokens(trx, name, now);
+      await clearSignInDelays(trx, name);
     });
   }
 

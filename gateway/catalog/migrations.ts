@@ -194,6 +194,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('refresh_tokens').dropColumn('family_started_at').execute();
     },
   },
+  '0006-sign-in-delays': {
+    // Wrong passwords are counted per (user name, client), with growing delays, instead of locking
+    // a user name for everyone; client lockouts stay in login_throttle. The old per-name counts go.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sign_in_delays')
+        .addColumn('user_name', 'varchar(128)', (c) => c.notNull())
+        .addColumn('client', 'varchar(64)', (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+        .addColumn('delayed_until', 'bigint')
+        .addPrimaryKeyConstraint('sign_in_delays_pk', ['user_name', 'client'])
+        .execute();
+      await db.deleteFrom('login_throttle').where('key', 'like', 'user:%').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('sign_in_delays').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

@@ -113,12 +113,21 @@ export interface RefreshTokensTable {
   revoked_at: string | null;
 }
 
-/** Failed sign-ins per user name (`user:NAME`) and per client address (`client:ADDR`). Times in ms since the epoch. */
+/** Failed sign-ins per client address (`client:ADDR`). Times in ms since the epoch. */
 export interface LoginThrottleTable {
   key: string;
   failures: number;
   window_started_at: number;
   locked_until: number | null;
+}
+
+/** Wrong passwords per (user name as presented, client): growing delays. Times in ms since the epoch. */
+export interface SignInDelaysTable {
+  user_name: string;
+  client: string;
+  failures: number;
+  last_failure_at: number;
+  delayed_until: number | null;
 }
 
 /** Emergency access grants (break-glass). `expires_at` in ms since the epoch. */
@@ -160,6 +169,7 @@ export interface CatalogDatabase {
   api_keys: ApiKeysTable;
   refresh_tokens: RefreshTokensTable;
   login_throttle: LoginThrottleTable;
+  sign_in_delays: SignInDelaysTable;
   break_glass_grants: BreakGlassGrantsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;

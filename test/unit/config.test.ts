@@ -64,6 +64,14 @@ describe('configuration', () => {
     }
   });
 
+  it('validates the sign-in delays: the longest at least the first', () => {
+    assert.deepEqual(
+      { ...loadConfig({ env: {} }).auth.lockout },
+      { maxFailures: 5, delaySeconds: 1, maxDelaySeconds: 900, maxClientFailures: 50, windowSeconds: 900, lockSeconds: 900 },
+    );
+    assert.throws(() => loadConfig({ object: { auth: { lockout: { delaySeconds: 10, maxDelaySeconds: 5 } } }, env: {} }), /auth\.lockout\.maxDelaySeconds: must be at least delaySeconds \(10\)/);
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));

@@ -54,4 +54,14 @@ describe('catalog migrations over existing rows', () => {
       { id: '3', family_started_at: '2030-01-02T00:00:00.000Z' },
     ]);
   });
+
+  it('0006: per-name lock counts go, client counts stay', async () => {
+    await db.insertInto('login_throttle').values([
+      { key: 'user:admin', failures: 5, window_started_at: 1, locked_until: 2 },
+      { key: 'client:10.0.0.1', failures: 3, window_started_at: 1, locked_until: null },
+    ]).execute();
+    await migrateTo('0006-sign-in-delays');
+    assert.deepEqual(await db.selectFrom('login_throttle').select('key').execute(), [{ key: 'client:10.0.0.1' }]);
+    assert.deepEqual(await db.selectFrom('sign_in_delays').selectAll().execute(), []);
+  });
 });
