@@ -213,6 +213,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('sign_in_delays').execute();
     },
   },
+  '0007-break-glass-subjects': {
+    // Break-glass grants belong to a subject key (local user name, or OIDC issuer and sub), not to
+    // a bare name that an external identity may share with a local user. A grant recorded before
+    // cannot say whose it is: those still running end here (a subject declares again if need be).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('break_glass_grants').addColumn('subject_key', 'text').execute();
+      await db.updateTable('break_glass_grants').set({ revoked_at: new Date().toISOString() }).where('revoked_at', 'is', null).execute();
+      await db.schema.createIndex('break_glass_subject').on('break_glass_grants').columns(['subject_key', 'expires_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('break_glass_subject').execute();
+      await db.schema.alterTable('break_glass_grants').dropColumn('subject_key').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

@@ -133,6 +133,9 @@ export interface SignInDelaysTable {
 /** Emergency access grants (break-glass). `expires_at` in ms since the epoch. */
 export interface BreakGlassGrantsTable {
   id: string;
+  /** Whose grant it is (`subjectKey`: local user name, or OIDC issuer and sub); null for grants from before, which never match. */
+  subject_key: string | null;
+  /** The subject's name, for people reading the table. */
   user_name: string;
   reason: string;
   purpose: string;

@@ -282,6 +282,41 @@ describe('credentials', () => {
     assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({ preferred_username: undefined })}` })).status, 401, 'no name claim (the sub claim does not stand in for it)');
   });
 
+  it("an OIDC subject named like a local user neither inherits nor ends that user's break-glass grant", async () => {
+    await addUser(gateway, 'grace', 'radiologist', { institution: 'St Mary' });
+    const local = { authorization: basic('grace', PASSWORD) };
+    const oidc = {
+      authorization: `Bearer ${await new SignJWT({ preferred_username: 'grace', realm_role: 'hospital-radiologist', org: 'St Mary' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
+        .setIssuer(ISSUER)
+        .setSubject('0b7e1c')
+        .setAudience('aegis-gateway')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(idpKey)}`,
+    };
+    const whoami = async (headers: Record<string, string>) => {
+      const res = await fetch(`${gateway.url}/auth/whoami`, { headers });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { name: string; method: string; breakGlass: { id: string } | null };
+    };
+    const declare = await fetch(`${gateway.url}/auth/break-glass`, {
+      method: 'POST',
+      headers: { ...local, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'trauma patient, unconscious, no consent possible', purpose: 'ETREAT', minutes: 5 }),
+    });
+    assert.equal(declare.status, 201, await declare.text());
+    assert.notEqual((await whoami(local)).breakGlass, null, 'the local user has the grant');
+    const external = await whoami(oidc);
+    assert.deepEqual([external.name, external.method], ['grace', 'oidc'], 'the OIDC subject bears the same name');
+    assert.equal(external.breakGlass, null, 'but not the grant');
+    const end = await fetch(`${gateway.url}/auth/break-glass`, { method: 'DELETE', headers: oidc });
+    assert.equal(end.status, 204);
+    assert.notEqual((await whoami(local)).breakGlass, null, 'and cannot end it');
+    assert.equal((await fetch(`${gateway.url}/auth/break-glass`, { method: 'DELETE', headers: local })).status, 204);
+    assert.equal((await whoami(local)).breakGlass, null, 'the local user ends their own grant');
+  });
+
   it('an unknown purpose of use is a bad request', async () => {
     const res = await qido(gateway, { authorization: basic('alice', PASSWORD), 'x-purpose-of-use': 'MARKETING' });
     assert.equal(res.status, 400);

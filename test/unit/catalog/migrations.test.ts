@@ -64,4 +64,17 @@ describe('catalog migrations over existing rows', () => {
     assert.deepEqual(await db.selectFrom('login_throttle').select('key').execute(), [{ key: 'client:10.0.0.1' }]);
     assert.deepEqual(await db.selectFrom('sign_in_delays').selectAll().execute(), []);
   });
+
+  it('0007: grants recorded by bare name end, since they cannot say whose they are', async () => {
+    const future = Date.now() + 3_600_000;
+    await db.insertInto('break_glass_grants').values([
+      { id: 'g1', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: null },
+      { id: 'g2', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: 'earlier' },
+    ]).execute();
+    await migrateTo('0007-break-glass-subjects');
+    const rows = await db.selectFrom('break_glass_grants').select(['id', 'subject_key', 'revoked_at']).orderBy('id').execute();
+    assert.equal(rows[0].subject_key, null);
+    assert.match(rows[0].revoked_at, /^\d{4}-\d\d-\d\dT/, 'the running grant ends');
+    assert.equal(rows[1].revoked_at, 'earlier', 'an ended one keeps its time');
+  });
 });
