@@ -133,19 +133,43 @@ const ConfigSchema = z
         accessTokenMinutes: z.number().positive().max(24 * 60).default(15),
         /** Lifetime of refresh tokens (each is single-use and rotated). */
         refreshTokenHours: z.number().positive().max(24 * 90).default(12),
+        /** Absolute lifetime of a sign-in's refresh tokens: rotation never goes past the sign-in plus this. */
+        refreshTokenAbsoluteHours: z.number().positive().max(24 * 365).default(24),
         /** How long a verified credential (password, API key, token subject) is trusted without checking again. */
         credentialCacheSeconds: z.number().min(0).max(600).default(30),
         lockout: z
           .strictObject({
-            /** Failed sign-ins of one user name within the window that lock it. */
+            /** Wrong passwords for one user name from one client before its sign-ins there are delayed. */
             maxFailures: z.number().int().positive().default(5),
+            /** The first delay; each further wrong password (name, client) doubles it. */
+            delaySeconds: z.number().positive().max(3600).default(1),
+            /** The longest delay. */
+            maxDelaySeconds: z.number().positive().max(24 * 3600).default(900),
             /** Failed sign-ins from one client address within the window that lock the client out. */
             maxClientFailures: z.number().int().positive().default(50),
+            /** How long failures are remembered: the client's window; for a (name, client), quiet time after the last delay. */
             windowSeconds: z.number().positive().default(900),
+            /** How long a client stays locked out. */
             lockSeconds: z.number().positive().default(900),
+          })
+          .check((ctx) => {
+            if (ctx.value.maxDelaySeconds < ctx.value.delaySeconds) {
+              ctx.issues.push({ code: 'custom', input: ctx.value.maxDelaySeconds, path: ['maxDelaySeconds'], message: `must be at least delaySeconds (${ctx.value.delaySeconds})` });
+            }
           })
           .prefault({}),
         oidc: z.array(OidcProvider).default([]),
+      })
+      .check((ctx) => {
+        const { refreshTokenHours, refreshTokenAbsoluteHours } = ctx.value;
+        if (refreshTokenAbsoluteHours < refreshTokenHours) {
+          ctx.issues.push({
+            code: 'custom',
+            input: refreshTokenAbsoluteHours,
+            path: ['refreshTokenAbsoluteHours'],
+            message: `must be at least refreshTokenHours (${refreshTokenHours}): no refresh token outlives its sign-in's absolute lifetime`,
+          });
+        }
       })
       .prefault({}),
     /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */

@@ -25,7 +25,7 @@ export const ERROR_CATALOGUE = {
   CONFLICT: { status: 409, description: 'The request conflicts with stored data.' },
   USER_EXISTS: { status: 409, description: 'A local user of that name already exists.' },
   PAYLOAD_TOO_LARGE: { status: 413, description: 'The body, a part or the number of parts exceeds a configured limit.' },
-  TOO_MANY_REQUESTS: { status: 429, description: 'Too many failed sign-ins: the user name or client is locked out for a while (see Retry-After).' },
+  TOO_MANY_REQUESTS: { status: 429, description: 'Too many failed sign-ins: this user name is delayed from this client, or the client is locked out, for a while (see Retry-After).' },
   URI_TOO_LONG: { status: 414, description: 'The request target or query string exceeds the configured limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request Content-Type is not supported by this resource.' },
   INTEGRITY_FAILURE: { status: 502, description: 'Stored data failed verification; nothing of it was sent (security event).' },

@@ -10,7 +10,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { AccessTokens } from './authn/access-tokens.js';
 import { ApiKeyStore } from './authn/api-keys.js';
 import { Authenticator, type AuthenticationEvent } from './authn/authenticator.js';
-import { LoginThrottle } from './authn/login-throttle.js';
+import { LoginThrottle, type Lockout } from './authn/login-throttle.js';
 import { OidcVerifier } from './authn/oidc.js';
 import { RefreshTokens } from './authn/refresh-tokens.js';
 import type { AuditTrail } from './audit/index.js';
@@ -48,29 +48,46 @@ export function createAccessControl(options: {
     tokens: accessTokens,
     throttle: new LoginThrottle(catalog.db, config.auth.lockout),
     oidc: new OidcVerifier(config.auth.oidc),
-    onEvent: (event) => recordAuthentication(audit, event),
+    onEvent: (event) => recordAuthentication(audit, options.logger, event),
   });
   return {
     users,
     authenticator,
     accessTokens,
-    refreshTokens: new RefreshTokens(catalog.db, Math.round(config.auth.refreshTokenHours * 3600)),
+    refreshTokens: new RefreshTokens(catalog.db, Math.round(config.auth.refreshTokenHours * 3600), Math.round(config.auth.refreshTokenAbsoluteHours * 3600)),
     breakGlass: new BreakGlassGrants(catalog.db),
     policy: options.policy,
     audit,
   };
 }
 
-/** Sign-ins and credential checks in the audit trail; failures and lockouts are security events, written at once. */
-function recordAuthentication(audit: AuditTrail, event: AuthenticationEvent): void {
+/**
+ * Sign-ins and credential checks in the audit trail; failures and lockouts are security events,
+ * written at once. A lockout starting is also logged at warn level (never with the password).
+ */
+function recordAuthentication(audit: AuditTrail, logger: Logger, event: AuthenticationEvent): void {
+  for (const lockout of event.lockedNow ?? []) {
+    try {
+      logger.warn(
+        { event: 'sign-in-lockout', scope: lockout.scope, user: event.user, client: event.client, seconds: lockout.seconds },
+        lockout.scope === 'user' ? 'sign-ins of a user name from one client delayed after repeated wrong passwords' : 'client locked out after repeated failed sign-ins',
+      );
+    } catch {
+      // A logger failure must not turn a refused sign-in into an error.
+    }
+  }
   const entry = {
     kind: 'authentication' as const,
     operation: 'login' as const,
     actor: { name: event.user ?? '(unknown)', method: event.method, clientAddress: event.client },
     action: 'POST' as const,
     outcome: event.outcome === 'success' ? ('success' as const) : ('denied' as const),
-    reason: event.lockedNow ? `${event.reason}; now locked: ${event.lockedNow.join(', ')}` : event.outcome === 'locked' ? `locked out: ${event.reason}` : event.reason,
+    reason: event.lockedNow ? `${event.reason}; now locked: ${event.lockedNow.map(describeLockout).join(', ')}` : event.outcome === 'locked' ? `locked out: ${event.reason}` : event.reason,
   };
   if (event.outcome === 'success') audit.record(entry);
   else audit.recordNow(entry).catch(() => undefined); // the trail logs its own failures
+}
+
+function describeLockout(lockout: Lockout): string {
+  return `${lockout.scope === 'user' ? 'user name from this client' : 'client'} for ${lockout.seconds} s`;
 }

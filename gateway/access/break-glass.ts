@@ -2,13 +2,15 @@
  * Break-glass (emergency access): a subject the policy allows declares an emergency with a reason;
  * for a limited time their requests carry purpose ETREAT and the break-glass flag, which emergency
  * rules of the policy can grant access on. Grants live in the catalog (`break_glass_grants`) so every
- * worker sees them; each is audited loudly by the caller.
+ * worker sees them; each is audited loudly by the caller. A grant belongs to a subject as
+ * {@link subjectKey} identifies it (issuer and `sub` for external identities), not to a name: an
+ * OIDC subject whose name claim equals a local user's name neither sees nor ends that user's grant.
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { CatalogDatabase } from '../catalog/schema.js';
-import type { Environment } from './model.js';
+import { subjectKey, type Environment, type Subject } from './model.js';
 
 /** An active grant. */
 export type BreakGlassGrant = NonNullable<Environment['breakGlass']>;
@@ -26,46 +28,49 @@ export class BreakGlassGrants {
     this.db = db;
   }
 
-  /** Records a grant for `user` lasting `minutes`. */
-  async grant(user: string, reason: string, minutes: number, now = new Date()): Promise<BreakGlassGrant> {
+  /** Records a grant for `subject` lasting `minutes`. */
+  async grant(subject: Subject, reason: string, minutes: number, now = new Date()): Promise<BreakGlassGrant> {
+    const key = subjectKey(subject);
     const id = randomBytes(8).toString('hex');
     const expiresAt = new Date(now.getTime() + minutes * 60_000);
     await this.db
       .insertInto('break_glass_grants')
-      .values({ id, user_name: user, reason, purpose: 'ETREAT', granted_at: now.toISOString(), expires_at: expiresAt.getTime(), revoked_at: null })
+      .values({ id, subject_key: key, user_name: subject.name, reason, purpose: 'ETREAT', granted_at: now.toISOString(), expires_at: expiresAt.getTime(), revoked_at: null })
       .execute();
     const grant = { id, reason, expiresAt };
-    this.#active.set(user, { grant });
+    this.#active.set(key, { grant });
     return grant;
   }
 
-  /** Ends a user's active grants early. */
-  async end(user: string, now = new Date()): Promise<number> {
+  /** Ends a subject's active grants early. */
+  async end(subject: Subject, now = new Date()): Promise<number> {
+    const key = subjectKey(subject);
     const result = await this.db
       .updateTable('break_glass_grants')
       .set({ revoked_at: now.toISOString() })
-      .where('user_name', '=', user)
+      .where('subject_key', '=', key)
       .where('revoked_at', 'is', null)
       .where('expires_at', '>', now.getTime())
       .executeTakeFirst();
-    this.#active.delete(user);
+    this.#active.delete(key);
     return Number(result.numUpdatedRows);
   }
 
-  /** The grant in force for `user` at `now`, if any (cached for two seconds). */
-  async active(user: string, now = new Date()): Promise<BreakGlassGrant | undefined> {
-    const cached = this.#active.get(user);
+  /** The grant in force for `subject` at `now`, if any (cached for two seconds). */
+  async active(subject: Subject, now = new Date()): Promise<BreakGlassGrant | undefined> {
+    const key = subjectKey(subject);
+    const cached = this.#active.get(key);
     if (cached !== undefined) return cached.grant !== null && cached.grant.expiresAt > now ? cached.grant : undefined;
     const row = await this.db
       .selectFrom('break_glass_grants')
       .select(['id', 'reason', 'expires_at'])
-      .where('user_name', '=', user)
+      .where('subject_key', '=', key)
       .where('revoked_at', 'is', null)
       .where('expires_at', '>', now.getTime())
       .orderBy('expires_at', 'desc')
       .executeTakeFirst();
     const grant = row ? { id: row.id, reason: row.reason, expiresAt: new Date(Number(row.expires_at)) } : null;
-    this.#active.set(user, { grant });
+    this.#active.set(key, { grant });
     return grant ?? undefined;
   }
 }

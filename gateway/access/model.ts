@@ -4,6 +4,7 @@
  * catalog) and the environment (time, client network, purpose of use, break-glass). Shared by
  * authentication (which builds subjects), the policy (which decides) and the audit trail.
  */
+import { GatewayError } from '../errors.js';
 
 /** What a request does to a study (DESIGN.md "Access"). `admin` covers users, audit and stats. */
 export const ACTIONS = ['search', 'read', 'create', 'delete', 'export', 'admin'] as const;
@@ -26,6 +27,26 @@ export interface Subject {
   method: AuthenticationMethod;
   /** OIDC issuer, for subjects from an external identity provider. */
   issuer?: string;
+  /** The issuer's identifier of the subject (OIDC `sub`), for subjects from an external identity provider. */
+  externalId?: string;
+}
+
+/**
+ * The key of a subject in whatever is kept per subject (break-glass grants): local users by name,
+ * external identities by issuer and `sub` (OpenID Connect Core 1.0 §5.7: only that pair is unique
+ * and stable; a name claim is neither, and may equal a local user's name). Throws INTERNAL for an
+ * external subject without both: no other value stands in for them.
+ */
+export function subjectKey(subject: Subject): string {
+  switch (subject.method) {
+    case 'oidc':
+      if (!subject.issuer || !subject.externalId) throw new GatewayError('INTERNAL', 'an external subject without issuer and subject identifier');
+      return `oidc:${JSON.stringify([subject.issuer, subject.externalId])}`;
+    case 'anonymous':
+      return 'anonymous:';
+    default:
+      return `local:${subject.name}`;
+  }
 }
 
 /** The environment of a request. */

@@ -1,11 +1,15 @@
 /**
- * Local users (DESIGN.md "Access", issue 4): name, role, subject attributes and an argon2id
- * password hash, kept in the catalog's `users` table (migration `0002-users`). The store never
- * hands out hashes; {@link UserStore.authenticate} costs the same whether or not the user exists.
+ * Local users: name, role, subject attributes and an argon2id password hash, kept in the
+ * catalog's `users` table (migration `0002-users`). The store never hands out hashes;
+ * {@link UserStore.authenticate} costs the same whether or not the user exists. A password change
+ * or a disable revokes the user's refresh tokens in the same transaction, whoever makes it (the
+ * CLI or any other caller of the store); a password change also ends the user's sign-in delays.
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { CatalogDatabase, UsersTable } from '../catalog/schema.js';
 import { GatewayError } from '../errors.js';
+import { clearSignInDelays } from './authn/login-throttle.js';
+import { revokeUserRefreshTokens } from './authn/refresh-tokens.js';
 import { dummyPasswordHash, hashPassword, passwordMatches } from './passwords.js';
 import { attributeProblems, passwordProblems, roleProblems, USER_NAME_PATTERN, userNameProblems } from './user-rules.js';
 
@@ -73,23 +77,31 @@ export class UserStore {
     return toUser(row);
   }
 
-  /** Replaces a user's password. Throws INVALID_USER or USER_NOT_FOUND. */
+  /** Replaces a user's password, revokes their refresh tokens and ends their sign-in delays. Throws INVALID_USER or USER_NOT_FOUND. */
   async setPassword(name: string, password: string): Promise<void> {
     rejectProblems(passwordProblems(password));
     if (!(await this.get(name))) throw notFound(name);
     const passwordHash = await hashPassword(password);
-    const now = new Date().toISOString();
-    await this.update(name, { password_hash: passwordHash, password_changed_at: now, updated_at: now });
+    const now = new Date();
+    await this.db.transaction().execute(async (trx) => {
+      await update(trx, name, { password_hash: passwordHash, password_changed_at: now.toISOString(), updated_at: now.toISOString() });
+      await revokeUserRefreshTokens(trx, name, now);
+      await clearSignInDelays(trx, name);
+    });
   }
 
-  /** Forbids a user to sign in (idempotent). Throws USER_NOT_FOUND. */
+  /** Forbids a user to sign in and revokes their refresh tokens (idempotent). Throws USER_NOT_FOUND. */
   async disable(name: string): Promise<void> {
-    await this.update(name, { disabled: 1, updated_at: new Date().toISOString() });
+    const now = new Date();
+    await this.db.transaction().execute(async (trx) => {
+      await update(trx, name, { disabled: 1, updated_at: now.toISOString() });
+      await revokeUserRefreshTokens(trx, name, now);
+    });
   }
 
-  /** Allows a disabled user to sign in again (idempotent). Throws USER_NOT_FOUND. */
+  /** Allows a disabled user to sign in again (idempotent); refresh tokens revoked stay revoked. Throws USER_NOT_FOUND. */
   async enable(name: string): Promise<void> {
-    await this.update(name, { disabled: 0, updated_at: new Date().toISOString() });
+    await update(this.db, name, { disabled: 0, updated_at: new Date().toISOString() });
   }
 
   /** The user of that name, or undefined. */
@@ -131,12 +143,13 @@ export class UserStore {
     const result = await this.authenticate(name, password);
     return result.ok ? result.user : undefined;
   }
+}
 
-  private async update(name: string, changes: Partial<UsersTable>): Promise<void> {
-    if (!USER_NAME_PATTERN.test(name)) throw notFound(name);
-    const result = await this.db.updateTable('users').set(changes).where('name', '=', name).executeTakeFirst();
-    if (Number(result.numUpdatedRows) === 0) throw notFound(name);
-  }
+/** Changes a user's row (in `db` or a transaction). Throws USER_NOT_FOUND. */
+async function update(db: Kysely<UsersDatabase>, name: string, changes: Partial<UsersTable>): Promise<void> {
+  if (!USER_NAME_PATTERN.test(name)) throw notFound(name);
+  const result = await db.updateTable('users').set(changes).where('name', '=', name).executeTakeFirst();
+  if (Number(result.numUpdatedRows) === 0) throw notFound(name);
 }
 
 function toUser(row: Selectable<UsersTable>): User {

@@ -3,7 +3,7 @@
  * the portable schema builder so that the same migrations run on SQLite and PostgreSQL.
  * Never edit a migration that has shipped: add a new one.
  */
-import { type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const migrations: Record<string, Migration> = {
   '0001-studies-series-instances': {
@@ -178,6 +178,53 @@ const migrations: Record<string, Migration> = {
     },
     async down(db: Kysely<any>) {
       await db.schema.alterTable('instances').dropColumn('manifest').execute();
+    },
+  },
+  '0005-refresh-token-families': {
+    // Each refresh token records when its family (the sign-in) started, so that rotation cannot
+    // extend a family past its absolute lifetime; tokens are revoked by user (password change,
+    // disable). Existing families started with their oldest token.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('refresh_tokens').addColumn('family_started_at', 'varchar(32)').execute();
+      await sql`update refresh_tokens set family_started_at = (select min(f.created_at) from refresh_tokens f where f.family = refresh_tokens.family)`.execute(db);
+      await db.schema.createIndex('refresh_tokens_user').on('refresh_tokens').column('user_name').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('refresh_tokens_user').execute();
+      await db.schema.alterTable('refresh_tokens').dropColumn('family_started_at').execute();
+    },
+  },
+  '0006-sign-in-delays': {
+    // Wrong passwords are counted per (user name, client), with growing delays, instead of locking
+    // a user name for everyone; client lockouts stay in login_throttle. The old per-name counts go.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sign_in_delays')
+        .addColumn('user_name', 'varchar(128)', (c) => c.notNull())
+        .addColumn('client', 'varchar(64)', (c) => c.notNull())
+        .addColumn('failures', 'integer', (c) => c.notNull())
+        .addColumn('last_failure_at', 'bigint', (c) => c.notNull())
+        .addColumn('delayed_until', 'bigint')
+        .addPrimaryKeyConstraint('sign_in_delays_pk', ['user_name', 'client'])
+        .execute();
+      await db.deleteFrom('login_throttle').where('key', 'like', 'user:%').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('sign_in_delays').execute();
+    },
+  },
+  '0007-break-glass-subjects': {
+    // Break-glass grants belong to a subject key (local user name, or OIDC issuer and sub), not to
+    // a bare name that an external identity may share with a local user. A grant recorded before
+    // cannot say whose it is: those still running end here (a subject declares again if need be).
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('break_glass_grants').addColumn('subject_key', 'text').execute();
+      await db.updateTable('break_glass_grants').set({ revoked_at: new Date().toISOString() }).where('revoked_at', 'is', null).execute();
+      await db.schema.createIndex('break_glass_subject').on('break_glass_grants').columns(['subject_key', 'expires_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('break_glass_subject').execute();
+      await db.schema.alterTable('break_glass_grants').dropColumn('subject_key').execute();
     },
   },
 };

@@ -106,12 +106,14 @@ export interface RefreshTokensTable {
   user_name: string;
   secret_sha256: string;
   created_at: string;
+  /** When the family's first token was issued (the sign-in): its absolute lifetime counts from here. */
+  family_started_at: string;
   expires_at: string;
   used_at: string | null;
   revoked_at: string | null;
 }
 
-/** Failed sign-ins per user name (`user:NAME`) and per client address (`client:ADDR`). Times in ms since the epoch. */
+/** Failed sign-ins per client address (`client:ADDR`). Times in ms since the epoch. */
 export interface LoginThrottleTable {
   key: string;
   failures: number;
@@ -119,9 +121,21 @@ export interface LoginThrottleTable {
   locked_until: number | null;
 }
 
+/** Wrong passwords per (user name as presented, client): growing delays. Times in ms since the epoch. */
+export interface SignInDelaysTable {
+  user_name: string;
+  client: string;
+  failures: number;
+  last_failure_at: number;
+  delayed_until: number | null;
+}
+
 /** Emergency access grants (break-glass). `expires_at` in ms since the epoch. */
 export interface BreakGlassGrantsTable {
   id: string;
+  /** Whose grant it is (`subjectKey`: local user name, or OIDC issuer and sub); null for grants from before, which never match. */
+  subject_key: string | null;
+  /** The subject's name, for people reading the table. */
   user_name: string;
   reason: string;
   purpose: string;
@@ -158,6 +172,7 @@ export interface CatalogDatabase {
   api_keys: ApiKeysTable;
   refresh_tokens: RefreshTokensTable;
   login_throttle: LoginThrottleTable;
+  sign_in_delays: SignInDelaysTable;
   break_glass_grants: BreakGlassGrantsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;

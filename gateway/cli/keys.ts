@@ -34,7 +34,7 @@ options (every sub-command):
 
 Master keys are files DATA/keys/k<N>.key (mode 0600, directory 0700; others are refused), the
 highest N active; or AEGIS_MASTER_KEY (base64 of 32 random bytes, e.g. 'openssl rand -base64 32')
-with its id in AEGIS_MASTER_KEY_ID (default 'env'), which is then the active key.
+with its id in AEGIS_MASTER_KEY_ID (required), which is then the active key.
 `;
 
 /** The streams and environment `aegis keys` uses. */

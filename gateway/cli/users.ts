@@ -1,7 +1,7 @@
 /**
- * `aegis users add|passwd|disable|enable|list` (DESIGN.md "Interfaces", issue 4). Each run opens
- * the catalog, makes its change and closes it, so it works while a gateway runs on the same data
- * (SQLite in WAL mode). Passwords come from standard input or a file, never from the command line,
+ * `aegis users add|passwd|disable|enable|unlock|list`. Each run opens the catalog, makes its
+ * change and closes it, so it works while a gateway runs on the same data (SQLite in WAL mode;
+ * the gateway reads sign-in delays from the catalog on every attempt, so an unlock applies at once). Passwords come from standard input or a file, never from the command line,
  * and are never printed. Exit codes: 0 done, 1 refused or failed (message on stderr), 2 usage.
  */
 import { existsSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
 import { UserStore, type User } from '../access/users.js';
+import { clearSignInDelays } from '../access/authn/login-throttle.js';
 
 /** Usage of `aegis users`. */
 export const USERS_USAGE = `usage: aegis users <sub-command> [options]
@@ -24,6 +25,7 @@ sub-commands:
                     set a user's password
   disable NAME      forbid a user to sign in
   enable NAME       allow a disabled user to sign in again
+  unlock NAME       end the sign-in delays that wrong passwords for NAME started, from every client
   list [--json]     list users (never their password hashes)
 
 options (every sub-command):
@@ -69,6 +71,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     passwd: ['password-stdin', 'password-file'],
     disable: [],
     enable: [],
+    unlock: [],
     list: ['json'],
   };
   if (!Object.hasOwn(allowed, sub)) throw new UsageError(`unknown sub-command '${sub}'`);
@@ -120,6 +123,12 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
         await users.enable(name!);
         io.stdout.write(`user '${name}' enabled\n`);
         break;
+      case 'unlock': {
+        // Any name: delays are kept for names nobody has too, and clearing them reveals nothing.
+        const clients = await clearSignInDelays(catalog.db, name!);
+        io.stdout.write(`sign-in delays of '${JSON.stringify(name).slice(1, -1)}' cleared (${clients} ${clients === 1 ? 'client' : 'clients'})\n`);
+        break;
+      }
       case 'list':
         io.stdout.write(values.json ? `${JSON.stringify(await users.list(), null, 2)}\n` : formatUsers(await users.list()));
         break;

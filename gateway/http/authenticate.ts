@@ -32,7 +32,7 @@ export function authenticate(access: AccessControl) {
     const client = clientAddress(req);
     const declared = declaredPurpose(req);
     const { subject, purpose } = await access.authenticator.authenticate(readCredentials(req.headers), client);
-    const grant = subject.method === 'anonymous' ? undefined : await access.breakGlass.active(subject.name);
+    const grant = subject.method === 'anonymous' ? undefined : await access.breakGlass.active(subject);
     const environment = {
       time: new Date(),
       clientAddress: client,

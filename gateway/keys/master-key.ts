@@ -1,7 +1,7 @@
 /**
  * Master keys (the key-encryption keys of the envelope, DESIGN.md "Split"): what one is, the
  * format of a key file in `DATA/keys/`, and the key from the environment (`AEGIS_MASTER_KEY`,
- * base64 of 32 random bytes, id from `AEGIS_MASTER_KEY_ID`, default `env`). Key material lives
+ * base64 of 32 random bytes, id from `AEGIS_MASTER_KEY_ID`, required). Key material lives
  * only in a secret `KeyObject` (node:crypto), which prints and serializes without its bytes.
  */
 import { createSecretKey, type KeyObject } from 'node:crypto';
@@ -67,15 +67,25 @@ export function parseKeyFile(text: string, expectedId: string, path: string): Ma
 
 /**
  * The master key from `AEGIS_MASTER_KEY` and `AEGIS_MASTER_KEY_ID`, or undefined when the first is
- * unset or empty. Throws `KEYRING_INVALID` (without echoing the value) when it is malformed.
+ * unset or empty. Throws `KEYRING_INVALID` (without echoing the value) when it is malformed or
+ * when `AEGIS_MASTER_KEY_ID` is unset, empty or not a key id.
  */
 export function keyFromEnvironment(env: NodeJS.ProcessEnv): MasterKey | undefined {
   const value = env.AEGIS_MASTER_KEY;
   if (value === undefined || value === '') return undefined;
-  const id = env.AEGIS_MASTER_KEY_ID || 'env';
-  if (!KEY_ID.test(id)) throw new GatewayError('KEYRING_INVALID', `AEGIS_MASTER_KEY_ID '${id}' is not a key id (letters, digits, '.', '_', '-'; at most 64)`);
   const material = decodeKey(value.trim());
   if (material === undefined) throw new GatewayError('KEYRING_INVALID', `AEGIS_MASTER_KEY must be the base64 of ${KEY_BYTES} random bytes (e.g. 'openssl rand -base64 32')`);
+  // No default id: wrapped data keys, tokens and the audit chain record the id, so it must say which key it is.
+  const id = env.AEGIS_MASTER_KEY_ID;
+  if (id === undefined || !KEY_ID.test(id)) {
+    material.fill(0);
+    throw new GatewayError(
+      'KEYRING_INVALID',
+      id === undefined || id === ''
+        ? "AEGIS_MASTER_KEY_ID must name the key in AEGIS_MASTER_KEY (letters, digits, '.', '_', '-'; at most 64), e.g. vault-2025"
+        : `AEGIS_MASTER_KEY_ID '${id}' is not a key id (letters, digits, '.', '_', '-'; at most 64)`,
+    );
+  }
   return { id, secret: toSecret(material), createdAt: undefined, source: 'environment', development: false };
 }
 

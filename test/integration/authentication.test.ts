@@ -5,7 +5,7 @@
  * JWKS served by this test, and the lockout after repeated wrong passwords.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { routeInventory } from '../../gateway/http/app.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
+import { runAegis } from '../support/aegis-cli.js';
 import { stowBody } from '../support/dicomweb.js';
 import { startGateway } from '../support/gateway.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
@@ -239,6 +240,29 @@ describe('credentials', () => {
     assert.equal((await qido(gateway, { authorization: `Bearer ${issued.json.access_token}` })).status, 401);
   });
 
+  it('refresh tokens die with aegis users passwd and disable (enable brings none back)', async () => {
+    await addUser(gateway, 'frank');
+    const cli = (args: string[], input = '') => runAegis(['users', ...args, '--data', gateway.dataDir], { input, unset: ['AEGIS_CONFIG', 'AEGIS_DATA_DIR'] });
+    const beforePasswd = await token(gateway, { grant_type: 'password', username: 'frank', password: PASSWORD });
+    assert.equal(beforePasswd.status, 200);
+    const passwd = await cli(['passwd', 'frank', '--password-stdin'], 'a much better passphrase\n');
+    assert.equal(passwd.status, 0, passwd.stderr);
+    const afterPasswd = await token(gateway, { grant_type: 'refresh_token', refresh_token: beforePasswd.json.refresh_token });
+    assert.equal(afterPasswd.status, 400, 'a refresh token from before the password change');
+    assert.equal(afterPasswd.json.error, 'invalid_grant');
+
+    const beforeDisable = await token(gateway, { grant_type: 'password', username: 'frank', password: 'a much better passphrase' });
+    assert.equal(beforeDisable.status, 200);
+    for (const sub of ['disable', 'enable']) {
+      const run = await cli([sub, 'frank']);
+      assert.equal(run.status, 0, run.stderr);
+    }
+    const afterDisable = await token(gateway, { grant_type: 'refresh_token', refresh_token: beforeDisable.json.refresh_token });
+    assert.equal(afterDisable.json.error, 'invalid_grant', 'a refresh token from before the user was disabled, even once enabled again');
+    const fresh = await token(gateway, { grant_type: 'password', username: 'frank', password: 'a much better passphrase' });
+    assert.equal((await token(gateway, { grant_type: 'refresh_token', refresh_token: fresh.json.refresh_token })).status, 200, 'a new sign-in starts a good family');
+  });
+
   it('OIDC bearer tokens: verified against the JWKS, claims mapped; wrong audience, expiry, key or role refused', async () => {
     const sign = (claims: Record<string, unknown>, options: { audience?: string; expires?: string; key?: typeof idpKey; kid?: string } = {}) =>
       new SignJWT({ preferred_username: 'dr.house', realm_role: 'hospital-radiologist', org: 'St Mary', ...claims })
@@ -255,6 +279,42 @@ describe('credentials', () => {
     const other = await generateKeyPair('RS256');
     assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({}, { key: other.privateKey })}` })).status, 401, 'another key, same kid');
     assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({ realm_role: 'janitor' })}` })).status, 401, 'an unmapped role');
+    assert.equal((await qido(gateway, { authorization: `Bearer ${await sign({ preferred_username: undefined })}` })).status, 401, 'no name claim (the sub claim does not stand in for it)');
+  });
+
+  it("an OIDC subject named like a local user neither inherits nor ends that user's break-glass grant", async () => {
+    await addUser(gateway, 'grace', 'radiologist', { institution: 'St Mary' });
+    const local = { authorization: basic('grace', PASSWORD) };
+    const oidc = {
+      authorization: `Bearer ${await new SignJWT({ preferred_username: 'grace', realm_role: 'hospital-radiologist', org: 'St Mary' })
+        .setProtectedHeader({ alg: 'RS256', kid: 'idp-1' })
+        .setIssuer(ISSUER)
+        .setSubject('0b7e1c')
+        .setAudience('aegis-gateway')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(idpKey)}`,
+    };
+    const whoami = async (headers: Record<string, string>) => {
+      const res = await fetch(`${gateway.url}/auth/whoami`, { headers });
+      assert.equal(res.status, 200);
+      return (await res.json()) as { name: string; method: string; breakGlass: { id: string } | null };
+    };
+    const declare = await fetch(`${gateway.url}/auth/break-glass`, {
+      method: 'POST',
+      headers: { ...local, 'content-type': 'application/json' },
+      body: JSON.stringify({ reason: 'trauma patient, unconscious, no consent possible', purpose: 'ETREAT', minutes: 5 }),
+    });
+    assert.equal(declare.status, 201, await declare.text());
+    assert.notEqual((await whoami(local)).breakGlass, null, 'the local user has the grant');
+    const external = await whoami(oidc);
+    assert.deepEqual([external.name, external.method], ['grace', 'oidc'], 'the OIDC subject bears the same name');
+    assert.equal(external.breakGlass, null, 'but not the grant');
+    const end = await fetch(`${gateway.url}/auth/break-glass`, { method: 'DELETE', headers: oidc });
+    assert.equal(end.status, 204);
+    assert.notEqual((await whoami(local)).breakGlass, null, 'and cannot end it');
+    assert.equal((await fetch(`${gateway.url}/auth/break-glass`, { method: 'DELETE', headers: local })).status, 204);
+    assert.equal((await whoami(local)).breakGlass, null, 'the local user ends their own grant');
   });
 
   it('an unknown purpose of use is a bad request', async () => {
@@ -264,38 +324,136 @@ describe('credentials', () => {
 });
 
 describe('lockout', () => {
-  it('100 wrong passwords against one account: 5 are checked, the rest throttled with 429; the right password works once the lock expires', async () => {
-    const gateway = await startTestGateway({ auth: { bootstrapAdmin: false, lockout: { maxFailures: 5, lockSeconds: 2, windowSeconds: 60, maxClientFailures: 1000 } } });
-    try {
-      await addUser(gateway, 'dave');
-      const statuses: number[] = [];
-      for (let i = 0; i < 100; i++) statuses.push((await qido(gateway, { authorization: basic('dave', `wrong password ${i}`) })).status);
-      assert.deepEqual(statuses.slice(0, 5), [401, 401, 401, 401, 401]);
-      assert.ok(statuses.slice(5).every((s) => s === 429), `then 429 only: ${statuses.slice(5).join(',')}`);
-      const locked = await qido(gateway, { authorization: basic('dave', PASSWORD) });
-      assert.equal(locked.status, 429, 'even the right password waits for the lock to expire');
-      assert.match(locked.headers.get('retry-after') ?? '', /^[12]$/);
-      const viaToken = await token(gateway, { grant_type: 'password', username: 'dave', password: PASSWORD });
-      assert.equal(viaToken.status, 429, 'the token endpoint shares the lock');
-      await new Promise((resolve) => setTimeout(resolve, 2100));
-      assert.equal((await qido(gateway, { authorization: basic('dave', PASSWORD) })).status, 200, 'after the lock');
+  /** Client B: requests leave from another loopback address, so the gateway sees another client. */
+  const CLIENT_B = '127.0.0.2';
 
-      // The audit trail shows every attempt: 5 wrong passwords (the fifth locking the name), then
-      // the refusals while locked (95 + the right password + the token request), then the sign-in.
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      const events = await withCatalog(gateway, async (catalog) =>
+  /** A request from `localAddress` (node:http, which can pick the source address). */
+  function requestFrom(localAddress: string, url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; retryAfter?: string }> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, localAddress }, (res) => {
+        res.resume();
+        res.once('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] }));
+      });
+      req.once('error', reject);
+      req.end(options.body);
+    });
+  }
+
+  const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function withCatalogAt<T>(dataDir: string, use: (catalog: Catalog) => Promise<T>): Promise<T> {
+    const catalog = await Catalog.openSqlite(join(dataDir, 'catalog.sqlite'));
+    try {
+      return await use(catalog);
+    } finally {
+      await catalog.close();
+    }
+  }
+
+  it('an attacker hammering admin from client A gets growing delays (429, Retry-After); admin signs in from client B meanwhile', async () => {
+    const gateway = await startGateway({
+      env: { AEGIS_WORKERS: '2' },
+      config: { auth: { bootstrapAdmin: false, lockout: { maxFailures: 5, delaySeconds: 2, maxDelaySeconds: 60, windowSeconds: 600, maxClientFailures: 1000 } } },
+    });
+    try {
+      await withCatalogAt(gateway.dataDir, (catalog) => new UserStore(catalog.db).add({ name: 'admin', role: 'admin', password: PASSWORD }));
+      const fromA = async (user: string, password: string) => {
+        const res = await fetch(`${gateway.dicomWebUrl}/studies`, { headers: { authorization: basic(user, password) } });
+        await res.arrayBuffer();
+        return { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined };
+      };
+      const fromB = (user: string, password: string) => requestFrom(CLIENT_B, `${gateway.dicomWebUrl}/studies`, { headers: { authorization: basic(user, password) } });
+
+      const first = [];
+      for (let i = 0; i < 5; i++) first.push((await fromA('admin', `wrong password ${i}`)).status);
+      assert.deepEqual(first, [401, 401, 401, 401, 401], 'five wrong passwords are checked');
+      const delayed = [];
+      for (let i = 0; i < 20; i++) delayed.push(await fromA('admin', `wrong password ${i}`));
+      assert.ok(delayed.every((r) => r.status === 429 && /^[12]$/.test(r.retryAfter ?? '')), `then 429 with Retry-After 1-2: ${JSON.stringify(delayed.slice(0, 3))}`);
+      const rightFromA = await fromA('admin', PASSWORD);
+      assert.equal(rightFromA.status, 429, 'from A even the right password waits');
+
+      assert.equal((await fromB('admin', PASSWORD)).status, 200, 'admin signs in from client B');
+      const tokenFromB = await requestFrom(CLIENT_B, `${gateway.url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'password', username: 'admin', password: PASSWORD }).toString(),
+      });
+      assert.equal(tokenFromB.status, 200, 'and gets a token from client B');
+      assert.equal((await fromB('admin', 'a typo from B')).status, 401, "B's own wrong password is checked, not delayed");
+
+      // The delay grows: after it ends, one more wrong password from A is checked and doubles it.
+      await wait(2100);
+      assert.equal((await fromA('admin', 'wrong again')).status, 401);
+      const longer = await fromA('admin', 'wrong again');
+      assert.equal(longer.status, 429);
+      assert.match(longer.retryAfter ?? '', /^[34]$/, 'the second delay is twice the first');
+      await wait(4100);
+      assert.equal((await fromA('admin', PASSWORD)).status, 200, 'the right password from A once the delay is over');
+      assert.equal((await fromA('admin', 'wrong once')).status, 401, 'a success from A cleared its count');
+      assert.equal((await fromA('admin', 'wrong twice')).status, 401);
+
+      // A name nobody has gets the same answers: the delays tell nothing about which users exist.
+      const ghost = [];
+      for (let i = 0; i < 6; i++) ghost.push((await fromA('nobody', `wrong password ${i}`)).status);
+      assert.deepEqual(ghost, [401, 401, 401, 401, 401, 429]);
+
+      await wait(300);
+      const events = await withCatalogAt(gateway.dataDir, async (catalog) =>
         (await catalog.db.selectFrom('audit_events').select('event').orderBy('seq').execute()).map((r) => JSON.parse(r.event) as Record<string, any>),
       );
-      const signIns = events.filter((e) => e.kind === 'authentication' && e.actor.name === 'dave');
-      const wrong = signIns.filter((e) => e.outcome === 'denied' && /^wrong-password/.test(e.reason));
-      const whileLocked = signIns.filter((e) => e.outcome === 'denied' && /^locked out/.test(e.reason));
-      assert.equal(wrong.length, 5, 'five wrong passwords checked');
-      assert.match(wrong[4].reason, /now locked: user/, 'the fifth locked the name');
-      assert.equal(whileLocked.length, 97, 'every attempt while locked');
-      assert.equal(signIns.filter((e) => e.outcome === 'success').length, 1, 'and the sign-in after it');
-      assert.ok(signIns.every((e) => e.actor.clientAddress), 'with the client address');
-      const requests = events.filter((e) => e.kind === 'request' && e.http.status === 429);
-      assert.equal(requests.length, 97, 'the 429 answers are audited as requests too');
+      const signIns = events.filter((e) => e.kind === 'authentication' && e.actor.name === 'admin');
+      const fromClientA = signIns.filter((e) => e.actor.clientAddress !== CLIENT_B);
+      const wrong = fromClientA.filter((e) => e.outcome === 'denied' && /^wrong-password/.test(e.reason));
+      assert.equal(wrong.length, 8, 'every checked wrong password from A');
+      assert.match(wrong[4].reason, /now locked: user name from this client for 2 s/, 'the fifth started a delay');
+      assert.match(wrong[5].reason, /now locked: user name from this client for 4 s/, 'the sixth doubled it');
+      assert.equal(fromClientA.filter((e) => e.outcome === 'denied' && /^locked out/.test(e.reason)).length, 22, 'every attempt refused while delayed');
+      assert.equal(signIns.filter((e) => e.actor.clientAddress === CLIENT_B && e.outcome === 'success').length, 2, "B's sign-ins");
+      const warnings = gateway.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((l) => l.level === 40 && l.event === 'sign-in-lockout');
+      assert.ok(warnings.some((l) => l.user === 'admin' && l.client === '127.0.0.1' && l.scope === 'user' && l.seconds === 2), `the lockout is logged at warn level: ${JSON.stringify(warnings)}`);
+      assert.ok(warnings.every((l) => !/wrong password \d|wrong again/.test(JSON.stringify(l))), 'without the passwords tried');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it('aegis users unlock NAME ends the delays at once while the gateway runs; aegis users passwd does too', async () => {
+    // One worker: its credential cache is the one every request meets.
+    const gateway = await startGateway({
+      env: { AEGIS_WORKERS: '1' },
+      config: { auth: { bootstrapAdmin: false, lockout: { maxFailures: 3, delaySeconds: 600, maxDelaySeconds: 600, windowSeconds: 600, maxClientFailures: 1000 } } },
+    });
+    try {
+      await withCatalogAt(gateway.dataDir, (catalog) => new UserStore(catalog.db).add({ name: 'erin', role: 'admin', password: PASSWORD }));
+      const attempt = async (password: string) => {
+        const res = await fetch(`${gateway.dicomWebUrl}/studies`, { headers: { authorization: basic('erin', password) } });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      const hammer = async () => {
+        const statuses = [];
+        for (let i = 0; i < 4; i++) statuses.push(await attempt(`wrong password ${i}`));
+        assert.deepEqual(statuses, [401, 401, 401, 429]);
+      };
+      const cli = (args: string[], input = '') => runAegis(['users', ...args, '--data', gateway.dataDir], { input, unset: ['AEGIS_CONFIG', 'AEGIS_DATA_DIR'] });
+
+      assert.equal(await attempt(PASSWORD), 200, 'erin signs in (and the credential is cached)');
+      await hammer();
+      assert.equal(await attempt(PASSWORD), 429, 'while delayed even the right password waits, though verified moments ago');
+      const unlock = await cli(['unlock', 'erin']);
+      assert.equal(unlock.status, 0, unlock.stderr);
+      assert.equal(unlock.stdout, "sign-in delays of 'erin' cleared (1 client)\n");
+      assert.equal(await attempt(PASSWORD), 200, 'erin signs in right after the unlock');
+
+      await hammer();
+      const passwd = await cli(['passwd', 'erin', '--password-stdin'], 'a much better passphrase\n');
+      assert.equal(passwd.status, 0, passwd.stderr);
+      assert.equal(await attempt('a much better passphrase'), 200, 'a new password clears the delays');
+
+      const unknown = await cli(['unlock', 'nobody']);
+      assert.equal(unknown.status, 0, unknown.stderr);
+      assert.equal(unknown.stdout, "sign-in delays of 'nobody' cleared (0 clients)\n");
     } finally {
       await gateway.stop();
     }

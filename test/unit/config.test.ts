@@ -52,6 +52,26 @@ describe('configuration', () => {
     }
   });
 
+  it('validates the absolute lifetime of refresh-token families against the lifetime of one token', () => {
+    assert.equal(loadConfig({ env: {} }).auth.refreshTokenAbsoluteHours, 24);
+    assert.equal(loadConfig({ object: { auth: { refreshTokenHours: 1, refreshTokenAbsoluteHours: 1 } }, env: {} }).auth.refreshTokenAbsoluteHours, 1);
+    for (const auth of [{ refreshTokenHours: 12, refreshTokenAbsoluteHours: 6 }, { refreshTokenHours: 48 }, { refreshTokenAbsoluteHours: 0 }, { refreshTokenAbsoluteHours: 24 * 366 }]) {
+      assert.throws(() => loadConfig({ object: { auth }, env: {} }), (error: unknown) => {
+        assert.ok(error instanceof ConfigError, JSON.stringify(auth));
+        assert.match(error.problems.join('\n'), /auth\.refreshTokenAbsoluteHours/);
+        return true;
+      });
+    }
+  });
+
+  it('validates the sign-in delays: the longest at least the first', () => {
+    assert.deepEqual(
+      { ...loadConfig({ env: {} }).auth.lockout },
+      { maxFailures: 5, delaySeconds: 1, maxDelaySeconds: 900, maxClientFailures: 50, windowSeconds: 900, lockSeconds: 900 },
+    );
+    assert.throws(() => loadConfig({ object: { auth: { lockout: { delaySeconds: 10, maxDelaySeconds: 5 } } }, env: {} }), /auth\.lockout\.maxDelaySeconds: must be at least delaySeconds \(10\)/);
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));

@@ -45,13 +45,17 @@ export class AccessTokens {
     return { token, expiresIn: this.lifetimeSeconds };
   }
 
-  /** The claims of a genuine, unexpired token of ours; undefined for anything else. */
+  /**
+   * The claims of a genuine, unexpired token of ours; undefined for anything else. A token whose
+   * `kid` names no master key of the keyring (or that has no `kid`) is refused: there is no key to
+   * check it against, and no other key stands in for the missing one.
+   */
   async verify(token: string, now = new Date()): Promise<AccessTokenClaims | undefined> {
     const kid = headerOf(token)?.kid;
     // A token signed by another process under a key generated since this one loaded its keyring.
     if (typeof kid === 'string' && this.keyring.find(kid) === undefined) await this.keyring.refresh();
     try {
-      const { payload } = await jwtVerify(token, async (header) => this.signingKey(header.kid ?? '') ?? new Uint8Array(32), {
+      const { payload } = await jwtVerify(token, (header) => this.verificationKey(header.kid), {
         algorithms: [ALGORITHM],
         issuer: ISSUER,
         audience: AUDIENCE,
@@ -70,6 +74,13 @@ export class AccessTokens {
   isOurs(token: string): boolean {
     const header = headerOf(token);
     return header?.alg === ALGORITHM && header.typ === 'at+jwt' && typeof header.kid === 'string';
+  }
+
+  /** The key of the master key `kid` names; throws (a JOSE error, so the token is refused) when there is none. */
+  private verificationKey(kid: unknown): Uint8Array {
+    const key = typeof kid === 'string' ? this.signingKey(kid) : undefined;
+    if (key === undefined) throw new errors.JWKSNoMatchingKey(typeof kid === 'string' ? `no master key '${kid}' in the keyring` : 'the token names no key (kid)');
+    return key;
   }
 
   private signingKey(keyId: string): Uint8Array | undefined {

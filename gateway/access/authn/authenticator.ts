@@ -15,7 +15,7 @@ import type { User, UserStore } from '../users.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { ApiKeyStore } from './api-keys.js';
 import type { Credentials } from './credentials.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { Lockout, LoginThrottle } from './login-throttle.js';
 import type { OidcVerifier } from './oidc.js';
 
 /** The challenge sent with every 401 (RFC 9110 §11.6.1): Basic for modalities, Bearer for tokens. */
@@ -29,8 +29,8 @@ export interface AuthenticationEvent {
   user?: string;
   client: string;
   reason: string;
-  /** Set when this failure locked the user name or the client. */
-  lockedNow?: Array<'user' | 'client'>;
+  /** Set when this failure started a delay of the user name from this client, or locked the client out. */
+  lockedNow?: Lockout[];
 }
 
 /** The outcome of authentication. */
@@ -77,10 +77,16 @@ export class Authenticator {
       case 'malformed':
         this.deps.onEvent({ outcome: 'failure', method: 'basic', client, reason: `malformed ${credentials.scheme} credentials: ${credentials.problem}` });
         throw unauthenticated(`malformed credentials (${credentials.problem})`);
-      case 'basic':
-        return this.cached(`b\0${credentials.user}\0${credentials.password}`, async () => ({
-          subject: await this.signIn(credentials.user, credentials.password, client, 'basic'),
+      case 'basic': {
+        // The throttle comes before the cache: a delayed client must not learn, from a cached
+        // success, that a guess is right.
+        const { counted } = await this.admit(credentials.user, client, 'basic');
+        const authenticated = await this.cached(`b\0${credentials.user}\0${credentials.password}`, async () => ({
+          subject: await this.checkPassword(credentials.user, credentials.password, client, 'basic'),
         }));
+        if (counted) await this.deps.throttle.recordSuccess(credentials.user, client);
+        return authenticated;
+      }
       case 'api-key':
         return this.cached(`k\0${credentials.key}`, async () => {
           const name = await this.deps.apiKeys.verify(credentials.key);
@@ -99,22 +105,33 @@ export class Authenticator {
 
   /**
    * Checks a user name and password (HTTP Basic, the password grant): throttled, audited. Throws
-   * UNAUTHENTICATED (any failure, the same message) or TOO_MANY_REQUESTS while locked out.
+   * UNAUTHENTICATED (any failure, the same message) or TOO_MANY_REQUESTS while the name is delayed
+   * from this client or the client is locked out.
    */
   async signIn(name: string, password: string, client: string, method: 'basic' | 'password'): Promise<Subject> {
+    await this.admit(name, client, method);
+    return this.checkPassword(name, password, client, method);
+  }
+
+  /** Refuses (TOO_MANY_REQUESTS, audited) while the name is delayed from this client or the client is locked out. */
+  private async admit(name: string, client: string, method: 'basic' | 'password'): Promise<{ counted: boolean }> {
     const state = await this.deps.throttle.check(name, client);
     if (state.locked) {
-      this.deps.onEvent({ outcome: 'locked', method, user: name, client, reason: `${state.scope} locked out for ${state.retryAfterSeconds} s more` });
+      this.deps.onEvent({ outcome: 'locked', method, user: name, client, reason: `${state.scope === 'user' ? 'user name from this client' : 'client'} locked out for ${state.retryAfterSeconds} s more` });
       throw new GatewayError('TOO_MANY_REQUESTS', 'too many failed sign-ins; try again later', { headers: { 'Retry-After': String(state.retryAfterSeconds) } });
     }
+    return { counted: state.counted };
+  }
+
+  /** Verifies a password once admitted: a failure is counted and audited, a success clears the count. */
+  private async checkPassword(name: string, password: string, client: string, method: 'basic' | 'password'): Promise<Subject> {
     const result = await this.deps.users.authenticate(name, password);
     if (!result.ok) {
-      const locked = await this.deps.throttle.recordFailure(name, client);
-      const lockedNow = [...(locked.userLocked ? ['user' as const] : []), ...(locked.clientLocked ? ['client' as const] : [])];
+      const lockedNow = await this.deps.throttle.recordFailure(name, client);
       this.deps.onEvent({ outcome: 'failure', method, user: name, client, reason: result.reason, lockedNow: lockedNow.length > 0 ? lockedNow : undefined });
       throw unauthenticated('the user name or password is wrong');
     }
-    await this.deps.throttle.recordSuccess(name);
+    await this.deps.throttle.recordSuccess(name, client);
     this.deps.onEvent({ outcome: 'success', method, user: name, client, reason: 'password' });
     return toSubject(result.user, method);
   }

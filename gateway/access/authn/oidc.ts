@@ -2,7 +2,8 @@
  * Bearer tokens from external OpenID Connect identity providers (config `auth.oidc`): verified
  * against the provider's JWKS (`jose` fetches and caches the key set, refetching when an unknown
  * `kid` appears), with issuer, audience, lifetime and algorithm checked, then mapped to a subject:
- * name, role and attributes from configured claims (dot paths).
+ * name, role and attributes from configured claims (dot paths). The subject is identified by issuer
+ * and `sub`, never by its name alone, which may equal a local user's.
  */
 import { createRemoteJWKSet, decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { GatewayConfig } from '../../config.js';
@@ -61,10 +62,13 @@ export class OidcVerifier {
 
 /** The subject a provider's verified claims describe. */
 export function mapClaims(config: ProviderConfig, payload: JWTPayload): OidcResult {
-  const name = claimString(payload, config.claims.name) ?? payload.sub;
+  // The configured claim or nothing: no other claim stands in for a missing name.
+  const name = claimString(payload, config.claims.name);
   const rawRole = claimString(payload, config.claims.role);
-  const role = rawRole === undefined ? undefined : config.roles ? config.roles[rawRole] : rawRole;
+  const role = rawRole === undefined ? undefined : config.roles ? (Object.hasOwn(config.roles, rawRole) ? config.roles[rawRole] : undefined) : rawRole;
   if (name === undefined || !/^[^\p{Cc}]{1,256}$/u.test(name)) return { ok: false, reason: `claim '${config.claims.name}' gives no usable name` };
+  if (typeof payload.exp !== 'number') return { ok: false, reason: 'the token has no expiry (exp)' };
+  if (typeof payload.sub !== 'string' || payload.sub === '') return { ok: false, reason: 'the token names no subject (sub)' };
   if (role === undefined || !/^[a-z][a-z0-9._-]{0,63}$/.test(role)) return { ok: false, reason: `claim '${config.claims.role}' gives no role this gateway knows` };
   const attributes: Record<string, string> = {};
   for (const [attribute, path] of Object.entries(config.claims.attributes)) {
@@ -76,9 +80,9 @@ export function mapClaims(config: ProviderConfig, payload: JWTPayload): OidcResu
   return {
     ok: true,
     identity: {
-      subject: { name, role, attributes, method: 'oidc', issuer: config.issuer },
+      subject: { name, role, attributes, method: 'oidc', issuer: config.issuer, externalId: payload.sub },
       purpose,
-      expiresAt: new Date((payload.exp ?? 0) * 1000),
+      expiresAt: new Date(payload.exp * 1000),
     },
   };
 }

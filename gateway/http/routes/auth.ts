@@ -103,7 +103,7 @@ export function sessionRoutes(access: AccessControl): express.Router {
     if (purpose !== 'ETREAT') await refuse('BAD_REQUEST', 'break-glass needs purpose ETREAT (emergency treatment)');
     if (reason.length < 10 || reason.length > MAX_REASON || /\p{Cc}/u.test(reason)) await refuse('BAD_REQUEST', `break-glass needs a reason of 10 to ${MAX_REASON} characters, without control characters`);
     if (!Number.isFinite(minutes) || minutes <= 0 || minutes > limit) await refuse('BAD_REQUEST', `minutes must be between 1 and ${limit}`);
-    const grant = await access.breakGlass.grant(subject.name, reason, minutes);
+    const grant = await access.breakGlass.grant(subject, reason, minutes);
     // Fail closed: no emergency access unless the audit trail has it.
     await access.audit.recordNow({
       requestId: req.id,
@@ -122,7 +122,7 @@ export function sessionRoutes(access: AccessControl): express.Router {
 
   router.delete('/break-glass', async (req: Request, res: Response) => {
     const { subject, environment } = accessOf(req);
-    const ended = await access.breakGlass.end(subject.name);
+    const ended = await access.breakGlass.end(subject);
     await access.audit.recordNow({
       requestId: req.id,
       kind: 'break-glass',

@@ -91,12 +91,10 @@ describe('keyring', () => {
   it('takes the environment key as active, with its id, besides the key files', async () => {
     await createKeyFile(keyDirectory(dataDir), { development: false });
     const material = randomBytes(32).toString('base64');
-    const keyring = await Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: material } });
-    assert.equal(keyring.active?.id, 'env', 'default id');
-    assert.equal(keyring.active?.source, 'environment');
-    assert.deepEqual(keyring.keys.map((k) => k.id), ['k1', 'env']);
     const named = await Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: material, AEGIS_MASTER_KEY_ID: 'hsm-2025' } });
     assert.equal(named.active?.id, 'hsm-2025');
+    assert.equal(named.active?.source, 'environment');
+    assert.deepEqual(named.keys.map((k) => k.id), ['k1', 'hsm-2025']);
     const dataKey = generateDataKey();
     assert.equal(named.unwrap(named.wrap(dataKey)).equals(dataKey), true, 'round trip');
   });
@@ -106,6 +104,11 @@ describe('keyring', () => {
       const { code, message } = await rejection(Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: value } }));
       assert.equal(code, 'KEYRING_INVALID', `value of ${value.length} characters`);
       assert.equal(message.includes(value), false, 'the value is not in the message');
+    }
+    for (const id of [undefined, '']) {
+      const { code, message } = await rejection(Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), ...(id !== undefined && { AEGIS_MASTER_KEY_ID: id }) } }));
+      assert.equal(code, 'KEYRING_INVALID', `AEGIS_MASTER_KEY_ID ${id === undefined ? 'unset' : 'empty'}: no default id`);
+      assert.match(message, /AEGIS_MASTER_KEY_ID must name the key/);
     }
     const badId = await rejection(Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), AEGIS_MASTER_KEY_ID: 'a b' } }));
     assert.equal(badId.code, 'KEYRING_INVALID', 'bad id');
@@ -199,8 +202,8 @@ describe('development key', () => {
 
   it('is not created when the environment or a key file provides a key', async () => {
     const logger = recordingLogger();
-    const fromEnv = await ensureDevelopmentKey(dataDir, logger, { AEGIS_MASTER_KEY: randomBytes(32).toString('base64') });
-    assert.equal(fromEnv.active?.id, 'env');
+    const fromEnv = await ensureDevelopmentKey(dataDir, logger, { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), AEGIS_MASTER_KEY_ID: 'vault-1' });
+    assert.equal(fromEnv.active?.id, 'vault-1');
     await createKeyFile(keyDirectory(dataDir), { development: false });
     const fromFile = await ensureDevelopmentKey(dataDir, logger, {});
     assert.equal(fromFile.active?.development, false, 'the generated key, not a development one');
