@@ -1,7 +1,7 @@
 /**
  * Break-glass (emergency access): a subject the policy allows declares an emergency with a reason;
- * for a limited time their requests carry purpose ETREAT and the break-glass flag, which emergency
- * rules of the policy can grant access on. Grants live in the catalog (`break_glass_grants`) so every
+ * for a limited time their requests that declare purpose ETREAT carry the break-glass flag, which
+ * emergency rules of the policy can grant access on (their other requests stay ordinary). Grants live in the catalog (`break_glass_grants`) so every
  * worker sees them; each is audited loudly by the caller.
  */
 import { randomBytes } from 'node:crypto';

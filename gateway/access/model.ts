@@ -36,7 +36,7 @@ export interface Environment {
   clientAddress: string;
   /** Purpose of use the client declared (header `X-Purpose-Of-Use` or token claim); TREAT when none. */
   purpose: Purpose;
-  /** An active break-glass grant of the subject, when one is in force. */
+  /** An active break-glass grant of the subject, when the request declares purpose ETREAT (only such requests use it). */
   breakGlass?: { id: string; reason: string; expiresAt: Date };
 }
 
