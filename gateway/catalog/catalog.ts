@@ -3,7 +3,7 @@
  * are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
  * Migrations run at open. An instance row is written only after its bytes are durable.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
 import { GatewayError } from '../errors.js';
@@ -46,9 +46,10 @@ export class Catalog {
 
   /** Opens (creating if needed) the SQLite catalog at `file` and applies pending migrations. */
   static async openSqlite(file: string): Promise<Catalog> {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     let sqlite: OpenedSqlite;
     try {
+      createOwnerOnly(file);
       sqlite = openSqlite(file);
       sqlite.exec('PRAGMA journal_mode = WAL');
       sqlite.exec('PRAGMA synchronous = NORMAL');
@@ -253,6 +254,26 @@ export class Catalog {
   async close(): Promise<void> {
     await this.db.destroy();
     this.sqlite.close();
+  }
+}
+
+/**
+ * Creates an empty catalog file readable and writable by its owner only (whatever the umask),
+ * unless it exists: SQLite would create it 0644, and it creates the WAL and shared-memory files
+ * with the mode of the database file. An empty file is a valid empty database.
+ */
+function createOwnerOnly(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
   }
 }
 
