@@ -41,8 +41,10 @@ export interface Environment {
 }
 
 /**
- * A study as the policy sees it: attributes from the catalog's `studies` row (and the modalities of
- * its series). Names are the policy file's; {@link STUDY_RESOURCE_COLUMNS} maps them to columns.
+ * A study as the policy sees it: the attributes of its instances (one combination of them, from the
+ * catalog's `study_policy_attributes`: a study with instances that differ is described by several)
+ * and the modalities of its series. Names are the policy file's; {@link STUDY_RESOURCE_COLUMNS}
+ * maps them to columns.
  */
 export interface StudyResource {
   study: string;
@@ -59,7 +61,7 @@ export interface StudyResource {
   accessionNumber: string | null;
 }
 
-/** The resource attributes a policy may test, with the `studies` column of each (modality: `series.modality`). */
+/** The resource attributes a policy may test, with the `study_policy_attributes` column of each (modality: `series.modality`). */
 export const STUDY_RESOURCE_COLUMNS = {
   study: 'study_uid',
   institution: 'institution_name',
