@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
   BACKEND_TIMEOUT: { status: 504, description: 'A storage backend did not answer in time.' },
   INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },
   DEIDENTIFICATION_FAILED: { status: 500, description: 'A stored instance has a structure the de-identifier cannot edit safely; no de-identified view of it was sent.' },
+  DATA_EXPOSED: { status: 500, description: 'The data directory or the catalog lets group or others access it; the gateway does not start until it is owner-only (the message says how).' },
   KEYRING_INVALID: { status: 500, description: 'A master key file, the key directory or AEGIS_MASTER_KEY is unusable (permissions, format, duplicate id).' },
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
   POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },

@@ -30,6 +30,12 @@ const MAX_KEY_BYTES = 512;
 const DEFAULT_SWEEP_AGE_MS = 10 * 60_000;
 /** Reads do not follow a symlink in place of a fragment (only the gateway creates fragments). */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
+/**
+ * Folders and fragment files are the owner's alone (umask can only take bits away): in paper mode
+ * fragments hold plain pixels, and even encrypted ones say which instances exist.
+ */
+const DIRECTORY_MODE = 0o700;
+const FILE_MODE = 0o600;
 /** How often a put retries when a concurrent delete removed its freshly created directory. */
 const PUT_ATTEMPTS = 3;
 
@@ -165,7 +171,7 @@ export class FsFragmentStore implements FragmentStore {
     await this.ready();
     const probe = join(this.root, PROBE_PREFIX + randomBytes(6).toString('hex'));
     try {
-      const fh = await open(probe, 'wx');
+      const fh = await open(probe, 'wx', FILE_MODE);
       try {
         await fh.writeFile('probe');
       } finally {
@@ -230,7 +236,7 @@ export class FsFragmentStore implements FragmentStore {
 
   /** Creates the root once (a failure is retried on the next call) and starts the temp sweep. */
   private ready(): Promise<void> {
-    this.rootReady ??= mkdir(this.root, { recursive: true }).then(
+    this.rootReady ??= mkdir(this.root, { recursive: true, mode: DIRECTORY_MODE }).then(
       () => {
         this.sweeping = this.sweepTempFiles().catch(() => undefined);
       },
@@ -247,7 +253,7 @@ export class FsFragmentStore implements FragmentStore {
     const dir = dirname(target);
     // Directories seen to exist are not re-created on every put (a delete may remove one: the
     // ENOENT then makes put forget them and try again).
-    const created = this.knownDirectories.has(dir) ? undefined : await mkdir(dir, { recursive: true });
+    const created = this.knownDirectories.has(dir) ? undefined : await mkdir(dir, { recursive: true, mode: DIRECTORY_MODE });
     this.knownDirectories.add(dir);
     const temp = join(dir, FS_TEMP_PREFIX + randomBytes(8).toString('hex'));
     try {
@@ -343,7 +349,7 @@ function clamp(range: ByteRange | undefined, size: number): { start: number; end
 function writeFileFlushed(path: string, data: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     // `flush` is in Node >= 20.10 and 21; @types/node 20 does not list it yet.
-    writeFileCallback(path, data, { flag: 'wx', flush: true } as WriteFileOptions, (error) => (error ? reject(error) : resolve()));
+    writeFileCallback(path, data, { flag: 'wx', flush: true, mode: FILE_MODE } as WriteFileOptions, (error) => (error ? reject(error) : resolve()));
   });
 }
 

@@ -1,10 +1,11 @@
 /**
  * Break-glass (emergency access): a subject the policy allows declares an emergency with a reason;
- * for a limited time their requests carry purpose ETREAT and the break-glass flag, which emergency
- * rules of the policy can grant access on. Grants live in the catalog (`break_glass_grants`) so every
- * worker sees them; each is audited loudly by the caller. A grant belongs to a subject as
- * {@link subjectKey} identifies it (issuer and `sub` for external identities), not to a name: an
- * OIDC subject whose name claim equals a local user's name neither sees nor ends that user's grant.
+ * for a limited time their requests that declare purpose ETREAT carry the break-glass flag, which
+ * emergency rules of the policy can grant access on (their other requests stay ordinary). Grants
+ * live in the catalog (`break_glass_grants`) so every worker sees them; each is audited loudly by
+ * the caller. A grant belongs to a subject as {@link subjectKey} identifies it (issuer and `sub`
+ * for external identities), not to a name: an OIDC subject whose name claim equals a local user's
+ * name neither sees nor ends that user's grant.
  */
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';

@@ -57,13 +57,15 @@ export interface Environment {
   clientAddress: string;
   /** Purpose of use the client declared (header `X-Purpose-Of-Use` or token claim); TREAT when none. */
   purpose: Purpose;
-  /** An active break-glass grant of the subject, when one is in force. */
+  /** An active break-glass grant of the subject, when the request declares purpose ETREAT (only such requests use it). */
   breakGlass?: { id: string; reason: string; expiresAt: Date };
 }
 
 /**
- * A study as the policy sees it: attributes from the catalog's `studies` row (and the modalities of
- * its series). Names are the policy file's; {@link STUDY_RESOURCE_COLUMNS} maps them to columns.
+ * A study as the policy sees it: the attributes of its instances (one combination of them, from the
+ * catalog's `study_policy_attributes`: a study with instances that differ is described by several)
+ * and the modalities of its series. Names are the policy file's; {@link STUDY_RESOURCE_COLUMNS}
+ * maps them to columns.
  */
 export interface StudyResource {
   study: string;
@@ -80,7 +82,7 @@ export interface StudyResource {
   accessionNumber: string | null;
 }
 
-/** The resource attributes a policy may test, with the `studies` column of each (modality: `series.modality`). */
+/** The resource attributes a policy may test, with the `study_policy_attributes` column of each (modality: `series.modality`). */
 export const STUDY_RESOURCE_COLUMNS = {
   study: 'study_uid',
   institution: 'institution_name',

@@ -3,7 +3,7 @@
  * are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
  * Migrations run at open. An instance row is written only after its bytes are durable.
  */
-import { mkdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
 import { GatewayError } from '../errors.js';
@@ -12,6 +12,7 @@ import { catalogMigrations } from './migrations.js';
 import { openSqlite, type OpenedSqlite } from './sqlite.js';
 import type { CatalogDatabase, InstancesTable } from './schema.js';
 import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
+import { policyAttributesOf, policyKey } from './policy-attributes.js';
 
 /** An instance row as read from the catalog. */
 export type InstanceRow = Selectable<InstancesTable>;
@@ -46,9 +47,10 @@ export class Catalog {
 
   /** Opens (creating if needed) the SQLite catalog at `file` and applies pending migrations. */
   static async openSqlite(file: string): Promise<Catalog> {
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     let sqlite: OpenedSqlite;
     try {
+      createOwnerOnly(file);
       sqlite = openSqlite(file);
       sqlite.exec('PRAGMA journal_mode = WAL');
       sqlite.exec('PRAGMA synchronous = NORMAL');
@@ -96,6 +98,7 @@ export class Catalog {
   async addInstance(instance: NewInstance, options: { replace?: boolean } = {}): Promise<void> {
     const now = new Date().toISOString();
     const meta = instance.metadata;
+    const policy = policyAttributesOf(meta);
     const row = {
       sop_instance_uid: instance.sopInstanceUid,
       series_uid: instance.seriesUid,
@@ -115,12 +118,19 @@ export class Catalog {
       locator: instance.locator,
       created_at: now,
       manifest: instance.manifest,
+      policy_key: policyKey(policy),
     };
+    // What the policy reads of the study gains this instance's combination in the same transaction
+    // as the instance: no moment where the instance is visible and the study judged without it.
+    const policyRow = { study_uid: instance.studyUid, key: row.policy_key, ...policy };
     if (!options.replace) {
-      // Most instances join a series already recorded: one insert, atomic on its own. Only when
-      // the series (or study) is new does the foreign key refuse it and the full transaction run.
+      // Most instances join a series already recorded: two inserts in one transaction. Only when the
+      // series (or study) is new does a foreign key refuse them and the full transaction run.
       try {
-        await this.db.insertInto('instances').values(row).execute();
+        await this.db.transaction().execute(async (trx) => {
+          await trx.insertInto('study_policy_attributes').values(policyRow).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+          await trx.insertInto('instances').values(row).execute();
+        });
         return;
       } catch (error) {
         if (!isForeignKeyViolation(error)) throw error;
@@ -169,8 +179,10 @@ export class Catalog {
         })
         .onConflict((oc) => oc.column('series_uid').doNothing())
         .execute();
-      if (options.replace) await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).execute();
+      await trx.insertInto('study_policy_attributes').values(policyRow).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+      const replaced = options.replace ? await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).returning('study_uid').executeTakeFirst() : undefined;
       await trx.insertInto('instances').values(row).execute();
+      if (replaced !== undefined) await prunePolicyAttributes(trx, [...new Set([replaced.study_uid, instance.studyUid])]);
     });
   }
 
@@ -189,6 +201,7 @@ export class Catalog {
       for (let i = 0; i < uids.length; i += 500) {
         await trx.deleteFrom('instances').where('sop_instance_uid', 'in', uids.slice(i, i + 500)).execute();
       }
+      await prunePolicyAttributes(trx, [scope.study]);
       const seriesUids = [...new Set(rows.map((r) => r.series_uid))];
       await trx
         .deleteFrom('series')
@@ -253,6 +266,39 @@ export class Catalog {
   async close(): Promise<void> {
     await this.db.destroy();
     this.sqlite.close();
+  }
+}
+
+/** Drops the policy attribute rows of `studies` that no instance of the study has any more. */
+async function prunePolicyAttributes(db: Kysely<CatalogDatabase>, studies: string[]): Promise<void> {
+  for (const study of studies) {
+    await db
+      .deleteFrom('study_policy_attributes')
+      .where('study_uid', '=', study)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('instances').select('sop_instance_uid').where('instances.study_uid', '=', study).whereRef('instances.policy_key', '=', 'study_policy_attributes.key'))),
+      )
+      .execute();
+  }
+}
+
+/**
+ * Creates an empty catalog file readable and writable by its owner only (whatever the umask),
+ * unless it exists: SQLite would create it 0644, and it creates the WAL and shared-memory files
+ * with the mode of the database file. An empty file is a valid empty database.
+ */
+function createOwnerOnly(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -4,6 +4,8 @@
  * Never edit a migration that has shipped: add a new one.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DicomJson } from '../dicom/types.js';
+import { policyAttributesOf, policyKey } from './policy-attributes.js';
 
 const migrations: Record<string, Migration> = {
   '0001-studies-series-instances': {
@@ -225,6 +227,43 @@ const migrations: Record<string, Migration> = {
     async down(db: Kysely<any>) {
       await db.schema.dropIndex('break_glass_subject').execute();
       await db.schema.alterTable('break_glass_grants').dropColumn('subject_key').execute();
+    },
+  },
+  '0008-study-policy-attributes': {
+    // What the access policy reads of a study, from every instance rather than the first: one row per
+    // distinct combination among its instances, and each instance's key to its row; filled from the
+    // metadata of the instances already recorded.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('study_policy_attributes')
+        .addColumn('study_uid', 'varchar(64)', (c) => c.notNull().references('studies.study_uid'))
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('institution_name', 'text')
+        .addColumn('department_name', 'text')
+        .addColumn('referring_physician_name', 'text')
+        .addColumn('study_date', 'varchar(8)')
+        .addColumn('confidentiality_code', 'text')
+        .addColumn('patient_id', 'text')
+        .addColumn('accession_number', 'text')
+        .addPrimaryKeyConstraint('study_policy_attributes_pk', ['study_uid', 'key'])
+        .execute();
+      await db.schema.alterTable('instances').addColumn('policy_key', 'text').execute();
+      let after = '';
+      for (;;) {
+        const rows = await db.selectFrom('instances').select(['sop_instance_uid', 'study_uid', 'metadata']).where('sop_instance_uid', '>', after).orderBy('sop_instance_uid').limit(500).execute();
+        for (const row of rows) {
+          const attributes = policyAttributesOf(JSON.parse(row.metadata as string) as DicomJson);
+          const key = policyKey(attributes);
+          await db.insertInto('study_policy_attributes').values({ study_uid: row.study_uid, key, ...attributes }).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+          await db.updateTable('instances').set({ policy_key: key }).where('sop_instance_uid', '=', row.sop_instance_uid).execute();
+        }
+        if (rows.length < 500) break;
+        after = rows[rows.length - 1].sop_instance_uid as string;
+      }
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('instances').dropColumn('policy_key').execute();
+      await db.schema.dropTable('study_policy_attributes').execute();
     },
   },
 };

@@ -20,7 +20,7 @@ export interface StudiesTable {
   referring_physician_fuzzy: string | null;
   study_id: string | null;
   study_description: string | null;
-  /** InstitutionName (0008,0080) of the study's first instance: a resource attribute of the policy. */
+  /** InstitutionName (0008,0080) of the study's first instance (shown; the policy reads `study_policy_attributes`). */
   institution_name: string | null;
   /** InstitutionalDepartmentName (0008,1040) of the study's first instance. */
   department_name: string | null;
@@ -70,6 +70,26 @@ export interface InstancesTable {
   created_at: string;
   /** The signed manifest (JSON) of a protected instance; null for rows from before protection. */
   manifest: string | null;
+  /** The key of this instance's row of `study_policy_attributes` (what the policy reads of it). */
+  policy_key: string | null;
+}
+
+/**
+ * What the access policy reads of a study, one row per distinct combination among its instances
+ * (usually one): a study is judged by each of its instances, so an instance with other values (an
+ * R confidentiality code, another institution) is never hidden behind the study's first instance.
+ * `key` is the canonical JSON of the values; instances point at their row by `policy_key`.
+ */
+export interface StudyPolicyAttributesTable {
+  study_uid: string;
+  key: string;
+  institution_name: string | null;
+  department_name: string | null;
+  referring_physician_name: string | null;
+  study_date: string | null;
+  confidentiality_code: string | null;
+  patient_id: string | null;
+  accession_number: string | null;
 }
 
 /** Local users (issue 4): the store is `gateway/access/users.ts`. */
@@ -168,6 +188,7 @@ export interface CatalogDatabase {
   studies: StudiesTable;
   series: SeriesTable;
   instances: InstancesTable;
+  study_policy_attributes: StudyPolicyAttributesTable;
   users: UsersTable;
   api_keys: ApiKeysTable;
   refresh_tokens: RefreshTokensTable;

@@ -8,6 +8,8 @@ import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
+import { prepareDataDirectory } from './data-directory.js';
+import { isGatewayError } from '../errors.js';
 
 const USAGE = `usage: aegis <command> [options]
 
@@ -36,6 +38,8 @@ const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'passwo
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Whatever a command creates (catalog, keys, fragments, exports) is its owner's alone.
+  process.umask(0o077);
   // Before anything echoes an argument: a password given on the command line is refused unseen.
   if (hasPasswordArgument(argv)) return (await import('./users.js')).usersCommand(argv);
   const { positionals } = parseArgs({
@@ -107,6 +111,14 @@ async function startCommand(argv: string[]): Promise<number> {
       process.stderr.write(`${error.message}\n`);
       return 1;
     }
+  }
+  try {
+    // Checked here too, so that a primary refuses before it forks workers that would each refuse.
+    prepareDataDirectory(config.dataDir);
+  } catch (error) {
+    if (!isGatewayError(error, 'DATA_EXPOSED')) throw error;
+    process.stderr.write(`aegis start: ${error.message}\n`);
+    return 1;
   }
   const server = await startGateway(config);
   await new Promise<void>((resolve) => {

@@ -12,7 +12,7 @@ import { loadConfig, type GatewayConfig } from '../config.js';
 import { ACTIONS, PURPOSES, type Action, type Environment, type Purpose, type StudyResource, type Subject } from '../access/model.js';
 import { parseClientAddress } from '../access/policy/network.js';
 import { DEFAULT_POLICY, loadPolicy, type Explanation, type Policy } from '../access/policy/policy.js';
-import { loadStudyResource } from '../access/policy/study-resource.js';
+import { loadStudyResource, strictestView } from '../access/policy/study-resource.js';
 import { UserStore, type User } from '../access/users.js';
 
 /** Exit status of `aegis policy check` when the policy denies. */
@@ -79,20 +79,30 @@ async function run(argv: string[], io: Omit<CommandIo, 'stdin'>): Promise<number
   if (!existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
   const catalog = await Catalog.openSqlite(file);
   let user: User | undefined;
-  let resource: StudyResource | undefined;
+  let resources: Array<StudyResource | undefined> = [undefined];
   try {
     user = await new UserStore(catalog.db).get(request.user);
     if (user === undefined) throw new CommandError(`no user '${request.user}'`);
     if (request.study !== undefined) {
-      resource = await loadStudyResource(catalog.db, request.study);
-      if (resource === undefined) throw new CommandError(`no study ${request.study} in the catalog`);
+      const found = await loadStudyResource(catalog.db, request.study);
+      if (found === undefined) throw new CommandError(`no study ${request.study} in the catalog`);
+      resources = found;
     }
   } finally {
     await catalog.close();
   }
   const subject: Subject = { name: user.name, role: user.role, attributes: user.attributes, method: 'password' };
-  const explanation = policy.explain(subject, request.env, request.action, resource);
-  io.stdout.write(values.json ? `${JSON.stringify({ policy: policy.source, ...explanation }, null, 2)}\n` : report(policy, user, request, resource, explanation));
+  // A study whose instances differ is allowed only when each of their combinations is: the first
+  // one denied explains a refusal; the view is the strictest of theirs.
+  const explained = resources.map((resource) => ({ resource, explanation: policy.explain(subject, request.env, request.action, resource) }));
+  const { resource, explanation: deciding } = explained.find((e) => !e.explanation.decision.allowed) ?? explained[0];
+  const explanation = { ...deciding, view: strictestView(explained.map((e) => e.explanation.view)) };
+  const combinations = resources.length;
+  io.stdout.write(
+    values.json
+      ? `${JSON.stringify({ policy: policy.source, ...explanation, ...(combinations > 1 && { combinations }) }, null, 2)}\n`
+      : report(policy, user, request, resource, explanation, combinations),
+  );
   return explanation.decision.allowed ? 0 : DENIED_EXIT_CODE;
 }
 
@@ -139,7 +149,7 @@ function openPolicy(file: string | undefined, config: () => GatewayConfig): { po
 }
 
 /** The explanation in words. */
-function report(policy: Policy, user: User, request: CheckRequest, resource: StudyResource | undefined, explanation: Explanation): string {
+function report(policy: Policy, user: User, request: CheckRequest, resource: StudyResource | undefined, explanation: Explanation, combinations: number): string {
   const { decision, view } = explanation;
   const on = resource ? `study ${resource.study}` : 'the gateway';
   const lines = [
@@ -158,6 +168,9 @@ function report(policy: Policy, user: User, request: CheckRequest, resource: Stu
     `break-glass: ${explanation.breakGlass.inForce ? 'in force' : `not in force (${explanation.breakGlass.reason})`}`,
   );
   if (resource) lines.push(`study: ${describe(resource)}`);
+  if (combinations > 1) {
+    lines.push(`note: the study's instances describe it in ${combinations} ways; each must be allowed (shown: ${explanation.decision.allowed ? 'the first' : 'the first denied'})`);
+  }
   lines.push(`policy: ${policy.source}`, '', 'rules, in file order (+ applies, - does not):');
   for (const rule of explanation.rules) {
     const kind = rule.kind === 'access' ? rule.effect : `${rule.effect}, ${rule.kind === 'mask' ? 'mask' : 'de-identified view'}`;

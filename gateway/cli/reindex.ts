@@ -34,7 +34,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
     const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
     if (keyring.active === undefined) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): nothing protected can be opened');
-    mkdirSync(config.dataDir, { recursive: true });
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
     const stores = openStores(config);
     try {

@@ -2,9 +2,7 @@
  * `aegis start`: loads the configuration, opens the catalog and the backends, listens, and on
  * SIGTERM/SIGINT stops accepting, finishes in-flight requests, then closes the catalog.
  */
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
@@ -18,6 +16,7 @@ import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
 import { AuditTrail } from '../access/audit/index.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
+import { catalogFile, prepareDataDirectory } from './data-directory.js';
 
 /** A running gateway, for `main` and for tests that start one in-process. */
 export interface RunningServer {
@@ -38,8 +37,8 @@ export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
  */
 export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
-  mkdirSync(config.dataDir, { recursive: true });
-  const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
+  prepareDataDirectory(config.dataDir);
+  const catalog = await Catalog.openSqlite(catalogFile(config.dataDir));
   const stores = openStores(config);
   const keyring = await ensureDevelopmentKey(config.dataDir, logger);
   // A key generated while the gateway runs becomes active here within a minute.

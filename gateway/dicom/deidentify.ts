@@ -5,9 +5,12 @@
  * the bytes of every attribute the profile does not touch are copied as they are (Pixel Data
  * included), edited attributes are re-encoded in place, at every depth of sequences and items, and
  * every length that an edit changes is rewritten (defined-length sequences and items around it,
- * group lengths, the File Meta Information group length). Patient Identity Removed (0012,0062),
- * De-identification Method (0012,0063) and its Code Sequence (0012,0064) are inserted at their
- * places in the top-level data set (PS3.15 E.1.1, PS3.3 C.7.1.1).
+ * group lengths). Patient Identity Removed (0012,0062), De-identification Method (0012,0063) and its
+ * Code Sequence (0012,0064) are inserted at their places in the top-level data set (PS3.15 E.1.1,
+ * PS3.3 C.7.1.1). The derived file is Aegis's: its 128-byte preamble is zeros and its File Meta
+ * Information is written anew with only what a valid file needs (PS3.10 §7.1), naming Aegis as the
+ * implementation; nothing of the original's preamble or meta elements (AE titles, private
+ * information) is carried over.
  *
  * The parser's element offsets are trusted only after checking them: every element and item must
  * start with its tag and end exactly where the next one starts (or with its delimitation item).
@@ -68,6 +71,14 @@ interface Piece {
   changed: boolean;
 }
 
+/**
+ * Implementation Class UID (0002,0012) of the files Aegis writes: a UUID-derived UID (PS3.5 B.2),
+ * fixed for the implementation (PS3.7 D.3.3.2).
+ */
+export const AEGIS_IMPLEMENTATION_CLASS_UID = '2.25.51659052221587143327063834527606340771';
+/** Implementation Version Name (0002,0013) of the files Aegis writes (SH, at most 16 characters). */
+export const AEGIS_IMPLEMENTATION_VERSION_NAME = 'AEGIS_0.1';
+
 const PREAMBLE_AND_PREFIX = 132;
 const FIRST_AFTER_METHOD_TAGS = 0x00120065;
 
@@ -88,10 +99,40 @@ export function deidentifyInstance(bytes: Uint8Array, options: DeidentifyOptions
   const pieces = editor.dataSet(tree.dataSet, encoding, tree.position, tree.view.length, 0);
   if (plan.profile === 'basic') insertMethodAttributes(pieces, plan, encoding);
   const dataSet = joinLevel(pieces, encoding);
-  const meta = editor.meta(tree.position, parsed.sopInstanceUID);
+  const meta = fileMetaInformation(plan, parsed);
 
   const body = parsed.deflated ? [new Uint8Array(deflateRawSync(concat(dataSet)))] : dataSet;
-  return { bytes: concat([tree.view.subarray(0, PREAMBLE_AND_PREFIX), ...meta, ...body]), report };
+  return { bytes: concat([preambleAndPrefix(), ...meta, ...body]), report };
+}
+
+/** A zero preamble and 'DICM' (PS3.10 §7.1): nothing of the original's preamble, which may hold anything. */
+function preambleAndPrefix(): Uint8Array {
+  const out = new Uint8Array(PREAMBLE_AND_PREFIX);
+  out.set([0x44, 0x49, 0x43, 0x4d], 128);
+  return out;
+}
+
+/**
+ * The File Meta Information of the derived file (PS3.10 §7.1), written anew with what a valid file
+ * needs and nothing else of the original's (whose Source, Sending and Receiving AE Titles, Private
+ * Information and implementation may name people and places): Group Length, Version 00 01, Media
+ * Storage SOP Class and Instance UIDs equal to the data set's (the new SOP Instance UID when UIDs
+ * are replaced), the Transfer Syntax UID, and Aegis, which wrote the file, as the implementation.
+ */
+function fileMetaInformation(plan: DeidentificationPlan, parsed: ReturnType<typeof parseInstance>): Uint8Array[] {
+  const encoding: Encoding = { explicitVR: true, littleEndian: true };
+  const sopInstance = plan.decide('00020003', 'UI', 0).op === 'uid' ? plan.replaceUid(parsed.sopInstanceUID) : parsed.sopInstanceUID;
+  const elements = [
+    ...newElement(0x00020001, 'OB', new Uint8Array([0x00, 0x01]), encoding),
+    ...newElement(0x00020002, 'UI', textValue(parsed.sopClassUID, 'UI'), encoding),
+    ...newElement(0x00020003, 'UI', textValue(sopInstance, 'UI'), encoding),
+    ...newElement(0x00020010, 'UI', textValue(parsed.transferSyntaxUID, 'UI'), encoding),
+    ...newElement(0x00020012, 'UI', textValue(AEGIS_IMPLEMENTATION_CLASS_UID, 'UI'), encoding),
+    ...newElement(0x00020013, 'SH', textValue(AEGIS_IMPLEMENTATION_VERSION_NAME, 'SH'), encoding),
+  ];
+  const length = new Uint8Array(4);
+  new DataView(length.buffer).setUint32(0, total(elements), true);
+  return [...newElement(0x00020000, 'UL', length, encoding), ...elements];
 }
 
 /** Walks the element tree, deciding each element and re-encoding what changes. */
@@ -117,33 +158,6 @@ class Splicer {
       this.checkExtent(element, encoding, starts[i], elementEnd);
       return this.element(element, encoding, starts[i], elementEnd, depth);
     });
-  }
-
-  /**
-   * The File Meta Information. When UIDs are replaced, Media Storage SOP Instance UID becomes the
-   * new SOP Instance UID (PS3.10 §7.1 wants them equal, even where the original's were not).
-   */
-  meta(end: number, sopInstanceUID: string): Uint8Array[] {
-    const encoding: Encoding = { explicitVR: true, littleEndian: true };
-    const pieces: Piece[] = [];
-    let at = PREAMBLE_AND_PREFIX;
-    while (at < end) {
-      const tag = readTag(this.bytes, at, true);
-      const vr = String.fromCharCode(this.bytes[at + 4], this.bytes[at + 5]);
-      const header = headerLength(vr, encoding);
-      const view = new DataView(this.bytes.buffer, this.bytes.byteOffset + at);
-      const length = header === 12 ? view.getUint32(8, true) : view.getUint16(6, true);
-      const value = this.bytes.subarray(at + header, at + header + length);
-      const hex = hexTag(tag);
-      if (this.plan.decide(hex, vr, 0).op === 'uid') {
-        const uids = hex === '00020003' ? textValue(this.plan.replaceUid(sopInstanceUID), 'UI') : this.replaceUids(value);
-        pieces.push(piece(tag, newElement(tag, vr, uids, encoding), true));
-      } else {
-        pieces.push(piece(tag, [this.bytes.subarray(at, at + header + length)], false));
-      }
-      at += header + length;
-    }
-    return joinLevel(pieces, encoding);
   }
 
   private element(element: Element, encoding: Encoding, start: number, end: number, depth: number): Piece {

@@ -33,12 +33,13 @@ export function authenticate(access: AccessControl) {
     const declared = declaredPurpose(req);
     const { subject, purpose } = await access.authenticator.authenticate(readCredentials(req.headers), client);
     const grant = subject.method === 'anonymous' ? undefined : await access.breakGlass.active(subject);
+    const effectivePurpose = declared ?? purpose ?? 'TREAT';
     const environment = {
       time: new Date(),
       clientAddress: client,
-      // During break-glass every request is for emergency treatment.
-      purpose: grant ? ('ETREAT' as const) : (declared ?? purpose ?? 'TREAT'),
-      breakGlass: grant,
+      purpose: effectivePurpose,
+      // A grant serves only the requests that declare emergency treatment; the others stay ordinary.
+      breakGlass: effectivePurpose === 'ETREAT' ? grant : undefined,
     };
     req.access = { subject, environment, ability: access.policy.abilityFor(subject, environment), decisions: [] };
     next();

@@ -7,7 +7,7 @@
  */
 import type { Kysely } from 'kysely';
 import type { AccessAbility, StudyView } from '../access/policy/policy.js';
-import { loadStudyResources, studyResourceFromInstance } from '../access/policy/study-resource.js';
+import { loadStudyResources, strictestView, studyDecision, studyResourceFromInstance } from '../access/policy/study-resource.js';
 import type { DicomJson } from '../dicom/types.js';
 import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
 import type { CatalogDatabase } from '../catalog/schema.js';
@@ -56,29 +56,35 @@ export function authorizeAdmin(access: RequestAccess): void {
  * message a missing study gets.
  */
 export async function authorizeStudy(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, study: string, notFound: string): Promise<StudyView> {
-  const [resource] = (await loadStudyResources(db, [study])).values();
-  if (resource === undefined) {
+  const resources = (await loadStudyResources(db, [study])).get(study);
+  if (resources === undefined) {
     access.decisions.push({ action, study, allowed: false, reason: 'no such study' });
     throw new GatewayError('NOT_FOUND', notFound);
   }
-  return decide(access, action, resource, notFound);
+  return decide(access, action, study, resources, notFound);
 }
 
 /** Checks `action` on a study described by its resource (STOW of an instance, possibly of a new study). */
 export function authorizeResource(access: RequestAccess, action: Action, resource: StudyResource): StudyView {
-  return decide(access, action, resource, 'the policy does not allow this');
+  return decide(access, action, resource.study, [resource], 'the policy does not allow this');
 }
 
 /**
- * The STOW-RS check of each instance: `create` on its study as the catalog has it, or, for a new
- * study, as the instance describes it. Resolves to the refusal reason, or undefined when allowed.
+ * The STOW-RS check of each instance: `create` on its study as it would be with the instance: every
+ * combination of attributes the catalog has of the study and the one the instance brings, each with
+ * the study's modalities and the instance's (a new study: the instance alone). So an instance that
+ * names another institution cannot be added to a study the subject may store into. Resolves to the
+ * refusal reason, or undefined when allowed.
  */
 export function storeAuthorizer(db: Kysely<CatalogDatabase>, access: RequestAccess): (metadata: DicomJson, study: string) => Promise<string | undefined> {
-  const known = new Map<string, Promise<StudyResource | undefined>>();
+  const known = new Map<string, Promise<StudyResource[]>>();
   return async (metadata, study) => {
-    if (!known.has(study)) known.set(study, loadStudyResources(db, [study]).then((found) => found.get(study)));
-    const resource = (await known.get(study)) ?? studyResourceFromInstance(metadata, study);
-    const decision = access.ability.can('create', resource);
+    if (!known.has(study)) known.set(study, loadStudyResources(db, [study]).then((found) => found.get(study) ?? []));
+    const own = studyResourceFromInstance(metadata, study);
+    const existing = await known.get(study)!;
+    const modality = [...new Set([...(existing[0]?.modality ?? []), ...own.modality])].sort();
+    const resources = [...existing, own].map((resource) => ({ ...resource, modality }));
+    const { decision } = studyDecision(access.ability, 'create', resources);
     access.decisions.push({ action: 'create', study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
     return decision.allowed ? undefined : 'the access policy does not allow you to store into this study';
   };
@@ -94,8 +100,8 @@ export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAcc
   }
   const resources = await loadStudyResources(db, [...new Set(studies)]);
   for (const study of studies) {
-    const resource = resources.get(study);
-    views.set(study, resource ? access.ability.view(action, resource) : strictest);
+    const described = resources.get(study);
+    views.set(study, described ? strictestView(described.map((resource) => access.ability.view(action, resource))) : strictest);
   }
   return views;
 }
@@ -105,9 +111,9 @@ export function isFullView(view: StudyView): boolean {
   return !view.deidentify && view.maskedFields.length === 0;
 }
 
-function decide(access: RequestAccess, action: Action, resource: StudyResource, deniedMessage: string): StudyView {
-  const decision = access.ability.can(action, resource);
-  access.decisions.push({ action, study: resource.study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
+function decide(access: RequestAccess, action: Action, study: string, resources: StudyResource[], deniedMessage: string): StudyView {
+  const { decision, view } = studyDecision(access.ability, action, resources);
+  access.decisions.push({ action, study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });
   if (!decision.allowed) throw access.ability.deniedError(deniedMessage);
-  return access.ability.view(action, resource);
+  return view;
 }

@@ -32,15 +32,23 @@ describe('aegis policy', () => {
     await users.add({ name: 'alice', role: 'radiologist', attributes: { institution: 'CHU' }, password: PASSWORD });
     await users.add({ name: 'rita', role: 'research', password: PASSWORD });
     const now = new Date().toISOString();
-    for (const [uid, institution, confidentiality] of [
+    for (const [uid, institution, confidentiality, otherInstitution] of [
       ['1.2.3.1', 'CHU', 'N'],
       ['1.2.3.2', 'Clinique', 'V'],
+      ['1.2.3.3', 'CHU', 'N', 'Clinique'],
     ]) {
       await catalog.db
         .insertInto('studies')
         .values({ study_uid: uid, patient_name: null, patient_name_fuzzy: null, patient_id: 'P1', patient_birth_date: null, patient_sex: null, study_date: '20240101', study_time: null, accession_number: null, referring_physician_name: null, referring_physician_fuzzy: null, study_id: null, study_description: null, institution_name: institution, department_name: null, confidentiality_code: confidentiality, attributes: '{}', created_at: now, updated_at: now })
         .execute();
       await catalog.db.insertInto('series').values({ series_uid: `${uid}.1`, study_uid: uid, modality: 'CT', series_number: 1, series_description: null, performed_start_date: null, performed_start_time: null, attributes: '{}', created_at: now }).execute();
+      // What the policy reads of the study's instances: one combination, or two when they name two institutions.
+      for (const [i, name] of [institution, otherInstitution].filter((n) => n !== undefined).entries()) {
+        await catalog.db
+          .insertInto('study_policy_attributes')
+          .values({ study_uid: uid, key: `k${i}`, institution_name: name!, department_name: null, referring_physician_name: null, study_date: '20240101', confidentiality_code: confidentiality, patient_id: 'P1', accession_number: null })
+          .execute();
+      }
     }
     await catalog.close();
   });
@@ -80,6 +88,11 @@ rules, in file order (+ applies, - does not):
     assert.match(emergency.stdout, /reason: allowed by rule 'emergency-any-study' under break-glass\n/);
     assert.match(emergency.stdout, /environment: purpose ETREAT, /, 'break-glass defaults the purpose to ETREAT');
     assert.match(emergency.stdout, /break-glass: in force\n/);
+
+    const mixed = await policy(['check', '--user', 'alice', '--action', 'read', '--study', '1.2.3.3']);
+    expectExit(mixed, 3, 'a study whose instances name two institutions');
+    assert.match(mixed.stdout, /study: institution=Clinique /, 'the combination that denies is explained');
+    assert.match(mixed.stdout, /\nnote: the study's instances describe it in 2 ways; each must be allowed \(shown: the first denied\)\n/);
 
     const research = await policy(['check', '--user', 'rita', '--action', 'read', '--study', '1.2.3.1', '--purpose', 'HRESCH']);
     expectExit(research, 0, 'research');

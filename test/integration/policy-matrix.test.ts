@@ -298,17 +298,18 @@ describe('policy matrix over HTTP', () => {
     assert.equal(granted.status, 201);
     const grant = (await granted.json()) as { id: string; expiresAt: string };
     assert.ok(Date.parse(grant.expiresAt) - Date.now() <= 5 * 60_000 && Date.parse(grant.expiresAt) > Date.now(), 'expires within the minutes asked');
-    const res = await fetch(url, { headers: headersOf(phys) });
-    assert.equal(res.status, 200, 'during break-glass');
-    const searched = await searchAll(gateway, phys, 100);
+    const res = await fetch(url, { headers: headersOf(phys, 'ETREAT') });
+    assert.equal(res.status, 200, 'during break-glass, for emergency treatment');
+    assert.equal((await fetch(url, { headers: headersOf(phys) })).status, 404, 'during break-glass, a request that does not declare ETREAT is ordinary');
+    const searched = await searchAll(gateway, phys, 100, 'ETREAT');
     const everything = await searchAll(gateway, { name: 'root', role: 'admin', attributes: {} }, 100);
     assert.deepEqual(searched.pages.flat().sort(), everything.pages.flat().sort(), 'every study is searchable during break-glass');
-    const whoami = (await (await fetch(`${gateway.url}/auth/whoami`, { headers: headersOf(phys) })).json()) as Record<string, any>;
+    const whoami = (await (await fetch(`${gateway.url}/auth/whoami`, { headers: headersOf(phys, 'ETREAT') })).json()) as Record<string, any>;
     assert.equal(whoami.purpose, 'ETREAT');
     assert.equal(whoami.breakGlass.id, grant.id);
     assert.equal((await fetch(`${gateway.url}/auth/break-glass`, { method: 'DELETE', headers: headersOf(phys) })).status, 204);
     await new Promise((resolve) => setTimeout(resolve, 2100)); // the grant cache of other workers: 2 s
-    assert.equal((await fetch(url, { headers: headersOf(phys) })).status, 404, 'after it ended');
+    assert.equal((await fetch(url, { headers: headersOf(phys, 'ETREAT') })).status, 404, 'after it ended');
 
     const trail = await auditEvents(gateway);
     const started = trail.find((e) => e.kind === 'break-glass' && e.operation === 'start' && e.outcome === 'success');

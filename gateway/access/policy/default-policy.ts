@@ -27,9 +27,10 @@ rules:
     environment: { purpose: [TREAT, ETREAT] }
 
   - id: modalities-store
-    description: Modalities and routers store studies.
+    description: Modalities and routers store into the studies of their own institution (a new study names it too).
     subjects: { role: modality }
     actions: create
+    resources: { institution: "\${subject.institution}" }
 
   - id: research-deidentified
     description: Researchers search, read and export studies de-identified, for health research only.

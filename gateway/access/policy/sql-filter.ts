@@ -2,8 +2,10 @@
  * The studies an ability permits, as SQL: CASL's `rulesToAST` (the allow rules, each bounded by
  * every deny rule, which all outrank it) translated to a Kysely condition on the `studies` table,
  * so that QIDO's limit/offset page over permitted studies only and counts say nothing of the
- * others. Modality is a property of series: `EXISTS (select 1 from series where study_uid =
- * studies.study_uid and ...)`.
+ * others. A study is judged by each combination of attributes among its instances
+ * (`study_policy_attributes`, see `study-resource.ts`): it is permitted when it has one and every
+ * one of them satisfies the condition (`EXISTS (...) AND NOT EXISTS (... AND NOT condition)`).
+ * Modality is a property of series: `EXISTS (select 1 from series where study_uid = ... and ...)`.
  *
  * The translation is two-valued, as CASL's matching is: a comparison with a NULL column is false
  * for eq, in and the ranges and true for ne and notIn (`col IS NULL OR col <> v`), so that NOT
@@ -39,7 +41,17 @@ export function studyFilterOf(ability: StudyAbility, action: Action): StudyFilte
   const ast = rulesToAST(ability, action, STUDY) as Node | null;
   if (ast === null) return NONE;
   if (ast.operator === 'and' && Array.isArray(ast.value) && ast.value.length === 0) return ALL;
-  return { kind: 'where', expression: (eb, studies = 'studies') => translate(eb, ast, studies) };
+  return { kind: 'where', expression: (eb, studies = 'studies') => everyCombination(eb, ast, studies) };
+}
+
+/** The alias of `study_policy_attributes` in the filter's subqueries. */
+const COMBINATION = 'policy_attributes';
+
+/** The study has attribute combinations, and each satisfies the condition `ast`. */
+function everyCombination(eb: StudiesExpressionBuilder, ast: Node, studies: string): Expression<SqlBool> {
+  const ofStudy = sql`${sql.ref(`${COMBINATION}.study_uid`)} = ${sql.ref(`${studies}.study_uid`)}`;
+  const table = sql`study_policy_attributes as ${sql.raw(COMBINATION)}`;
+  return sql<SqlBool>`(exists (select 1 from ${table} where ${ofStudy}) and not exists (select 1 from ${table} where ${ofStudy} and not (${translate(eb, ast, COMBINATION)})))`;
 }
 
 function translate(eb: StudiesExpressionBuilder, node: Node, studies: string): Expression<SqlBool> {

@@ -6,6 +6,7 @@
  * same throttle and audit as HTTP Basic.
  */
 import express, { type Request, type Response } from 'express';
+import { z } from 'zod';
 import type { AccessControl } from '../../access/access-control.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { accessOf, clientAddress } from '../authenticate.js';
@@ -64,11 +65,47 @@ function oauthError(res: Response, error: string, description: string): void {
 const MAX_REASON = 1000;
 
 /**
+ * The body of `POST /auth/break-glass`, nothing else: `reason`, `purpose` ETREAT (any case) and
+ * optional `minutes`, a whole number from 1 to the policy's maximum: a JSON number in a JSON body,
+ * digits in a form (where every value is text).
+ */
+function breakGlassRequest(limit: number, form: boolean) {
+  const minutes = form ? z.string().regex(/^[0-9]{1,6}$/).transform(Number) : z.number();
+  return z.strictObject({
+    reason: z
+      .string()
+      .trim()
+      .min(10)
+      .max(MAX_REASON)
+      .refine((text) => !/\p{Cc}/u.test(text)),
+    purpose: z.string().refine((text) => text.toUpperCase() === 'ETREAT'),
+    minutes: minutes.pipe(z.number().int().min(1).max(limit)).optional(),
+  });
+}
+
+/** What is wrong with a break-glass body, one clause per field, in words a client can act on. */
+function bodyProblems(issues: readonly z.core.$ZodIssue[], limit: number): string {
+  const field: Record<string, string> = {
+    reason: `reason must be a text of 10 to ${MAX_REASON} characters, without control characters`,
+    purpose: 'purpose must be ETREAT (emergency treatment)',
+    minutes: `minutes must be a whole number from 1 to ${limit} (the policy's maximum)`,
+  };
+  const problems = issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')} (the body has reason, purpose and minutes only)`;
+    if (issue.path.length === 0) return 'the body must be a JSON object or a form';
+    return field[String(issue.path[0])] ?? issue.message;
+  });
+  return [...new Set(problems)].join('; ');
+}
+
+/**
  * The authenticated part of `/auth`: `GET /auth/whoami` (the subject and environment the gateway
- * sees), `POST /auth/break-glass` (declare an emergency: JSON or form body `reason` (mandatory, at
- * least 10 characters), `purpose` (must be ETREAT), `minutes` (at most the policy's maximum)) and
- * `DELETE /auth/break-glass` (end it early). Only subjects the policy's `breakGlass.subjects` allow
- * may declare one; every start and stop is a security event in the audit trail.
+ * sees), `POST /auth/break-glass` (declare an emergency: a JSON or form body of `reason`
+ * (mandatory, at least 10 characters), `purpose` (must be ETREAT), `minutes` (a whole number, at
+ * most the policy's maximum), anything else refused with 400) and `DELETE /auth/break-glass` (end
+ * it early). Only subjects the policy's `breakGlass.subjects` allow may declare one; the grant serves
+ * their requests that declare purpose ETREAT; every start and stop is a security event in the audit
+ * trail.
  */
 export function sessionRoutes(access: AccessControl): express.Router {
   const router = express.Router();
@@ -89,20 +126,18 @@ export function sessionRoutes(access: AccessControl): express.Router {
 
   router.post('/break-glass', ...bodies, async (req: Request, res: Response) => {
     const { subject, environment } = accessOf(req);
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const reason = typeof body.reason === 'string' ? body.reason.trim() : '';
-    const purpose = typeof body.purpose === 'string' ? body.purpose.toUpperCase() : undefined;
+    const body: unknown = req.body ?? {};
+    const given = typeof (body as { reason?: unknown }).reason === 'string' ? (body as { reason: string }).reason.trim() : '';
     const limit = access.policy.breakGlass?.maxMinutes ?? 0;
-    const minutes = body.minutes === undefined ? limit : Number(body.minutes);
     const actor = { name: subject.name, role: subject.role, method: subject.method, clientAddress: environment.clientAddress, attributes: subject.attributes };
-    const refuse = async (code: 'BAD_REQUEST' | 'FORBIDDEN', message: string) => {
-      await access.audit.recordNow({ requestId: req.id, kind: 'break-glass', operation: 'start', actor, action: 'read', outcome: 'denied', reason: `${message}${reason ? ` (reason given: ${reason.slice(0, 200)})` : ''}`, purpose: environment.purpose });
+    const refuse = async (code: 'BAD_REQUEST' | 'FORBIDDEN', message: string): Promise<never> => {
+      await access.audit.recordNow({ requestId: req.id, kind: 'break-glass', operation: 'start', actor, action: 'read', outcome: 'denied', reason: `${message}${given ? ` (reason given: ${given.slice(0, 200)})` : ''}`, purpose: environment.purpose });
       throw new GatewayError(code, message);
     };
     if (subject.method === 'anonymous' || !access.policy.mayBreakGlass(subject)) await refuse('FORBIDDEN', 'the policy does not allow you to declare an emergency');
-    if (purpose !== 'ETREAT') await refuse('BAD_REQUEST', 'break-glass needs purpose ETREAT (emergency treatment)');
-    if (reason.length < 10 || reason.length > MAX_REASON || /\p{Cc}/u.test(reason)) await refuse('BAD_REQUEST', `break-glass needs a reason of 10 to ${MAX_REASON} characters, without control characters`);
-    if (!Number.isFinite(minutes) || minutes <= 0 || minutes > limit) await refuse('BAD_REQUEST', `minutes must be between 1 and ${limit}`);
+    const parsed = breakGlassRequest(limit, Boolean(req.is('application/x-www-form-urlencoded'))).safeParse(body);
+    if (!parsed.success) return refuse('BAD_REQUEST', `break-glass refused: ${bodyProblems(parsed.error.issues, limit)}`);
+    const { reason, minutes = limit } = parsed.data;
     const grant = await access.breakGlass.grant(subject, reason, minutes);
     // Fail closed: no emergency access unless the audit trail has it.
     await access.audit.recordNow({

@@ -8,10 +8,10 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/index.js';
 import { GatewayError } from '../../errors.js';
-import { authorizeStudy, isFullView } from '../../services/authorization.js';
+import { authorizeStudy } from '../../services/authorization.js';
 import { VerifiedInstances, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
-import { bulkDataShown, hasBurnedInAnnotation, instanceInView, jsonInView } from '../../services/views.js';
-import type { StudyView } from '../../access/policy/policy.js';
+import { bulkDataInView, instanceBytesInView, instanceGiven, instanceView, metadataInView, pixelsInView, type InstanceView } from '../../services/views.js';
+import type { InstanceRow } from '../../catalog/catalog.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { MultipartWriter } from '../multipart.js';
@@ -25,33 +25,40 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const retrieval = { ...deps, verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined };
 
   /**
-   * The instances of the request's scope, after the policy allowed the action on their study; and
-   * the view of it. Whole Part 10 instances leave the gateway as files: that is `export`; metadata,
-   * frames and bulk data are what a viewer shows: `read`.
+   * The instances of the request's scope, after the policy allowed the action on their study, each
+   * with the decision of what the subject may see of it (`services/views.ts`): no route gets an
+   * instance without its decision. Whole Part 10 instances leave the gateway as files: that is
+   * `export`; metadata, frames, bulk data and rendered images are what a viewer shows: `read`.
    */
-  const readable = async (req: Request, scope: ReturnType<typeof uidParams>, action: 'read' | 'export' = 'read') => {
+  const readable = async (req: Request, scope: ReturnType<typeof uidParams>, action: 'read' | 'export' = 'read'): Promise<Seen[]> => {
     const view = await authorizeStudy(deps.catalog.db, accessOf(req), action, scope.study, notFound(scope));
-    return { view, rows: await findInstances(retrieval, scope) };
+    return (await findInstances(retrieval, scope)).map((row) => ({ row, view: instanceView(view, row.metadata) }));
   };
 
   const instances = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
-    const { view, rows } = await readable(req, scope, 'export');
-    const sendable = rows.filter((row) => negotiation.acceptable(row.transfer_syntax_uid));
+    const seen = await readable(req, scope, 'export');
+    // Instances the decision refuses are left out; when that is all of them, its refusal answers.
+    const given = seen.filter(({ view }) => view.instanceRefused === undefined);
+    if (given.length === 0) instanceGiven(seen[0].view);
+    const sendable = given.filter(({ row }) => negotiation.acceptable(row.transfer_syntax_uid));
     if (sendable.length === 0) {
-      const stored = [...new Set(rows.map((r) => r.transfer_syntax_uid))].join(', ');
+      const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))].join(', ');
       throw new GatewayError(
         'NOT_ACCEPTABLE',
         `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
       );
     }
-    if (sendable.length < rows.length) {
-      res.status(206).setHeader('Warning', `299 aegis "${rows.length - sendable.length} instances are not available in the requested transfer syntax and were omitted"`);
-    }
-    if (!isFullView(view)) return sendDerivedInstances(req, res, sendable, view, negotiation.multipart);
+    const omitted = [
+      ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
+      ...(sendable.length < given.length ? [`${given.length - sendable.length} instances are not available in the requested transfer syntax`] : []),
+    ];
+    if (omitted.length > 0) res.status(206).setHeader('Warning', `299 aegis "${omitted.join('; ')}: they were omitted"`);
+    if (!sendable[0].view.whole) return sendDerivedInstances(req, res, sendable, negotiation.multipart);
+    const rows = sendable.map(({ row }) => row);
     if (!negotiation.multipart) {
-      const [row] = sendable;
+      const [row] = rows;
       res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
       res.setHeader('Content-Length', String(row.size));
       await pipeline(await streamInstance(retrieval, row), res);
@@ -61,7 +68,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const writer = new MultipartWriter(
       res,
       'application/dicom',
-      sendable.map((row) => ({
+      rows.map((row) => ({
         headers: {
           'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
           'Content-Length': String(row.size),
@@ -71,11 +78,11 @@ export function retrieveRoutes(deps: AppDeps): Router {
       })),
     );
     // Open the next instance while the current one is sent.
-    let next = streamInstance(retrieval, sendable[0]);
-    for (let i = 0; i < sendable.length; i++) {
+    let next = streamInstance(retrieval, rows[0]);
+    for (let i = 0; i < rows.length; i++) {
       const body = await next;
-      if (i + 1 < sendable.length) {
-        next = streamInstance(retrieval, sendable[i + 1]);
+      if (i + 1 < rows.length) {
+        next = streamInstance(retrieval, rows[i + 1]);
         next.catch(() => undefined);
       }
       await writer.writePart(body);
@@ -86,22 +93,21 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const metadata = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const type = negotiateJson(req.headers.accept);
-    const { view, rows } = await readable(req, scope);
+    const seen = await readable(req, scope);
     const base = dicomWebBase(req, deps.config);
-    const texts = rows.map((row) => instanceMetadataText(row, base));
-    res.status(200).type(type).send(`[${isFullView(view) ? texts.join(',') : texts.map((text) => JSON.stringify(jsonInView(JSON.parse(text), view))).join(',')}]`);
+    const texts = seen.map(({ row, view }) => {
+      const text = instanceMetadataText(row, base);
+      return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
+    });
+    res.status(200).type(type).send(`[${texts.join(',')}]`);
   };
 
   const frames = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const numbers = parseFrameList(req.params.frames as string);
-    // Frames are pixel data only: every view shows them as stored (de-identification keeps pixels),
-    // except that a de-identified view withholds pixels that declare burned-in annotation.
-    const {
-      view,
-      rows: [row],
-    } = await readable(req, scope);
-    if (view.deidentify && hasBurnedInAnnotation(JSON.parse(row.metadata))) throw burnedIn();
+    // Frames are pixel data only: shown as stored (de-identification keeps pixels) unless the decision withholds them.
+    const [{ row, view }] = await readable(req, scope);
+    pixelsInView(view);
     const layout = pixelLayout(row);
     const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
     const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
@@ -133,12 +139,8 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const scope = uidParams(req);
     const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
     const negotiation = negotiateBulkData(req.headers.accept);
-    const {
-      view,
-      rows: [row],
-    } = await readable(req, scope);
-    // A value the view removes or replaces is not there for this subject.
-    if (!bulkDataShown(JSON.parse(row.metadata), path, view)) throw new GatewayError('NOT_FOUND', `the instance has no bulk data at ${path}`);
+    const [{ row, view }] = await readable(req, scope);
+    bulkDataInView(view, row.metadata, path);
     const value = await readBulkData(retrieval, row, path);
     if (!negotiation.multipart) {
       res.status(200).setHeader('Content-Type', 'application/octet-stream');
@@ -153,19 +155,18 @@ export function retrieveRoutes(deps: AppDeps): Router {
   };
 
   /** Instances in a view other than as stored: each derived in memory, then sent with its length. */
-  const sendDerivedInstances = async (req: Request, res: Response, rows: Awaited<ReturnType<typeof findInstances>>, view: StudyView, multipart: boolean) => {
-    if (view.deidentify && rows.some((row) => hasBurnedInAnnotation(JSON.parse(row.metadata)))) throw burnedIn();
-    const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(retrieval, row), view);
+  const sendDerivedInstances = async (req: Request, res: Response, seen: Seen[], multipart: boolean) => {
+    const derived = async ({ row, view }: Seen) => instanceBytesInView(view, await readInstance(retrieval, row));
     if (!multipart) {
-      const bytes = await derived(rows[0]);
-      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${rows[0].transfer_syntax_uid}`);
+      const bytes = await derived(seen[0]);
+      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`);
       res.setHeader('Content-Length', String(bytes.length));
       res.end(bytes);
       return;
     }
     const base = dicomWebBase(req, deps.config);
     const parts = [];
-    for (const row of rows) parts.push({ row, bytes: await derived(row) });
+    for (const one of seen) parts.push({ row: one.row, bytes: await derived(one) });
     const writer = new MultipartWriter(
       res,
       'application/dicom',
@@ -183,8 +184,8 @@ export function retrieveRoutes(deps: AppDeps): Router {
   };
 
   const rendered = async (req: Request) => {
-    const scope = uidParams(req);
-    await authorizeStudy(deps.catalog.db, accessOf(req), 'read', scope.study, notFound(scope));
+    // Rendered images show pixels: the decision of each instance is asked before anything else.
+    for (const { view } of await readable(req, uidParams(req))) pixelsInView(view);
     throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
   };
 
@@ -203,9 +204,10 @@ export function retrieveRoutes(deps: AppDeps): Router {
   return router;
 }
 
-/** The refusal of pixels that may show identity to a subject who gets a de-identified view. */
-function burnedIn(): GatewayError {
-  return new GatewayError('FORBIDDEN', 'the instance declares burned-in annotation (identity may be in its pixels): it is not available de-identified');
+/** An instance of the request's scope with the decision of what the subject may see of it. */
+interface Seen {
+  row: InstanceRow;
+  view: InstanceView;
 }
 
 /** What a missing study, series or instance answers (a denied one answers the same, by default). */

@@ -9,6 +9,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isGatewayError } from '../../../gateway/errors.js';
 import {
   DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
@@ -22,7 +25,9 @@ import {
   type DeidentifyOptions,
 } from '../../../gateway/dicom/index.js';
 import { readMetaHeader } from '../../../gateway/dicom/parse.js';
-import { buildInstance, imagePixel, ramp, type Spec } from './instance-builder.js';
+import { AEGIS_IMPLEMENTATION_CLASS_UID, AEGIS_IMPLEMENTATION_VERSION_NAME } from '../../../gateway/dicom/deidentify.js';
+import { pydicomWalk } from '../../support/pydicom-walk.js';
+import { buildInstance, encodeDataSet, imagePixel, ramp, type Spec } from './instance-builder.js';
 import { contains, deflateDataSet, deidentifyAndCompare, groupLength, rawElements, viewOf, withTrueGroupLengths } from './deid-support.js';
 
 const EXPLICIT_LE = EXPLICIT_VR_LITTLE_ENDIAN;
@@ -358,6 +363,106 @@ describe('deidentifyInstance: values and options', () => {
     const once = deidentifyInstance(buildInstance(patientSpecs(), {})).bytes;
     const twice = deidentifyInstance(once).bytes;
     assert.deepEqual(Buffer.from(twice), Buffer.from(once));
+  });
+});
+
+/**
+ * `bytes` with `preamble` (up to 128 bytes, zero-padded) and the File Meta Information of
+ * `buildInstance` plus `extra` elements, the group length true; the data set is left as it is.
+ */
+function withFileMeta(bytes: Uint8Array, preamble: string, extra: Spec[]): Uint8Array {
+  const position = readMetaHeader(bytes).position;
+  const tree = rawMeta(bytes);
+  const specs: Spec[] = [...tree.filter(([tag]) => tag !== '00020000'), ...extra].sort(([a], [b]) => a.localeCompare(b));
+  const body = encodeDataSet(specs, true, true);
+  const length = encodeDataSet([['00020000', 'UL', [body.length]]], true, true);
+  const head = Buffer.alloc(132);
+  head.write(preamble, 0, 'latin1');
+  head.write('DICM', 128, 'latin1');
+  return new Uint8Array(Buffer.concat([head, length, body, bytes.subarray(position)]));
+}
+
+/** The File Meta Information elements of an instance as specs (text values trimmed of padding, binary as bytes). */
+function rawMeta(bytes: Uint8Array): Spec[] {
+  const specs: Spec[] = [];
+  const end = readMetaHeader(bytes).position;
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let at = 132; at < end; ) {
+    const tag = `${data.readUInt16LE(at).toString(16).padStart(4, '0')}${data.readUInt16LE(at + 2).toString(16).padStart(4, '0')}`.toUpperCase();
+    const vr = data.toString('latin1', at + 4, at + 6);
+    const long = ['OB', 'OW', 'UN', 'UT', 'SQ', 'UC', 'UR'].includes(vr);
+    const length = long ? data.readUInt32LE(at + 8) : data.readUInt16LE(at + 6);
+    const header = long ? 12 : 8;
+    const value = data.subarray(at + header, at + header + length);
+    specs.push([tag, vr, vr === 'UL' ? [value.readUInt32LE(0)] : long ? new Uint8Array(value) : value.toString('latin1').replace(/[\0 ]+$/, '')]);
+    at += header + length;
+  }
+  return specs;
+}
+
+describe('deidentifyInstance: preamble and File Meta Information', () => {
+  // Values found only in the preamble and the File Meta Information, not in the data set.
+  const PREAMBLE = 'Roe^Richard MRN-55731 Hopital Nord: scanned 2024-01-15';
+  const EXTRA: Spec[] = [
+    ['00020013', 'SH', 'MODALITY_V9'],
+    ['00020016', 'AE', 'ROE_RICHARD_AE'],
+    ['00020017', 'AE', 'SENDER_NORD'],
+    ['00020100', 'UI', '1.2.826.0.1.3680043.9.4242'],
+    ['00020102', 'OB', new Uint8Array(Buffer.from('Private: Richard Roe MRN-55731\0', 'latin1'))],
+  ];
+  const LEAKS = ['Roe^Richard', 'Richard Roe', 'MRN-55731', 'Hopital Nord', 'ROE_RICHARD_AE', 'SENDER_NORD', '1.2.826.0.1.3680043.9.4242', 'MODALITY_V9', '1.2.826.0.1.3680043.9.9999'];
+
+  it('writes a zero preamble and a File Meta Information of what a valid file needs, naming Aegis, in every encoding', () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'aegis-deid-meta-'));
+    try {
+      const files: string[] = [];
+      const cases = [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN].flatMap((transferSyntax) =>
+        (['basic', 'none'] as const).map((profile) => ({ transferSyntax, profile })),
+      );
+      for (const { transferSyntax, profile } of cases) {
+        const what = `${transferSyntax} ${profile}`;
+        const plain =
+          transferSyntax === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+            ? deflateDataSet(buildInstance(patientSpecs(), { transferSyntax, explicitVR: true, littleEndian: true }))
+            : buildInstance(patientSpecs(), { transferSyntax });
+        const bytes = withFileMeta(plain, PREAMBLE, EXTRA);
+        const options: DeidentifyOptions = profile === 'basic' ? {} : { profile: 'none', mask: ['PatientName'] };
+        const { bytes: out } = deidentifyInstance(bytes, options);
+        assert.deepEqual(Buffer.from(out.subarray(0, 128)), Buffer.alloc(128), `${what}: the preamble is zeros`);
+        assert.equal(Buffer.from(out.subarray(128, 132)).toString('latin1'), 'DICM');
+        const meta = rawMeta(out);
+        assert.deepEqual(
+          meta.map(([tag]) => tag),
+          ['00020000', '00020001', '00020002', '00020003', '00020010', '00020012', '00020013'],
+          `${what}: only the elements a valid file needs`,
+        );
+        const values = Object.fromEntries(meta.map(([tag, , v]) => [tag, v]));
+        const end = readMetaHeader(out).position;
+        assert.deepEqual(values['00020000'], [end - 132 - 12], `${what}: the group length is recomputed`);
+        assert.deepEqual(values['00020001'], new Uint8Array([0, 1]));
+        assert.equal(values['00020002'], '1.2.840.10008.5.1.4.1.1.7');
+        assert.equal(values['00020003'], '1.2.3.4.5.6');
+        assert.equal(values['00020010'], transferSyntax);
+        assert.equal(values['00020012'], AEGIS_IMPLEMENTATION_CLASS_UID);
+        assert.equal(values['00020013'], AEGIS_IMPLEMENTATION_VERSION_NAME);
+        const found = LEAKS.filter((text) => contains(out, Buffer.from(text, 'latin1')));
+        assert.deepEqual(found, [], `${what}: nothing of the original preamble or File Meta Information remains`);
+        // The data set is spliced as before: the same bytes whatever the original File Meta Information held.
+        const reference = deidentifyInstance(plain, options).bytes;
+        assert.deepEqual(Buffer.from(out.subarray(end)), Buffer.from(reference.subarray(readMetaHeader(reference).position)), `${what}: the data set does not depend on the meta`);
+        const file = join(scratch, `${files.length}.dcm`);
+        writeFileSync(file, out);
+        files.push(file);
+      }
+      const read = pydicomWalk(files);
+      for (const [i, file] of files.entries()) {
+        const result = read[file];
+        assert.ok(!('error' in result), `${cases[i].transferSyntax} ${cases[i].profile}: pydicom reads it (${'error' in result ? result.error : ''})`);
+        assert.equal(result.mediaStorageSOPInstanceUID, result.sopInstanceUID);
+      }
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
 

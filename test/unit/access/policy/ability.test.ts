@@ -437,3 +437,15 @@ describe('the ability cache', () => {
     assert.equal(elsewhere.can('read', study()).allowed, false);
   });
 });
+
+describe('the default policy', () => {
+  it('lets a modality store into studies of its own institution only; a modality without an institution stores nothing', () => {
+    const ct = DEFAULT_POLICY.abilityFor(subject('modality', { institution: 'CHU' }, 'ct-chu'), env());
+    assert.equal(ct.can('create', study()).allowed, true, 'its own institution');
+    assert.equal(ct.can('create', study({ institution: 'Clinique' })).allowed, false, "another institution's study");
+    assert.equal(ct.can('create', study({ institution: null })).allowed, false, 'a study that names no institution');
+    const unnamed = DEFAULT_POLICY.abilityFor(subject('modality', {}, 'ct-anywhere'), env());
+    assert.equal(unnamed.can('create', study()).allowed, false, 'a modality without an institution attribute');
+    assert.equal(unnamed.can('create').allowed, false);
+  });
+});

@@ -2,7 +2,8 @@
  * What makes QIDO paging honest: for random policies (allow and deny rules with random conditions
  * on every resource attribute, modality lists, date ranges, templates the subject can and cannot
  * fill), the studies the `studyFilter` SQL selects from a real SQLite catalog are exactly those for
- * which `can()` answers allowed, whatever NULLs and series-less studies the catalog holds.
+ * which `can()` answers allowed on every combination of attributes their instances carry (one to
+ * three per study), whatever NULLs, series-less studies and studies without instances it holds.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -37,7 +38,8 @@ const env: Environment = { time: new Date('2026-03-03T10:00:00Z'), clientAddress
 
 let dir: string;
 let catalog: Catalog;
-let resources: StudyResource[];
+/** Per study, its combinations of attributes (none: a study without instances, which no one may see). */
+let resources: Array<{ study: string; combinations: StudyResource[] }>;
 
 /** A deterministic catalog: every attribute sometimes NULL, studies with 0 to 3 series, series without modality. */
 before(async () => {
@@ -78,8 +80,28 @@ before(async () => {
         .execute();
     }
   }
+  for (let i = 0; i < 90; i++) {
+    const uid = `1.2.826.0.1.${i}`;
+    // Mostly one combination (the first instance's values), some studies two or three, a few none.
+    const count = i % 9 === 8 ? 0 : i % 5 === 3 ? 3 : i % 4 === 1 ? 2 : 1;
+    for (let c = 0; c < count; c++) {
+      const n = i + c * 37;
+      const values = {
+        institution_name: c === 0 ? pick(DOMAINS.institution, i) : pick(DOMAINS.institution, n * 5),
+        department_name: pick(DOMAINS.department, c === 0 ? i * 13 : n * 3),
+        referring_physician_name: pick(DOMAINS.referringPhysician, c === 0 ? i * 11 : n),
+        study_date: pick(DOMAINS.studyDate, c === 0 ? i * 3 : n * 7),
+        confidentiality_code: pick(DOMAINS.confidentiality, c === 0 ? i * 17 : n * 2),
+        patient_id: pick(DOMAINS.patientId, c === 0 ? i * 7 : n * 11),
+        accession_number: pick(DOMAINS.accessionNumber, c === 0 ? i * 5 : n * 13),
+      };
+      await catalog.db.insertInto('study_policy_attributes').values({ study_uid: uid, key: `combination-${c}`, ...values }).execute();
+    }
+  }
   resources = [];
-  for (let i = 0; i < 90; i++) resources.push((await loadStudyResource(catalog.db, `1.2.826.0.1.${i}`))!);
+  for (let i = 0; i < 90; i++) resources.push({ study: `1.2.826.0.1.${i}`, combinations: (await loadStudyResource(catalog.db, `1.2.826.0.1.${i}`)) ?? [] });
+  assert.ok(resources.filter((r) => r.combinations.length > 1).length >= 20, 'studies with several combinations');
+  assert.ok(resources.filter((r) => r.combinations.length === 0).length >= 5, 'studies without instances');
 });
 
 after(async () => {
@@ -132,10 +154,12 @@ it('studyFilter SQL selects exactly the studies can() allows (random policies, r
     fc.asyncProperty(policyArbitrary, fc.constantFrom('studies', 'st'), async (document, alias) => {
       const policy = parsePolicy(stringify(document), 'random policy');
       const ability = policy.abilityFor(subject, env);
-      const expected = resources.filter((r) => ability.can('search', r).allowed).map((r) => r.study).sort();
+      const expected = resources.filter((r) => r.combinations.length > 0 && r.combinations.every((c) => ability.can('search', c).allowed)).map((r) => r.study).sort();
       const filter = ability.studyFilter('search');
       let selected: string[];
-      if (filter.kind === 'all') selected = resources.map((r) => r.study);
+      // 'all' adds no condition: every study, and every study the gateway records has instances
+      // (the studies without combinations here stand for a state the where-filter must still refuse).
+      if (filter.kind === 'all') selected = resources.filter((r) => r.combinations.length > 0).map((r) => r.study);
       else if (filter.kind === 'none') selected = [];
       else {
         where += 1;
