@@ -295,8 +295,9 @@ describe('credentials', () => {
         .setExpirationTime('5m')
         .sign(idpKey)}`,
     };
+    // A grant serves only the requests that declare emergency treatment.
     const whoami = async (headers: Record<string, string>) => {
-      const res = await fetch(`${gateway.url}/auth/whoami`, { headers });
+      const res = await fetch(`${gateway.url}/auth/whoami`, { headers: { ...headers, 'x-purpose-of-use': 'ETREAT' } });
       assert.equal(res.status, 200);
       return (await res.json()) as { name: string; method: string; breakGlass: { id: string } | null };
     };
