@@ -27,7 +27,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.set('etag', false);
 
   app.use(requestLog(deps.logger));
-  app.use(auditRequests(deps.access.audit));
+  app.use(auditRequests(deps.access.audit, deps.logger));
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');

@@ -1,5 +1,5 @@
 /**
- * Every request lands in the audit trail (issue 4): who (subject, attributes, client), what action
+ * Every request lands in the audit trail: who (subject, attributes, client), what action
  * on which study / series / instance, the policy decisions and their rules, the purpose of use,
  * break-glass, and the outcome with the HTTP status. Refusals and break-glass requests are
  * security events, written at once, and so is an integrity failure (502) of stored data; the rest
@@ -10,33 +10,46 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
 import type { Action } from '../access/model.js';
 import { clientAddress } from './authenticate.js';
+import { onResponseDone, type HookLogger } from './response-hooks.js';
 
 const PROBES = new Set(['/healthz', '/readyz']);
 const UID_PATH = /\/studies\/([0-9.]+)(?:\/series\/([0-9.]+)(?:\/instances\/([0-9.]+))?)?/;
+/** Longest path kept in a record, in characters; the rest is counted. */
+const MAX_PATH = 2048;
 
-/** Middleware: records each request when its response is done. */
-export function auditRequests(audit: AuditTrail) {
+/**
+ * Middleware: records each request when its response is done. Nothing it does can throw out of the
+ * response hooks: a failure is logged on `logger`.
+ */
+export function auditRequests(audit: AuditTrail, logger: HookLogger) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const path = req.originalUrl.split('?')[0];
+    const { path } = splitTarget(req.originalUrl);
     if (PROBES.has(path)) {
       next();
       return;
     }
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
-      const event = requestEvent(req, res.writableFinished ? res.statusCode : 499);
-      if (event.outcome === 'denied' || event.breakGlass) audit.recordNow(event).catch(() => undefined);
+    const report = (message: string) => (error: unknown) => logger.error({ err: error, reqId: req.id }, message);
+    onResponseDone(res, logger, 'audit', (finished) => {
+      const event = requestEvent(req, finished ? res.statusCode : 499);
+      if (event.outcome === 'denied' || event.breakGlass) audit.recordNow(event).catch(report('a security event of a request is not yet durable'));
       else audit.record(event);
-      // Stored data that failed verification: a security event of its own (DESIGN.md "Data flow").
+      // Stored data that failed verification: a security event of its own (see docs/audit.md).
       if (res.statusCode === 502) {
-        audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }).catch(() => undefined);
+        audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }).catch(report('an integrity event is not yet durable'));
       }
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    });
     next();
   };
+}
+
+/**
+ * The path and query parameters of a request target as sent. Never throws: the target may be
+ * anything the HTTP parser let through (`//`, `//x:99999/...`, broken percent-encoding), and
+ * URLSearchParams keeps escapes it cannot decode as they are.
+ */
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const mark = target.indexOf('?');
+  return mark < 0 ? { path: target, query: new URLSearchParams() } : { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
 }
 
 function requestEvent(req: Request, status: number): AuditEvent {
@@ -46,7 +59,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
   const outcome: AuditOutcome =
     status === 401 || status === 403 || status === 429 || (refused && status === 404) ? 'denied' : status < 400 ? 'success' : status < 500 ? 'failure' : 'error';
   const rules = [...new Set(decisions.map((d) => d.rule).filter((r): r is string => r !== undefined))];
-  const query = new URL(req.originalUrl, 'http://x').searchParams;
+  const { path, query } = splitTarget(req.originalUrl);
   return {
     requestId: req.id,
     kind: 'request',
@@ -60,7 +73,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
     policyRule: rules.length > 0 ? rules.join(',') : undefined,
     purpose: access?.environment.purpose,
     breakGlass: access?.environment.breakGlass ? { id: access.environment.breakGlass.id, reason: access.environment.breakGlass.reason } : undefined,
-    http: { method: req.method, path: req.originalUrl.split('?')[0], query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined, status },
+    http: { method: req.method, path: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}...(${path.length - MAX_PATH} more characters)` : path, query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined, status },
   };
 }
 
