@@ -14,6 +14,7 @@ import type { GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
+import { createGatewayServer } from '../http/server.js';
 import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
 import { AuditTrail } from '../access/audit/index.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
@@ -51,14 +52,12 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const app = buildApp({ config, logger, catalog, stores, access, keyring });
-  const server = app.listen(config.server.port, config.server.host);
+  const server = createGatewayServer(app, { config, audit, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.server.port, config.server.host);
   });
-  server.requestTimeout = 0; // large STOW bodies may take long; idle sockets still time out
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
   const { port, address } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');

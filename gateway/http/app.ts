@@ -8,6 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { authenticate } from './authenticate.js';
 import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
+import { refuseMalformedTarget } from './request-target.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -28,6 +29,7 @@ export function buildApp(deps: AppDeps): express.Express {
 
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
+  app.use(refuseMalformedTarget);
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');

@@ -10,6 +10,7 @@ import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
 import type { Action } from '../access/model.js';
 import { clientAddress } from './authenticate.js';
+import { recordedTarget } from './request-target.js';
 import { onResponseDone, type HookLogger } from './response-hooks.js';
 
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -23,7 +24,7 @@ const MAX_PATH = 2048;
  */
 export function auditRequests(audit: AuditTrail, logger: HookLogger) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const { path } = splitTarget(req.originalUrl);
+    const { path } = splitTarget(recordedTarget(req));
     if (PROBES.has(path)) {
       next();
       return;
@@ -59,7 +60,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
   const outcome: AuditOutcome =
     status === 401 || status === 403 || status === 429 || (refused && status === 404) ? 'denied' : status < 400 ? 'success' : status < 500 ? 'failure' : 'error';
   const rules = [...new Set(decisions.map((d) => d.rule).filter((r): r is string => r !== undefined))];
-  const { path, query } = splitTarget(req.originalUrl);
+  const { path, query } = splitTarget(recordedTarget(req));
   return {
     requestId: req.id,
     kind: 'request',

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { recordedTarget } from './request-target.js';
 import { onResponseDone } from './response-hooks.js';
 
 declare module 'express-serve-static-core' {
@@ -28,7 +29,7 @@ export function requestLog(logger: Logger) {
     res.setHeader('X-Request-Id', id);
     onResponseDone(res, logger, 'request-log', (finished) => {
       const status = finished ? res.statusCode : 499; // 499: the client went away first
-      const entry = { reqId: id, method: req.method, path: req.originalUrl.split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 };
+      const entry = { reqId: id, method: req.method, path: recordedTarget(req).split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 };
       if (status >= 500) logger.error(entry, 'request');
       else logger.info(entry, 'request');
     });
