@@ -48,7 +48,10 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   keyRefresh.unref();
   const policy = config.policy === undefined ? DEFAULT_POLICY : loadPolicy(config.policy);
   const audit = new AuditTrail(catalog.db, keyring, logger, { reloadKeyring: () => Keyring.load({ dataDir: config.dataDir, env: process.env }) });
-  audit.record({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` });
+  // Durable before serving: a start without a stop in the trail marks a process that died.
+  await audit
+    .recordNow({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` })
+    .catch((error: unknown) => logger.error({ err: error }, 'the start of the gateway could not be recorded in the audit trail'));
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const app = buildApp({ config, logger, catalog, stores, access, keyring });

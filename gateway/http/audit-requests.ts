@@ -1,10 +1,18 @@
 /**
  * Every request lands in the audit trail: who (subject, attributes, client), what action
  * on which study / series / instance, the policy decisions and their rules, the purpose of use,
- * break-glass, and the outcome with the HTTP status. Refusals and break-glass requests are
- * security events, written at once, and so is an integrity failure (502) of stored data; the rest
- * are batched by the trail. Health probes are not
- * requests for data and are not recorded.
+ * break-glass, and the outcome with the HTTP status. Health probes are not requests for data and
+ * are not recorded.
+ *
+ * The record is durable before the response completes: `res.end` is held until the trail has
+ * written the event (`AuditTrail.recordNow`), so the last bytes of a response (all of it when it
+ * is sent in one piece, as JSON and errors are) reach the client only once its record is in the
+ * database. A worker that dies (SIGKILL, a crash) has recorded every response that completed; what
+ * it loses are responses it had not finished, which the client sees cut short. When the record
+ * cannot be written the response is withheld: the connection is closed instead of being ended,
+ * and the event stays buffered in the trail and is retried (it names the status the response
+ * would have had). A response the client abandons before the gateway ends it is recorded with 499,
+ * buffered. An integrity failure (502) of stored data is also written as an integrity event.
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
@@ -19,8 +27,9 @@ const UID_PATH = /\/studies\/([0-9.]+)(?:\/series\/([0-9.]+)(?:\/instances\/([0-
 const MAX_PATH = 2048;
 
 /**
- * Middleware: records each request when its response is done. Nothing it does can throw out of the
- * response hooks: a failure is logged on `logger`.
+ * Middleware: records each request durably before its response completes (see the module
+ * header). Nothing it does can throw out of `res.end` or the response hooks: a failure is logged
+ * on `logger`.
  */
 export function auditRequests(audit: AuditTrail, logger: HookLogger) {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -29,18 +38,39 @@ export function auditRequests(audit: AuditTrail, logger: HookLogger) {
       next();
       return;
     }
-    const report = (message: string) => (error: unknown) => logger.error({ err: error, reqId: req.id }, message);
-    onResponseDone(res, logger, 'audit', (finished) => {
-      const event = requestEvent(req, finished ? res.statusCode : 499);
-      if (event.outcome === 'denied' || event.breakGlass) audit.recordNow(event).catch(report('a security event of a request is not yet durable'));
-      else audit.record(event);
-      // Stored data that failed verification: a security event of its own (see docs/audit.md).
-      if (res.statusCode === 502) {
-        audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }).catch(report('an integrity event is not yet durable'));
-      }
+    let state: 'open' | 'holding' | 'recorded' = 'open';
+    const end = res.end;
+    (res as { end: (...args: unknown[]) => Response }).end = (...args: unknown[]) => {
+      if (state === 'holding') return res; // a second end while the first waits: the first wins
+      if (state === 'recorded') return end.apply(res, args as Parameters<Response['end']>);
+      state = 'holding';
+      recordDurably(audit, req, res.statusCode).then(
+        () => end.apply(res, args as Parameters<Response['end']>),
+        (error: unknown) => {
+          logger.error({ err: error, reqId: req.id }, 'RESPONSE WITHHELD: its audit record could not be made durable; the connection is closed');
+          res.destroy();
+        },
+      );
+      return res;
+    };
+    onResponseDone(res, logger, 'audit', () => {
+      if (state !== 'open') return;
+      state = 'recorded';
+      // The connection closed before the gateway ended the response.
+      const event = requestEvent(req, 499);
+      audit.record(event);
     });
     next();
   };
+}
+
+/** Writes the record of a request ended with `status` (and an integrity event for 502); resolves once durable. */
+async function recordDurably(audit: AuditTrail, req: Request, status: number): Promise<void> {
+  const event = requestEvent(req, status);
+  const writes = [audit.recordNow(event)];
+  // Stored data that failed verification: a security event of its own (see docs/audit.md).
+  if (status === 502) writes.push(audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }));
+  await Promise.all(writes);
 }
 
 /**

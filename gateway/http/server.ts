@@ -24,6 +24,10 @@ export function createGatewayServer(app: Express, deps: GatewayServerDeps): Serv
     normalizeRequestTarget(req);
     app(req, res);
   });
+  // A client that half-closes its side after the request (RFC 9112 §9.6) still gets the response:
+  // by default Node ends the connection at once, losing any response not yet written (one held
+  // for its audit record, a STOW still storing).
+  (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   server.requestTimeout = 0; // large STOW bodies may take long; idle sockets still time out
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 65_000;

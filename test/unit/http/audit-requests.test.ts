@@ -28,13 +28,15 @@ function exchange(target: string, status: number) {
     statusCode: status,
     writableFinished: false,
     headersSent: false,
-    destroyed: false,
     end(this: Response & { writableFinished: boolean }) {
       this.writableFinished = true;
       this.emit('finish');
       return this;
     },
-    destroy() {},
+    destroyed: false,
+    destroy(this: { destroyed: boolean }) {
+      this.destroyed = true;
+    },
   }) as unknown as Response;
   return { req, res };
 }
@@ -75,5 +77,45 @@ describe('auditRequests', () => {
     assert.doesNotThrow(() => res.emit('close'));
     await new Promise((resolve) => setImmediate(resolve));
     assert.ok(errors.length >= 1, 'the failure is logged');
+  });
+
+  it('holds the end of the response until its record is durable', async () => {
+    let durable!: () => void;
+    const recorded: AuditEvent[] = [];
+    const trail = { record: () => assert.fail('a completed response is recorded durably'), recordNow: (event: AuditEvent) => (recorded.push(event), new Promise<void>((resolve) => (durable = resolve))) } as unknown as AuditTrail;
+    const { req, res } = exchange('/dicom-web/studies/1.2.3/metadata', 200);
+    await new Promise<void>((resolve) => auditRequests(trail, silentLog as never)(req, res, () => resolve()));
+    res.end('[]');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(recorded.length, 1);
+    assert.equal(res.writableFinished, false, 'nothing of the end is sent before the record is durable');
+    res.end('again');
+    durable();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(res.writableFinished, true, 'the response ends once the record is durable');
+    assert.equal(recorded.length, 1, 'one record per request');
+  });
+
+  it('withholds the response (closes the connection) when its record cannot be made durable', async () => {
+    const errors: string[] = [];
+    const log = { ...silentLog, error: (_details: unknown, message: string) => void errors.push(message) };
+    const trail = { record: () => undefined, recordNow: () => Promise.reject(new Error('database is locked')) } as unknown as AuditTrail;
+    const { req, res } = exchange('/dicom-web/studies', 200);
+    await new Promise<void>((resolve) => auditRequests(trail, log as never)(req, res, () => resolve()));
+    res.end('[]');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(res.writableFinished, false);
+    assert.equal(res.destroyed, true);
+    assert.match(errors.join('\n'), /RESPONSE WITHHELD/);
+  });
+
+  it('records a response the client abandoned with 499, once', async () => {
+    const trail = keepingTrail();
+    const { req, res } = exchange('/dicom-web/studies', 200);
+    await new Promise<void>((resolve) => auditRequests(trail, silentLog as never)(req, res, () => resolve()));
+    res.emit('close');
+    res.end();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(trail.events.map((e) => e.http?.status), [499]);
   });
 });
