@@ -9,6 +9,7 @@ import { authenticate } from './authenticate.js';
 import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
 import { refuseMalformedTarget } from './request-target.js';
+import { headerValue } from './header-text.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -163,7 +164,7 @@ function errorHandler(deps: AppDeps) {
       res.destroy();
       return;
     }
-    for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, headerValue(value));
     const body =
       gatewayError.body ?? {
         error: {

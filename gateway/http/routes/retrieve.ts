@@ -14,6 +14,7 @@ import { bulkDataShown, hasBurnedInAnnotation, instanceInView, jsonInView } from
 import type { StudyView } from '../../access/policy/policy.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 
@@ -47,12 +48,12 @@ export function retrieveRoutes(deps: AppDeps): Router {
       );
     }
     if (sendable.length < rows.length) {
-      res.status(206).setHeader('Warning', `299 aegis "${rows.length - sendable.length} instances are not available in the requested transfer syntax and were omitted"`);
+      res.status(206).setHeader('Warning', warningValue(`${rows.length - sendable.length} instances are not available in the requested transfer syntax and were omitted`));
     }
     if (!isFullView(view)) return sendDerivedInstances(req, res, sendable, view, negotiation.multipart);
     if (!negotiation.multipart) {
       const [row] = sendable;
-      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
+      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${row.transfer_syntax_uid}`));
       res.setHeader('Content-Length', String(row.size));
       await pipeline(await streamInstance(retrieval, row), res);
       return;
@@ -158,7 +159,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const derived = async (row: (typeof rows)[number]) => instanceInView(await readInstance(retrieval, row), view);
     if (!multipart) {
       const bytes = await derived(rows[0]);
-      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${rows[0].transfer_syntax_uid}`);
+      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${rows[0].transfer_syntax_uid}`));
       res.setHeader('Content-Length', String(bytes.length));
       res.end(bytes);
       return;
