@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseNetworkRange } from './access/policy/network.js';
 
 const MiB = 1024 * 1024;
 
@@ -53,8 +54,11 @@ const ConfigSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         /** Absolute base URL clients reach the gateway at (behind a proxy); BulkDataURI and RetrieveURL use it. */
         publicUrl: z.url().optional(),
-        /** Honour X-Forwarded-Proto/Host/Prefix when no publicUrl is set. */
-        trustForwardedHeaders: z.boolean().default(true),
+        /**
+         * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-* headers are
+         * believed: the client address, and without publicUrl the scheme, host and prefix of URLs. None by default.
+         */
+        trustedProxies: z.array(z.string().superRefine(validNetworkRange)).default([]),
         /** Processes serving HTTP (Node cluster); default one per core, at most 4. 1: no primary process. */
         workers: z.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), 4)),
         /** Seconds to finish in-flight requests on SIGTERM. */
@@ -157,6 +161,15 @@ const ConfigSchema = z
       .prefault({}),
   });
 
+/** Zod check of an address or CIDR range, with the parser's reason. */
+function validNetworkRange(text: string, ctx: z.RefinementCtx): void {
+  try {
+    parseNetworkRange(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+}
+
 /** The validated, frozen configuration. Paths are absolute. */
 export type GatewayConfig = z.infer<typeof ConfigSchema>;
 
@@ -203,6 +216,11 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (sources.flags?.host !== undefined) server.host = sources.flags.host;
   if (sources.flags?.port !== undefined) server.port = sources.flags.port;
   if (sources.flags?.dataDir !== undefined) raw.dataDir = sources.flags.dataDir;
+  if ('trustForwardedHeaders' in server) {
+    // Replaced: it trusted forwarded headers from any client.
+    problems.push('server.trustForwardedHeaders: no longer supported (it trusted forwarded headers from any client); list the addresses of your reverse proxies in server.trustedProxies instead');
+    delete server.trustForwardedHeaders;
+  }
   raw.server = server;
 
   const parsed = ConfigSchema.safeParse(raw);

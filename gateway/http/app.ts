@@ -10,6 +10,7 @@ import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
 import { refuseMalformedTarget } from './request-target.js';
 import { headerValue } from './header-text.js';
+import { readForwardedHeaders } from './forwarded.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -28,6 +29,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  app.use(readForwardedHeaders(config.server.trustedProxies));
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
   app.use(refuseMalformedTarget);

@@ -52,6 +52,22 @@ describe('configuration', () => {
     }
   });
 
+  it('trusts no proxy by default, validates trustedProxies and refuses the replaced trustForwardedHeaders', () => {
+    assert.deepEqual(loadConfig({ env: {} }).server.trustedProxies, []);
+    assert.deepEqual(loadConfig({ object: { server: { trustedProxies: ['10.0.0.5', 'fd00::/8', '192.168.0.0/16'] } }, env: {} }).server.trustedProxies, ['10.0.0.5', 'fd00::/8', '192.168.0.0/16']);
+    assert.throws(
+      () => loadConfig({ object: { server: { trustedProxies: ['10.0.0.0/33', 'proxy.example', '10'] } }, env: {} }),
+      (error: ConfigError) =>
+        error.problems.length === 3 && error.problems.every((p, i) => p.startsWith(`server.trustedProxies.${i}: `) && p.includes('is not an IPv4 or IPv6 address or CIDR range')),
+    );
+    for (const value of [true, false]) {
+      assert.throws(
+        () => loadConfig({ object: { server: { trustForwardedHeaders: value } }, env: {} }),
+        (error: ConfigError) => error.problems.length === 1 && /^server\.trustForwardedHeaders: no longer supported .*server\.trustedProxies/.test(error.problems[0]),
+      );
+    }
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
