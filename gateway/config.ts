@@ -63,6 +63,14 @@ const ConfigSchema = z
         workers: z.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), 4)),
         /** Seconds to finish in-flight requests on SIGTERM. */
         shutdownGraceSeconds: z.number().positive().default(10),
+        /** Seconds a client has to send the request line and headers (408 and the connection closed beyond). */
+        headersTimeoutSeconds: z.number().positive().max(3600).default(30),
+        /** Seconds a client has to send a whole request, body included (408 beyond); at least headersTimeoutSeconds. */
+        requestTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(3600),
+        /** Seconds a connection may see no traffic at all, either way, before it is closed. */
+        idleTimeoutSeconds: z.number().positive().max(24 * 3600).default(120),
+        /** Seconds an idle keep-alive connection is kept open for the next request. */
+        keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
       })
       .prefault({}),
     /** Data directory (catalog, stores, keys); default `./data`. */
@@ -105,6 +113,16 @@ const ConfigSchema = z
         maxQueryLength: z.number().int().positive().default(4096),
         /** Largest QIDO-RS `limit`; also the default when a query has none. */
         maxQidoResults: z.number().int().positive().default(1000),
+        /**
+         * Slowest average rate (bytes per second) of a request body once bodyRateGraceSeconds have
+         * passed: a slower body gets 408 and its connection is closed. Time the gateway itself does
+         * not read (it is busy with earlier parts) does not count.
+         */
+        minBodyBytesPerSecond: z.number().int().positive().default(10 * 1024),
+        /** Seconds a body may take before its rate is checked. */
+        bodyRateGraceSeconds: z.number().positive().max(3600).default(10),
+        /** Connections one client address may hold open in each worker process (trusted proxies are exempt); the excess is refused at once with 429. */
+        maxConnectionsPerClient: z.number().int().positive().default(32),
       })
       .prefault({}),
     stow: z
@@ -228,6 +246,9 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   problems.push(...crossCheck(raw));
+  if (parsed.success && parsed.data.server.headersTimeoutSeconds > parsed.data.server.requestTimeoutSeconds) {
+    problems.push('server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds');
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const config = structuredClone(parsed.data);

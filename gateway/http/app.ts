@@ -11,6 +11,7 @@ import { requestLog } from './request-log.js';
 import { refuseMalformedTarget } from './request-target.js';
 import { headerValue } from './header-text.js';
 import { readForwardedHeaders } from './forwarded.js';
+import { minimumBodyRate } from './body-rate.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -33,6 +34,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
   app.use(refuseMalformedTarget);
+  app.use(minimumBodyRate(config.limits, deps.logger));
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');

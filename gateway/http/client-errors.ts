@@ -115,8 +115,11 @@ function refuse(socket: Duplex, deps: ClientErrorDeps, refusal: Refusal): void {
   });
 }
 
-/** Ends a response the app has not started with the refusal and closes the connection after it; the app's hooks record it. */
-function endInProgress(res: ServerResponse, refusal: Pick<Refusal, 'status' | 'code' | 'message'>): void {
+/**
+ * Ends a response the app has not started with a refusal (status, catalogue code, message as the
+ * standard error body) and closes the connection after it; the app's hooks record it.
+ */
+export function endInProgress(res: ServerResponse, refusal: Pick<Refusal, 'status' | 'code' | 'message'>): void {
   const requestId = (res.req as { id?: string } | undefined)?.id;
   res.statusCode = refusal.status;
   res.setHeader('Connection', 'close');
