@@ -107,6 +107,11 @@ const ConfigSchema = z
         maxBodyBytes: z.number().int().positive().default(4096 * MiB),
         /** Largest single part (instance) of a STOW-RS request. */
         maxPartBytes: z.number().int().positive().default(1024 * MiB),
+        /**
+         * Largest size a deflated data set (Deflated Explicit VR Little Endian) of a STOW-RS part may
+         * inflate to: a decompression bomb is refused on its own (FailureReason 0xA700).
+         */
+        maxInflatedBytes: z.number().int().positive().default(64 * MiB),
         /** Most parts in one STOW-RS request. */
         maxParts: z.number().int().positive().default(10_000),
         /** Longest query string (bytes) of any request. */

@@ -38,6 +38,7 @@ export function stowRoutes(deps: AppDeps): Router {
       ...protectionSettings(deps.config),
       keyring: deps.keyring,
       onConflict: deps.config.stow.onConflict,
+      maxInflatedBytes: deps.config.limits.maxInflatedBytes,
       logger: req.log,
       authorize: storeAuthorizer(deps.catalog.db, access),
     };
