@@ -68,6 +68,23 @@ describe('configuration', () => {
     }
   });
 
+  it('validates the timeouts and limits against slow clients', () => {
+    const defaults = loadConfig({ env: {} });
+    assert.deepEqual(
+      [defaults.server.headersTimeoutSeconds, defaults.server.requestTimeoutSeconds, defaults.server.idleTimeoutSeconds, defaults.server.keepAliveTimeoutSeconds],
+      [30, 3600, 120, 65],
+    );
+    assert.deepEqual([defaults.limits.minBodyBytesPerSecond, defaults.limits.bodyRateGraceSeconds, defaults.limits.maxConnectionsPerClient, defaults.limits.maxInflatedBytes], [10240, 10, 32, 64 * 1024 * 1024]);
+    assert.throws(
+      () => loadConfig({ object: { server: { headersTimeoutSeconds: 0, idleTimeoutSeconds: -1 }, limits: { maxConnectionsPerClient: 0, minBodyBytesPerSecond: 1.5 } }, env: {} }),
+      (error: ConfigError) => ['server.headersTimeoutSeconds', 'server.idleTimeoutSeconds', 'limits.maxConnectionsPerClient', 'limits.minBodyBytesPerSecond'].every((key) => error.problems.some((p) => p.startsWith(`${key}: `))),
+    );
+    assert.throws(
+      () => loadConfig({ object: { server: { headersTimeoutSeconds: 60, requestTimeoutSeconds: 30 } }, env: {} }),
+      (error: ConfigError) => error.problems.length === 1 && error.problems[0] === 'server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds',
+    );
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
