@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseNetworkRange } from './access/policy/network.js';
 
 const MiB = 1024 * 1024;
 
@@ -53,12 +54,23 @@ const ConfigSchema = z
         port: z.number().int().min(0).max(65535).default(8080),
         /** Absolute base URL clients reach the gateway at (behind a proxy); BulkDataURI and RetrieveURL use it. */
         publicUrl: z.url().optional(),
-        /** Honour X-Forwarded-Proto/Host/Prefix when no publicUrl is set. */
-        trustForwardedHeaders: z.boolean().default(true),
+        /**
+         * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-* headers are
+         * believed: the client address, and without publicUrl the scheme, host and prefix of URLs. None by default.
+         */
+        trustedProxies: z.array(z.string().superRefine(validNetworkRange)).default([]),
         /** Processes serving HTTP (Node cluster); default one per core, at most 4. 1: no primary process. */
         workers: z.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), 4)),
         /** Seconds to finish in-flight requests on SIGTERM. */
         shutdownGraceSeconds: z.number().positive().default(10),
+        /** Seconds a client has to send the request line and headers (408 and the connection closed beyond). */
+        headersTimeoutSeconds: z.number().positive().max(3600).default(30),
+        /** Seconds a client has to send a whole request, body included (408 beyond); at least headersTimeoutSeconds. */
+        requestTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(3600),
+        /** Seconds a connection may see no traffic at all, either way, before it is closed. */
+        idleTimeoutSeconds: z.number().positive().max(24 * 3600).default(120),
+        /** Seconds an idle keep-alive connection is kept open for the next request. */
+        keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
       })
       .prefault({}),
     /** Data directory (catalog, stores, keys); default `./data`. */
@@ -95,12 +107,27 @@ const ConfigSchema = z
         maxBodyBytes: z.number().int().positive().default(4096 * MiB),
         /** Largest single part (instance) of a STOW-RS request. */
         maxPartBytes: z.number().int().positive().default(1024 * MiB),
+        /**
+         * Largest size a deflated data set (Deflated Explicit VR Little Endian) of a STOW-RS part may
+         * inflate to: a decompression bomb is refused on its own (FailureReason 0xA700).
+         */
+        maxInflatedBytes: z.number().int().positive().default(64 * MiB),
         /** Most parts in one STOW-RS request. */
         maxParts: z.number().int().positive().default(10_000),
         /** Longest query string (bytes) of any request. */
         maxQueryLength: z.number().int().positive().default(4096),
         /** Largest QIDO-RS `limit`; also the default when a query has none. */
         maxQidoResults: z.number().int().positive().default(1000),
+        /**
+         * Slowest average rate (bytes per second) of a request body once bodyRateGraceSeconds have
+         * passed: a slower body gets 408 and its connection is closed. Time the gateway itself does
+         * not read (it is busy with earlier parts) does not count.
+         */
+        minBodyBytesPerSecond: z.number().int().positive().default(10 * 1024),
+        /** Seconds a body may take before its rate is checked. */
+        bodyRateGraceSeconds: z.number().positive().max(3600).default(10),
+        /** Connections one client address may hold open in each worker process (trusted proxies are exempt); the excess is refused at once with 429. */
+        maxConnectionsPerClient: z.number().int().positive().default(32),
       })
       .prefault({}),
     stow: z
@@ -181,6 +208,15 @@ const ConfigSchema = z
       .prefault({}),
   });
 
+/** Zod check of an address or CIDR range, with the parser's reason. */
+function validNetworkRange(text: string, ctx: z.RefinementCtx): void {
+  try {
+    parseNetworkRange(text);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+}
+
 /** The validated, frozen configuration. Paths are absolute. */
 export type GatewayConfig = z.infer<typeof ConfigSchema>;
 
@@ -227,6 +263,11 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (sources.flags?.host !== undefined) server.host = sources.flags.host;
   if (sources.flags?.port !== undefined) server.port = sources.flags.port;
   if (sources.flags?.dataDir !== undefined) raw.dataDir = sources.flags.dataDir;
+  if ('trustForwardedHeaders' in server) {
+    // Replaced: it trusted forwarded headers from any client.
+    problems.push('server.trustForwardedHeaders: no longer supported (it trusted forwarded headers from any client); list the addresses of your reverse proxies in server.trustedProxies instead');
+    delete server.trustForwardedHeaders;
+  }
   raw.server = server;
 
   const parsed = ConfigSchema.safeParse(raw);
@@ -234,6 +275,9 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   problems.push(...crossCheck(raw));
+  if (parsed.success && parsed.data.server.headersTimeoutSeconds > parsed.data.server.requestTimeoutSeconds) {
+    problems.push('server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds');
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const config = structuredClone(parsed.data);

@@ -12,6 +12,7 @@ import type { GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
+import { createGatewayServer } from '../http/server.js';
 import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
 import { AuditTrail } from '../access/audit/index.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
@@ -46,18 +47,19 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   keyRefresh.unref();
   const policy = config.policy === undefined ? DEFAULT_POLICY : loadPolicy(config.policy);
   const audit = new AuditTrail(catalog.db, keyring, logger, { reloadKeyring: () => Keyring.load({ dataDir: config.dataDir, env: process.env }) });
-  audit.record({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` });
+  // Durable before serving: a start without a stop in the trail marks a process that died.
+  await audit
+    .recordNow({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` })
+    .catch((error: unknown) => logger.error({ err: error }, 'the start of the gateway could not be recorded in the audit trail'));
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const app = buildApp({ config, logger, catalog, stores, access, keyring });
-  const server = app.listen(config.server.port, config.server.host);
+  const server = createGatewayServer(app, { config, audit, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
+    server.listen(config.server.port, config.server.host);
   });
-  server.requestTimeout = 0; // large STOW bodies may take long; idle sockets still time out
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 65_000;
   const { port, address } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');

@@ -107,13 +107,17 @@ function decodeWith(label: string, bytes: Uint8Array): string {
   return decoder === null ? latin1(bytes) : decoder.decode(bytes);
 }
 
-let lastBytes: Uint8Array | undefined;
-let lastBuffer: Buffer | undefined;
+/**
+ * Buffer views of the arrays decoded lately, so that decoding one value after another of the same
+ * array does not make a view each time. Weak: a view must never keep an instance (which may be
+ * hundreds of megabytes) alive after its request is done.
+ */
+const bufferViews = new WeakMap<Uint8Array, Buffer>();
 
 /**
  * ISO 8859-1 (every byte is the code point of the same value, not windows-1252) of
- * `bytes[start, end)`. Short strings are built directly; longer ones through a Buffer view that is
- * reused while the same array is decoded (the common case: one value after another).
+ * `bytes[start, end)`. Short strings are built directly; longer ones through a Buffer view of the
+ * array, made once per array.
  */
 export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string {
   const length = end - start;
@@ -122,11 +126,12 @@ export function latin1(bytes: Uint8Array, start = 0, end = bytes.length): string
     for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
     return text;
   }
-  if (bytes !== lastBytes || lastBuffer === undefined) {
-    lastBuffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    lastBytes = bytes;
+  let view = bufferViews.get(bytes);
+  if (view === undefined) {
+    view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    bufferViews.set(bytes, view);
   }
-  return lastBuffer.toString('latin1', start, end);
+  return view.toString('latin1', start, end);
 }
 
 /** Decodes the bytes of a two-byte G0 set (0x21-0x7E pairs) through EUC-JP. */

@@ -19,7 +19,7 @@ import { latin1 } from './charset.js';
 
 /** Options of {@link parseInstance}. */
 export interface ParseOptions {
-  /** Deflated data sets that inflate to more than this many bytes are rejected (default 1 GiB). */
+  /** Deflated data sets that inflate to more than this many bytes are refused with PAYLOAD_TOO_LARGE (default 1 GiB). */
   maxInflatedBytes?: number;
 }
 
@@ -35,7 +35,9 @@ const inflatedViews = new WeakMap<ParsedInstance, Uint8Array>();
 /**
  * Parses a Part 10 instance. Offsets in the result refer to `bytes`, or for Deflated Explicit VR
  * Little Endian to {@link datasetView}. Throws `GatewayError` `INVALID_DICOM` when the bytes
- * are not an instance Aegis can understand.
+ * are not an instance Aegis can understand, and `PAYLOAD_TOO_LARGE` when a deflated data set
+ * inflates beyond `options.maxInflatedBytes` (inflation stops there: a decompression bomb costs at
+ * most that much memory).
  */
 export function parseInstance(bytes: Uint8Array, options: ParseOptions = {}): ParsedInstance {
   try {
@@ -227,10 +229,10 @@ function inflateDataSet(bytes: Uint8Array, position: number, maxBytes: number): 
   try {
     inflated = inflateRawSync(bytes.subarray(position), { maxOutputLength: maxBytes });
   } catch (error) {
-    const reason = (error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE'
-      ? `the deflated data set inflates to more than ${maxBytes} bytes`
-      : `the deflated data set cannot be inflated (${(error as Error).message})`;
-    throw invalid(reason, error);
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new GatewayError('PAYLOAD_TOO_LARGE', `the deflated data set inflates to more than ${maxBytes} bytes`, { cause: error });
+    }
+    throw invalid(`the deflated data set cannot be inflated (${(error as Error).message})`, error);
   }
   const view = new Uint8Array(position + inflated.length);
   view.set(bytes.subarray(0, position), 0);

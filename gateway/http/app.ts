@@ -8,6 +8,10 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { authenticate } from './authenticate.js';
 import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
+import { refuseMalformedTarget } from './request-target.js';
+import { headerValue } from './header-text.js';
+import { readForwardedHeaders } from './forwarded.js';
+import { minimumBodyRate } from './body-rate.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -26,8 +30,11 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  app.use(readForwardedHeaders(config.server.trustedProxies));
   app.use(requestLog(deps.logger));
-  app.use(auditRequests(deps.access.audit));
+  app.use(auditRequests(deps.access.audit, deps.logger));
+  app.use(refuseMalformedTarget);
+  app.use(minimumBodyRate(config.limits, deps.logger));
 
   if (config.cors.origins.length > 0) {
     const any = config.cors.origins.includes('*');
@@ -161,7 +168,7 @@ function errorHandler(deps: AppDeps) {
       res.destroy();
       return;
     }
-    for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, headerValue(value));
     const body =
       gatewayError.body ?? {
         error: {

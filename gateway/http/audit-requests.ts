@@ -1,42 +1,86 @@
 /**
- * Every request lands in the audit trail (issue 4): who (subject, attributes, client), what action
+ * Every request lands in the audit trail: who (subject, attributes, client), what action
  * on which study / series / instance, the policy decisions and their rules, the purpose of use,
- * break-glass, and the outcome with the HTTP status. Refusals and break-glass requests are
- * security events, written at once, and so is an integrity failure (502) of stored data; the rest
- * are batched by the trail. Health probes are not
- * requests for data and are not recorded.
+ * break-glass, and the outcome with the HTTP status. Health probes are not requests for data and
+ * are not recorded.
+ *
+ * The record is durable before the response completes: `res.end` is held until the trail has
+ * written the event (`AuditTrail.recordNow`), so the last bytes of a response (all of it when it
+ * is sent in one piece, as JSON and errors are) reach the client only once its record is in the
+ * database. A worker that dies (SIGKILL, a crash) has recorded every response that completed; what
+ * it loses are responses it had not finished, which the client sees cut short. When the record
+ * cannot be written the response is withheld: the connection is closed instead of being ended,
+ * and the event stays buffered in the trail and is retried (it names the status the response
+ * would have had). A response the client abandons before the gateway ends it is recorded with 499,
+ * buffered. An integrity failure (502) of stored data is also written as an integrity event.
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
 import type { Action } from '../access/model.js';
 import { clientAddress } from './authenticate.js';
+import { recordedTarget } from './request-target.js';
+import { onResponseDone, type HookLogger } from './response-hooks.js';
 
 const PROBES = new Set(['/healthz', '/readyz']);
 const UID_PATH = /\/studies\/([0-9.]+)(?:\/series\/([0-9.]+)(?:\/instances\/([0-9.]+))?)?/;
+/** Longest path kept in a record, in characters; the rest is counted. */
+const MAX_PATH = 2048;
 
-/** Middleware: records each request when its response is done. */
-export function auditRequests(audit: AuditTrail) {
+/**
+ * Middleware: records each request durably before its response completes (see the module
+ * header). Nothing it does can throw out of `res.end` or the response hooks: a failure is logged
+ * on `logger`.
+ */
+export function auditRequests(audit: AuditTrail, logger: HookLogger) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const path = req.originalUrl.split('?')[0];
+    const { path } = splitTarget(recordedTarget(req));
     if (PROBES.has(path)) {
       next();
       return;
     }
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
-      const event = requestEvent(req, res.writableFinished ? res.statusCode : 499);
-      if (event.outcome === 'denied' || event.breakGlass) audit.recordNow(event).catch(() => undefined);
-      else audit.record(event);
-      // Stored data that failed verification: a security event of its own (DESIGN.md "Data flow").
-      if (res.statusCode === 502) {
-        audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }).catch(() => undefined);
-      }
+    let state: 'open' | 'holding' | 'recorded' = 'open';
+    const end = res.end;
+    (res as { end: (...args: unknown[]) => Response }).end = (...args: unknown[]) => {
+      if (state === 'holding') return res; // a second end while the first waits: the first wins
+      if (state === 'recorded') return end.apply(res, args as Parameters<Response['end']>);
+      state = 'holding';
+      recordDurably(audit, req, res.statusCode).then(
+        () => end.apply(res, args as Parameters<Response['end']>),
+        (error: unknown) => {
+          logger.error({ err: error, reqId: req.id }, 'RESPONSE WITHHELD: its audit record could not be made durable; the connection is closed');
+          res.destroy();
+        },
+      );
+      return res;
     };
-    res.on('finish', done);
-    res.on('close', done);
+    onResponseDone(res, logger, 'audit', () => {
+      if (state !== 'open') return;
+      state = 'recorded';
+      // The connection closed before the gateway ended the response.
+      const event = requestEvent(req, 499);
+      audit.record(event);
+    });
     next();
   };
+}
+
+/** Writes the record of a request ended with `status` (and an integrity event for 502); resolves once durable. */
+async function recordDurably(audit: AuditTrail, req: Request, status: number): Promise<void> {
+  const event = requestEvent(req, status);
+  const writes = [audit.recordNow(event)];
+  // Stored data that failed verification: a security event of its own (see docs/audit.md).
+  if (status === 502) writes.push(audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }));
+  await Promise.all(writes);
+}
+
+/**
+ * The path and query parameters of a request target as sent. Never throws: the target may be
+ * anything the HTTP parser let through (`//`, `//x:99999/...`, broken percent-encoding), and
+ * URLSearchParams keeps escapes it cannot decode as they are.
+ */
+function splitTarget(target: string): { path: string; query: URLSearchParams } {
+  const mark = target.indexOf('?');
+  return mark < 0 ? { path: target, query: new URLSearchParams() } : { path: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
 }
 
 function requestEvent(req: Request, status: number): AuditEvent {
@@ -46,7 +90,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
   const outcome: AuditOutcome =
     status === 401 || status === 403 || status === 429 || (refused && status === 404) ? 'denied' : status < 400 ? 'success' : status < 500 ? 'failure' : 'error';
   const rules = [...new Set(decisions.map((d) => d.rule).filter((r): r is string => r !== undefined))];
-  const query = new URL(req.originalUrl, 'http://x').searchParams;
+  const { path, query } = splitTarget(recordedTarget(req));
   return {
     requestId: req.id,
     kind: 'request',
@@ -60,7 +104,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
     policyRule: rules.length > 0 ? rules.join(',') : undefined,
     purpose: access?.environment.purpose,
     breakGlass: access?.environment.breakGlass ? { id: access.environment.breakGlass.id, reason: access.environment.breakGlass.reason } : undefined,
-    http: { method: req.method, path: req.originalUrl.split('?')[0], query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined, status },
+    http: { method: req.method, path: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}...(${path.length - MAX_PATH} more characters)` : path, query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined, status },
   };
 }
 

@@ -9,6 +9,7 @@ import { PURPOSES, type Purpose } from '../access/model.js';
 import type { AccessControl } from '../access/access-control.js';
 import { GatewayError } from '../errors.js';
 import type { RequestAccess } from '../services/authorization.js';
+import { knownForwardedView } from './forwarded.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -46,9 +47,12 @@ export function authenticate(access: AccessControl) {
   };
 }
 
-/** The client's address as the socket sees it (proxies in front must be trusted explicitly: not yet). */
+/**
+ * The client's address: the TCP peer, or the client a trusted proxy names in its forwarded headers
+ * (`forwarded.ts`; read for every request by the app's first middleware).
+ */
 export function clientAddress(req: Request): string {
-  return req.socket.remoteAddress ?? 'unknown';
+  return knownForwardedView(req)?.clientAddress ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
 function declaredPurpose(req: Request): Purpose | undefined {

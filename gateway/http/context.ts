@@ -1,7 +1,7 @@
 /**
  * What every route needs: the dependencies of the app, the absolute DICOMweb root URL of a
- * request (configured `publicUrl`, else X-Forwarded-Proto/Host/Prefix, else the Host header) and
- * UID validation of path parameters.
+ * request (configured `publicUrl`, else what a trusted proxy forwarded (`forwarded.ts`), else the
+ * Host header) and UID validation of path parameters.
  */
 import type { Request } from 'express';
 import type { Logger } from 'pino';
@@ -11,6 +11,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import type { Keyring } from '../keys/keyring.js';
 import { assertUid } from '../services/qido-query.js';
+import { forwardedView } from './forwarded.js';
 
 /** The dependencies `buildApp` is given; nothing is a singleton. */
 export interface AppDeps {
@@ -28,15 +29,11 @@ export const DICOMWEB_ROOT = '/dicom-web';
 /** The absolute URL of the DICOMweb root as the client sees it. */
 export function dicomWebBase(req: Request, config: GatewayConfig): string {
   if (config.server.publicUrl) return `${config.server.publicUrl.replace(/\/+$/, '')}${DICOMWEB_ROOT}`;
-  const header = (name: string) => {
-    const value = req.headers[name];
-    return (Array.isArray(value) ? value[0] : value)?.split(',')[0].trim();
-  };
-  const forwarded = config.server.trustForwardedHeaders;
-  const encrypted = Boolean((req.socket as { encrypted?: boolean }).encrypted);
-  const protocol = (forwarded && header('x-forwarded-proto')) || (encrypted ? 'https' : 'http');
-  const host = (forwarded && header('x-forwarded-host')) || header('host') || `${config.server.host}:${config.server.port}`;
-  const prefix = forwarded ? (header('x-forwarded-prefix') ?? '').replace(/\/+$/, '') : '';
+  const forwarded = forwardedView(req, config.server.trustedProxies);
+  const encrypted = Boolean((req.socket as { encrypted?: boolean } | undefined)?.encrypted);
+  const protocol = forwarded.proto ?? (encrypted ? 'https' : 'http');
+  const host = forwarded.host || req.headers.host || `${config.server.host}:${config.server.port}`;
+  const prefix = (forwarded.prefix ?? '').replace(/\/+$/, '');
   const safe = (s: string) => /^[A-Za-z0-9.:\-[\]_/]*$/.test(s);
   if (!/^https?$/.test(protocol) || !safe(host) || !safe(prefix)) return `http://${config.server.host}:${config.server.port}${DICOMWEB_ROOT}`;
   return `${protocol}://${host}${prefix}${DICOMWEB_ROOT}`;

@@ -17,6 +17,7 @@ import {
   type MultipartPart,
 } from '@remix-run/multipart-parser/node';
 import { GatewayError } from '../errors.js';
+import { headerValue } from './header-text.js';
 
 /** One part read from a request. */
 export interface RequestPart {
@@ -159,7 +160,7 @@ export class MultipartWriter {
 
   constructor(private readonly res: ServerResponse, type: string, private readonly parts: PlannedPart[]) {
     this.heads = parts.map((part, i) => {
-      const fields = Object.entries(part.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const fields = Object.entries(part.headers).map(([k, v]) => `${k}: ${headerValue(v)}\r\n`).join('');
       return Buffer.from(`${i === 0 ? '' : '\r\n'}--${this.boundary}\r\n${fields}\r\n`, 'latin1');
     });
     const total = this.heads.reduce((sum, head, i) => sum + head.length + parts[i].length, 0) + this.closing().length;

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { recordedTarget } from './request-target.js';
+import { onResponseDone } from './response-hooks.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -25,16 +27,12 @@ export function requestLog(logger: Logger) {
     req.id = id;
     req.log = logger.child({ reqId: id });
     res.setHeader('X-Request-Id', id);
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
-      const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
-      const entry = { reqId: id, method: req.method, path: req.originalUrl.split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 };
+    onResponseDone(res, logger, 'request-log', (finished) => {
+      const status = finished ? res.statusCode : 499; // 499: the client went away first
+      const entry = { reqId: id, method: req.method, path: recordedTarget(req).split('?')[0], status, ms: Math.round((performance.now() - started) * 10) / 10 };
       if (status >= 500) logger.error(entry, 'request');
       else logger.info(entry, 'request');
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    });
     next();
   };
 }

@@ -44,6 +44,8 @@ export type StoreOutcome =
 export interface StoreDeps extends ProtectionDeps {
   catalog: Catalog;
   onConflict: 'reject' | 'replace';
+  /** Largest inflated size of a deflated data set (`limits.maxInflatedBytes`); beyond it the instance fails with 0xA700. */
+  maxInflatedBytes: number;
   /**
    * The access policy's say on writing this instance into its study: undefined when allowed, else
    * why not (the instance then fails with 0x0124). Called after the instance is parsed.
@@ -61,9 +63,10 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
 
   let parsed;
   try {
-    parsed = parseInstance(part.bytes);
+    parsed = parseInstance(part.bytes, { maxInflatedBytes: deps.maxInflatedBytes });
   } catch (error) {
     if (isGatewayError(error, 'INVALID_DICOM')) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: error.message };
+    if (isGatewayError(error, 'PAYLOAD_TOO_LARGE')) return { ok: false, failureReason: FailureReason.outOfResources, reason: `${error.message} (limits.maxInflatedBytes)` };
     deps.logger.error({ err: error }, 'unexpected error while parsing an instance');
     return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
   }

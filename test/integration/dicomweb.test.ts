@@ -126,12 +126,14 @@ describe('DICOMweb on the embedded default', () => {
     assert.equal(study3.length, 3);
   });
 
-  it('honours X-Forwarded-Proto/Host/Prefix in BulkDataURI and RetrieveURL', async () => {
-    const res = await fetch(`${gw.dicomWebUrl}/studies/${study}/series/${seriesA}/instances/${sopA1}/metadata`, {
-      headers: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'pacs.example.org', 'X-Forwarded-Prefix': '/gw' },
-    });
+  it('ignores X-Forwarded-* and Forwarded from a client that is not a trusted proxy in BulkDataURI and RetrieveURL', async () => {
+    const forged = { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Host': 'evil.example', 'X-Forwarded-Prefix': '/gw', Forwarded: 'host=evil.example;proto=https' };
+    const res = await fetch(`${gw.dicomWebUrl}/studies/${study}/series/${seriesA}/instances/${sopA1}/metadata`, { headers: forged });
     const [meta] = (await res.json()) as any[];
-    assert.match(meta['7FE00010'].BulkDataURI, /^https:\/\/pacs\.example\.org\/gw\/dicom-web\/studies\//);
+    assert.ok(meta['7FE00010'].BulkDataURI.startsWith(`${gw.dicomWebUrl}/studies/`), meta['7FE00010'].BulkDataURI);
+    const found = await fetch(`${gw.dicomWebUrl}/studies?StudyInstanceUID=${study}`, { headers: { ...forged, Accept: 'application/dicom+json' } });
+    const [match] = (await found.json()) as any[];
+    assert.equal(match['00081190'].Value[0], `${gw.dicomWebUrl}/studies/${study}`);
   });
 
   it('returns native frames as application/octet-stream, one part per frame; out of range is 404', async () => {

@@ -68,7 +68,11 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   child.stderr!.on('data', (d) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`gateway did not start in 30 s\n${stderr}\n${logs.join('\n')}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not left running (with its workers) to keep the test process alive.
+      child.kill('SIGTERM');
+      reject(new Error(`gateway did not start in 30 s\n${stderr}\n${logs.join('\n')}`));
+    }, 30_000);
     child.stdout!.on('data', (d) => {
       buffered += d.toString();
       let nl: number;

@@ -72,6 +72,39 @@ describe('configuration', () => {
     assert.throws(() => loadConfig({ object: { auth: { lockout: { delaySeconds: 10, maxDelaySeconds: 5 } } }, env: {} }), /auth\.lockout\.maxDelaySeconds: must be at least delaySeconds \(10\)/);
   });
 
+  it('trusts no proxy by default, validates trustedProxies and refuses the replaced trustForwardedHeaders', () => {
+    assert.deepEqual(loadConfig({ env: {} }).server.trustedProxies, []);
+    assert.deepEqual(loadConfig({ object: { server: { trustedProxies: ['10.0.0.5', 'fd00::/8', '192.168.0.0/16'] } }, env: {} }).server.trustedProxies, ['10.0.0.5', 'fd00::/8', '192.168.0.0/16']);
+    assert.throws(
+      () => loadConfig({ object: { server: { trustedProxies: ['10.0.0.0/33', 'proxy.example', '10'] } }, env: {} }),
+      (error: ConfigError) =>
+        error.problems.length === 3 && error.problems.every((p, i) => p.startsWith(`server.trustedProxies.${i}: `) && p.includes('is not an IPv4 or IPv6 address or CIDR range')),
+    );
+    for (const value of [true, false]) {
+      assert.throws(
+        () => loadConfig({ object: { server: { trustForwardedHeaders: value } }, env: {} }),
+        (error: ConfigError) => error.problems.length === 1 && /^server\.trustForwardedHeaders: no longer supported .*server\.trustedProxies/.test(error.problems[0]),
+      );
+    }
+  });
+
+  it('validates the timeouts and limits against slow clients', () => {
+    const defaults = loadConfig({ env: {} });
+    assert.deepEqual(
+      [defaults.server.headersTimeoutSeconds, defaults.server.requestTimeoutSeconds, defaults.server.idleTimeoutSeconds, defaults.server.keepAliveTimeoutSeconds],
+      [30, 3600, 120, 65],
+    );
+    assert.deepEqual([defaults.limits.minBodyBytesPerSecond, defaults.limits.bodyRateGraceSeconds, defaults.limits.maxConnectionsPerClient, defaults.limits.maxInflatedBytes], [10240, 10, 32, 64 * 1024 * 1024]);
+    assert.throws(
+      () => loadConfig({ object: { server: { headersTimeoutSeconds: 0, idleTimeoutSeconds: -1 }, limits: { maxConnectionsPerClient: 0, minBodyBytesPerSecond: 1.5 } }, env: {} }),
+      (error: ConfigError) => ['server.headersTimeoutSeconds', 'server.idleTimeoutSeconds', 'limits.maxConnectionsPerClient', 'limits.minBodyBytesPerSecond'].every((key) => error.problems.some((p) => p.startsWith(`${key}: `))),
+    );
+    assert.throws(
+      () => loadConfig({ object: { server: { headersTimeoutSeconds: 60, requestTimeoutSeconds: 30 } }, env: {} }),
+      (error: ConfigError) => error.problems.length === 1 && error.problems[0] === 'server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds',
+    );
+  });
+
   it('reports an unreadable or unparsable file', () => {
     assert.throws(() => loadConfig({ file: '/nonexistent/aegis.yaml', env: {} }), /cannot read configuration file/);
     const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));

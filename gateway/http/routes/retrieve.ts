@@ -14,6 +14,7 @@ import { bulkDataInView, instanceBytesInView, instanceGiven, instanceView, metad
 import type { InstanceRow } from '../../catalog/catalog.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 
@@ -54,12 +55,12 @@ export function retrieveRoutes(deps: AppDeps): Router {
       ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
       ...(sendable.length < given.length ? [`${given.length - sendable.length} instances are not available in the requested transfer syntax`] : []),
     ];
-    if (omitted.length > 0) res.status(206).setHeader('Warning', `299 aegis "${omitted.join('; ')}: they were omitted"`);
+    if (omitted.length > 0) res.status(206).setHeader('Warning', warningValue(`${omitted.join('; ')}: they were omitted`));
     if (!sendable[0].view.whole) return sendDerivedInstances(req, res, sendable, negotiation.multipart);
     const rows = sendable.map(({ row }) => row);
     if (!negotiation.multipart) {
       const [row] = rows;
-      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`);
+      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${row.transfer_syntax_uid}`));
       res.setHeader('Content-Length', String(row.size));
       await pipeline(await streamInstance(retrieval, row), res);
       return;
@@ -159,7 +160,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     const derived = async ({ row, view }: Seen) => instanceBytesInView(view, await readInstance(retrieval, row));
     if (!multipart) {
       const bytes = await derived(seen[0]);
-      res.setHeader('Content-Type', `application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`);
+      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`));
       res.setHeader('Content-Length', String(bytes.length));
       res.end(bytes);
       return;

@@ -7,6 +7,7 @@ import { Router, type Request, type Response } from 'express';
 import { parseQidoQuery, type QidoLevel } from '../../services/qido-query.js';
 import { search } from '../../services/search.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { warningValue } from '../header-text.js';
 import { negotiateJson } from '../negotiate.js';
 import { accessOf } from '../authenticate.js';
 
@@ -19,7 +20,7 @@ export function searchRoutes(deps: AppDeps): Router {
     const params = new URL(req.originalUrl, 'http://x').searchParams;
     const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults });
     const result = await search(deps.catalog, query, dicomWebBase(req, deps.config), accessOf(req));
-    if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map((w) => `299 aegis "${w.replace(/"/g, "'")}"`));
+    if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map(warningValue));
     res.status(200).type(type).send(JSON.stringify(result.matches));
   };
   router.get('/studies', handler('study'));

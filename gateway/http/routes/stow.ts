@@ -10,6 +10,7 @@ import { protectionSettings } from '../../services/protected-fragments.js';
 import { accessOf } from '../authenticate.js';
 import { stowResponse, storeInstance, FailureReason, type StoreOutcome } from '../../services/store.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { warningValue } from '../header-text.js';
 import { param, parseMediaType } from '../media-type.js';
 import { readMultipart } from '../multipart.js';
 import { negotiateJson } from '../negotiate.js';
@@ -37,6 +38,7 @@ export function stowRoutes(deps: AppDeps): Router {
       ...protectionSettings(deps.config),
       keyring: deps.keyring,
       onConflict: deps.config.stow.onConflict,
+      maxInflatedBytes: deps.config.limits.maxInflatedBytes,
       logger: req.log,
       authorize: storeAuthorizer(deps.catalog.db, access),
     };
@@ -61,12 +63,12 @@ export function stowRoutes(deps: AppDeps): Router {
     }
     const outcomes = await Promise.all(pending);
     const base = dicomWebBase(req, deps.config);
-    const warnings = outcomes.filter((o) => !o.ok).map((o) => `299 aegis "${(o as { reason: string }).reason.replace(/"/g, "'")}"`);
+    const warnings = outcomes.filter((o) => !o.ok).map((o) => warningValue((o as { reason: string }).reason));
     if (bodyError) {
       res.setHeader('Connection', 'close');
       if (!outcomes.some((o) => o.ok)) throw bodyError;
       // Instances already stored stay stored; say what happened to the rest.
-      warnings.push(`299 aegis "${(bodyError as Error).message.replace(/"/g, "'")}; the remaining parts were not stored"`);
+      warnings.push(warningValue(`${(bodyError as Error).message}; the remaining parts were not stored`));
       outcomes.push({ ok: false, failureReason: FailureReason.cannotUnderstand, reason: (bodyError as Error).message });
     }
     // A body not read to its end (a long epilogue) cannot be followed by another request.

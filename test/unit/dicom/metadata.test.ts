@@ -261,7 +261,7 @@ describe('rejections', () => {
     const bomb = deflateRawSync(encodeDataSet([...identity(), ['00091010', 'OB', new Uint8Array(1 << 20)]], true, true));
     assert.throws(
       () => parseInstance(Buffer.concat([header, bomb]), { maxInflatedBytes: 1 << 16 }),
-      (e: unknown) => isGatewayError(e, 'INVALID_DICOM') && /inflates to more than 65536 bytes/.test(e.message),
+      (e: unknown) => isGatewayError(e, 'PAYLOAD_TOO_LARGE') && /inflates to more than 65536 bytes/.test(e.message),
     );
   });
 });
