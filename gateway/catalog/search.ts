@@ -11,6 +11,7 @@ import type { CatalogDatabase } from './schema.js';
 import { fuzzyForm, paddedTime } from './levels.js';
 
 type Joined = CatalogDatabase & { st: CatalogDatabase['studies']; se: CatalogDatabase['series']; i: CatalogDatabase['instances'] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the builder is used across tables and aliases
 type Eb = ExpressionBuilder<Joined, any>;
 
 /** Catalog columns of the matchable attributes; person names carry their fuzzy column too. */

@@ -20,7 +20,6 @@ import {
   writeSample,
   type DicomJson,
   type PixelDataLayout,
-  type PixelGeometry,
 } from '../../../gateway/dicom/index.js';
 import { syntheticInstance } from '../../fixtures/synthetic.js';
 import { nativePixelCorpus } from '../../support/native-pixels.js';
