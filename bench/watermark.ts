@@ -16,18 +16,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  embedWatermark,
-  extractWatermark,
-  sampleCodec,
-  sampleOffset,
-  verifyAndRemoveWatermark,
-  watermarkCapacity,
-  watermarkKey,
-  watermarkPixelData,
-  type PixelGeometry,
-  type WatermarkParameters,
-} from '../gateway/dicom/index.js';
+import { embedWatermark, extractWatermark, watermarkCapacity, type WatermarkParameters } from '../gateway/dicom/watermark.js';
+import { sampleCodec, sampleOffset, type PixelGeometry } from '../gateway/dicom/pixel-geometry.js';
+import { verifyAndRemoveWatermark, watermarkKey, watermarkPixelData } from '../gateway/dicom/watermark-payload.js';
 import { syntheticPixelData, type SyntheticOptions } from '../test/fixtures/synthetic.js';
 import { nativePixelCorpus } from '../test/support/native-pixels.js';
 import { fmt, table } from './lib/stats.js';

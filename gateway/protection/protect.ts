@@ -15,20 +15,12 @@ import { fragmentAad } from '../keys/associated-data.js';
 import { encryptFragment, generateDataKey } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
-import {
-  backgroundFirstPixels,
-  pixelGeometry,
-  segmentationRefusal,
-  segmentPixels,
-  splitEncapsulatedPixelData,
-  splitPixelData,
-  stripeBytes,
-  frameByteLength,
-  planPixelWatermark,
-  watermarkKey,
-  writeWatermarkChanges,
-  type PixelGeometry,
-} from '../dicom/index.js';
+import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from '../dicom/segmentation.js';
+import { pixelGeometry, frameByteLength, type PixelGeometry } from '../dicom/pixel-geometry.js';
+import { splitEncapsulatedPixelData, splitPixelData } from '../dicom/pixel-split.js';
+import { stripeBytes } from '../dicom/byte-stripes.js';
+import { planPixelWatermark, watermarkKey } from '../dicom/watermark-payload.js';
+import { writeWatermarkChanges } from '../dicom/watermark.js';
 import { isGatewayError } from '../errors.js';
 
 /** How to protect. */

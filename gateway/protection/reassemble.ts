@@ -12,20 +12,13 @@ import { fragmentAad } from '../keys/associated-data.js';
 import { decryptFragment, plaintextLength, SEALED_OVERHEAD } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
-import {
-  backgroundFirstPixels,
-  joinRegions,
-  joinStripes,
-  restoreSegmentation,
-  verifyAndRemoveWatermarkInPlace,
-  watermarkKey,
-  type PixelGeometry,
-  type RegionSource,
-  type PixelSplitParameters,
-  type SegmentationParameters,
-  type StripeParameters,
-  type WatermarkRecord,
-} from '../dicom/index.js';
+import { backgroundFirstPixels } from '../dicom/segmentation.js';
+import { joinRegions, restoreSegmentation, type SegmentationParameters } from '../dicom/region-split.js';
+import { joinStripes, type StripeParameters } from '../dicom/byte-stripes.js';
+import { verifyAndRemoveWatermarkInPlace, watermarkKey, type WatermarkRecord } from '../dicom/watermark-payload.js';
+import type { PixelGeometry } from '../dicom/pixel-geometry.js';
+import type { RegionSource } from '../dicom/pixel-kernels.js';
+import type { PixelSplitParameters } from '../dicom/pixel-split.js';
 
 /** The key of a fragment in the map of fetched bytes. */
 export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): string {

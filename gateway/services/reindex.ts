@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { parseInstance } from '../dicom/index.js';
+import { parseInstance } from '../dicom/parse.js';
 import { isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { verifyManifest } from '../protection/manifest.js';

@@ -6,7 +6,7 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { frameMediaType } from '../../dicom/index.js';
+import { frameMediaType } from '../../dicom/transfer-syntax.js';
 import { GatewayError } from '../../errors.js';
 import { authorizeStudy, isFullView } from '../../services/authorization.js';
 import { VerifiedInstances, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';

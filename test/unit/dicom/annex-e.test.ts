@@ -5,14 +5,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  annexEAction,
-  annexERows,
-  DEIDENTIFICATION_METHODS,
-  identityAttributes,
-  isIdentityAttribute,
-  keywordForTag,
-} from '../../../gateway/dicom/index.js';
+import { annexEAction, annexERows, DEIDENTIFICATION_METHODS, identityAttributes, isIdentityAttribute } from '../../../gateway/dicom/annex-e.js';
+import { keywordForTag } from '../../../gateway/dicom/dictionary.js';
 
 const PATTERNS = new Set(['50xxxxxx', '60xx3000', '60xx4000', 'ggggeeee']);
 

@@ -7,14 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { isGatewayError } from '../../../gateway/errors.js';
-import {
-  joinEncapsulated,
-  joinPixelData,
-  joinStripes,
-  splitEncapsulated,
-  splitPixelData,
-  type StripeParameters,
-} from '../../../gateway/dicom/index.js';
+import { joinEncapsulated, joinStripes, splitEncapsulated, type StripeParameters } from '../../../gateway/dicom/byte-stripes.js';
+import { joinPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
 import { assertNoRevealingRun, syntheticGeometry } from './segmentation-support.js';
 
 describe('byte stripes', () => {

@@ -6,20 +6,13 @@
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import type { DataSet, Element } from 'dicom-parser';
-import {
-  annexEAction,
-  datasetView,
-  deidentifyInstance,
-  deidentifyJson,
-  parseInstance,
-  readInstanceTree,
-  vrForTag,
-  type DeidentifiedInstance,
-  type DeidentifyOptions,
-  type DicomJson,
-  type ParsedInstance,
-} from '../../../gateway/dicom/index.js';
-import { readMetaHeader } from '../../../gateway/dicom/parse.js';
+import { annexEAction } from '../../../gateway/dicom/annex-e.js';
+import { datasetView, parseInstance, readInstanceTree, readMetaHeader } from '../../../gateway/dicom/parse.js';
+import { deidentifyInstance, type DeidentifiedInstance } from '../../../gateway/dicom/deidentify.js';
+import { deidentifyJson } from '../../../gateway/dicom/deidentify-json.js';
+import { vrForTag } from '../../../gateway/dicom/dictionary.js';
+import type { DeidentifyOptions } from '../../../gateway/dicom/deid-plan.js';
+import type { DicomJson, ParsedInstance } from '../../../gateway/dicom/types.js';
 
 /** The JSON without Group Length attributes (deidentifyJson leaves them out), at every depth. */
 export function withoutGroupLengths(json: DicomJson): DicomJson {

@@ -7,17 +7,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError } from '../../../gateway/errors.js';
-import {
-  backgroundFirstOrder,
-  joinPixelData,
-  joinRegions,
-  restoreSegmentation,
-  segmentPixels,
-  splitPixelData,
-  splitRegions,
-  type PixelGeometry,
-  type SegmentationParameters,
-} from '../../../gateway/dicom/index.js';
+import { backgroundFirstOrder, segmentPixels } from '../../../gateway/dicom/segmentation.js';
+import { joinPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
+import { joinRegions, restoreSegmentation, splitRegions, type SegmentationParameters } from '../../../gateway/dicom/region-split.js';
+import type { PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
 import { syntheticPixelData, type SyntheticOptions } from '../../fixtures/synthetic.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { decodeLabelMap, encodeLabelMap } from '../../../gateway/dicom/label-map.js';

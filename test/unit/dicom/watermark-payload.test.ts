@@ -8,17 +8,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { isGatewayError } from '../../../gateway/errors.js';
-import {
-  embedWatermark,
-  extractWatermark,
-  verifyAndRemoveWatermark,
-  verifyWatermark,
-  watermarkKey,
-  watermarkPayload,
-  watermarkPixelData,
-  type PixelGeometry,
-  type WatermarkRecord,
-} from '../../../gateway/dicom/index.js';
+import { embedWatermark, extractWatermark } from '../../../gateway/dicom/watermark.js';
+import { verifyAndRemoveWatermark, verifyWatermark, watermarkKey, watermarkPayload, watermarkPixelData, type WatermarkRecord } from '../../../gateway/dicom/watermark-payload.js';
+import type { PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
 import { geometryOf, pixelsFor, prng } from './pixel-support.js';
 
 const KEY = watermarkKey(new Uint8Array(32).fill(7));

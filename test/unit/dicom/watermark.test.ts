@@ -8,17 +8,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError, type ErrorCode } from '../../../gateway/errors.js';
-import {
-  embedWatermark,
-  extractWatermark,
-  sampleCodec,
-  sampleOffset,
-  unsupportedSampleAccess,
-  valueRange,
-  type PixelGeometry,
-  type WatermarkOptions,
-  type WatermarkParameters,
-} from '../../../gateway/dicom/index.js';
+import { embedWatermark, extractWatermark, type WatermarkOptions, type WatermarkParameters } from '../../../gateway/dicom/watermark.js';
+import { sampleCodec, sampleOffset, unsupportedSampleAccess, valueRange, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
 import { nativePixelCorpus } from '../../support/native-pixels.js';
 import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleOffsets, sampleValues } from './pixel-support.js';
 
