@@ -7,7 +7,7 @@
  * are compressed as a whole and cannot be cut by offsets: the caller keeps them opaque.
  */
 import type { DataSet, Element } from 'dicom-parser';
-import { annexEAction } from './annex-e.js';
+import { annexEAction } from '../deidentify/annex-e.js';
 import type { ByteRange } from './byte-cuts.js';
 import { readInstanceTree } from './parse.js';
 import type { ParsedInstance } from './types.js';

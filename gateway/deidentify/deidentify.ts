@@ -21,9 +21,9 @@ import { deflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import type { DataSet, Element } from 'dicom-parser';
 import { GatewayError } from '../errors.js';
-import { parseInstance, readInstanceTree } from './parse.js';
-import { implicitVRCallback } from './json-model.js';
-import { dictionaryVR, isPrivateCreatorTag, isPrivateTag } from './dictionary.js';
+import { parseInstance, readInstanceTree } from '../dicom/parse.js';
+import { implicitVRCallback } from '../dicom/json-model.js';
+import { dictionaryVR, isPrivateCreatorTag, isPrivateTag } from '../dicom/dictionary.js';
 import {
   DeidentificationPlan,
   methodDescription,

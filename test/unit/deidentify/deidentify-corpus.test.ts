@@ -16,7 +16,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { parseInstance } from '../../../gateway/dicom/parse.js';
-import type { DeidentifyOptions } from '../../../gateway/dicom/deid-plan.js';
+import type { DeidentifyOptions } from '../../../gateway/deidentify/deid-plan.js';
 import type { DicomJson } from '../../../gateway/dicom/types.js';
 import { corpusFiles, PYDICOM_DATA } from '../../support/corpus.js';
 import { pydicomWalk } from '../../support/pydicom-walk.js';

@@ -2,16 +2,16 @@
  * What a subject sees of the data it may access (field-level rules, issue 4): the stored data
  * unchanged, or with masked attributes removed, or de-identified by the PS3.15 Annex E Basic
  * Profile (Retain UIDs Option: the gateway's URLs carry the original UIDs). Applied to QIDO results,
- * metadata and instances alike, by `dicom/deidentify*.ts`. The stored bytes are never changed: a
+ * metadata and instances alike, by `deidentify*.ts`. The stored bytes are never changed: a
  * view is a derived copy.
  */
 import type { StudyView } from '../access/policy/policy.js';
-import { deidentifyInstance } from '../dicom/deidentify.js';
-import { deidentifyJson } from '../dicom/deidentify-json.js';
-import type { DeidentifyOptions } from '../dicom/deid-plan.js';
+import { deidentifyInstance } from './deidentify.js';
+import { deidentifyJson } from './deidentify-json.js';
+import type { DeidentifyOptions } from './deid-plan.js';
 import { dictionaryVR } from '../dicom/dictionary.js';
 import type { DicomJson } from '../dicom/types.js';
-import { isFullView } from './authorization.js';
+import { isFullView } from './full-view.js';
 
 function options(view: StudyView): DeidentifyOptions {
   return { profile: view.deidentify ? 'basic' : 'none', mask: view.maskedFields, retainUids: true };

@@ -13,7 +13,7 @@
  *   -  neither.
  * The other option columns (Clean Descriptors, Device and Institution Identity, Patient
  * Characteristics, Safe Private, ...) are not applied by Aegis and not recorded here.
- * Transcribed from the standard; test/unit/dicom/annex-e.test.ts checks every keyword against the
+ * Transcribed from the standard; test/unit/deidentify/annex-e.test.ts checks every keyword against the
  * data dictionary, so a mistyped tag shows up.
  */
 export const ANNEX_E_TABLE = `

@@ -5,7 +5,7 @@
  * method codes of PS3.16 CID 7050. One module for every user of the table: the de-identified
  * research view (issue 4) and the identity split of stored instances (issue 3).
  */
-import { normalizeTag } from './dictionary.js';
+import { normalizeTag } from '../dicom/dictionary.js';
 import { ANNEX_E_TABLE } from './annex-e-table.js';
 
 /**

@@ -6,7 +6,7 @@
  * instance. Removed attributes take their BulkDataURI or InlineBinary with them. Group Length
  * attributes (gggg,0000) are left out: they count bytes of an encoding that JSON does not have.
  */
-import type { DicomJson, DicomJsonAttribute } from './types.js';
+import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import {
   DeidentificationPlan,
   DUMMY_BINARY_LENGTH,

@@ -14,7 +14,7 @@
 import { createHmac } from 'node:crypto';
 import { GatewayError } from '../errors.js';
 import { annexEAction, DEIDENTIFICATION_METHODS, type AnnexEActionCode, type DeidentificationMethod } from './annex-e.js';
-import { dictionaryVR, isPrivateTag, normalizeTag, tagForKeyword } from './dictionary.js';
+import { dictionaryVR, isPrivateTag, normalizeTag, tagForKeyword } from '../dicom/dictionary.js';
 
 /** How dates and times of Table E.1-1 are treated. */
 export type DatesOption =

@@ -1,11 +1,11 @@
 /**
- * Table E.1-1 of PS3.15 as gateway/dicom/annex-e.ts exposes it: the transcription agrees with the
+ * Table E.1-1 of PS3.15 as gateway/deidentify/annex-e.ts exposes it: the transcription agrees with the
  * data dictionary (a mistyped tag would carry another attribute's keyword), the patterns (curves,
  * overlays, private attributes) resolve, and the option columns are where the standard puts them.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { annexEAction, annexERows, DEIDENTIFICATION_METHODS, identityAttributes, isIdentityAttribute } from '../../../gateway/dicom/annex-e.js';
+import { annexEAction, annexERows, DEIDENTIFICATION_METHODS, identityAttributes, isIdentityAttribute } from '../../../gateway/deidentify/annex-e.js';
 import { keywordForTag } from '../../../gateway/dicom/dictionary.js';
 
 const PATTERNS = new Set(['50xxxxxx', '60xx3000', '60xx4000', 'ggggeeee']);

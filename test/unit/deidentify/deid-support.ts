@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import type { DataSet, Element } from 'dicom-parser';
-import { annexEAction } from '../../../gateway/dicom/annex-e.js';
+import { annexEAction } from '../../../gateway/deidentify/annex-e.js';
 import { datasetView, parseInstance, readInstanceTree, readMetaHeader } from '../../../gateway/dicom/parse.js';
-import { deidentifyInstance, type DeidentifiedInstance } from '../../../gateway/dicom/deidentify.js';
-import { deidentifyJson } from '../../../gateway/dicom/deidentify-json.js';
+import { deidentifyInstance, type DeidentifiedInstance } from '../../../gateway/deidentify/deidentify.js';
+import { deidentifyJson } from '../../../gateway/deidentify/deidentify-json.js';
 import { vrForTag } from '../../../gateway/dicom/dictionary.js';
-import type { DeidentifyOptions } from '../../../gateway/dicom/deid-plan.js';
+import type { DeidentifyOptions } from '../../../gateway/deidentify/deid-plan.js';
 import type { DicomJson, ParsedInstance } from '../../../gateway/dicom/types.js';
 
 /** The JSON without Group Length attributes (deidentifyJson leaves them out), at every depth. */

@@ -11,9 +11,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN } from '../../../gateway/dicom/transfer-syntax.js';
-import { deidentifyInstance } from '../../../gateway/dicom/deidentify.js';
-import type { DeidentifyOptions } from '../../../gateway/dicom/deid-plan.js';
-import { buildInstance, identity, imagePixel, ramp, type Spec } from './instance-builder.js';
+import { deidentifyInstance } from '../../../gateway/deidentify/deidentify.js';
+import type { DeidentifyOptions } from '../../../gateway/deidentify/deid-plan.js';
+import { buildInstance, identity, imagePixel, ramp, type Spec } from '../dicom/instance-builder.js';
 import { contains, deflateDataSet, deidentifyAndCompare, groupLength, viewOf, withTrueGroupLengths } from './deid-support.js';
 
 /** Identity attributes of Table E.1-1 (X, Z, X/Z/D, ... in the Basic Profile) and their VRs. */

@@ -5,7 +5,7 @@
  * values, replaced UIDs, shifted dates, the De-identification Method attributes of PS3.3 C.7.1.1).
  * Everything else of a de-identified instance is copied from the original bytes.
  */
-import { latin1 } from './charset.js';
+import { latin1 } from '../dicom/charset.js';
 import { DUMMY_BINARY_LENGTH, dummyText, shiftDate } from './deid-plan.js';
 
 /** VRs with 2 reserved bytes and a 32-bit length in explicit VR (PS3.5 Table 7.1-1). */

@@ -11,12 +11,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError } from '../../../gateway/errors.js';
 import { DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN } from '../../../gateway/dicom/transfer-syntax.js';
-import { deidentifyInstance } from '../../../gateway/dicom/deidentify.js';
-import { deidentifyJson } from '../../../gateway/dicom/deidentify-json.js';
+import { deidentifyInstance } from '../../../gateway/deidentify/deidentify.js';
+import { deidentifyJson } from '../../../gateway/deidentify/deidentify-json.js';
 import { parseInstance, readMetaHeader } from '../../../gateway/dicom/parse.js';
 import type { DicomJson } from '../../../gateway/dicom/types.js';
-import type { DeidentifyOptions } from '../../../gateway/dicom/deid-plan.js';
-import { buildInstance, imagePixel, ramp, type Spec } from './instance-builder.js';
+import type { DeidentifyOptions } from '../../../gateway/deidentify/deid-plan.js';
+import { buildInstance, imagePixel, ramp, type Spec } from '../dicom/instance-builder.js';
 import { contains, deflateDataSet, deidentifyAndCompare, groupLength, rawElements, viewOf, withTrueGroupLengths } from './deid-support.js';
 
 const EXPLICIT_LE = EXPLICIT_VR_LITTLE_ENDIAN;
