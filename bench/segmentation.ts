@@ -7,7 +7,7 @@
  *
  *   npm run bench:segmentation
  */
-import { joinPixelData, splitPixelData } from '../gateway/dicom/pixel-split.js';
+import { joinPixelData, splitPixelData } from '../gateway/protection/split/pixel-split.js';
 import type { PixelGeometry } from '../gateway/dicom/pixel-geometry.js';
 import { syntheticPixelData } from '../test/fixtures/synthetic.js';
 

@@ -8,19 +8,19 @@
  * byte ranges of the received instance.
  */
 import type { JsonValue } from '../canonical-json.js';
-import { cutRanges, type ByteRange } from '../dicom/byte-cuts.js';
-import { identityRanges } from '../dicom/identity-ranges.js';
+import { cutRanges, type ByteRange } from './split/byte-cuts.js';
+import { identityRanges } from './split/identity-ranges.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { fragmentAad } from '../keys/associated-data.js';
 import { encryptFragment, generateDataKey } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
-import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from '../dicom/segmentation.js';
+import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from './segmentation/segmentation.js';
 import { pixelGeometry, frameByteLength, type PixelGeometry } from '../dicom/pixel-geometry.js';
-import { splitEncapsulatedPixelData, splitPixelData } from '../dicom/pixel-split.js';
-import { stripeBytes } from '../dicom/byte-stripes.js';
-import { planPixelWatermark, watermarkKey } from '../dicom/watermark-payload.js';
-import { writeWatermarkChanges } from '../dicom/watermark.js';
+import { splitEncapsulatedPixelData, splitPixelData } from './split/pixel-split.js';
+import { stripeBytes } from './split/byte-stripes.js';
+import { planPixelWatermark, watermarkKey } from './watermark/watermark-payload.js';
+import { writeWatermarkChanges } from './watermark/watermark.js';
 import { isGatewayError } from '../errors.js';
 
 /** How to protect. */

@@ -8,14 +8,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { gatherFrames, labelFrame, labelRuns, scatterFrames } from '../../../gateway/dicom/pixel-kernels.js';
-import { seededRandom } from '../../support/random.js';
-import { compileKernels } from '../../../scripts/build-kernels.mjs';
+import { gatherFrames, labelFrame, labelRuns, scatterFrames } from '../../../../gateway/protection/segmentation/pixel-kernels.js';
+import { seededRandom } from '../../../support/random.js';
+import { compileKernels } from '../../../../scripts/build-kernels.mjs';
 
 describe('pixel kernels', () => {
   it('the committed module is what kernels/pixel-kernels.ts compiles to (npm run build:kernels)', () => {
-    const committed = readFileSync(new URL('../../../gateway/dicom/pixel-kernels.wasm.ts', import.meta.url), 'utf8');
-    assert.equal(committed, compileKernels(), 'gateway/dicom/pixel-kernels.wasm.ts is stale: run npm run build:kernels');
+    const committed = readFileSync(new URL('../../../../gateway/protection/segmentation/pixel-kernels.wasm.ts', import.meta.url), 'utf8');
+    assert.equal(committed, compileKernels(), 'gateway/protection/segmentation/pixel-kernels.wasm.ts is stale: run npm run build:kernels');
   });
 
   it('labelFrame: histogram of every step-th element, labels by table, counts and runs', () => {

@@ -6,8 +6,8 @@
  * consecutive bytes of the value, so none holds a decodable piece of a compressed frame (a JPEG
  * header with the start of its scan) or a run of the original bytes.
  */
-import { GatewayError } from '../errors.js';
-import { checkRegions, type SegmentationRefusal } from './segmentation.js';
+import { GatewayError } from '../../errors.js';
+import { checkRegions, type SegmentationRefusal } from '../segmentation/segmentation.js';
 
 /** Bytes per stripe unless told otherwise. */
 export const DEFAULT_STRIPE_BYTES = 1;

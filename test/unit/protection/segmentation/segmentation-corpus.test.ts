@@ -9,12 +9,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename, relative } from 'node:path';
-import { datasetView, parseInstance } from '../../../gateway/dicom/parse.js';
-import { joinPixelData, splitEncapsulatedPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
-import { pixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import type { ParsedInstance } from '../../../gateway/dicom/types.js';
-import type { StripeParameters } from '../../../gateway/dicom/byte-stripes.js';
-import { corpusFiles, PYDICOM_DATA } from '../../support/corpus.js';
+import { datasetView, parseInstance } from '../../../../gateway/dicom/parse.js';
+import { joinPixelData, splitEncapsulatedPixelData, splitPixelData } from '../../../../gateway/protection/split/pixel-split.js';
+import { pixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import type { ParsedInstance } from '../../../../gateway/dicom/types.js';
+import type { StripeParameters } from '../../../../gateway/protection/split/byte-stripes.js';
+import { corpusFiles, PYDICOM_DATA } from '../../../support/corpus.js';
 import { assertNoRevealingRun, expectedRegion } from './segmentation-support.js';
 
 /** Native pixel data that is striped, and why. */

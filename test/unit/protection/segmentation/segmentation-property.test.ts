@@ -9,11 +9,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { backgroundFirstOrder } from '../../../gateway/dicom/segmentation.js';
-import { bytesPerSample, frameByteLength, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import { joinEncapsulated, splitEncapsulated } from '../../../gateway/dicom/byte-stripes.js';
-import { joinPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
-import type { SegmentationParameters } from '../../../gateway/dicom/region-split.js';
+import { backgroundFirstOrder } from '../../../../gateway/protection/segmentation/segmentation.js';
+import { bytesPerSample, frameByteLength, type PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import { joinEncapsulated, splitEncapsulated } from '../../../../gateway/protection/split/byte-stripes.js';
+import { joinPixelData, splitPixelData } from '../../../../gateway/protection/split/pixel-split.js';
+import type { SegmentationParameters } from '../../../../gateway/protection/split/region-split.js';
 import { assertKmeans, expectedRegion } from './segmentation-support.js';
 
 const FORMATS = [

@@ -8,7 +8,7 @@
  *   least significant bits first. Chosen when it is shorter than the runs (noisy label maps).
  */
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 import { labelRuns } from './pixel-kernels.js';
 
 /** The name of the encoding, recorded in the parameters. */

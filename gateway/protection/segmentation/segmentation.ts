@@ -7,10 +7,10 @@
  * the samples for several samples per pixel. Region 0 is the darkest cluster: the background, the
  * watermark's region of non-interest. Pure and deterministic: the same bytes give the same labels.
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 import { kmeansHistogram, type HistogramClusters } from './kmeans-histogram.js';
 import { packedLabelBytes } from './label-map.js';
-import { bytesPerSample, frameByteLength, type PixelGeometry } from './pixel-geometry.js';
+import { bytesPerSample, frameByteLength, type PixelGeometry } from '../../dicom/pixel-geometry.js';
 import { labelFrame } from './pixel-kernels.js';
 import { HOST_BIG_ENDIAN, sampleArray, type SampleArray } from './sample-array.js';
 

@@ -7,11 +7,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isGatewayError, type ErrorCode } from '../../../gateway/errors.js';
-import { embedWatermark, extractWatermark, type WatermarkOptions, type WatermarkParameters } from '../../../gateway/dicom/watermark.js';
-import { sampleCodec, sampleOffset, unsupportedSampleAccess, valueRange, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import { nativePixelCorpus } from '../../support/native-pixels.js';
-import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleOffsets, sampleValues } from './pixel-support.js';
+import { isGatewayError, type ErrorCode } from '../../../../gateway/errors.js';
+import { embedWatermark, extractWatermark, type WatermarkOptions, type WatermarkParameters } from '../../../../gateway/protection/watermark/watermark.js';
+import { sampleCodec, sampleOffset, unsupportedSampleAccess, valueRange, type PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import { nativePixelCorpus } from '../../../support/native-pixels.js';
+import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleOffsets, sampleValues } from '../../dicom/pixel-support.js';
 
 function payloadOf(length: number, seed: number): Uint8Array {
   const next = prng(seed);

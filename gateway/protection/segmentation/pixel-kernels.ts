@@ -12,7 +12,7 @@
  * grew past 64 MiB, when it is dropped after the call. Nothing outlives a call: views of the
  * workspace are handed to callbacks during the call only, never returned.
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 import { PIXEL_KERNELS_WASM } from './pixel-kernels.wasm.js';
 
 /** The parts of the WebAssembly API used here (the project's TypeScript libs do not declare it). */

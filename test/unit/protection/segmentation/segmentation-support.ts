@@ -5,9 +5,9 @@
  * confidentiality rule on stored fragments (no 32-byte run of the original with 8 distinct bytes).
  */
 import assert from 'node:assert/strict';
-import { bytesPerSample, readSample, sampleOffset, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import type { Segmentation } from '../../../gateway/dicom/segmentation.js';
-import type { SyntheticOptions } from '../../fixtures/synthetic.js';
+import { bytesPerSample, readSample, sampleOffset, type PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import type { Segmentation } from '../../../../gateway/protection/segmentation/segmentation.js';
+import type { SyntheticOptions } from '../../../fixtures/synthetic.js';
 
 /** The geometry of what `syntheticPixelData(options)` writes. */
 export function syntheticGeometry(o: SyntheticOptions): PixelGeometry {

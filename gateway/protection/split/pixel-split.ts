@@ -5,9 +5,9 @@
  * why. One entry point each way, so the store and retrieve services need not know which.
  */
 import { joinStripes, splitEncapsulated, stripeBytes, type StripeParameters } from './byte-stripes.js';
-import type { PixelGeometry } from './pixel-geometry.js';
+import type { PixelGeometry } from '../../dicom/pixel-geometry.js';
 import { joinRegions, splitRegions, type FramePatch, type SegmentationParameters } from './region-split.js';
-import { segmentationRefusal, segmentPixels, type Segmentation, type SegmentationOptions } from './segmentation.js';
+import { segmentationRefusal, segmentPixels, type Segmentation, type SegmentationOptions } from '../segmentation/segmentation.js';
 
 /** The parameters of either split (JSON, kept in the manifest); `algorithm` tells which. */
 export type PixelSplitParameters = SegmentationParameters | StripeParameters;

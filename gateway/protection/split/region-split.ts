@@ -7,12 +7,12 @@
  * where a region is a large contiguous area. The label map says where each pixel goes back.
  */
 import { createHash } from 'node:crypto';
-import { GatewayError } from '../errors.js';
-import { decodeLabelMap, encodeLabelMap, LABEL_MAP_ENCODING } from './label-map.js';
-import { MAX_ITERATIONS } from './kmeans-histogram.js';
-import { bytesPerSample, frameByteLength, type PixelGeometry } from './pixel-geometry.js';
-import { gatherFrames, scatterFrames, type FrameLayout, type RegionSource } from './pixel-kernels.js';
-import { segmentationRefusal, type FrameSegmentation, type Segmentation } from './segmentation.js';
+import { GatewayError } from '../../errors.js';
+import { decodeLabelMap, encodeLabelMap, LABEL_MAP_ENCODING } from '../segmentation/label-map.js';
+import { MAX_ITERATIONS } from '../segmentation/kmeans-histogram.js';
+import { bytesPerSample, frameByteLength, type PixelGeometry } from '../../dicom/pixel-geometry.js';
+import { gatherFrames, scatterFrames, type FrameLayout, type RegionSource } from '../segmentation/pixel-kernels.js';
+import { segmentationRefusal, type FrameSegmentation, type Segmentation } from '../segmentation/segmentation.js';
 
 /** Everything {@link joinRegions} needs besides the fragments and the label map (JSON, kept in the manifest). */
 export interface SegmentationParameters {

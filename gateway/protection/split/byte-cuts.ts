@@ -4,7 +4,7 @@
  * the skeleton is the instance with the ranges removed, and splicing puts the very same bytes back
  * at their offsets, so the round trip is exact by construction.
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 
 /** A range of the instance, `[offset, offset + length)`. */
 export interface ByteRange {

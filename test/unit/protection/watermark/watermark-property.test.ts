@@ -10,11 +10,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isGatewayError } from '../../../gateway/errors.js';
-import { embedWatermark, extractWatermark, MIN_PAYLOAD_BYTES } from '../../../gateway/dicom/watermark.js';
-import { sampleCodec, sampleOffset, valueRange, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import { verifyAndRemoveWatermark, watermarkKey, watermarkPixelData } from '../../../gateway/dicom/watermark-payload.js';
-import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleValues } from './pixel-support.js';
+import { isGatewayError } from '../../../../gateway/errors.js';
+import { embedWatermark, extractWatermark, MIN_PAYLOAD_BYTES } from '../../../../gateway/protection/watermark/watermark.js';
+import { sampleCodec, sampleOffset, valueRange, type PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import { verifyAndRemoveWatermark, watermarkKey, watermarkPixelData } from '../../../../gateway/protection/watermark/watermark-payload.js';
+import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleValues } from '../../dicom/pixel-support.js';
 
 const geometry: fc.Arbitrary<PixelGeometry> = fc
   .record({

@@ -7,11 +7,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { isGatewayError } from '../../../gateway/errors.js';
-import { embedWatermark, extractWatermark } from '../../../gateway/dicom/watermark.js';
-import { verifyAndRemoveWatermark, verifyWatermark, watermarkKey, watermarkPayload, watermarkPixelData, type WatermarkRecord } from '../../../gateway/dicom/watermark-payload.js';
-import type { PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import { geometryOf, pixelsFor, prng } from './pixel-support.js';
+import { isGatewayError } from '../../../../gateway/errors.js';
+import { embedWatermark, extractWatermark } from '../../../../gateway/protection/watermark/watermark.js';
+import { verifyAndRemoveWatermark, verifyWatermark, watermarkKey, watermarkPayload, watermarkPixelData, type WatermarkRecord } from '../../../../gateway/protection/watermark/watermark-payload.js';
+import type { PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import { geometryOf, pixelsFor, prng } from '../../dicom/pixel-support.js';
 
 const KEY = watermarkKey(new Uint8Array(32).fill(7));
 const CLAIMS = { sopInstanceUid: '1.2.3.4.5', gatewayId: 'gw-1', time: '2024-01-15T10:15:00.000Z' };

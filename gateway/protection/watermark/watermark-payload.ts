@@ -8,9 +8,9 @@
  * The MAC key is derived from a master key with HKDF-SHA-256 (RFC 5869). Pure: no I/O.
  */
 import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
-import { deriveKey } from '../keys/derive.js';
-import { GatewayError } from '../errors.js';
-import type { PixelGeometry } from './pixel-geometry.js';
+import { deriveKey } from '../../keys/derive.js';
+import { GatewayError } from '../../errors.js';
+import type { PixelGeometry } from '../../dicom/pixel-geometry.js';
 import {
   planWatermark,
   removeWatermark,

@@ -6,14 +6,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isGatewayError } from '../../../gateway/errors.js';
-import { backgroundFirstOrder, segmentPixels } from '../../../gateway/dicom/segmentation.js';
-import { joinPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
-import { joinRegions, restoreSegmentation, splitRegions, type SegmentationParameters } from '../../../gateway/dicom/region-split.js';
-import type { PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
-import { syntheticPixelData, type SyntheticOptions } from '../../fixtures/synthetic.js';
+import { isGatewayError } from '../../../../gateway/errors.js';
+import { backgroundFirstOrder, segmentPixels } from '../../../../gateway/protection/segmentation/segmentation.js';
+import { joinPixelData, splitPixelData } from '../../../../gateway/protection/split/pixel-split.js';
+import { joinRegions, restoreSegmentation, splitRegions, type SegmentationParameters } from '../../../../gateway/protection/split/region-split.js';
+import type { PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
+import { syntheticPixelData, type SyntheticOptions } from '../../../fixtures/synthetic.js';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { decodeLabelMap, encodeLabelMap } from '../../../gateway/dicom/label-map.js';
+import { decodeLabelMap, encodeLabelMap } from '../../../../gateway/protection/segmentation/label-map.js';
 import { assertKmeans, assertNoRevealingRun, expectedRegion, syntheticGeometry } from './segmentation-support.js';
 
 const FORMATS: Array<[string, SyntheticOptions]> = [

@@ -5,8 +5,8 @@
  * Pure: no I/O.
  */
 import { createHash } from 'node:crypto';
-import { GatewayError } from '../errors.js';
-import { pixelsPerFrame, sampleOffset, type PixelGeometry } from './pixel-geometry.js';
+import { GatewayError } from '../../errors.js';
+import { pixelsPerFrame, sampleOffset, type PixelGeometry } from '../../dicom/pixel-geometry.js';
 
 /**
  * The pixel visiting order, background first: pixel indices (row x Columns + column) of one

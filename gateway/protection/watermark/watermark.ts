@@ -36,8 +36,8 @@
  * change of the watermarked bytes changes the extracted payload or the restored pixels, and with
  * them the SHA-256 the payload's MAC covers (watermark-payload.ts). Pure: no I/O.
  */
-import { GatewayError } from '../errors.js';
-import { sampleCodec, samplesPerFrame, unsupportedSampleAccess, valueRange, type PixelGeometry, type SampleCodec } from './pixel-geometry.js';
+import { GatewayError } from '../../errors.js';
+import { sampleCodec, samplesPerFrame, unsupportedSampleAccess, valueRange, type PixelGeometry, type SampleCodec } from '../../dicom/pixel-geometry.js';
 import {
   decodePositions,
   encodePositions,

@@ -6,10 +6,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { isGatewayError } from '../../../gateway/errors.js';
-import { joinEncapsulated, joinStripes, splitEncapsulated, type StripeParameters } from '../../../gateway/dicom/byte-stripes.js';
-import { joinPixelData, splitPixelData } from '../../../gateway/dicom/pixel-split.js';
-import { assertNoRevealingRun, syntheticGeometry } from './segmentation-support.js';
+import { isGatewayError } from '../../../../gateway/errors.js';
+import { joinEncapsulated, joinStripes, splitEncapsulated, type StripeParameters } from '../../../../gateway/protection/split/byte-stripes.js';
+import { joinPixelData, splitPixelData } from '../../../../gateway/protection/split/pixel-split.js';
+import { assertNoRevealingRun, syntheticGeometry } from '../segmentation/segmentation-support.js';
 
 describe('byte stripes', () => {
   it('round-trip every length and R, with stripes of 1, 3 and 4096 bytes', () => {

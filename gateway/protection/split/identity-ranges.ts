@@ -1,16 +1,16 @@
 /**
  * Where the patient's identity lies in the received bytes (issue 3, identity split): the value
- * ranges of every attribute that PS3.15 Annex E Table E.1-1 (Basic Profile, `annex-e.ts`) does not
+ * ranges of every attribute that PS3.15 Annex E Table E.1-1 (Basic Profile, `deidentify/annex-e.ts`) does not
  * keep, at every depth (sequences the table keeps are searched item by item; a sequence the table
  * removes goes whole), private attributes included. Only values move: tags, VRs and lengths stay
  * in the skeleton, so the split is pure byte ranges and the round trip exact. Deflated data sets
  * are compressed as a whole and cannot be cut by offsets: the caller keeps them opaque.
  */
 import type { DataSet, Element } from 'dicom-parser';
-import { annexEAction } from '../deidentify/annex-e.js';
+import { annexEAction } from '../../deidentify/annex-e.js';
 import type { ByteRange } from './byte-cuts.js';
-import { readInstanceTree } from './parse.js';
-import type { ParsedInstance } from './types.js';
+import { readInstanceTree } from '../../dicom/parse.js';
+import type { ParsedInstance } from '../../dicom/types.js';
 
 const PIXEL_DATA = 'x7fe00010';
 
