@@ -9,7 +9,8 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { WrappedDataKey, WrappedKeyStore } from '../keys/rotation.js';
 import { signManifest, verifyManifest, type Manifest } from '../protection/manifest.js';
-import { manifestCopyId, sealManifestCopy } from './protected-fragments.js';
+import { sealManifestCopy } from '../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../protection/placement.js';
 
 /** The catalog's manifests as a {@link WrappedKeyStore}. */
 export class ManifestKeyStore implements WrappedKeyStore {
@@ -36,7 +37,7 @@ export class ManifestKeyStore implements WrappedKeyStore {
     const text = JSON.stringify(manifest);
     if (!(await this.catalog.replaceManifest(next.id, row.manifest, text))) return false;
     const home = this.stores.get(row.backend);
-    if (home && row.locator.startsWith('m/')) await home.put(row.locator, sealManifestCopy(manifest, this.keyring, manifestCopyId(row.locator)));
+    if (home && row.locator.startsWith(MANIFEST_COPY_PREFIX)) await home.put(row.locator, sealManifestCopy(manifest, this.keyring, manifestCopyId(row.locator)));
     return true;
   }
 }

@@ -12,7 +12,9 @@ import { parseInstance } from '../dicom/parse.js';
 import { isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { verifyManifest } from '../protection/manifest.js';
-import { openManifestCopy, readProtected } from './protected-fragments.js';
+import { openManifestCopy } from '../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX } from '../protection/placement.js';
+import { readProtected } from './protected-fragments.js';
 import { catalogEntry } from './store.js';
 
 /** What a reindex did. */
@@ -27,7 +29,7 @@ export interface ReindexReport {
 export async function reindex(deps: { catalog: Catalog; stores: Map<string, FragmentStore>; keyring: Keyring; logger: Logger }): Promise<ReindexReport> {
   const report: ReindexReport = { manifests: 0, restored: 0, alreadyPresent: 0, failed: [] };
   for (const store of deps.stores.values()) {
-    for await (const locator of store.list('m/')) {
+    for await (const locator of store.list(MANIFEST_COPY_PREFIX)) {
       report.manifests++;
       try {
         const copy = openManifestCopy(await store.get(locator), deps.keyring);

@@ -10,7 +10,8 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { Manifest } from '../protection/manifest.js';
-import { manifestCopyId, manifestCopyLength } from './protected-fragments.js';
+import { manifestCopyLength } from '../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../protection/placement.js';
 
 /** How many, and how many for each reason (short keys). */
 export interface ReasonCounts {
@@ -109,7 +110,7 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     }
     const home = backend(row.backend);
     home.manifestCopies++;
-    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.locator.startsWith('m/') ? manifestCopyId(row.locator) : '0'.repeat(COPY_ID_LENGTH));
+    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.locator.startsWith(MANIFEST_COPY_PREFIX) ? manifestCopyId(row.locator) : '0'.repeat(COPY_ID_LENGTH));
   }
 
   for (const { backend: name, instances, bytes } of await catalog.unprotectedTotals()) {

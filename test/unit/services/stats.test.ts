@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { Keyring } from '../../../gateway/keys/keyring.js';
 import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { MANIFEST_VERSION, signManifest, type ManifestBody } from '../../../gateway/protection/manifest.js';
-import { manifestCopyLength, sealManifestCopy } from '../../../gateway/services/protected-fragments.js';
+import { manifestCopyLength, sealManifestCopy } from '../../../gateway/protection/manifest-copy.js';
 import { reasonKey } from '../../../gateway/services/stats.js';
 
 function keyring(): Keyring {
