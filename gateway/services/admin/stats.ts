@@ -8,10 +8,10 @@
  * the manifest (`manifestCopyLength`). Not a snapshot: instances stored or deleted during the pass
  * may or may not be counted.
  */
-import type { Catalog } from '../catalog/catalog.js';
-import type { Manifest } from '../protection/manifest.js';
-import { manifestCopyLength } from '../protection/manifest-copy.js';
-import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../protection/placement.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { Manifest } from '../../protection/manifest.js';
+import { manifestCopyLength } from '../../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
 
 /** How many, and how many for each reason (short keys). */
 export interface ReasonCounts {

@@ -4,13 +4,13 @@
  * manifest again under the active master key, records it in the catalog (compare and set on the
  * old manifest) and rewrites the manifest copy in the backend. Fragments are not rewritten.
  */
-import type { FragmentStore } from '../../adapters/fragment-store.js';
-import type { Catalog } from '../catalog/catalog.js';
-import type { Keyring } from '../keys/keyring.js';
-import type { WrappedDataKey, WrappedKeyStore } from '../keys/rotation.js';
-import { signManifest, verifyManifest, type Manifest } from '../protection/manifest.js';
-import { sealManifestCopy } from '../protection/manifest-copy.js';
-import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../protection/placement.js';
+import type { FragmentStore } from '../../../adapters/fragment-store.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { Keyring } from '../../keys/keyring.js';
+import type { WrappedDataKey, WrappedKeyStore } from '../../keys/rotation.js';
+import { signManifest, verifyManifest, type Manifest } from '../../protection/manifest.js';
+import { sealManifestCopy } from '../../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
 
 /** The catalog's manifests as a {@link WrappedKeyStore}. */
 export class ManifestKeyStore implements WrappedKeyStore {

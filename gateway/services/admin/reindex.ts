@@ -6,16 +6,16 @@
  * reported, never recorded.
  */
 import type { Logger } from 'pino';
-import type { FragmentStore } from '../../adapters/fragment-store.js';
-import type { Catalog } from '../catalog/catalog.js';
-import { parseInstance } from '../dicom/parse.js';
-import { isGatewayError } from '../errors.js';
-import type { Keyring } from '../keys/keyring.js';
-import { verifyManifest } from '../protection/manifest.js';
-import { openManifestCopy } from '../protection/manifest-copy.js';
-import { MANIFEST_COPY_PREFIX } from '../protection/placement.js';
-import { readProtected } from './protected-fragments.js';
-import { catalogEntry } from './store.js';
+import type { FragmentStore } from '../../../adapters/fragment-store.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import { parseInstance } from '../../dicom/parse.js';
+import { isGatewayError } from '../../errors.js';
+import type { Keyring } from '../../keys/keyring.js';
+import { verifyManifest } from '../../protection/manifest.js';
+import { openManifestCopy } from '../../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX } from '../../protection/placement.js';
+import { readProtected } from '../protected-fragments.js';
+import { catalogEntry } from '../store.js';
 
 /** What a reindex did. */
 export interface ReindexReport {

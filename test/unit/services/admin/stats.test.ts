@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { Keyring } from '../../../gateway/keys/keyring.js';
-import type { MasterKey } from '../../../gateway/keys/master-key.js';
-import { MANIFEST_VERSION, signManifest, type ManifestBody } from '../../../gateway/protection/manifest.js';
-import { manifestCopyLength, sealManifestCopy } from '../../../gateway/protection/manifest-copy.js';
-import { reasonKey } from '../../../gateway/services/stats.js';
+import { Keyring } from '../../../../gateway/keys/keyring.js';
+import type { MasterKey } from '../../../../gateway/keys/master-key.js';
+import { MANIFEST_VERSION, signManifest, type ManifestBody } from '../../../../gateway/protection/manifest.js';
+import { manifestCopyLength, sealManifestCopy } from '../../../../gateway/protection/manifest-copy.js';
+import { reasonKey } from '../../../../gateway/services/admin/stats.js';
 
 function keyring(): Keyring {
   const key = { id: 'k7', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
