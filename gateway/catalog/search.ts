@@ -5,7 +5,7 @@
  */
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { StudyFilter } from '../access/policy/policy.js';
-import type { QidoFilter, QidoQuery } from '../services/qido-query.js';
+import type { QidoFilter, QidoQuery } from './query.js';
 import type { Catalog } from './catalog.js';
 import type { CatalogDatabase } from './schema.js';
 import { fuzzyForm, paddedTime } from './levels.js';

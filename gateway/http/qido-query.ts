@@ -5,33 +5,9 @@
  * Keys are keywords or 8-digit hex tags; an unknown or malformed key is a 400 with a reason.
  */
 import { GatewayError } from '../errors.js';
+import type { QidoFilter, QidoLevel, QidoQuery } from '../catalog/query.js';
 import { tagForKeyword, vrForTag } from '../dicom/dictionary.js';
-
-/** The level a search returns. */
-export type QidoLevel = 'study' | 'series' | 'instance';
-
-/** One matching condition on a catalog attribute. */
-export type QidoFilter =
-  | { tag: string; kind: 'uids'; values: string[] }
-  | { tag: string; kind: 'text'; value: string; wildcard: boolean }
-  | { tag: string; kind: 'range'; from?: string; to?: string }
-  | { tag: string; kind: 'number'; value: number };
-
-/** A parsed search. */
-export interface QidoQuery {
-  level: QidoLevel;
-  /** Path constraints: `/studies/{study}/series`, `/studies/{study}/series/{series}/instances`. */
-  scope: { study?: string; series?: string };
-  filters: QidoFilter[];
-  fuzzy: boolean;
-  /** Attributes to return beyond the level's defaults (tags); `all` returns every attribute held. */
-  include: Set<string>;
-  includeAll: boolean;
-  limit: number;
-  offset: number;
-  /** Warnings for the `Warning` response header (PS3.18 §8.3.4.4), e.g. keys not supported for matching. */
-  warnings: string[];
-}
+import { assertUid } from '../dicom/uid.js';
 
 /** Where each matchable attribute lives: the level it belongs to and how it is matched. */
 export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text' | 'person' | 'date' | 'time' | 'number' }> = {
@@ -60,14 +36,8 @@ export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text
 };
 
 const LEVEL_RANK: Record<QidoLevel, number> = { study: 0, series: 1, instance: 2 };
-const UID = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$/;
 const DATE = /^\d{8}$/;
 const TIME = /^\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?$/;
-
-/** Throws INVALID_UID unless `uid` is a syntactically valid DICOM UID. */
-export function assertUid(uid: string, what: string): void {
-  if (uid.length > 64 || !UID.test(uid)) throw new GatewayError('INVALID_UID', `${what} '${truncate(uid)}' is not a valid DICOM UID`);
-}
 
 /** Resolves a query key (keyword or 8-digit hex tag) to an upper-case tag, or throws INVALID_QUERY_KEY. */
 export function resolveAttributeKey(key: string): string {
