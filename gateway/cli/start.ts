@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import { withGatewayErrors } from '../services/backends.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
@@ -29,7 +30,7 @@ export interface RunningServer {
 
 /** Opens the stores named in the configuration. */
 export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
-  return new Map(config.backends.map((b) => [b.name, new FsFragmentStore({ name: b.name, path: b.path! })]));
+  return new Map(config.backends.map((b) => [b.name, withGatewayErrors(new FsFragmentStore({ name: b.name, path: b.path! }))]));
 }
 
 /**

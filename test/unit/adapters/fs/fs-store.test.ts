@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FS_TEMP_PREFIX, FsFragmentStore } from '../../../adapters/fs/fs-store.js';
-import { GatewayError, type ErrorCode } from '../../../gateway/errors.js';
-import { runFragmentStoreSuite } from '../../contract/fragment-store.suite.js';
+import { FS_TEMP_PREFIX, FsFragmentStore } from '../../../../adapters/fs/fs-store.js';
+import { FragmentStoreError, type FragmentStoreErrorCode } from '../../../../adapters/fragment-store.js';
+import { runFragmentStoreSuite } from '../../../contract/fragment-store.suite.js';
 
 runFragmentStoreSuite('fs', {
   async create() {
@@ -198,13 +198,13 @@ describe('FsFragmentStore (fs-specific)', () => {
   });
 });
 
-async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<GatewayError> {
+async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode): Promise<FragmentStoreError> {
   let caught: unknown;
   await assert.rejects(promise, (error: unknown) => {
     caught = error;
     return true;
   });
-  assert.ok(caught instanceof GatewayError, `expected a GatewayError, got ${String(caught)}`);
+  assert.ok(caught instanceof FragmentStoreError, `expected a FragmentStoreError, got ${String(caught)}`);
   assert.equal(caught.code, code, caught.message);
   return caught;
 }
