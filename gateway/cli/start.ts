@@ -16,7 +16,7 @@ import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
-import { AuditTrail } from '../access/audit/index.js';
+import { AuditTrail } from '../access/audit/trail.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
 

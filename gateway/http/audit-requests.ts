@@ -7,7 +7,8 @@
  * requests for data and are not recorded.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
+import type { AuditEvent, AuditOutcome, AuditResource } from '../access/audit/event.js';
+import type { AuditTrail } from '../access/audit/trail.js';
 import type { Action } from '../access/model.js';
 import { clientAddress } from './authenticate.js';
 

@@ -1,12 +1,13 @@
 /**
  * The layer boundaries of the linter bite: files that break them (written into the source tree for
  * the length of the test, then removed) fail `eslint` with the boundary rule and a message naming
- * the direction, while the same files importing what their layer may import pass.
+ * the direction, while the same files importing what their layer may import pass. And there are no
+ * index files: a module imports the module that defines a name.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
@@ -66,5 +67,12 @@ describe('architecture: the linter enforces the layer boundaries', () => {
     assert.match(dicom.messages[0].message, /gateway\/dicom\/ is the DICOM codec.*must not import services\/.*cli -> http -> services/);
     const adapter = results.find((r) => r.filePath === join(root, probes[9].path))!;
     assert.match(adapter.messages[0].message, /Adapters know nothing of the gateway.*must not import gateway\//);
+  });
+
+  it('has no index files (barrels) in gateway/ or adapters/', () => {
+    const barrels = ['gateway', 'adapters'].flatMap((dir) =>
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).filter((path) => /(^|\/)index\.[cm]?[jt]s$/.test(path)).map((path) => `${dir}/${path}`),
+    );
+    assert.deepEqual(barrels, []);
   });
 });
