@@ -2,7 +2,7 @@
  * What a subject sees of the data it may access (field-level rules, issue 4): the stored data
  * unchanged, or with masked attributes removed, or de-identified by the PS3.15 Annex E Basic
  * Profile (Retain UIDs Option: the gateway's URLs carry the original UIDs). Applied to QIDO results,
- * metadata and instances alike, by `deidentify*.ts`. The stored bytes are never changed: a
+ * metadata and instances alike, by `dicom/deidentify*.ts`. The stored bytes are never changed: a
  * view is a derived copy.
  */
 import type { StudyView } from '../access/policy/policy.js';
