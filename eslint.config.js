@@ -6,12 +6,13 @@
  * (docs/architecture.md). `kernels/` is AssemblyScript, compiled by its own compiler.
  */
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 /** The one direction dependencies point in, quoted by every boundary message. */
 const DIRECTION = 'cli -> http -> services -> {protection, deidentify, catalog, access, adapters} -> dicom -> base (errors, logger, canonical-json, config, keys)';
 
-/** A relative import of the gateway folder `name` (from any depth). */
+/** A relative import of the gateway folder `name` (from any depth). @param {string} name */
 const folder = (name) => `(^|/)${name}/`;
 
 /** The algorithms of the protection pipeline: private to gateway/protection/. */
@@ -95,10 +96,10 @@ const boundaries = LAYERS.map(({ files, what, forbidden, extra = [] }) => ({
   },
 }));
 
-export default tseslint.config(
+export default defineConfig(
   { ignores: ['node_modules/**', 'dist/**', 'data/**', '.tmp/**', 'bench/results/**', 'test/interop/vendor/**', 'kernels/**', '**/*.wasm.ts'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  tseslint.configs.recommended,
   {
     languageOptions: {
       globals: {
