@@ -5,9 +5,10 @@
  * of the gateway: no DICOM, no catalog. Every adapter runs the shared contract suite in
  * `test/contract/fragment-store.suite.ts` against a real server.
  *
- * Errors: adapters throw `GatewayError` with code NOT_FOUND (no such fragment), BAD_REQUEST
- * (invalid key), BACKEND_UNAVAILABLE (cannot reach the store) or BACKEND_TIMEOUT, wrapping the
- * foreign error as `cause`.
+ * Errors: adapters throw {@link FragmentStoreError}, their own type, with code NOT_FOUND (no such
+ * fragment), BAD_REQUEST (invalid key or range), CONFLICT (a key the store cannot hold beside
+ * another), BACKEND_UNAVAILABLE (cannot reach or write the store) or BACKEND_TIMEOUT, wrapping the
+ * foreign error as `cause`. The gateway translates them into its own errors where they arrive.
  */
 import type { Readable } from 'node:stream';
 
@@ -56,4 +57,23 @@ export interface FragmentStore {
   check(): Promise<void>;
   /** Releases connections and handles. */
   close(): Promise<void>;
+}
+
+/** What went wrong in a store, in the terms every adapter shares. */
+export type FragmentStoreErrorCode = 'NOT_FOUND' | 'BAD_REQUEST' | 'CONFLICT' | 'BACKEND_UNAVAILABLE' | 'BACKEND_TIMEOUT';
+
+/** The error every adapter throws; the foreign error it translates is its `cause`. */
+export class FragmentStoreError extends Error {
+  readonly code: FragmentStoreErrorCode;
+
+  constructor(code: FragmentStoreErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FragmentStoreError';
+    this.code = code;
+  }
+}
+
+/** True when `value` is a {@link FragmentStoreError}, optionally of the given code. */
+export function isFragmentStoreError(value: unknown, code?: FragmentStoreErrorCode): value is FragmentStoreError {
+  return value instanceof FragmentStoreError && (code === undefined || value.code === code);
 }

@@ -7,7 +7,8 @@
  *
  *   npm run bench:segmentation
  */
-import { joinPixelData, splitPixelData, type PixelGeometry } from '../gateway/dicom/index.js';
+import { joinPixelData, splitPixelData } from '../gateway/protection/split/pixel-split.js';
+import type { PixelGeometry } from '../gateway/dicom/pixel-geometry.js';
 import { syntheticPixelData } from '../test/fixtures/synthetic.js';
 
 /** Milliseconds of each of `rounds` calls of `body`, after two warm-up calls. */

@@ -1,5 +1,5 @@
 /**
- * Quality and speed of the reversible watermark (gateway/dicom/watermark.ts, histogram shifting
+ * Quality and speed of the reversible watermark (gateway/protection/watermark/watermark.ts, histogram shifting
  * after Ni et al. 2006), not a test: nothing here asserts a duration. For every native-pixel file
  * of the pydicom corpus and for synthetic CT, MR, CR-size and 8-bit images it embeds the real
  * payload (HMAC-SHA-256 of watermark-payload.ts, 256 bits) in the default raster order and reports:
@@ -16,18 +16,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  embedWatermark,
-  extractWatermark,
-  sampleCodec,
-  sampleOffset,
-  verifyAndRemoveWatermark,
-  watermarkCapacity,
-  watermarkKey,
-  watermarkPixelData,
-  type PixelGeometry,
-  type WatermarkParameters,
-} from '../gateway/dicom/index.js';
+import { embedWatermark, extractWatermark, watermarkCapacity, type WatermarkParameters } from '../gateway/protection/watermark/watermark.js';
+import { sampleCodec, sampleOffset, type PixelGeometry } from '../gateway/dicom/pixel-geometry.js';
+import { verifyAndRemoveWatermark, watermarkKey, watermarkPixelData } from '../gateway/protection/watermark/watermark-payload.js';
 import { syntheticPixelData, type SyntheticOptions } from '../test/fixtures/synthetic.js';
 import { nativePixelCorpus } from '../test/support/native-pixels.js';
 import { fmt, table } from './lib/stats.js';

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseNetworkRange } from './access/policy/network.js';
+import { parseNetworkRange } from './network.js';
 
 const MiB = 1024 * 1024;
 

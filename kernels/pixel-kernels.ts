@@ -1,7 +1,7 @@
 /**
- * The hot loops of the pixel split (gateway/dicom/pixel-kernels.ts loads them), in AssemblyScript,
+ * The hot loops of the pixel split (gateway/protection/segmentation/pixel-kernels.ts loads them), in AssemblyScript,
  * compiled to WebAssembly by `npm run build:kernels` (scripts/build-kernels.mjs) into
- * gateway/dicom/pixel-kernels.wasm.ts. They see only the module's linear memory: the caller copies
+ * gateway/protection/segmentation/pixel-kernels.wasm.ts. They see only the module's linear memory: the caller copies
  * pixels and labels in and results out, and passes byte addresses. No allocation, no state.
  *
  * Element values are read little endian (WebAssembly's byte order); what a value means (byte order

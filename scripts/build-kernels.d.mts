@@ -1,2 +1,2 @@
-/** The text of gateway/dicom/pixel-kernels.wasm.ts for the current kernel source. */
+/** The text of gateway/protection/segmentation/pixel-kernels.wasm.ts for the current kernel source. */
 export function compileKernels(): string;

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * Compiles the pixel kernels (kernels/pixel-kernels.ts, AssemblyScript) to WebAssembly and writes
- * them, base64, into gateway/dicom/pixel-kernels.wasm.ts, so that the gateway (sources through tsx,
+ * them, base64, into gateway/protection/segmentation/pixel-kernels.wasm.ts, so that the gateway (sources through tsx,
  * or dist/) loads them without a build step of its own. `npm run build:kernels`; a unit test
- * (test/unit/dicom/pixel-kernels.test.ts) fails when the committed module is not what the source
+ * (test/unit/protection/segmentation/pixel-kernels.test.ts) fails when the committed module is not what the source
  * compiles to. `--check` only compares.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const SOURCE = 'kernels/pixel-kernels.ts';
-const TARGET = join(root, 'gateway/dicom/pixel-kernels.wasm.ts');
+const TARGET = join(root, 'gateway/protection/segmentation/pixel-kernels.wasm.ts');
 
 /** The module text for the current kernel source. */
 export function compileKernels() {
@@ -38,7 +38,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const text = compileKernels();
   if (process.argv.includes('--check')) {
     const same = readFileSync(TARGET, 'utf8') === text;
-    console.log(same ? 'pixel kernels: up to date' : 'pixel kernels: gateway/dicom/pixel-kernels.wasm.ts is stale; run npm run build:kernels');
+    console.log(same ? 'pixel kernels: up to date' : 'pixel kernels: gateway/protection/segmentation/pixel-kernels.wasm.ts is stale; run npm run build:kernels');
     process.exit(same ? 0 : 1);
   }
   writeFileSync(TARGET, text);

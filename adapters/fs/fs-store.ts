@@ -17,8 +17,7 @@ import { constants, writeFile as writeFileCallback, type WriteFileOptions } from
 import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { FRAGMENT_KEY_PATTERN, type ByteRange, type FragmentRef, type FragmentStore } from '../fragment-store.js';
-import { GatewayError, type ErrorCode } from '../../gateway/errors.js';
+import { FRAGMENT_KEY_PATTERN, FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreErrorCode } from '../fragment-store.js';
 
 /** Names of temp files (in-flight or crash-left writes) start with this; `~` is not a key character. */
 export const FS_TEMP_PREFIX = '~tmp-';
@@ -179,7 +178,7 @@ export class FsFragmentStore implements FragmentStore {
       }
       await unlink(probe);
     } catch (error) {
-      throw new GatewayError('BACKEND_UNAVAILABLE', `fs backend ${this.name}: root ${this.root} is not writable`, { cause: error });
+      throw new FragmentStoreError('BACKEND_UNAVAILABLE', `fs backend ${this.name}: root ${this.root} is not writable`, { cause: error });
     }
   }
 
@@ -225,11 +224,11 @@ export class FsFragmentStore implements FragmentStore {
   /** The file of a key; BAD_REQUEST unless the key is valid (so it cannot leave the root). */
   private pathOf(key: string): string {
     if (typeof key !== 'string' || !FRAGMENT_KEY_PATTERN.test(key) || Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new GatewayError('BAD_REQUEST', `invalid fragment key ${JSON.stringify(String(key).slice(0, 80))}`);
+      throw new FragmentStoreError('BAD_REQUEST', `invalid fragment key ${JSON.stringify(String(key).slice(0, 80))}`);
     }
     const path = join(this.root, key);
     if (!path.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
-      throw new GatewayError('BAD_REQUEST', `fragment key ${JSON.stringify(key)} leaves the store root`);
+      throw new FragmentStoreError('BAD_REQUEST', `fragment key ${JSON.stringify(key)} leaves the store root`);
     }
     return path;
   }
@@ -242,7 +241,7 @@ export class FsFragmentStore implements FragmentStore {
       },
       (error: unknown) => {
         this.rootReady = undefined;
-        throw new GatewayError('BACKEND_UNAVAILABLE', `fs backend ${this.name}: cannot create root ${this.root}`, { cause: error });
+        throw new FragmentStoreError('BACKEND_UNAVAILABLE', `fs backend ${this.name}: cannot create root ${this.root}`, { cause: error });
       },
     );
     return this.rootReady;
@@ -288,7 +287,7 @@ export class FsFragmentStore implements FragmentStore {
       throw fsError(error, `read ${locator}`);
     }
     await fh.close().catch(() => undefined);
-    throw new GatewayError('NOT_FOUND', `no fragment ${locator}`);
+    throw new FragmentStoreError('NOT_FOUND', `no fragment ${locator}`);
   }
 
   /** Yields the keys under `dir` that start with `prefix`, in code-unit order of the whole key. */
@@ -333,7 +332,7 @@ function checkRange(range: ByteRange | undefined): void {
   if (range === undefined) return;
   const { start, end } = range;
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new GatewayError('BAD_REQUEST', `invalid byte range ${JSON.stringify(range)}`);
+    throw new FragmentStoreError('BAD_REQUEST', `invalid byte range ${JSON.stringify(range)}`);
   }
 }
 
@@ -399,10 +398,10 @@ function codeOf(error: unknown): string | undefined {
  * Translates an fs error at the edge: missing files are NOT_FOUND, too-long names BAD_REQUEST,
  * `extra` maps further codes, anything else (EACCES, ENOSPC, EIO, ...) is BACKEND_UNAVAILABLE.
  */
-function fsError(error: unknown, what: string, extra: Partial<Record<string, ErrorCode>> = {}): GatewayError {
-  if (error instanceof GatewayError) return error;
+function fsError(error: unknown, what: string, extra: Partial<Record<string, FragmentStoreErrorCode>> = {}): FragmentStoreError {
+  if (error instanceof FragmentStoreError) return error;
   const code = codeOf(error) ?? '';
-  const mapped: ErrorCode =
+  const mapped: FragmentStoreErrorCode =
     extra[code] ??
     (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ELOOP'
       ? 'NOT_FOUND'
@@ -410,5 +409,5 @@ function fsError(error: unknown, what: string, extra: Partial<Record<string, Err
         ? 'BAD_REQUEST'
         : 'BACKEND_UNAVAILABLE');
   const message = mapped === 'NOT_FOUND' ? `${what}: no such fragment` : `${what}: ${code || 'fs error'}`;
-  return new GatewayError(mapped, message, { cause: error });
+  return new FragmentStoreError(mapped, message, { cause: error });
 }

@@ -13,7 +13,7 @@ import { Authenticator, type AuthenticationEvent } from './authn/authenticator.j
 import { LoginThrottle, type Lockout } from './authn/login-throttle.js';
 import { OidcVerifier } from './authn/oidc.js';
 import { RefreshTokens } from './authn/refresh-tokens.js';
-import type { AuditTrail } from './audit/index.js';
+import type { AuditTrail } from './audit/trail.js';
 import { BreakGlassGrants } from './break-glass.js';
 import type { Policy } from './policy/policy.js';
 import { UserStore } from './users.js';

@@ -33,7 +33,7 @@ export const MIN_PASSWORD_CHARACTERS = 12;
 /** Longest password, in UTF-8 bytes (bounds the work of hashing). */
 export const MAX_PASSWORD_BYTES = 1024;
 
-// eslint-disable-next-line no-control-regex
+ 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 
 /** Problems with a user name (empty when it is valid). */

@@ -7,6 +7,8 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import type { DicomJson } from '../dicom/types.js';
 import { policyAttributesOf, policyKey } from './policy-attributes.js';
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- migrations run against the schema of their time, not today's CatalogDatabase */
+
 const migrations: Record<string, Migration> = {
   '0001-studies-series-instances': {
     async up(db: Kysely<any>) {

@@ -5,12 +5,13 @@
  */
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import type { StudyFilter } from '../access/policy/policy.js';
-import type { QidoFilter, QidoQuery } from '../services/qido-query.js';
+import type { QidoFilter, QidoQuery } from './query.js';
 import type { Catalog } from './catalog.js';
 import type { CatalogDatabase } from './schema.js';
 import { fuzzyForm, paddedTime } from './levels.js';
 
 type Joined = CatalogDatabase & { st: CatalogDatabase['studies']; se: CatalogDatabase['series']; i: CatalogDatabase['instances'] };
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the builder is used across tables and aliases
 type Eb = ExpressionBuilder<Joined, any>;
 
 /** Catalog columns of the matchable attributes; person names carry their fuzzy column too. */

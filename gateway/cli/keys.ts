@@ -11,7 +11,7 @@ import { loadConfig, type GatewayConfig } from '../config.js';
 import { createKeyFile, keyDirectory } from '../keys/key-directory.js';
 import { Keyring } from '../keys/keyring.js';
 import { Catalog } from '../catalog/catalog.js';
-import { ManifestKeyStore } from '../services/manifest-keys.js';
+import { ManifestKeyStore } from '../services/admin/manifest-keys.js';
 import { openStores } from './start.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { MemoryWrappedKeyStore } from '../keys/memory-wrapped-key-store.js';

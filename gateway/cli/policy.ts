@@ -10,7 +10,7 @@ import { CommandError, parseCommandLine, processIo, runCommand, subCommandOf, Us
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { ACTIONS, PURPOSES, type Action, type Environment, type Purpose, type StudyResource, type Subject } from '../access/model.js';
-import { parseClientAddress } from '../access/policy/network.js';
+import { parseClientAddress } from '../network.js';
 import { DEFAULT_POLICY, loadPolicy, type Explanation, type Policy } from '../access/policy/policy.js';
 import { loadStudyResource, strictestView } from '../access/policy/study-resource.js';
 import { UserStore, type User } from '../access/users.js';

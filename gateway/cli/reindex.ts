@@ -11,7 +11,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
-import { reindex } from '../services/reindex.js';
+import { reindex } from '../services/admin/reindex.js';
 import { openStores } from './start.js';
 
 /** Usage of `aegis reindex`. */

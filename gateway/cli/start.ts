@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import { withGatewayErrors } from '../services/backends.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
@@ -14,7 +15,7 @@ import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
 import { createGatewayServer } from '../http/server.js';
 import { ensureDevelopmentKey, Keyring } from '../keys/keyring.js';
-import { AuditTrail } from '../access/audit/index.js';
+import { AuditTrail } from '../access/audit/trail.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
 import { catalogFile, prepareDataDirectory } from './data-directory.js';
@@ -29,7 +30,7 @@ export interface RunningServer {
 
 /** Opens the stores named in the configuration. */
 export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
-  return new Map(config.backends.map((b) => [b.name, new FsFragmentStore({ name: b.name, path: b.path! })]));
+  return new Map(config.backends.map((b) => [b.name, withGatewayErrors(new FsFragmentStore({ name: b.name, path: b.path! }))]));
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * `aegis stats`: how the catalog's instances are protected and what they cost in storage
- * (`services/stats.ts`), as a table or JSON. Reads the catalog only (no master key, no backend);
+ * (`services/admin/stats.ts`), as a table or JSON. Reads the catalog only (no master key, no backend);
  * works beside a running gateway (SQLite WAL). Exit codes: 0 done, 1 no catalog or another
  * failure, 2 usage.
  */
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
-import { protectionStats, type ProtectionStats, type ReasonCounts } from '../services/stats.js';
+import { protectionStats, type ProtectionStats, type ReasonCounts } from '../services/admin/stats.js';
 
 /** Usage of `aegis stats`. */
 export const STATS_USAGE = `usage: aegis stats [--json] [--config FILE] [--data DIR]

@@ -15,7 +15,8 @@
  * buffered. An integrity failure (502) of stored data is also written as an integrity event.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { AuditEvent, AuditOutcome, AuditResource, AuditTrail } from '../access/audit/index.js';
+import type { AuditEvent, AuditOutcome, AuditResource } from '../access/audit/event.js';
+import type { AuditTrail } from '../access/audit/trail.js';
 import type { Action } from '../access/model.js';
 import { clientAddress } from './authenticate.js';
 import { recordedTarget } from './request-target.js';

@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { AuditEvent, AuditTrail } from '../access/audit/index.js';
+import type { AuditEvent } from '../access/audit/event.js';
+import type { AuditTrail } from '../access/audit/trail.js';
 import type { ErrorCode } from '../errors.js';
 import { guarded, type HookLogger } from './response-hooks.js';
 

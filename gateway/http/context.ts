@@ -10,7 +10,7 @@ import type { AccessControl } from '../access/access-control.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import type { Keyring } from '../keys/keyring.js';
-import { assertUid } from '../services/qido-query.js';
+import { assertUid } from '../dicom/uid.js';
 import { forwardedView } from './forwarded.js';
 
 /** The dependencies `buildApp` is given; nothing is a singleton. */

@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import { inNetworks, parseClientAddress, parseNetworkRange, type NetworkRange } from '../access/policy/network.js';
+import { inNetworks, parseClientAddress, parseNetworkRange, type NetworkRange } from '../network.js';
 
 /** One element of a Forwarded header: its parameters by lower-case name, values unquoted. */
 export type ForwardedElement = Record<string, string>;

@@ -4,7 +4,7 @@
  * naming it, by `transfer-syntax=*`, or by the media type's default when the stored bytes are
  * already in it. When nothing fits the answer is 406 with the reason.
  */
-import { isEncapsulated } from '../dicom/index.js';
+import { isEncapsulated } from '../dicom/transfer-syntax.js';
 import { GatewayError } from '../errors.js';
 import { covers, essence, param, parseAccept, type MediaRange } from './media-type.js';
 

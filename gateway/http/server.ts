@@ -17,8 +17,8 @@
 import { createServer, STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
-import type { AuditTrail } from '../access/audit/index.js';
-import { inNetworks, parseClientAddress, parseNetworkRange } from '../access/policy/network.js';
+import type { AuditTrail } from '../access/audit/trail.js';
+import { inNetworks, parseClientAddress, parseNetworkRange } from '../network.js';
 import type { GatewayConfig } from '../config.js';
 import { handleClientErrors } from './client-errors.js';
 import { normalizeRequestTarget } from './request-target.js';

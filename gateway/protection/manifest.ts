@@ -9,7 +9,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { deriveKey } from '../keys/derive.js';
 import { canonicalJson, type JsonValue } from '../canonical-json.js';
-import type { ByteRange } from '../dicom/byte-cuts.js';
+import type { ByteRange } from './split/byte-cuts.js';
 import { GatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
 

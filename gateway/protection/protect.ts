@@ -8,27 +8,19 @@
  * byte ranges of the received instance.
  */
 import type { JsonValue } from '../canonical-json.js';
-import { cutRanges, type ByteRange } from '../dicom/byte-cuts.js';
-import { identityRanges } from '../dicom/identity-ranges.js';
+import { cutRanges, type ByteRange } from './split/byte-cuts.js';
+import { identityRanges } from './split/identity-ranges.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { fragmentAad } from '../keys/associated-data.js';
 import { encryptFragment, generateDataKey } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
-import {
-  backgroundFirstPixels,
-  pixelGeometry,
-  segmentationRefusal,
-  segmentPixels,
-  splitEncapsulatedPixelData,
-  splitPixelData,
-  stripeBytes,
-  frameByteLength,
-  planPixelWatermark,
-  watermarkKey,
-  writeWatermarkChanges,
-  type PixelGeometry,
-} from '../dicom/index.js';
+import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from './segmentation/segmentation.js';
+import { pixelGeometry, frameByteLength, type PixelGeometry } from '../dicom/pixel-geometry.js';
+import { splitEncapsulatedPixelData, splitPixelData } from './split/pixel-split.js';
+import { stripeBytes } from './split/byte-stripes.js';
+import { planPixelWatermark, watermarkKey } from './watermark/watermark-payload.js';
+import { writeWatermarkChanges } from './watermark/watermark.js';
 import { isGatewayError } from '../errors.js';
 
 /** How to protect. */

@@ -6,26 +6,19 @@
  * equal the manifest's. Any failure throws INTEGRITY_FAILURE before a single byte is handed out.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { spliceRanges, type ByteRange } from '../dicom/byte-cuts.js';
+import { spliceRanges, type ByteRange } from './split/byte-cuts.js';
 import { GatewayError } from '../errors.js';
 import { fragmentAad } from '../keys/associated-data.js';
 import { decryptFragment, plaintextLength, SEALED_OVERHEAD } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
-import {
-  backgroundFirstPixels,
-  joinRegions,
-  joinStripes,
-  restoreSegmentation,
-  verifyAndRemoveWatermarkInPlace,
-  watermarkKey,
-  type PixelGeometry,
-  type RegionSource,
-  type PixelSplitParameters,
-  type SegmentationParameters,
-  type StripeParameters,
-  type WatermarkRecord,
-} from '../dicom/index.js';
+import { backgroundFirstPixels } from './segmentation/segmentation.js';
+import { joinRegions, restoreSegmentation, type SegmentationParameters } from './split/region-split.js';
+import { joinStripes, type StripeParameters } from './split/byte-stripes.js';
+import { verifyAndRemoveWatermarkInPlace, watermarkKey, type WatermarkRecord } from './watermark/watermark-payload.js';
+import type { PixelGeometry } from '../dicom/pixel-geometry.js';
+import type { RegionSource } from './segmentation/pixel-kernels.js';
+import type { PixelSplitParameters } from './split/pixel-split.js';
 
 /** The key of a fragment in the map of fetched bytes. */
 export function fragmentKey(fragment: Pick<FragmentRecord, 'role' | 'index'>): string {

@@ -9,6 +9,7 @@ import type { Kysely } from 'kysely';
 import type { AccessAbility, StudyView } from '../access/policy/policy.js';
 import { loadStudyResources, strictestView, studyDecision, studyResourceFromInstance } from '../access/policy/study-resource.js';
 import type { DicomJson } from '../dicom/types.js';
+import { isFullView } from '../deidentify/full-view.js';
 import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
 import type { CatalogDatabase } from '../catalog/schema.js';
 import { GatewayError } from '../errors.js';
@@ -104,11 +105,6 @@ export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAcc
     views.set(study, described ? strictestView(described.map((resource) => access.ability.view(action, resource))) : strictest);
   }
   return views;
-}
-
-/** True when a view shows everything as stored. */
-export function isFullView(view: StudyView): boolean {
-  return !view.deidentify && view.maskedFields.length === 0;
 }
 
 function decide(access: RequestAccess, action: Action, study: string, resources: StudyResource[], deniedMessage: string): StudyView {

@@ -10,7 +10,8 @@ import type { Keyring } from '../keys/keyring.js';
 import { readProtected } from './protected-fragments.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog, InstanceRow, InstanceScope } from '../catalog/catalog.js';
-import { datasetView, frameRanges } from '../dicom/index.js';
+import { datasetView } from '../dicom/parse.js';
+import { frameRanges } from '../dicom/pixel-data.js';
 import type { BulkDataLocation, PixelDataLayout } from '../dicom/types.js';
 import { GatewayError } from '../errors.js';
 

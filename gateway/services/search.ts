@@ -8,8 +8,8 @@ import type { Catalog } from '../catalog/catalog.js';
 import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import { authorizeAction, studyViews, type RequestAccess } from './authorization.js';
-import type { QidoQuery } from './qido-query.js';
-import { attributeShown, jsonInView } from './views.js';
+import type { QidoQuery } from '../catalog/query.js';
+import { attributeShown, jsonInView } from '../deidentify/views.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Catalog, NewInstance } from '../catalog/catalog.js';
-import { parseInstance } from '../dicom/index.js';
+import { parseInstance } from '../dicom/parse.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
 import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
 import { isGatewayError } from '../errors.js';

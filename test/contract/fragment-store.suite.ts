@@ -12,8 +12,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
-import type { ByteRange, FragmentRef, FragmentStore } from '../../adapters/fragment-store.js';
-import { GatewayError, type ErrorCode } from '../../gateway/errors.js';
+import { FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreErrorCode } from '../../adapters/fragment-store.js';
 
 /** What an adapter's test file passes to {@link runFragmentStoreSuite}. */
 export interface FragmentStoreSuiteOptions {
@@ -325,10 +324,10 @@ async function missingLocator(store: FragmentStore): Promise<string> {
   return ref.locator;
 }
 
-/** Asserts that `promise` rejects with a {@link GatewayError} of exactly `code`. */
-async function expectCode(promise: Promise<unknown>, code: ErrorCode, message?: string): Promise<void> {
+/** Asserts that `promise` rejects with a {@link FragmentStoreError} of exactly `code`. */
+async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode, message?: string): Promise<void> {
   await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof GatewayError, `${message ?? ''} expected a GatewayError, got ${String(error)}`);
+    assert.ok(error instanceof FragmentStoreError, `${message ?? ''} expected a FragmentStoreError, got ${String(error)}`);
     assert.equal(error.code, code, message);
     return true;
   });

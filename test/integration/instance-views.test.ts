@@ -19,7 +19,7 @@ import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import type { DicomJson } from '../../gateway/dicom/types.js';
 import { routeInventory } from '../../gateway/http/app.js';
-import { instanceView, metadataInView, type InstanceView } from '../../gateway/services/views.js';
+import { instanceView, metadataInView, type InstanceView } from '../../gateway/deidentify/views.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';

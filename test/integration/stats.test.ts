@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
-import type { ProtectionStats } from '../../gateway/services/stats.js';
+import type { ProtectionStats } from '../../gateway/services/admin/stats.js';
 import { syntheticInstance } from '../fixtures/synthetic.js';
 import { runAegis } from '../support/aegis-cli.js';
 import { corpusFiles } from '../support/corpus.js';

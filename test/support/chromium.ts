@@ -43,7 +43,6 @@ export interface Locator {
    * Runs `fn` in the page with the matched element. The element is typed `any` because the project
    * compiles without the DOM library; callers describe the few DOM members they touch.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   evaluate<R, A>(fn: (element: any, arg: A) => R | Promise<R>, arg: A, options?: { timeout?: number }): Promise<R>;
 }
 

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { datasetView, nativePixelBytes, parseInstance, pixelGeometry, type PixelGeometry } from '../../gateway/dicom/index.js';
+import { datasetView, parseInstance } from '../../gateway/dicom/parse.js';
+import { nativePixelBytes, pixelGeometry, type PixelGeometry } from '../../gateway/dicom/pixel-geometry.js';
 import { corpusFiles, PYDICOM_DATA } from './corpus.js';
 
 /** One corpus file with native pixel data. */

@@ -3,7 +3,8 @@
  * the gateway may still be running): the stored events in seq order, and whether the chain verifies.
  */
 import { join } from 'node:path';
-import { type StoredAuditEvent, verifyAuditTrail, type AuditVerification } from '../../gateway/access/audit/index.js';
+import type { StoredAuditEvent } from '../../gateway/access/audit/event.js';
+import { verifyAuditTrail, type AuditVerification } from '../../gateway/access/audit/verify.js';
 import { auditRecords } from '../../gateway/access/audit/records.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { Keyring } from '../../gateway/keys/keyring.js';

@@ -7,7 +7,7 @@
  */
 import type { Environment, Purpose, Subject } from '../model.js';
 import type { EnvironmentConditions, PolicyDocument, SubjectConditions, SubjectTest } from './document.js';
-import { inNetworks, parseClientAddress } from './network.js';
+import { inNetworks, parseClientAddress } from '../../network.js';
 import { subjectValue } from './templates.js';
 import { inTimeWindow, type LocalClock, type PolicyClock } from './time-window.js';
 

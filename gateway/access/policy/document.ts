@@ -6,7 +6,7 @@
  */
 import type { Action, Purpose, StudyResource } from '../model.js';
 import type { Template } from './templates.js';
-import type { NetworkRange } from './network.js';
+import type { NetworkRange } from '../../network.js';
 import type { TimeWindow } from './time-window.js';
 
 /** A resource attribute a rule may test: a key of {@link StudyResource}. */

@@ -11,7 +11,7 @@ import { normalizeTag, tagForKeyword } from '../../dicom/dictionary.js';
 import { ACTIONS, PURPOSES, STUDY_RESOURCE_COLUMNS } from '../model.js';
 import { ATTRIBUTE_KEY_PATTERN } from '../user-rules.js';
 import { OPERATORS, RANGE_OPERATORS, type Operator, type PolicyDocument, type PolicyRule, type ResourceAttribute, type ResourceTest, type SubjectTest } from './document.js';
-import { parseNetworkRange } from './network.js';
+import { parseNetworkRange } from '../../network.js';
 import { isTemplated, parseTemplate, type Template } from './templates.js';
 import { checkTimeZone, parseTimeWindow } from './time-window.js';
 

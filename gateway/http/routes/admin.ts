@@ -6,7 +6,7 @@
  */
 import express, { type Request, type Response } from 'express';
 import { authorizeAdmin } from '../../services/authorization.js';
-import { protectionStats } from '../../services/stats.js';
+import { protectionStats } from '../../services/admin/stats.js';
 import { accessOf } from '../authenticate.js';
 import type { AppDeps } from '../context.js';
 

@@ -6,11 +6,11 @@
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { frameMediaType } from '../../dicom/index.js';
+import { frameMediaType } from '../../dicom/transfer-syntax.js';
 import { GatewayError } from '../../errors.js';
 import { authorizeStudy } from '../../services/authorization.js';
 import { VerifiedInstances, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
-import { bulkDataInView, instanceBytesInView, instanceGiven, instanceView, metadataInView, pixelsInView, type InstanceView } from '../../services/views.js';
+import { bulkDataInView, instanceBytesInView, instanceGiven, instanceView, metadataInView, pixelsInView, type InstanceView } from '../../deidentify/views.js';
 import type { InstanceRow } from '../../catalog/catalog.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';

@@ -4,7 +4,8 @@
  * nothing matches, PS3.18 CP-2473); warnings go in `Warning` headers.
  */
 import { Router, type Request, type Response } from 'express';
-import { parseQidoQuery, type QidoLevel } from '../../services/qido-query.js';
+import type { QidoLevel } from '../../catalog/query.js';
+import { parseQidoQuery } from '../qido-query.js';
 import { search } from '../../services/search.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';

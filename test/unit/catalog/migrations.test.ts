@@ -14,7 +14,7 @@ import { openSqlite, type OpenedSqlite } from '../../../gateway/catalog/sqlite.j
 describe('catalog migrations over existing rows', () => {
   let dir: string;
   let sqlite: OpenedSqlite;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the schema changes under the test
+   
   let db: Kysely<any>;
   let migrator: Migrator;
 

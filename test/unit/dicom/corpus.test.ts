@@ -12,12 +12,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { isGatewayError } from '../../../gateway/errors.js';
-import {
-  datasetView,
-  frameRanges,
-  parseInstance,
-  type ParsedInstance,
-} from '../../../gateway/dicom/index.js';
+import { datasetView, parseInstance } from '../../../gateway/dicom/parse.js';
+import { frameRanges } from '../../../gateway/dicom/pixel-data.js';
+import type { ParsedInstance } from '../../../gateway/dicom/types.js';
 import { corpusFiles, PYDICOM_DATA } from '../../support/corpus.js';
 import { compareBulkData, compareDataSet, expectedRejection, type BulkDataRules } from '../../support/pydicom-expectations.js';
 import { pydicomReference } from '../../support/pydicom-reference.js';

@@ -3,18 +3,8 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  dictionaryVR,
-  frameMediaType,
-  isEncapsulated,
-  isKnownTransferSyntax,
-  keywordForTag,
-  knownTransferSyntaxes,
-  normalizeTag,
-  tagForKeyword,
-  transferSyntax,
-  vrForTag,
-} from '../../../gateway/dicom/index.js';
+import { dictionaryVR, keywordForTag, normalizeTag, tagForKeyword, vrForTag } from '../../../gateway/dicom/dictionary.js';
+import { frameMediaType, isEncapsulated, isKnownTransferSyntax, knownTransferSyntaxes, transferSyntax } from '../../../gateway/dicom/transfer-syntax.js';
 
 describe('data dictionary', () => {
   it('keyword <-> tag', () => {

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateRawSync } from 'node:zlib';
 import { isGatewayError } from '../../../gateway/errors.js';
-import { datasetView, parseInstance, type DicomJson } from '../../../gateway/dicom/index.js';
+import { datasetView, parseInstance } from '../../../gateway/dicom/parse.js';
+import type { DicomJson } from '../../../gateway/dicom/types.js';
 import { buildInstance, encodeDataSet, identity, imagePixel, ramp, type Spec } from './instance-builder.js';
 
 function metadataOf(specs: Spec[], transferSyntax?: string): DicomJson {

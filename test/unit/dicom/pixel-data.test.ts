@@ -5,7 +5,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError } from '../../../gateway/errors.js';
-import { frameRanges, parseInstance, type ParsedInstance } from '../../../gateway/dicom/index.js';
+import { frameRanges } from '../../../gateway/dicom/pixel-data.js';
+import { parseInstance } from '../../../gateway/dicom/parse.js';
+import type { ParsedInstance } from '../../../gateway/dicom/types.js';
 import { buildInstance, identity, imagePixel, ramp, type Spec } from './instance-builder.js';
 
 function frameBytes(bytes: Uint8Array, parsed: ParsedInstance, n: number): Uint8Array {

@@ -8,20 +8,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { isGatewayError } from '../../../gateway/errors.js';
-import {
-  EXPLICIT_VR_BIG_ENDIAN,
-  parseInstance,
-  pixelGeometry,
-  readSample,
-  sampleCodec,
-  sampleOffset,
-  unsupportedSampleAccess,
-  valueRange,
-  writeSample,
-  type DicomJson,
-  type PixelDataLayout,
-  type PixelGeometry,
-} from '../../../gateway/dicom/index.js';
+import { EXPLICIT_VR_BIG_ENDIAN } from '../../../gateway/dicom/transfer-syntax.js';
+import { parseInstance } from '../../../gateway/dicom/parse.js';
+import { pixelGeometry, readSample, sampleCodec, sampleOffset, unsupportedSampleAccess, valueRange, writeSample } from '../../../gateway/dicom/pixel-geometry.js';
+import type { DicomJson, PixelDataLayout } from '../../../gateway/dicom/types.js';
 import { syntheticInstance } from '../../fixtures/synthetic.js';
 import { nativePixelCorpus } from '../../support/native-pixels.js';
 import { pydicomPixels } from '../../support/pydicom-pixels.js';

@@ -3,7 +3,7 @@
  * pixel data built from a value function over garbage bytes, and the bits of each sample's word
  * outside Bits Stored (which the watermark must keep exactly).
  */
-import { sampleCodec, sampleOffset, type PixelGeometry } from '../../../gateway/dicom/index.js';
+import { sampleCodec, sampleOffset, type PixelGeometry } from '../../../gateway/dicom/pixel-geometry.js';
 
 /** A geometry with defaults: 1 frame of 2x2 16-bit unsigned little endian MONOCHROME2. */
 export function geometryOf(overrides: Partial<PixelGeometry> = {}): PixelGeometry {

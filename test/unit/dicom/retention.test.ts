@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { parseInstance } from '../../../gateway/dicom/index.js';
+import { parseInstance } from '../../../gateway/dicom/parse.js';
 import { syntheticInstance } from '../../fixtures/synthetic.js';
 
 setFlagsFromString('--expose-gc');

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { isGatewayError } from '../../../gateway/errors.js';
-import { datasetView, frameRanges, parseInstance } from '../../../gateway/dicom/index.js';
+import { datasetView, parseInstance } from '../../../gateway/dicom/parse.js';
+import { frameRanges } from '../../../gateway/dicom/pixel-data.js';
 import { PYDICOM_DATA } from '../../support/corpus.js';
 import { buildInstance, identity, imagePixel, ramp, type Spec } from './instance-builder.js';
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { Request, Response } from 'express';
-import type { AuditEvent, AuditTrail } from '../../../gateway/access/audit/index.js';
+import type { AuditEvent } from '../../../gateway/access/audit/event.js';
+import type { AuditTrail } from '../../../gateway/access/audit/trail.js';
 import { auditRequests } from '../../../gateway/http/audit-requests.js';
 
 /** A trail that keeps what it is given. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import express from 'express';
-import type { AuditTrail } from '../../../gateway/access/audit/index.js';
+import type { AuditTrail } from '../../../gateway/access/audit/trail.js';
 import { loadConfig } from '../../../gateway/config.js';
 import { createGatewayServer } from '../../../gateway/http/server.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, createSecretKey, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseInstance } from '../../../gateway/dicom/index.js';
+import { parseInstance } from '../../../gateway/dicom/parse.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
 import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { signManifest, verifyManifest, type FragmentRecord } from '../../../gateway/protection/manifest.js';

@@ -1,0 +1,43 @@
+/**
+ * The wrapped data keys of protected instances, as `aegis keys rotate` sees them (issue 3): each
+ * lives in its instance's signed manifest. Rewrapping replaces the manifest's data key, signs the
+ * manifest again under the active master key, records it in the catalog (compare and set on the
+ * old manifest) and rewrites the manifest copy in the backend. Fragments are not rewritten.
+ */
+import type { FragmentStore } from '../../../adapters/fragment-store.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { Keyring } from '../../keys/keyring.js';
+import type { WrappedDataKey, WrappedKeyStore } from '../../keys/rotation.js';
+import { signManifest, verifyManifest, type Manifest } from '../../protection/manifest.js';
+import { sealManifestCopy } from '../../protection/manifest-copy.js';
+import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
+
+/** The catalog's manifests as a {@link WrappedKeyStore}. */
+export class ManifestKeyStore implements WrappedKeyStore {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly stores: Map<string, FragmentStore>,
+    private readonly keyring: Keyring,
+  ) {}
+
+  async *list(): AsyncIterable<WrappedDataKey> {
+    for await (const row of this.catalog.manifests()) {
+      const manifest = JSON.parse(row.manifest) as Manifest;
+      if (manifest.dataKey === undefined) continue; // paper mode: nothing encrypted
+      yield { id: row.sopInstanceUid, keyId: manifest.dataKey.keyId, wrapped: Buffer.from(manifest.dataKey.wrapped, 'base64') };
+    }
+  }
+
+  async replace(next: WrappedDataKey, expectedKeyId: string): Promise<boolean> {
+    const row = await this.catalog.findInstance(next.id);
+    if (!row?.manifest) return false;
+    const body = verifyManifest(JSON.parse(row.manifest) as Manifest, this.keyring, next.id);
+    if (body.dataKey?.keyId !== expectedKeyId) return false;
+    const manifest = signManifest({ ...body, dataKey: { keyId: next.keyId, wrapped: next.wrapped.toString('base64') } }, this.keyring);
+    const text = JSON.stringify(manifest);
+    if (!(await this.catalog.replaceManifest(next.id, row.manifest, text))) return false;
+    const home = this.stores.get(row.backend);
+    if (home && row.locator.startsWith(MANIFEST_COPY_PREFIX)) await home.put(row.locator, sealManifestCopy(manifest, this.keyring, manifestCopyId(row.locator)));
+    return true;
+  }
+}

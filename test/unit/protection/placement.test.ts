@@ -1,0 +1,29 @@
+/**
+ * Placement: which backend holds each fragment, and the opaque keys fragments and manifest copies
+ * are stored under.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { fragmentBackend, fragmentStoreKey, manifestCopyId, manifestCopyKey, MANIFEST_COPY_PREFIX, newStorageId } from '../../../gateway/protection/placement.js';
+
+describe('placement', () => {
+  const placement = { instances: 'home', regions: ['r0', 'r1', 'r2'] };
+
+  it('puts region i on regions[i mod n] and every other role on the instances backend', () => {
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((index) => fragmentBackend(placement, { role: 'region', index })),
+      ['r0', 'r1', 'r2', 'r0', 'r1'],
+    );
+    for (const role of ['skeleton', 'identity', 'labels']) assert.equal(fragmentBackend(placement, { role, index: 1 }), 'home', role);
+  });
+
+  it('names fragments f/<ab>/<id>.<n> and manifest copies m/<ab>/<id>, and reads the id back', () => {
+    const id = newStorageId();
+    assert.match(id, /^[0-9a-f]{32}$/);
+    assert.notEqual(newStorageId(), id, 'a fresh id each time');
+    assert.equal(fragmentStoreKey(id, 7), `f/${id.slice(0, 2)}/${id}.7`);
+    assert.equal(manifestCopyKey(id), `m/${id.slice(0, 2)}/${id}`);
+    assert.ok(manifestCopyKey(id).startsWith(MANIFEST_COPY_PREFIX), 'reindex lists the copies by this prefix');
+    assert.equal(manifestCopyId(manifestCopyKey(id)), id);
+  });
+});
