@@ -260,6 +260,17 @@ describe('policy matrix over HTTP', () => {
     }
   });
 
+  it("create: a conflict with another institution's data does not name its study", async () => {
+    const general = studies.find((s) => s.institution === 'General')!;
+    const mine: Study = { uid: newUid(), series: general.series, instance: newUid(), institution: 'St Mary', department: 'CARDIOLOGY' };
+    const { body, contentType } = stowBody([instanceOf(mine)]);
+    const res = await fetch(`${gateway.dicomWebUrl}/studies`, { method: 'POST', headers: { 'content-type': contentType, authorization: basic('ct-mary') }, body });
+    const json = (await res.json()) as Record<string, any>;
+    assert.equal(res.status, 409);
+    assert.equal(json['00081198'].Value[0]['00081197'].Value[0], 0xa900, 'the series is recorded under another study');
+    assert.equal(res.headers.get('warning'), `299 aegis "Series Instance UID ${general.series} belongs to another study, not to ${mine.uid}"`);
+  });
+
   it('delete: an archivist deletes a study of its institution', async () => {
     const arch = PEOPLE.find((p) => p.role === 'archivist')!;
     const target = studies.find((s) => expected(arch, 'delete', s))!;
