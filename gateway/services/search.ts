@@ -1,9 +1,12 @@
 /**
  * The QIDO-RS search use case (PS3.18 §10.6): runs a parsed query against the catalog and builds
  * each result in the DICOM JSON model with the level's default attributes (PS3.18 Table
- * 10.6.3-3), the requested `includefield` attributes and every matched attribute.
+ * 10.6.3-3), the requested `includefield` attributes and every matched attribute. `includefield`
+ * beyond what a search can match is what WADO-RS metadata gives: only for studies the subject may
+ * also read, shown as reading shows them.
  */
 import type { StudyFilter } from '../access/policy/policy.js';
+import { strictestView } from '../access/policy/study-resource.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
@@ -63,7 +66,14 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
   const readable = beyondSearch ? await studiesAllowed(catalog.db, access, 'read', studies) : undefined;
   const searchOnly = readable === undefined ? 0 : studies.filter((study) => !readable.has(study)).length;
   if (searchOnly > 0) warnings.push(`includefield is not honoured for ${searchOnly} results of studies you may search but not read: they show the default and matching attributes only`);
-  const matches = page.matches.map((match, i) => jsonInView(readable === undefined || readable.has(studies[i]) ? match : searchAttributes(match), views.get(studies[i])!));
+  // What only read gives is shown as read shows it too (a mask may be for read alone).
+  const readViews = readable !== undefined && readable.size > 0 ? await studyViews(catalog.db, access, 'read', [...readable]) : undefined;
+  const matches = page.matches.map((match, i) => {
+    const study = studies[i];
+    if (readable === undefined) return jsonInView(match, views.get(study)!);
+    if (!readable.has(study)) return jsonInView(searchAttributes(match), views.get(study)!);
+    return jsonInView(match, strictestView([views.get(study)!, readViews!.get(study)!]));
+  });
   access.decisions.push({ action: 'search', allowed: true, reason: `${matches.length} permitted results` });
   if (hasMore) {
     warnings.push(`the number of results exceeded the limit of ${query.limit}; request more with offset=${query.offset + query.limit}`);

@@ -57,6 +57,11 @@ rules:
     subjects: { role: research }
     actions: [search, read, export]
     resources: { confidentiality: R }
+  - id: radiologist-reads-no-manufacturer
+    effect: deny
+    subjects: { role: radiologist }
+    actions: read
+    fields: [Manufacturer]
 `;
 
 /** Roles with a search rule: the others get 403 for any QIDO. */
@@ -237,6 +242,7 @@ describe('policy matrix over HTTP', () => {
     }
     const read = await instances(rad, 'includefield=all');
     assert.ok(read.tags.includes(IMAGE_TYPE), `${rad.name} may read the study: includefield=all returns its attributes`);
+    assert.ok(!read.tags.includes('00080070'), 'as the read view shows them: Manufacturer is masked for reading');
     assert.equal(read.warning, null);
   });
 
