@@ -79,7 +79,8 @@ function recordAuthentication(audit: AuditTrail, logger: Logger, event: Authenti
   const entry = {
     kind: 'authentication' as const,
     operation: 'login' as const,
-    actor: { name: event.user ?? '(unknown)', method: event.method, clientAddress: event.client },
+    // An empty name (HTTP Basic `:password`) is no actor name: the trail would refuse the event.
+    actor: { name: event.user || '(unknown)', method: event.method, clientAddress: event.client },
     action: 'POST' as const,
     outcome: event.outcome === 'success' ? ('success' as const) : ('denied' as const),
     reason: event.lockedNow ? `${event.reason}; now locked: ${event.lockedNow.map(describeLockout).join(', ')}` : event.outcome === 'locked' ? `locked out: ${event.reason}` : event.reason,

@@ -7,6 +7,32 @@
 /** The level a search returns. */
 export type QidoLevel = 'study' | 'series' | 'instance';
 
+/** Where each matchable attribute lives: the level it belongs to and how it is matched. */
+export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text' | 'person' | 'date' | 'time' | 'number' }> = {
+  '0020000D': { level: 'study', match: 'uids' },
+  '00100010': { level: 'study', match: 'person' },
+  '00100020': { level: 'study', match: 'text' },
+  '00100030': { level: 'study', match: 'date' },
+  '00100040': { level: 'study', match: 'text' },
+  '00080020': { level: 'study', match: 'date' },
+  '00080030': { level: 'study', match: 'time' },
+  '00080050': { level: 'study', match: 'text' },
+  '00080061': { level: 'study', match: 'text' },
+  '00080090': { level: 'study', match: 'person' },
+  '00200010': { level: 'study', match: 'text' },
+  '00081030': { level: 'study', match: 'text' },
+  '0020000E': { level: 'series', match: 'uids' },
+  '00080060': { level: 'series', match: 'text' },
+  '00200011': { level: 'series', match: 'number' },
+  '0008103E': { level: 'series', match: 'text' },
+  '00400244': { level: 'series', match: 'date' },
+  '00400245': { level: 'series', match: 'time' },
+  '00080018': { level: 'instance', match: 'uids' },
+  '00080016': { level: 'instance', match: 'uids' },
+  '00200013': { level: 'instance', match: 'number' },
+  '00083002': { level: 'instance', match: 'uids' },
+};
+
 /** One matching condition on a catalog attribute. */
 export type QidoFilter =
   | { tag: string; kind: 'uids'; values: string[] }

@@ -23,7 +23,7 @@ import { recordedTarget } from './request-target.js';
 import { onResponseDone, type HookLogger } from './response-hooks.js';
 
 const PROBES = new Set(['/healthz', '/readyz']);
-const UID_PATH = /\/studies\/([0-9.]+)(?:\/series\/([0-9.]+)(?:\/instances\/([0-9.]+))?)?/;
+const UID = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*))*$/;
 /** Longest path kept in a record, in characters; the rest is counted. */
 const MAX_PATH = 2048;
 
@@ -111,7 +111,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
 
 /** The DICOMweb action a request asks for, from its method and path. */
 function actionOf(req: Request): Action | AuditEvent['action'] {
-  const path = req.path;
+  const path = req.path.toLowerCase(); // the router ignores case
   if (!path.startsWith('/dicom-web/')) return req.method as AuditEvent['action'];
   if (req.method === 'POST') return 'create';
   if (req.method === 'DELETE') return 'delete';
@@ -119,9 +119,34 @@ function actionOf(req: Request): Action | AuditEvent['action'] {
 }
 
 function resourcesOf(req: Request, studies: Array<string | undefined>): AuditResource[] {
-  const match = UID_PATH.exec(req.path);
-  const resources: AuditResource[] = [];
-  if (match) resources.push({ study: match[1], ...(match[2] && { series: match[2] }), ...(match[3] && { instance: match[3] }) });
-  for (const study of new Set(studies)) if (study !== undefined && study !== match?.[1]) resources.push({ study });
+  const named = resourceInPath(req.path);
+  const resources: AuditResource[] = named ? [named] : [];
+  for (const study of new Set(studies)) if (study !== undefined && study !== named?.study) resources.push({ study });
   return resources;
+}
+
+/**
+ * The study, series and instance a path names, read as the router reads it: each segment
+ * percent-decoded, the words `studies`, `series` and `instances` in any case, and only whole UIDs.
+ * (Matching the raw text would let `.../instances/1.2.3.4%35` (the instance 1.2.3.45) be recorded as
+ * the instance 1.2.3.4, and `.../INSTANCES/...` as no instance at all.)
+ */
+function resourceInPath(path: string): AuditResource | undefined {
+  const segments = path.split('/').map(decodeSegment);
+  const start = segments.findIndex((segment) => segment.toLowerCase() === 'studies');
+  const uidAfter = (index: number, word: string) => (segments[index]?.toLowerCase() === word && UID.test(segments[index + 1] ?? '') ? segments[index + 1] : undefined);
+  const study = start < 0 ? undefined : uidAfter(start, 'studies');
+  if (study === undefined) return undefined;
+  const series = uidAfter(start + 2, 'series');
+  const instance = series === undefined ? undefined : uidAfter(start + 4, 'instances');
+  return { study, ...(series !== undefined && { series }), ...(instance !== undefined && { instance }) };
+}
+
+/** A path segment percent-decoded; as it is when its escapes are broken (the router then refuses the request). */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

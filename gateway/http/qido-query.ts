@@ -5,35 +5,9 @@
  * Keys are keywords or 8-digit hex tags; an unknown or malformed key is a 400 with a reason.
  */
 import { GatewayError } from '../errors.js';
-import type { QidoFilter, QidoLevel, QidoQuery } from '../catalog/query.js';
+import { MATCHABLE, type QidoFilter, type QidoLevel, type QidoQuery } from '../catalog/query.js';
 import { tagForKeyword, vrForTag } from '../dicom/dictionary.js';
 import { assertUid } from '../dicom/uid.js';
-
-/** Where each matchable attribute lives: the level it belongs to and how it is matched. */
-export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text' | 'person' | 'date' | 'time' | 'number' }> = {
-  '0020000D': { level: 'study', match: 'uids' },
-  '00100010': { level: 'study', match: 'person' },
-  '00100020': { level: 'study', match: 'text' },
-  '00100030': { level: 'study', match: 'date' },
-  '00100040': { level: 'study', match: 'text' },
-  '00080020': { level: 'study', match: 'date' },
-  '00080030': { level: 'study', match: 'time' },
-  '00080050': { level: 'study', match: 'text' },
-  '00080061': { level: 'study', match: 'text' },
-  '00080090': { level: 'study', match: 'person' },
-  '00200010': { level: 'study', match: 'text' },
-  '00081030': { level: 'study', match: 'text' },
-  '0020000E': { level: 'series', match: 'uids' },
-  '00080060': { level: 'series', match: 'text' },
-  '00200011': { level: 'series', match: 'number' },
-  '0008103E': { level: 'series', match: 'text' },
-  '00400244': { level: 'series', match: 'date' },
-  '00400245': { level: 'series', match: 'time' },
-  '00080018': { level: 'instance', match: 'uids' },
-  '00080016': { level: 'instance', match: 'uids' },
-  '00200013': { level: 'instance', match: 'number' },
-  '00083002': { level: 'instance', match: 'uids' },
-};
 
 const LEVEL_RANK: Record<QidoLevel, number> = { study: 0, series: 1, instance: 2 };
 const DATE = /^\d{8}$/;

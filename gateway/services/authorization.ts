@@ -107,6 +107,19 @@ export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAcc
   return views;
 }
 
+/**
+ * Which of some studies (QIDO results) the subject may also `action` (each judged by every
+ * combination of its attributes, as {@link authorizeStudy} does). No decision is recorded: nothing
+ * is done to them, the caller only decides what to show.
+ */
+export async function studiesAllowed(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Set<string>> {
+  const filter = access.ability.studyFilter(action);
+  if (filter.kind === 'all') return new Set(studies);
+  if (filter.kind === 'none') return new Set();
+  const resources = await loadStudyResources(db, [...new Set(studies)]);
+  return new Set([...resources].filter(([, described]) => studyDecision(access.ability, action, described).decision.allowed).map(([study]) => study));
+}
+
 function decide(access: RequestAccess, action: Action, study: string, resources: StudyResource[], deniedMessage: string): StudyView {
   const { decision, view } = studyDecision(access.ability, action, resources);
   access.decisions.push({ action, study, allowed: decision.allowed, rule: decision.rule, reason: decision.reason, breakGlass: decision.breakGlass });

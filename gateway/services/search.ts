@@ -1,19 +1,30 @@
 /**
  * The QIDO-RS search use case (PS3.18 §10.6): runs a parsed query against the catalog and builds
  * each result in the DICOM JSON model with the level's default attributes (PS3.18 Table
- * 10.6.3-3), the requested `includefield` attributes and every matched attribute.
+ * 10.6.3-3), the requested `includefield` attributes and every matched attribute. `includefield`
+ * beyond what a search can match is what WADO-RS metadata gives: only for studies the subject may
+ * also read, shown as reading shows them.
  */
 import type { StudyFilter } from '../access/policy/policy.js';
+import { strictestView } from '../access/policy/study-resource.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
-import { authorizeAction, studyViews, type RequestAccess } from './authorization.js';
-import type { QidoQuery } from '../catalog/query.js';
+import { authorizeAction, studiesAllowed, studyViews, type RequestAccess } from './authorization.js';
+import { MATCHABLE, type QidoQuery } from '../catalog/query.js';
 import { attributeShown, jsonInView } from '../deidentify/views.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
 const INSTANCE_DEFAULTS = ['00080005', '00080016', '00080018', '00080201', '00200013', '00280010', '00280011', '00280100', '00280008'];
+/** What a search computes of a result: availability, ModalitiesInStudy, RetrieveURL and the related counts. */
+const COMPUTED = ['00080056', '00080061', '00081190', '00201206', '00201208', '00201209'];
+/**
+ * What a result of a study one may search but not read shows: the defaults of the levels, what the
+ * search computes and the attributes it matches on. The others (`includefield`) are what `read`
+ * (WADO-RS metadata) gives, so they need it.
+ */
+const SEARCH_ONLY = new Set([...STUDY_DEFAULTS, ...SERIES_DEFAULTS, ...INSTANCE_DEFAULTS, ...COMPUTED, ...Object.keys(MATCHABLE)]);
 
 /** The result of a search: the matches in the DICOM JSON model, and warnings for the response. */
 export interface SearchResult {
@@ -50,7 +61,19 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
   else page = await instanceMatches(catalog, query, baseUrl, permitted);
   const { studies, hasMore } = page;
   const views = await studyViews(catalog.db, access, 'search', studies);
-  const matches = page.matches.map((match, i) => jsonInView(match, views.get(studies[i])!));
+  // Attributes beyond a search's own need read access to the study: includefield does not stand in for it.
+  const beyondSearch = query.includeAll || [...query.include].some((tag) => !SEARCH_ONLY.has(tag));
+  const readable = beyondSearch ? await studiesAllowed(catalog.db, access, 'read', studies) : undefined;
+  const searchOnly = readable === undefined ? 0 : studies.filter((study) => !readable.has(study)).length;
+  if (searchOnly > 0) warnings.push(`includefield is not honoured for ${searchOnly} results of studies you may search but not read: they show the default and matching attributes only`);
+  // What only read gives is shown as read shows it too (a mask may be for read alone).
+  const readViews = readable !== undefined && readable.size > 0 ? await studyViews(catalog.db, access, 'read', [...readable]) : undefined;
+  const matches = page.matches.map((match, i) => {
+    const study = studies[i];
+    if (readable === undefined) return jsonInView(match, views.get(study)!);
+    if (!readable.has(study)) return jsonInView(searchAttributes(match), views.get(study)!);
+    return jsonInView(match, strictestView([views.get(study)!, readViews!.get(study)!]));
+  });
   access.decisions.push({ action: 'search', allowed: true, reason: `${matches.length} permitted results` });
   if (hasMore) {
     warnings.push(`the number of results exceeded the limit of ${query.limit}; request more with offset=${query.offset + query.limit}`);
@@ -119,6 +142,11 @@ function select(attributes: DicomJson, defaults: string[], query: QidoQuery): Di
   for (const tag of defaults) if (attributes[tag]) out[tag] = attributes[tag];
   for (const tag of query.include) if (attributes[tag]) out[tag] = attributes[tag];
   return out;
+}
+
+/** The attributes of a result that a search alone may show ({@link SEARCH_ONLY}). */
+function searchAttributes(match: DicomJson): DicomJson {
+  return Object.fromEntries(Object.entries(match).filter(([tag]) => SEARCH_ONLY.has(tag)));
 }
 
 function withoutBulkData(dataset: DicomJson): DicomJson {

@@ -91,7 +91,8 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
       ok: false,
       ...ids,
       failureReason: FailureReason.doesNotMatch,
-      reason: `Series Instance UID ${parsed.seriesInstanceUID} belongs to study ${seriesStudy}, not to ${parsed.studyInstanceUID}`,
+      // Not named: the subject may have no right to know that study (a denied study is as missing).
+      reason: `Series Instance UID ${parsed.seriesInstanceUID} belongs to another study, not to ${parsed.studyInstanceUID}`,
     };
   }
 

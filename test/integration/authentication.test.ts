@@ -20,6 +20,7 @@ import { runAegis } from '../support/aegis-cli.js';
 import { stowBody } from '../support/dicomweb.js';
 import { startGateway } from '../support/gateway.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
+import { readTrail } from '../support/trail.js';
 
 const PASSWORD = 'correct horse battery staple';
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /auth/token', 'ALL /auth/token']);
@@ -230,6 +231,28 @@ describe('credentials', () => {
     const json = await fetch(`${gateway.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ grant_type: 'password', username: 'alice', password: PASSWORD }) });
     assert.equal(json.status, 200, 'JSON bodies are accepted too');
     assert.equal((await fetch(`${gateway.url}/auth/token`)).status, 405, 'GET /auth/token');
+  });
+
+  it('the audit trail names the user of every refresh grant, a reused refresh token, and a sign-in with an empty user name', async () => {
+    await addUser(gateway, 'dave');
+    const first = await token(gateway, { grant_type: 'password', username: 'dave', password: PASSWORD });
+    assert.equal(first.status, 200);
+    assert.equal((await token(gateway, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token })).status, 200);
+    assert.equal((await token(gateway, { grant_type: 'refresh_token', refresh_token: first.json.refresh_token })).json.error, 'invalid_grant');
+    assert.equal((await token(gateway, { grant_type: 'refresh_token', refresh_token: `aegisr_${'0'.repeat(16)}.${'A'.repeat(43)}` })).json.error, 'invalid_grant');
+    assert.equal((await token(gateway, { grant_type: 'password', username: '', password: 'a guess at nobody' })).json.error, 'invalid_grant');
+    const { events } = await readTrail(gateway.dataDir);
+    const signIns = events
+      .slice(events.findIndex((e) => e.kind === 'authentication' && e.actor.name === 'dave'))
+      .filter((e) => e.kind === 'authentication')
+      .map((e) => `${e.actor.name} ${e.actor.method} ${e.outcome}: ${e.reason}`);
+    assert.deepEqual(signIns, [
+      'dave password success: password',
+      'dave token success: refresh token redeemed',
+      'dave token denied: refresh token refused (reused: every token of its sign-in is revoked)',
+      '(unknown) token denied: refresh token refused (unknown)',
+      '(unknown) password denied: unknown-user',
+    ]);
   });
 
   it('a token stops working when its user is disabled', async () => {

@@ -57,6 +57,11 @@ rules:
     subjects: { role: research }
     actions: [search, read, export]
     resources: { confidentiality: R }
+  - id: radiologist-reads-no-manufacturer
+    effect: deny
+    subjects: { role: radiologist }
+    actions: read
+    fields: [Manufacturer]
 `;
 
 /** Roles with a search rule: the others get 403 for any QIDO. */
@@ -215,6 +220,32 @@ describe('policy matrix over HTTP', () => {
     }
   });
 
+  it('search: a study one may search but not read shows its default and matching attributes only, whatever includefield asks', async () => {
+    const arch = PEOPLE.find((p) => p.role === 'archivist')!;
+    const rad = PEOPLE.find((p) => p.name === 'rad-general')!;
+    const study = studies.find((s) => s.institution === 'General')!;
+    const instances = async (person: Person, query: string) => {
+      const res = await fetch(`${gateway.dicomWebUrl}/instances?StudyInstanceUID=${study.uid}&${query}`, { headers: headersOf(person) });
+      assert.equal(res.status, 200);
+      const [match] = (await res.json()) as Array<Record<string, unknown>>;
+      return { warning: res.headers.get('warning'), tags: Object.keys(match) };
+    };
+    const IMAGE_TYPE = '00080008'; // an attribute of the instance that no QIDO level returns by default
+    const plain = await instances(arch, '');
+    assert.ok(!plain.tags.includes(IMAGE_TYPE));
+    // Beyond the defaults, a search shows what it could match on: StudyDescription and TransferSyntaxUID here.
+    const matchable = [...plain.tags, '00081030', '00083002'].sort();
+    for (const [query, tags] of [['includefield=all', matchable], ['includefield=ImageType', plain.tags], [`includefield=${IMAGE_TYPE}&PatientID=PID-${study.uid.slice(-6)}`, plain.tags]] as const) {
+      const searched = await instances(arch, query);
+      assert.deepEqual(searched.tags, tags, `${arch.name} may not read the study: ${query} adds nothing it could not match on`);
+      assert.equal(searched.warning, '299 aegis "includefield is not honoured for 1 results of studies you may search but not read: they show the default and matching attributes only"');
+    }
+    const read = await instances(rad, 'includefield=all');
+    assert.ok(read.tags.includes(IMAGE_TYPE), `${rad.name} may read the study: includefield=all returns its attributes`);
+    assert.ok(!read.tags.includes('00080070'), 'as the read view shows them: Manufacturer is masked for reading');
+    assert.equal(read.warning, null);
+  });
+
   it('read, export and delete: each cell of the matrix answers as the policy says (denied = 404, as missing)', async () => {
     const cells: string[] = [];
     for (const person of PEOPLE) {
@@ -258,6 +289,17 @@ describe('policy matrix over HTTP', () => {
       const refused = await stowAs(gateway, basic(person.name), [instanceOf(mary, newUid())]);
       assert.equal(refused.status, 403, `${person.name} may not store at all`);
     }
+  });
+
+  it("create: a conflict with another institution's data does not name its study", async () => {
+    const general = studies.find((s) => s.institution === 'General')!;
+    const mine: Study = { uid: newUid(), series: general.series, instance: newUid(), institution: 'St Mary', department: 'CARDIOLOGY' };
+    const { body, contentType } = stowBody([instanceOf(mine)]);
+    const res = await fetch(`${gateway.dicomWebUrl}/studies`, { method: 'POST', headers: { 'content-type': contentType, authorization: basic('ct-mary') }, body });
+    const json = (await res.json()) as Record<string, any>;
+    assert.equal(res.status, 409);
+    assert.equal(json['00081198'].Value[0]['00081197'].Value[0], 0xa900, 'the series is recorded under another study');
+    assert.equal(res.headers.get('warning'), `299 aegis "Series Instance UID ${general.series} belongs to another study, not to ${mine.uid}"`);
   });
 
   it('delete: an archivist deletes a study of its institution', async () => {

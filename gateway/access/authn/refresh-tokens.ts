@@ -18,7 +18,7 @@ const PREFIX = 'aegisr_';
 /** The outcome of redeeming a refresh token. */
 export type Redemption =
   | { ok: true; user: string; token: string }
-  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused' };
+  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused'; /** The token's user, when the token is genuine (for the audit trail). */ user?: string };
 
 type RefreshDatabase = Pick<CatalogDatabase, 'refresh_tokens'>;
 
@@ -46,10 +46,10 @@ export class RefreshTokens {
     if (!parts) return { ok: false, reason: 'unknown' };
     const row = await this.db.selectFrom('refresh_tokens').selectAll().where('id', '=', parts.id).executeTakeFirst();
     if (!row || !secretMatches(parts.secret, row.secret_sha256)) return { ok: false, reason: 'unknown' };
-    if (row.revoked_at !== null) return { ok: false, reason: 'revoked' };
+    if (row.revoked_at !== null) return { ok: false, reason: 'revoked', user: row.user_name };
     // Written so that a missing or unreadable time (NaN) counts as expired.
     const alive = Date.parse(row.expires_at) > now.getTime() && this.familyEnd(row.family_started_at) > now.getTime();
-    if (!alive) return { ok: false, reason: 'expired' };
+    if (!alive) return { ok: false, reason: 'expired', user: row.user_name };
     // Mark it used only if nobody did first: of two concurrent redemptions, one wins.
     const used = await this.db
       .updateTable('refresh_tokens')
@@ -60,7 +60,7 @@ export class RefreshTokens {
       .executeTakeFirst();
     if (Number(used.numUpdatedRows) === 0) {
       await this.revokeFamily(row.family, now);
-      return { ok: false, reason: 'reused' };
+      return { ok: false, reason: 'reused', user: row.user_name };
     }
     return { ok: true, user: row.user_name, token: await this.insert(row.user_name, row.family, row.family_started_at, now) };
   }

@@ -3,7 +3,8 @@
  * name and password, or a refresh token, for a short-lived access token (Bearer) and a new refresh
  * token. Form-encoded (as RFC 6749 requires) or JSON bodies of at most 8 KiB. Errors use the OAuth
  * error body (§5.2); a locked-out user gets 429 with Retry-After. The password goes through the
- * same throttle and audit as HTTP Basic.
+ * same throttle and audit as HTTP Basic; a refresh is recorded as a sign-in of the token's user, a
+ * refused one (reused, revoked, expired, unknown) as a denied one.
  */
 import express, { type Request, type Response } from 'express';
 import { z } from 'zod';
@@ -35,10 +36,16 @@ export function tokenRoutes(access: AccessControl): express.Router {
         if (presented === undefined) return oauthError(res, 'invalid_request', 'refresh_token is required');
         const redeemed = await access.refreshTokens.redeem(presented);
         const owner = redeemed.ok ? await access.users.get(redeemed.user) : undefined;
+        // A redemption signs the user in again: the trail names them, as for a password.
+        const signIn = { requestId: req.id, kind: 'authentication', operation: 'login', action: 'POST', actor: { name: redeemed.user ?? '(unknown)', method: 'token', clientAddress: clientAddress(req) } } as const;
         if (!redeemed.ok || !owner || owner.disabled) {
-          req.log.warn({ reason: redeemed.ok ? 'user disabled or removed' : redeemed.reason }, 'refresh token refused');
+          const reason = redeemed.ok ? 'user disabled or removed' : redeemed.reason === 'reused' ? 'reused: every token of its sign-in is revoked' : redeemed.reason;
+          req.log.warn({ reason }, 'refresh token refused');
+          // A security event (a reused token may be a stolen one), written at once like a failed sign-in.
+          access.audit.recordNow({ ...signIn, outcome: 'denied', reason: `refresh token refused (${reason})` }).catch(() => undefined);
           return oauthError(res, 'invalid_grant', 'the refresh token is not valid');
         }
+        access.audit.record({ ...signIn, outcome: 'success', reason: 'refresh token redeemed' });
         user = owner.name;
         refreshToken = redeemed.token;
       } else {

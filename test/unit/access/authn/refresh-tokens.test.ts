@@ -42,7 +42,7 @@ describe('RefreshTokens', () => {
       token = (redeemed as { token: string }).token;
     }
     // Issued at 22 h: it would live until 34 h if rotation restarted the lifetime; the family ends at 24 h.
-    assert.deepEqual(await tokens.redeem(token, at(24)), { ok: false, reason: 'expired' });
+    assert.deepEqual(await tokens.redeem(token, at(24)), { ok: false, reason: 'expired', user: 'alice' });
     const rows = await catalog.db.selectFrom('refresh_tokens').select(['expires_at']).where('user_name', '=', 'alice').orderBy('created_at').execute();
     assert.deepEqual(rows.map((r) => r.expires_at), [at(12), at(23), at(24)].map((d) => d.toISOString()), 'the last token expires with its family');
   });
@@ -50,7 +50,7 @@ describe('RefreshTokens', () => {
   it('a family started longer ago than the absolute lifetime ends, whatever its last token says (lifetime shortened since)', async () => {
     const token = await new RefreshTokens(catalog.db, 12 * HOUR, 48 * HOUR).issue('alice', at(0));
     const shorter = new RefreshTokens(catalog.db, 1 * HOUR, 1 * HOUR);
-    assert.deepEqual(await shorter.redeem(token, at(2)), { ok: false, reason: 'expired' });
+    assert.deepEqual(await shorter.redeem(token, at(2)), { ok: false, reason: 'expired', user: 'alice' });
   });
 
   it('a password change revokes every family of the user, and only theirs', async () => {
@@ -59,8 +59,8 @@ describe('RefreshTokens', () => {
     const second = await tokens.issue('bob');
     const other = await tokens.issue('carol');
     await users.setPassword('bob', 'a brand new passphrase');
-    assert.deepEqual(await tokens.redeem(first), { ok: false, reason: 'revoked' });
-    assert.deepEqual(await tokens.redeem(second), { ok: false, reason: 'revoked' });
+    assert.deepEqual(await tokens.redeem(first), { ok: false, reason: 'revoked', user: 'bob' });
+    assert.deepEqual(await tokens.redeem(second), { ok: false, reason: 'revoked', user: 'bob' });
     assert.equal((await tokens.redeem(other)).ok, true, "another user's family lives on");
     assert.equal((await tokens.redeem(await tokens.issue('bob'))).ok, true, 'a sign-in after the change starts a good family');
   });
@@ -70,6 +70,6 @@ describe('RefreshTokens', () => {
     const token = await tokens.issue('carol');
     await users.disable('carol');
     await users.enable('carol');
-    assert.deepEqual(await tokens.redeem(token), { ok: false, reason: 'revoked' });
+    assert.deepEqual(await tokens.redeem(token), { ok: false, reason: 'revoked', user: 'carol' });
   });
 });
