@@ -18,9 +18,9 @@ import {
   type ExtractedWatermark,
   type WatermarkChanges,
   type WatermarkOptions,
-  type WatermarkParameters,
   type WatermarkRefusal,
 } from './watermark.js';
+import type { WatermarkParameters } from './watermark-parameters.js';
 
 /** HKDF info of the watermark MAC key. */
 export const WATERMARK_KEY_INFO = 'aegis watermark v1';
