@@ -15,7 +15,7 @@ import { verifyManifest } from '../../protection/manifest.js';
 import { openManifestCopy } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX } from '../../protection/placement.js';
 import { readProtected } from '../protected-fragments.js';
-import { catalogEntry } from '../store.js';
+import { catalogEntry } from '../ingest.js';
 
 /** What a reindex did. */
 export interface ReindexReport {
