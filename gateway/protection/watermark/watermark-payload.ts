@@ -1,5 +1,5 @@
 /**
- * What the fragile watermark carries and how it is checked (DESIGN.md "Watermark and integrity"):
+ * What the fragile watermark carries and how it is checked (docs/protection.md):
  * a keyed MAC, HMAC-SHA-256 (RFC 2104), over the SOP Instance UID, the SHA-256 of the original
  * pixel data, the gateway id and the time: 256 bits. The gateway id and the time are recorded next
  * to the watermark parameters in the manifest; on read, the payload extracted from the pixels
