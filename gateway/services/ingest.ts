@@ -20,7 +20,7 @@ export interface ReceivedPart {
   bytes: Uint8Array;
 }
 
-/** What the store service needs. */
+/** What the ingest of an instance needs. */
 export interface StoreDeps extends ProtectionDeps {
   catalog: Catalog;
   onConflict: 'reject' | 'replace';
