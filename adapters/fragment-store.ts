@@ -1,5 +1,5 @@
 /**
- * The one interface every storage backend implements (DESIGN.md "Backend"). A backend stores
+ * The one interface every storage backend implements (docs/architecture.md). A backend stores
  * opaque fragments under keys the gateway chooses and hands back a locator to read them with
  * (for content-addressed stores such as IPFS the locator is not the key). Adapters know nothing
  * of the gateway: no DICOM, no catalog. Every adapter runs the shared contract suite in

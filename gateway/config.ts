@@ -1,7 +1,7 @@
 /**
  * Gateway configuration: one YAML or JSON file (documented in `config/README.md`), overridden by
  * environment variables and CLI flags, validated once at start-up with every problem reported,
- * then frozen. Secrets never come from this file (DESIGN.md "Config").
+ * then frozen. Secrets never come from this file: only from the environment or files it names.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

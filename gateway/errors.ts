@@ -1,8 +1,9 @@
 /**
  * The one catalogue of gateway errors: every error that crosses a module boundary is a
- * {@link GatewayError} whose code is listed here with its HTTP status (DICOM PS3.18 §8.6 and the
- * status table in CONVENTIONS.md). Foreign errors are wrapped with `{ cause }` where they arise.
- * `docs/errors.md` lists the same codes; a unit test keeps the two in step.
+ * {@link GatewayError} whose code is listed here with its HTTP status (DICOM PS3.18 §8.6; 404 also
+ * where the policy hides that a study exists, 502 for stored data that fails verification).
+ * Foreign errors are wrapped with `{ cause }` where they arise. `docs/errors.md` lists the same
+ * codes; a unit test keeps the two in step.
  */
 
 /** Every error code with its HTTP status and a short description (also the documentation). */

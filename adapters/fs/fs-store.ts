@@ -1,6 +1,7 @@
 /**
- * The `fs` backend (DESIGN.md "Backend", embedded default `DATA/stores/<backend-name>/`): fragments
- * are files under a root directory, the key is the relative path and also the locator.
+ * The `fs` backend (the embedded default, `DATA/stores/<backend-name>/`; adapters/fragment-store.ts
+ * is its interface): fragments are files under a root directory, the key is the relative path and
+ * also the locator.
  *
  * Writes are atomic and durable: the bytes go to a temp file in the target's directory, which is
  * fsynced, renamed over the target, and the directory is fsynced (as are directories created for
@@ -13,11 +14,12 @@
  * the second put fails with CONFLICT and leaves the first fragment intact.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, writeFile as writeFileCallback, type WriteFileOptions } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { FRAGMENT_KEY_PATTERN, FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreErrorCode } from '../fragment-store.js';
+import { FRAGMENT_KEY_PATTERN, FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore } from '../fragment-store.js';
+import { codeOf, DirectorySyncs, DIRECTORY_MODE, FILE_MODE, fsError, isFile, syncDir, writeFileFlushed } from './fs-files.js';
 
 /** Names of temp files (in-flight or crash-left writes) start with this; `~` is not a key character. */
 export const FS_TEMP_PREFIX = '~tmp-';
@@ -29,12 +31,6 @@ const MAX_KEY_BYTES = 512;
 const DEFAULT_SWEEP_AGE_MS = 10 * 60_000;
 /** Reads do not follow a symlink in place of a fragment (only the gateway creates fragments). */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0);
-/**
- * Folders and fragment files are the owner's alone (umask can only take bits away): in paper mode
- * fragments hold plain pixels, and even encrypted ones say which instances exist.
- */
-const DIRECTORY_MODE = 0o700;
-const FILE_MODE = 0o600;
 /** How often a put retries when a concurrent delete removed its freshly created directory. */
 const PUT_ATTEMPTS = 3;
 
@@ -316,17 +312,6 @@ export class FsFragmentStore implements FragmentStore {
   }
 }
 
-/** True when `path` is a regular file, not a symlink (false when absent); else BACKEND_UNAVAILABLE. */
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await lstat(path)).isFile();
-  } catch (error) {
-    const code = codeOf(error);
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw fsError(error, 'stat');
-  }
-}
-
 /** BAD_REQUEST unless `range` is absent or has integer bounds with 0 <= start <= end. */
 function checkRange(range: ByteRange | undefined): void {
   if (range === undefined) return;
@@ -341,73 +326,4 @@ function clamp(range: ByteRange | undefined, size: number): { start: number; end
   if (range === undefined) return { start: 0, end: size };
   const end = Math.min(range.end, size);
   return { start: Math.min(range.start, end), end };
-}
-
-/** Makes changes to the entries of `dir` durable. */
-/** `fs.writeFile` with `flag: 'wx'` (never over an existing file) and `flush` (fsync before close). */
-function writeFileFlushed(path: string, data: Uint8Array): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // `flush` is in Node >= 20.10 and 21; @types/node 20 does not list it yet.
-    writeFileCallback(path, data, { flag: 'wx', flush: true, mode: FILE_MODE } as WriteFileOptions, (error) => (error ? reject(error) : resolve()));
-  });
-}
-
-/**
- * Coalesces directory fsyncs (group commit): a caller joins the next sync of its directory that
- * starts after its call, so concurrent puts into one directory share one fsync instead of queueing
- * one each. A sync already running may have started before the caller's rename, so it never counts.
- */
-class DirectorySyncs {
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly next = new Map<string, Promise<void>>();
-
-  sync(dir: string): Promise<void> {
-    const queued = this.next.get(dir);
-    if (queued) return queued;
-    const before = this.running.get(dir) ?? Promise.resolve();
-    const run = before
-      .catch(() => undefined)
-      .then(() => {
-        this.next.delete(dir);
-        this.running.set(dir, run);
-        return syncDir(dir);
-      })
-      .finally(() => {
-        if (this.running.get(dir) === run) this.running.delete(dir);
-      });
-    this.next.set(dir, run);
-    return run;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function codeOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
-}
-
-/**
- * Translates an fs error at the edge: missing files are NOT_FOUND, too-long names BAD_REQUEST,
- * `extra` maps further codes, anything else (EACCES, ENOSPC, EIO, ...) is BACKEND_UNAVAILABLE.
- */
-function fsError(error: unknown, what: string, extra: Partial<Record<string, FragmentStoreErrorCode>> = {}): FragmentStoreError {
-  if (error instanceof FragmentStoreError) return error;
-  const code = codeOf(error) ?? '';
-  const mapped: FragmentStoreErrorCode =
-    extra[code] ??
-    (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ELOOP'
-      ? 'NOT_FOUND'
-      : code === 'ENAMETOOLONG'
-        ? 'BAD_REQUEST'
-        : 'BACKEND_UNAVAILABLE');
-  const message = mapped === 'NOT_FOUND' ? `${what}: no such fragment` : `${what}: ${code || 'fs error'}`;
-  return new FragmentStoreError(mapped, message, { cause: error });
 }

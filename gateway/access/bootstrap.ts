@@ -1,5 +1,5 @@
 /**
- * Secure by default (issue 4): a gateway that starts with no users creates `admin` with a random
+ * Secure by default: a gateway that starts with no users creates `admin` with a random
  * password, prints it once on the terminal (not through the log, which is kept and shipped) and
  * stores it in `DATA/admin-password`, readable only by the owner, for scripts. Change it with
  * `aegis users passwd admin` and delete the file.

@@ -6,7 +6,7 @@
  */
 import { GatewayError } from '../errors.js';
 
-/** What a request does to a study (DESIGN.md "Access"). `admin` covers users, audit and stats. */
+/** What a request does to a study. `admin` covers users, audit and stats. */
 export const ACTIONS = ['search', 'read', 'create', 'delete', 'export', 'admin'] as const;
 export type Action = (typeof ACTIONS)[number];
 

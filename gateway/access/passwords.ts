@@ -1,5 +1,5 @@
 /**
- * Password hashing for local users (DESIGN.md "Access"): argon2id through `@node-rs/argon2` with
+ * Password hashing for local users: argon2id (RFC 9106) through `@node-rs/argon2` with
  * the library's defaults (m=19456 KiB, t=2, p=1: the OWASP recommendation), stored as a PHC string
  * (`$argon2id$v=19$m=19456,t=2,p=1$salt$hash`). Hashing runs on libuv's thread pool.
  */

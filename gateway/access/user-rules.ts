@@ -1,5 +1,5 @@
 /**
- * The rules for local users (DESIGN.md "Access", issue 4): what a user name, a role, a subject
+ * The rules for local users: what a user name, a role, a subject
  * attribute and a password may be. Pure functions; every problem of an input is reported at once.
  *
  * Roles are free text with the lexical rule of user names: the policy file gives them meaning.

@@ -1,16 +1,16 @@
 /**
- * The catalog (DESIGN.md "master index"): studies, series and instances with where their bytes
- * are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
+ * The catalog, the gateway's master index (docs/architecture.md): studies, series and instances
+ * with where their bytes are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
  * Migrations run at open. An instance row is written only after its bytes are durable.
  */
 import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, SqliteDialect, sql, type Selectable } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
 import { openSqlite, type OpenedSqlite } from './sqlite.js';
-import type { CatalogDatabase, InstancesTable } from './schema.js';
+import type { CatalogDatabase, InstancesTable, SeriesTable, StudiesTable } from './schema.js';
 import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
 import { policyAttributesOf, policyKey } from './policy-attributes.js';
 
@@ -97,32 +97,12 @@ export class Catalog {
    */
   async addInstance(instance: NewInstance, options: { replace?: boolean } = {}): Promise<void> {
     const now = new Date().toISOString();
-    const meta = instance.metadata;
-    const policy = policyAttributesOf(meta);
-    const row = {
-      sop_instance_uid: instance.sopInstanceUid,
-      series_uid: instance.seriesUid,
-      study_uid: instance.studyUid,
-      sop_class_uid: instance.sopClassUid,
-      instance_number: firstInteger(meta, '00200013'),
-      transfer_syntax_uid: instance.transferSyntaxUid,
-      number_of_frames: firstInteger(meta, '00280008'),
-      rows: firstInteger(meta, '00280010'),
-      columns: firstInteger(meta, '00280011'),
-      bits_allocated: firstInteger(meta, '00280100'),
-      size: instance.size,
-      sha256: instance.sha256,
-      metadata: JSON.stringify(meta),
-      layout: JSON.stringify(instance.layout),
-      backend: instance.backend,
-      locator: instance.locator,
-      created_at: now,
-      manifest: instance.manifest,
-      policy_key: policyKey(policy),
-    };
+    const policy = policyAttributesOf(instance.metadata);
+    const key = policyKey(policy);
+    const row = instanceRow(instance, key, now);
     // What the policy reads of the study gains this instance's combination in the same transaction
     // as the instance: no moment where the instance is visible and the study judged without it.
-    const policyRow = { study_uid: instance.studyUid, key: row.policy_key, ...policy };
+    const policyRow = { study_uid: instance.studyUid, key, ...policy };
     if (!options.replace) {
       // Most instances join a series already recorded: two inserts in one transaction. Only when the
       // series (or study) is new does a foreign key refuse them and the full transaction run.
@@ -136,47 +116,15 @@ export class Catalog {
         if (!isForeignKeyViolation(error)) throw error;
       }
     }
-    const patientName = firstString(meta, '00100010');
-    const referring = firstString(meta, '00080090');
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('studies')
-        .values({
-          study_uid: instance.studyUid,
-          patient_name: patientName,
-          patient_name_fuzzy: fuzzyForm(patientName),
-          patient_id: firstString(meta, '00100020'),
-          patient_birth_date: firstString(meta, '00100030'),
-          patient_sex: firstString(meta, '00100040'),
-          study_date: firstString(meta, '00080020'),
-          study_time: paddedTime(firstString(meta, '00080030')),
-          accession_number: firstString(meta, '00080050'),
-          referring_physician_name: referring,
-          referring_physician_fuzzy: fuzzyForm(referring),
-          study_id: firstString(meta, '00200010'),
-          study_description: firstString(meta, '00081030'),
-          institution_name: firstString(meta, '00080080'),
-          department_name: firstString(meta, '00081040'),
-          confidentiality_code: firstString(meta, '00401008'),
-          attributes: JSON.stringify(pickAttributes(meta, STUDY_LEVEL_TAGS)),
-          created_at: now,
-          updated_at: now,
-        })
+        .values(studyRow(instance, now))
         .onConflict((oc) => oc.column('study_uid').doUpdateSet({ updated_at: now }))
         .execute();
       await trx
         .insertInto('series')
-        .values({
-          series_uid: instance.seriesUid,
-          study_uid: instance.studyUid,
-          modality: firstString(meta, '00080060'),
-          series_number: firstInteger(meta, '00200011'),
-          series_description: firstString(meta, '0008103E'),
-          performed_start_date: firstString(meta, '00400244'),
-          performed_start_time: paddedTime(firstString(meta, '00400245')),
-          attributes: JSON.stringify(pickAttributes(meta, SERIES_LEVEL_TAGS)),
-          created_at: now,
-        })
+        .values(seriesRow(instance, now))
         .onConflict((oc) => oc.column('series_uid').doNothing())
         .execute();
       await trx.insertInto('study_policy_attributes').values(policyRow).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
@@ -267,6 +215,76 @@ export class Catalog {
     await this.db.destroy();
     this.sqlite.close();
   }
+}
+
+/** The instance row of a new instance: its identity, the attributes QIDO matches on, where its bytes are. */
+function instanceRow(instance: NewInstance, policyKey: string, now: string): Insertable<InstancesTable> {
+  const meta = instance.metadata;
+  return {
+    sop_instance_uid: instance.sopInstanceUid,
+    series_uid: instance.seriesUid,
+    study_uid: instance.studyUid,
+    sop_class_uid: instance.sopClassUid,
+    instance_number: firstInteger(meta, '00200013'),
+    transfer_syntax_uid: instance.transferSyntaxUid,
+    number_of_frames: firstInteger(meta, '00280008'),
+    rows: firstInteger(meta, '00280010'),
+    columns: firstInteger(meta, '00280011'),
+    bits_allocated: firstInteger(meta, '00280100'),
+    size: instance.size,
+    sha256: instance.sha256,
+    metadata: JSON.stringify(meta),
+    layout: JSON.stringify(instance.layout),
+    backend: instance.backend,
+    locator: instance.locator,
+    created_at: now,
+    manifest: instance.manifest,
+    policy_key: policyKey,
+  };
+}
+
+/** The study row a new instance's metadata gives (kept as it is when the study is already recorded). */
+function studyRow(instance: NewInstance, now: string): Insertable<StudiesTable> {
+  const meta = instance.metadata;
+  const patientName = firstString(meta, '00100010');
+  const referring = firstString(meta, '00080090');
+  return {
+    study_uid: instance.studyUid,
+    patient_name: patientName,
+    patient_name_fuzzy: fuzzyForm(patientName),
+    patient_id: firstString(meta, '00100020'),
+    patient_birth_date: firstString(meta, '00100030'),
+    patient_sex: firstString(meta, '00100040'),
+    study_date: firstString(meta, '00080020'),
+    study_time: paddedTime(firstString(meta, '00080030')),
+    accession_number: firstString(meta, '00080050'),
+    referring_physician_name: referring,
+    referring_physician_fuzzy: fuzzyForm(referring),
+    study_id: firstString(meta, '00200010'),
+    study_description: firstString(meta, '00081030'),
+    institution_name: firstString(meta, '00080080'),
+    department_name: firstString(meta, '00081040'),
+    confidentiality_code: firstString(meta, '00401008'),
+    attributes: JSON.stringify(pickAttributes(meta, STUDY_LEVEL_TAGS)),
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** The series row a new instance's metadata gives (kept as it is when the series is already recorded). */
+function seriesRow(instance: NewInstance, now: string): Insertable<SeriesTable> {
+  const meta = instance.metadata;
+  return {
+    series_uid: instance.seriesUid,
+    study_uid: instance.studyUid,
+    modality: firstString(meta, '00080060'),
+    series_number: firstInteger(meta, '00200011'),
+    series_description: firstString(meta, '0008103E'),
+    performed_start_date: firstString(meta, '00400244'),
+    performed_start_time: paddedTime(firstString(meta, '00400245')),
+    attributes: JSON.stringify(pickAttributes(meta, SERIES_LEVEL_TAGS)),
+    created_at: now,
+  };
 }
 
 /** Drops the policy attribute rows of `studies` that no instance of the study has any more. */

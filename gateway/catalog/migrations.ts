@@ -78,7 +78,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0002-users': {
-    // Local users (issue 4). Booleans are integers 0/1: node:sqlite binds no JavaScript booleans.
+    // Local users (gateway/access/users.ts). Booleans are integers 0/1: node:sqlite binds no JavaScript booleans.
     async up(db: Kysely<any>) {
       await db.schema
         .createTable('users')
@@ -97,8 +97,8 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0003-access': {
-    // Issue 4: what access control reads and writes. Study columns the policy matches on
-    // (resource attributes, DESIGN.md "Access"); API keys; refresh tokens; failed-login throttling;
+    // What access control (gateway/access/) reads and writes: study columns the policy matches on
+    // (its resource attributes); API keys; refresh tokens; failed-login throttling;
     // break-glass grants; the hash-chained audit trail and its signed head.
     async up(db: Kysely<any>) {
       await db.schema.alterTable('studies').addColumn('institution_name', 'text').execute();
@@ -175,7 +175,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   '0004-manifests': {
-    // Issue 3: the signed manifest of each protected instance (JSON). Rows from before protection
+    // The protection: the signed manifest of each protected instance (JSON). Rows from before protection
     // have none and keep pointing at the whole stored instance (backend, locator).
     async up(db: Kysely<any>) {
       await db.schema.alterTable('instances').addColumn('manifest', 'text').execute();

@@ -1,5 +1,5 @@
 /**
- * The catalog's tables (the master index of DESIGN.md): studies, series and instances with the
+ * The catalog's tables (the master index, docs/architecture.md): studies, series and instances with the
  * attributes QIDO-RS matches on (PS3.18 §10.6.1.2, Table 10.6.1-5), the JSON of each level's
  * attributes for responses, and where each instance's bytes are stored.
  */
@@ -92,7 +92,7 @@ export interface StudyPolicyAttributesTable {
   accession_number: string | null;
 }
 
-/** Local users (issue 4): the store is `gateway/access/users.ts`. */
+/** Local users: the store is `gateway/access/users.ts`. */
 export interface UsersTable {
   name: string;
   role: string;

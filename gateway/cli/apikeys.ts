@@ -1,5 +1,5 @@
 /**
- * `aegis apikeys create|list|revoke` (issue 4): API keys for modalities and routers that send with
+ * `aegis apikeys create|list|revoke`: API keys for modalities and routers that send with
  * `Authorization: ApiKey <key>` or `X-API-Key`. A key acts as the local user it belongs to (their
  * role and attributes); it is printed once when created and only its SHA-256 is kept. Works while a
  * gateway runs on the same data. Exit codes: 0 done, 1 refused or failed, 2 usage.

@@ -1,5 +1,5 @@
 /**
- * `aegis audit verify|export` (DESIGN.md "Interfaces", issue 4): checks the hash chain of the audit
+ * `aegis audit verify|export` (docs/audit.md): checks the hash chain of the audit
  * trail, or writes it out as DICOM audit messages (PS3.15 A.5), one JSON object per line. Each run
  * opens the catalog and loads the keyring read-only (it never creates a key), so it works while a
  * gateway runs on the same data. Export is itself recorded in the trail (PS3.15 A.5.3.2 "Audit Log

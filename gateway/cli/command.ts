@@ -1,5 +1,5 @@
 /**
- * What the `aegis` sub-commands share (DESIGN.md "Interfaces"): the options every one takes
+ * What the `aegis` sub-commands share: the options every one takes
  * (`--config FILE`, `--data DIR`, or AEGIS_CONFIG / AEGIS_DATA_DIR, and `-h/--help`), the streams
  * they use, and one mapping of failures to exit codes: 2 for a wrong command line, 1 for a refusal
  * or failure with a message, 0 for success.

@@ -1,5 +1,5 @@
 /**
- * `aegis keys generate|list|rotate` (issue 3, DESIGN.md "Interfaces"): master keys in `DATA/keys/`
+ * `aegis keys generate|list|rotate`: master keys in `DATA/keys/`
  * or `AEGIS_MASTER_KEY`. Output names keys by id and never shows key material. Each run loads the
  * keys, acts and exits, so it works while a gateway runs on the same data. Exit codes: 0 done,
  * 1 refused or failed (message on stderr), 2 usage.

@@ -1,8 +1,8 @@
 /**
- * The `aegis` command line (DESIGN.md "Interfaces"): `aegis start [--config FILE] [--host H]
+ * The `aegis` command line: `aegis start [--config FILE] [--host H]
  * [--port N] [--data DIR]`, with AEGIS_CONFIG, AEGIS_HOST, AEGIS_PORT and AEGIS_DATA_DIR doing the
- * same, `aegis users ...` (local users) and `aegis keys ...` (master keys). Further sub-commands
- * join as the issues that need them land; each parses its own options.
+ * same, `aegis users ...` (local users), `aegis keys ...` (master keys) and the other
+ * sub-commands of the usage below; each parses its own options.
  */
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';

@@ -1,5 +1,5 @@
 /**
- * `aegis policy check|validate` (issue 4): explains an access decision as the gateway would make
+ * `aegis policy check|validate`: explains an access decision as the gateway would make
  * it (the user from the users table, the study from the catalog, the environment from options),
  * rule by rule; validates a policy file, reporting every problem. Exit codes: `check` 0 allowed,
  * 3 denied; both 1 for a failure or an invalid policy (message on stderr), 2 usage.

@@ -1,5 +1,5 @@
 /**
- * `aegis reindex` (issue 3): rebuilds the catalog from the backends alone — after a lost or wiped
+ * `aegis reindex`: rebuilds the catalog from the backends alone — after a lost or wiped
  * catalog, the manifest copies in the backends give back every instance (QIDO and WADO). Needs the
  * master keys that signed and sealed them. Works beside a running gateway (SQLite WAL). Exit codes:
  * 0 done (every manifest verified), 1 some did not verify or another failure, 2 usage.

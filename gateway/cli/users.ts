@@ -52,7 +52,61 @@ export async function usersCommand(argv: string[], io: CommandIo = processIo()):
   return runCommand('users', io, () => run(argv, io));
 }
 
+/** The sub-commands of `aegis users` and the options each takes (besides --config and --data). */
+const SUB_COMMAND_OPTIONS: Record<string, string[]> = {
+  add: ['role', 'attr', 'password-stdin', 'password-file'],
+  passwd: ['password-stdin', 'password-file'],
+  disable: [],
+  enable: [],
+  unlock: [],
+  list: ['json'],
+};
+
+/** One `aegis users` request, its arguments checked. */
+interface UsersRequest {
+  sub: string;
+  /** The user name (every sub-command but `list`). */
+  name?: string;
+  role?: string;
+  attributes: Record<string, string>;
+  passwordFile?: string;
+  needsPassword: boolean;
+  json: boolean;
+  config?: string;
+  data?: string;
+}
+
 async function run(argv: string[], io: CommandIo): Promise<number> {
+  const request = parseUsersArguments(argv);
+  if (request === 'help') {
+    io.stdout.write(USERS_USAGE);
+    return 0;
+  }
+  const { sub, name } = request;
+  if (sub === 'add') {
+    // Refuse a bad name, role or attribute before asking for a password.
+    const invalid = [...userNameProblems(name!), ...roleProblems(request.role!), ...attributeProblems(request.attributes)];
+    if (invalid.length > 0) throw new CommandError(invalid.join('; '));
+  }
+
+  const config = loadConfig({ file: request.config, env: io.env, flags: { dataDir: request.data } });
+  const file = join(config.dataDir, 'catalog.sqlite');
+  // Only `add` may create a catalog: elsewhere a missing one means a wrong --data.
+  if (sub !== 'add' && !existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  // Read the password before opening the catalog: nothing is held open while a person types.
+  const password = request.needsPassword ? await readPassword(request.passwordFile, io) : '';
+
+  const catalog = await Catalog.openSqlite(file);
+  try {
+    io.stdout.write(await applyUsersRequest(catalog, request, password));
+  } finally {
+    await catalog.close();
+  }
+  return 0;
+}
+
+/** Parses and checks the command line of `aegis users` (UsageError for anything wrong), or 'help'. */
+function parseUsersArguments(argv: string[]): UsersRequest | 'help' {
   const { values, positionals } = parseCommandLine(argv, {
     role: { type: 'string' },
     attr: { type: 'string', multiple: true },
@@ -60,23 +114,12 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
     'password-file': { type: 'string' },
     json: { type: 'boolean' },
   });
-  if (values.help) {
-    io.stdout.write(USERS_USAGE);
-    return 0;
-  }
+  if (values.help) return 'help';
   const [, sub, name, ...extra] = positionals;
   if (sub === undefined) throw new UsageError('which sub-command?');
-  const allowed: Record<string, string[]> = {
-    add: ['role', 'attr', 'password-stdin', 'password-file'],
-    passwd: ['password-stdin', 'password-file'],
-    disable: [],
-    enable: [],
-    unlock: [],
-    list: ['json'],
-  };
-  if (!Object.hasOwn(allowed, sub)) throw new UsageError(`unknown sub-command '${sub}'`);
+  if (!Object.hasOwn(SUB_COMMAND_OPTIONS, sub)) throw new UsageError(`unknown sub-command '${sub}'`);
   for (const option of Object.keys(values)) {
-    if (option !== 'config' && option !== 'data' && !allowed[sub].includes(option)) throw new UsageError(`'${sub}' takes no --${option}`);
+    if (option !== 'config' && option !== 'data' && !SUB_COMMAND_OPTIONS[sub].includes(option)) throw new UsageError(`'${sub}' takes no --${option}`);
   }
   const wantsName = sub !== 'list';
   if (wantsName && name === undefined) throw new UsageError(`'${sub}' needs a user name`);
@@ -88,55 +131,35 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   if (needsPassword && (values['password-stdin'] === true) === (values['password-file'] !== undefined)) {
     throw new UsageError(`'${sub}' needs exactly one of --password-stdin and --password-file FILE`);
   }
+  return { sub, name, role: values.role, attributes, passwordFile: values['password-file'], needsPassword, json: values.json === true, config: values.config, data: values.data };
+}
 
-  if (sub === 'add') {
-    // Refuse a bad name, role or attribute before asking for a password.
-    const invalid = [...userNameProblems(name!), ...roleProblems(values.role!), ...attributeProblems(attributes)];
-    if (invalid.length > 0) throw new CommandError(invalid.join('; '));
-  }
-
-  const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  // Only `add` may create a catalog: elsewhere a missing one means a wrong --data.
-  if (sub !== 'add' && !existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
-  // Read the password before opening the catalog: nothing is held open while a person types.
-  const password = needsPassword ? await readPassword(values['password-file'], io) : '';
-
-  const catalog = await Catalog.openSqlite(file);
-  try {
-    const users = new UserStore(catalog.db);
-    switch (sub) {
-      case 'add': {
-        const user = await users.add({ name: name!, role: values.role!, attributes, password });
-        io.stdout.write(`added user '${user.name}' (role ${user.role})\n`);
-        break;
-      }
-      case 'passwd':
-        await users.setPassword(name!, password);
-        io.stdout.write(`password of '${name}' changed\n`);
-        break;
-      case 'disable':
-        await users.disable(name!);
-        io.stdout.write(`user '${name}' disabled\n`);
-        break;
-      case 'enable':
-        await users.enable(name!);
-        io.stdout.write(`user '${name}' enabled\n`);
-        break;
-      case 'unlock': {
-        // Any name: delays are kept for names nobody has too, and clearing them reveals nothing.
-        const clients = await clearSignInDelays(catalog.db, name!);
-        io.stdout.write(`sign-in delays of '${JSON.stringify(name).slice(1, -1)}' cleared (${clients} ${clients === 1 ? 'client' : 'clients'})\n`);
-        break;
-      }
-      case 'list':
-        io.stdout.write(values.json ? `${JSON.stringify(await users.list(), null, 2)}\n` : formatUsers(await users.list()));
-        break;
+/** Makes the change a request asks for in the catalog; resolves to what to print. */
+async function applyUsersRequest(catalog: Catalog, request: UsersRequest, password: string): Promise<string> {
+  const users = new UserStore(catalog.db);
+  const name = request.name!;
+  switch (request.sub) {
+    case 'add': {
+      const user = await users.add({ name, role: request.role!, attributes: request.attributes, password });
+      return `added user '${user.name}' (role ${user.role})\n`;
     }
-  } finally {
-    await catalog.close();
+    case 'passwd':
+      await users.setPassword(name, password);
+      return `password of '${name}' changed\n`;
+    case 'disable':
+      await users.disable(name);
+      return `user '${name}' disabled\n`;
+    case 'enable':
+      await users.enable(name);
+      return `user '${name}' enabled\n`;
+    case 'unlock': {
+      // Any name: delays are kept for names nobody has too, and clearing them reveals nothing.
+      const clients = await clearSignInDelays(catalog.db, name);
+      return `sign-in delays of '${JSON.stringify(name).slice(1, -1)}' cleared (${clients} ${clients === 1 ? 'client' : 'clients'})\n`;
+    }
+    default:
+      return request.json ? `${JSON.stringify(await users.list(), null, 2)}\n` : formatUsers(await users.list());
   }
-  return 0;
 }
 
 /** Reads one password line from a file or stdin; a final line break is not part of it. */

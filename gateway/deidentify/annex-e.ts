@@ -3,7 +3,8 @@
  * `annex-e-table.ts`) as rows to look up by tag, with the columns Aegis implements (Basic Profile,
  * Retain UIDs Option, Retain Longitudinal Temporal Information Options), and the de-identification
  * method codes of PS3.16 CID 7050. One module for every user of the table: the de-identified
- * research view (issue 4) and the identity split of stored instances (issue 3).
+ * research view (`deidentify/views.ts`) and the identity split of stored instances
+ * (`protection/split/identity-ranges.ts`).
  */
 import { normalizeTag } from '../dicom/dictionary.js';
 import { ANNEX_E_TABLE } from './annex-e-table.js';

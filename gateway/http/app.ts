@@ -47,36 +47,12 @@ export function buildApp(deps: AppDeps): express.Express {
     );
   }
 
-  app.use((req, _res, next) => {
-    const q = req.url.indexOf('?');
-    if (q >= 0 && req.url.length - q - 1 > config.limits.maxQueryLength) {
-      next(new GatewayError('URI_TOO_LONG', `the query string exceeds ${config.limits.maxQueryLength} bytes`));
-      return;
-    }
-    next();
-  });
+  app.use(refuseLongQuery(config.limits.maxQueryLength));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/readyz', async (_req, res) => {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      deps.catalog.check().then(
-        () => (checks.catalog = 'ok'),
-        (e: Error) => (checks.catalog = e.message),
-      ),
-      ...[...deps.stores.values()].map((store) =>
-        store.check().then(
-          () => (checks[`backend:${store.name}`] = 'ok'),
-          (e: Error) => (checks[`backend:${store.name}`] = e.message),
-        ),
-      ),
-    ]);
-    const ready = Object.values(checks).every((v) => v === 'ok');
-    if (!ready) res.setHeader('Retry-After', '5');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
-  });
+  app.get('/readyz', readiness(deps));
 
   // Public: probes and the token endpoint (which checks credentials itself). Everything after
   // this point requires authentication, unknown paths included (they answer 401, not 404).
@@ -107,6 +83,40 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use((req, _res, next) => next(new GatewayError('NOT_FOUND', `no resource at ${req.method} ${req.path}`)));
   app.use(errorHandler(deps));
   return app;
+}
+
+/** Refuses, with 414, a request whose query string is longer than `maxQueryLength` bytes. */
+function refuseLongQuery(maxQueryLength: number) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const q = req.url.indexOf('?');
+    if (q >= 0 && req.url.length - q - 1 > maxQueryLength) {
+      next(new GatewayError('URI_TOO_LONG', `the query string exceeds ${maxQueryLength} bytes`));
+      return;
+    }
+    next();
+  };
+}
+
+/** The readiness probe: 200 when the catalog and every backend answer, else 503 with Retry-After and what failed. */
+function readiness(deps: AppDeps) {
+  return async (_req: Request, res: Response) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      deps.catalog.check().then(
+        () => (checks.catalog = 'ok'),
+        (e: Error) => (checks.catalog = e.message),
+      ),
+      ...[...deps.stores.values()].map((store) =>
+        store.check().then(
+          () => (checks[`backend:${store.name}`] = 'ok'),
+          (e: Error) => (checks[`backend:${store.name}`] = e.message),
+        ),
+      ),
+    ]);
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    if (!ready) res.setHeader('Retry-After', '5');
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+  };
 }
 
 /** The part of an Express 5 router layer that {@link allowedMethods} and {@link routeInventory} read. */

@@ -1,7 +1,7 @@
 /**
  * Canonical encodings of the associated data (AAD) that AES-256-GCM authenticates along with each
- * ciphertext (NIST SP 800-38D §5.2.1 "additional authenticated data"; DESIGN.md "Split": instance
- * UID, fragment role and index are bound). Every field is length-prefixed (4-byte big-endian
+ * ciphertext (NIST SP 800-38D §5.2.1 "additional authenticated data": instance UID,
+ * fragment role and index are bound). Every field is length-prefixed (4-byte big-endian
  * length, then UTF-8 bytes) or a fixed 4-byte integer, after a label naming the purpose, so no two
  * different field tuples encode to the same bytes and a fragment AAD can never pass as a key-wrap
  * AAD or the reverse.

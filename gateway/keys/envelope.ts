@@ -1,5 +1,5 @@
 /**
- * Envelope encryption (DESIGN.md "Split", hardened mode): each fragment is encrypted with
+ * Envelope encryption (hardened mode, docs/protection.md): each fragment is encrypted with
  * AES-256-GCM (NIST SP 800-38D) under a per-instance 256-bit data key, and the data key is itself
  * encrypted ("wrapped") under a master key named by a key id, so rotating the master key rewraps
  * 61-byte wrapped keys and never rewrites fragments.

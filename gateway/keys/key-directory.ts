@@ -1,5 +1,5 @@
 /**
- * The master key directory `DATA/keys/` (DESIGN.md "Interfaces", embedded default): one file
+ * The master key directory `DATA/keys/` (of the embedded default configuration): one file
  * `k<N>.key` per key, owner-only (file 0600, directory 0700). Keys readable or writable by group
  * or others are refused, not loaded: a key that others can read protects nothing, and a directory
  * others can write lets them plant a key. New files appear atomically (written aside, fsynced, then

@@ -1,10 +1,10 @@
 /**
- * The keyring: every master key the gateway knows, one of them active (DESIGN.md "Split", envelope
- * encryption with key ids for rotation). New data keys are wrapped under the active key; older keys
+ * The keyring: every master key the gateway knows, one of them active (envelope encryption with
+ * key ids for rotation, `envelope.ts`). New data keys are wrapped under the active key; older keys
  * stay to unwrap what they wrapped until `aegis keys rotate` has rewrapped it. The active key is
  * the environment key (`AEGIS_MASTER_KEY`) when set, otherwise the highest-numbered file of
- * `DATA/keys/`. With no key at all, the embedded default creates a development key (DESIGN.md
- * "Interfaces") and says so loudly. Key material is never logged.
+ * `DATA/keys/`. With no key at all, the embedded default creates a development key
+ * and says so loudly. Key material is never logged.
  */
 import { GatewayError } from '../errors.js';
 import { unwrapDataKey, wrapDataKey } from './envelope.js';

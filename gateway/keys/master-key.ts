@@ -1,5 +1,5 @@
 /**
- * Master keys (the key-encryption keys of the envelope, DESIGN.md "Split"): what one is, the
+ * Master keys (the key-encryption keys of the envelope, `envelope.ts`): what one is, the
  * format of a key file in `DATA/keys/`, and the key from the environment (`AEGIS_MASTER_KEY`,
  * base64 of 32 random bytes, id from `AEGIS_MASTER_KEY_ID`, required). Key material lives
  * only in a secret `KeyObject` (node:crypto), which prints and serializes without its bytes.

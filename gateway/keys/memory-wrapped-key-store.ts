@@ -1,6 +1,6 @@
 /**
  * A {@link WrappedKeyStore} in memory: the reference behaviour for the catalog's store of wrapped
- * data keys (issue 3), used by tests and by `aegis keys rotate` until the catalog holds them.
+ * data keys, used by tests and by `aegis keys rotate` until the catalog holds them.
  */
 import type { WrappedDataKey, WrappedKeyStore } from './rotation.js';
 

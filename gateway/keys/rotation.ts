@@ -1,5 +1,5 @@
 /**
- * Master key rotation (issue 3, `aegis keys rotate`): every data key not wrapped under the active
+ * Master key rotation (`aegis keys rotate`): every data key not wrapped under the active
  * master key is unwrapped with its old key and wrapped again under the active one. Fragments are
  * not touched: their ciphertext depends on the data key only, which does not change (the point of
  * envelope encryption; cryptoperiods of key-wrapping keys per NIST SP 800-57 Part 1). Works over any

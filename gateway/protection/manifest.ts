@@ -1,5 +1,5 @@
 /**
- * The manifest of a protected instance (DESIGN.md "Terms"): a versioned record of everything
+ * The manifest of a protected instance: a versioned record of everything
  * needed to restore and verify it — original length and SHA-256, transfer syntax, the byte ranges
  * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key, and
  * the fragments (role, index, backend, locator, length, SHA-256 of the stored bytes). Signed with

@@ -1,5 +1,5 @@
 /**
- * Protects one instance before it is stored (DESIGN.md "Data flow", write path): the identity
+ * Protects one instance before it is stored (docs/architecture.md, "Data flow"): the identity
  * values leave the skeleton (identity split), the pixel data leaves it too and is split over the
  * region fragments, and in hardened mode every fragment is sealed with AES-256-GCM under a fresh
  * per-instance data key bound to the instance, the fragment's role and index (envelope

@@ -1,5 +1,5 @@
 /**
- * Restores a protected instance on the read path (DESIGN.md "Data flow"): every fragment must have
+ * Restores a protected instance on the read path (docs/architecture.md, "Data flow"): every fragment must have
  * the length the signed manifest records and, in paper mode, its SHA-256; in hardened mode it must authenticate under
  * the instance's data key with its role and index bound; the regions are joined back into the pixel
  * data, the identity values spliced back into the skeleton, and the SHA-256 of the whole result must

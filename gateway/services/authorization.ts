@@ -1,18 +1,19 @@
 /**
- * Enforcement of the access policy in the use cases (DESIGN.md "Access", issue 4): each request
- * carries the ability built for its subject and environment; the checks here decide per study,
- * record every decision for the audit trail, and answer a denied study the way the policy says
- * (404 as if it did not exist, by default, or 403). QIDO filtering itself happens in the catalog
- * query (`catalog/search.ts` with the ability's study filter) so that paging is honest.
+ * Enforcement of the access policy in the use cases (the attribute policy of
+ * `access/policy/policy.ts`): each request carries the ability built for its subject and
+ * environment; the checks here decide per study, record every decision for the audit trail, and
+ * answer a denied study the way the policy says (404 as if it did not exist, by default, or 403).
+ * QIDO filtering itself happens in the catalog query (`catalog/search.ts` with the ability's
+ * study filter) so that paging is honest.
  */
-import type { Kysely } from 'kysely';
 import type { AccessAbility, StudyView } from '../access/policy/policy.js';
 import { loadStudyResources, strictestView, studyDecision, studyResourceFromInstance } from '../access/policy/study-resource.js';
 import type { DicomJson } from '../dicom/types.js';
 import { isFullView } from '../deidentify/full-view.js';
 import type { Action, Environment, StudyResource, Subject } from '../access/model.js';
-import type { CatalogDatabase } from '../catalog/schema.js';
+import type { Catalog, InstanceScope } from '../catalog/catalog.js';
 import { GatewayError } from '../errors.js';
+import { notFound } from './resources.js';
 
 /** One access decision, as the audit trail records it. */
 export interface AccessDecision {
@@ -52,17 +53,19 @@ export function authorizeAdmin(access: RequestAccess): void {
 }
 
 /**
- * Checks `action` on a study of the catalog and returns the view of it the subject gets. A study
- * that does not exist and a denied one answer alike (unless the policy says 403): `notFound` is the
- * message a missing study gets.
+ * Checks `action` on the study of a scope and returns the view of it the subject gets. A study
+ * that does not exist and a denied one answer alike (unless the policy says 403): as the study,
+ * series or instance of the scope that is not there ({@link notFound}).
  */
-export async function authorizeStudy(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, study: string, notFound: string): Promise<StudyView> {
-  const resources = (await loadStudyResources(db, [study])).get(study);
+export async function authorizeStudy(catalog: Catalog, access: RequestAccess, action: Action, scope: InstanceScope): Promise<StudyView> {
+  const { study } = scope;
+  const missing = notFound(scope);
+  const resources = (await loadStudyResources(catalog.db, [study])).get(study);
   if (resources === undefined) {
     access.decisions.push({ action, study, allowed: false, reason: 'no such study' });
-    throw new GatewayError('NOT_FOUND', notFound);
+    throw missing;
   }
-  return decide(access, action, study, resources, notFound);
+  return decide(access, action, study, resources, missing.message);
 }
 
 /** Checks `action` on a study described by its resource (STOW of an instance, possibly of a new study). */
@@ -77,10 +80,10 @@ export function authorizeResource(access: RequestAccess, action: Action, resourc
  * names another institution cannot be added to a study the subject may store into. Resolves to the
  * refusal reason, or undefined when allowed.
  */
-export function storeAuthorizer(db: Kysely<CatalogDatabase>, access: RequestAccess): (metadata: DicomJson, study: string) => Promise<string | undefined> {
+export function storeAuthorizer(catalog: Catalog, access: RequestAccess): (metadata: DicomJson, study: string) => Promise<string | undefined> {
   const known = new Map<string, Promise<StudyResource[]>>();
   return async (metadata, study) => {
-    if (!known.has(study)) known.set(study, loadStudyResources(db, [study]).then((found) => found.get(study) ?? []));
+    if (!known.has(study)) known.set(study, loadStudyResources(catalog.db, [study]).then((found) => found.get(study) ?? []));
     const own = studyResourceFromInstance(metadata, study);
     const existing = await known.get(study)!;
     const modality = [...new Set([...(existing[0]?.modality ?? []), ...own.modality])].sort();
@@ -92,14 +95,14 @@ export function storeAuthorizer(db: Kysely<CatalogDatabase>, access: RequestAcce
 }
 
 /** The views of several studies (QIDO results): FULL for everyone when the subject's strictest view is full. */
-export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Map<string, StudyView>> {
+export async function studyViews(catalog: Catalog, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Map<string, StudyView>> {
   const views = new Map<string, StudyView>();
   const strictest = access.ability.view(action);
   if (isFullView(strictest)) {
     for (const study of studies) views.set(study, strictest);
     return views;
   }
-  const resources = await loadStudyResources(db, [...new Set(studies)]);
+  const resources = await loadStudyResources(catalog.db, [...new Set(studies)]);
   for (const study of studies) {
     const described = resources.get(study);
     views.set(study, described ? strictestView(described.map((resource) => access.ability.view(action, resource))) : strictest);
@@ -112,11 +115,11 @@ export async function studyViews(db: Kysely<CatalogDatabase>, access: RequestAcc
  * combination of its attributes, as {@link authorizeStudy} does). No decision is recorded: nothing
  * is done to them, the caller only decides what to show.
  */
-export async function studiesAllowed(db: Kysely<CatalogDatabase>, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Set<string>> {
+export async function studiesAllowed(catalog: Catalog, access: RequestAccess, action: Action, studies: readonly string[]): Promise<Set<string>> {
   const filter = access.ability.studyFilter(action);
   if (filter.kind === 'all') return new Set(studies);
   if (filter.kind === 'none') return new Set();
-  const resources = await loadStudyResources(db, [...new Set(studies)]);
+  const resources = await loadStudyResources(catalog.db, [...new Set(studies)]);
   return new Set([...resources].filter(([, described]) => studyDecision(access.ability, action, described).decision.allowed).map(([study]) => study));
 }
 

@@ -6,8 +6,9 @@
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog, InstanceScope } from '../catalog/catalog.js';
-import { GatewayError } from '../errors.js';
-import { removeStored } from './store.js';
+import { authorizeStudy, type RequestAccess } from './authorization.js';
+import { removeStored } from './ingest.js';
+import { notFound } from './resources.js';
 
 /** What the delete service needs. */
 export interface DeleteDeps {
@@ -16,10 +17,14 @@ export interface DeleteDeps {
   logger: Logger;
 }
 
-/** Deletes everything in `scope`; NOT_FOUND when there is nothing. Returns the number of instances removed. */
-export async function deleteInstances(deps: DeleteDeps, scope: InstanceScope): Promise<number> {
+/**
+ * Deletes everything in `scope` once the policy allows `access` to delete in its study; NOT_FOUND
+ * when there is nothing. Returns the number of instances removed.
+ */
+export async function deleteInstances(deps: DeleteDeps, access: RequestAccess, scope: InstanceScope): Promise<number> {
+  await authorizeStudy(deps.catalog, access, 'delete', scope);
   const removed = await deps.catalog.removeInstances(scope);
-  if (removed.length === 0) throw new GatewayError('NOT_FOUND', `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`);
+  if (removed.length === 0) throw notFound(scope);
   await Promise.all(removed.map((row) => removeStored(deps, row)));
   return removed.length;
 }

@@ -14,6 +14,9 @@ import { datasetView } from '../dicom/parse.js';
 import { frameRanges } from '../dicom/pixel-data.js';
 import type { BulkDataLocation, PixelDataLayout } from '../dicom/types.js';
 import { GatewayError } from '../errors.js';
+import { instanceView, type InstanceView } from '../deidentify/views.js';
+import { authorizeStudy, type RequestAccess } from './authorization.js';
+import { instanceUrl, notFound } from './resources.js';
 
 /** What the retrieve service needs. */
 export interface RetrieveDeps {
@@ -93,8 +96,25 @@ export interface InstanceLayout {
 /** The instances of a scope; NOT_FOUND when there are none. */
 export async function findInstances(deps: RetrieveDeps, scope: InstanceScope): Promise<InstanceRow[]> {
   const rows = await deps.catalog.listInstances(scope);
-  if (rows.length === 0) throw new GatewayError('NOT_FOUND', `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`);
+  if (rows.length === 0) throw notFound(scope);
   return rows;
+}
+
+/** An instance of a request's scope with the decision of what the subject may see of it. */
+export interface SeenInstance {
+  row: InstanceRow;
+  view: InstanceView;
+}
+
+/**
+ * The instances of a scope, after the policy allowed `access` the action on their study, each with
+ * the decision of what the subject may see of it (`deidentify/views.ts`): no caller gets an
+ * instance without its decision. Whole Part 10 instances leave the gateway as files: that is
+ * `export`; metadata, frames, bulk data and rendered images are what a viewer shows: `read`.
+ */
+export async function findReadable(deps: RetrieveDeps, access: RequestAccess, scope: InstanceScope, action: 'read' | 'export' = 'read'): Promise<SeenInstance[]> {
+  const view = await authorizeStudy(deps.catalog, access, action, scope);
+  return (await findInstances(deps, scope)).map((row) => ({ row, view: instanceView(view, row.metadata) }));
 }
 
 /** Streams the exact received bytes of an instance, verified before the first byte. */
@@ -103,11 +123,10 @@ export async function streamInstance(deps: RetrieveDeps, row: InstanceRow): Prom
   return Readable.from([asBuffer(await readInstance(deps, row))], { objectMode: false });
 }
 
-
 /** The metadata of an instance as DICOM JSON text with BulkDataURIs made absolute. */
 export function instanceMetadataText(row: InstanceRow, baseUrl: string): string {
-  const instanceUrl = `${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`;
-  return row.metadata.replaceAll('"BulkDataURI":"bulkdata/', `"BulkDataURI":"${instanceUrl}/bulkdata/`);
+  const url = instanceUrl(baseUrl, row.study_uid, row.series_uid, row.sop_instance_uid);
+  return row.metadata.replaceAll('"BulkDataURI":"bulkdata/', `"BulkDataURI":"${url}/bulkdata/`);
 }
 
 /** The pixel data layout of an instance; NOT_FOUND when it has no pixel data. */

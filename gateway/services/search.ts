@@ -13,6 +13,7 @@ import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import { authorizeAction, studiesAllowed, studyViews, type RequestAccess } from './authorization.js';
 import { MATCHABLE, type QidoQuery } from '../catalog/query.js';
 import { attributeShown, jsonInView } from '../deidentify/views.js';
+import { instanceUrl, seriesUrl, studyUrl } from './resources.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
@@ -60,14 +61,14 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
   else if (query.level === 'series') page = await seriesMatches(catalog, query, baseUrl, permitted);
   else page = await instanceMatches(catalog, query, baseUrl, permitted);
   const { studies, hasMore } = page;
-  const views = await studyViews(catalog.db, access, 'search', studies);
+  const views = await studyViews(catalog, access, 'search', studies);
   // Attributes beyond a search's own need read access to the study: includefield does not stand in for it.
   const beyondSearch = query.includeAll || [...query.include].some((tag) => !SEARCH_ONLY.has(tag));
-  const readable = beyondSearch ? await studiesAllowed(catalog.db, access, 'read', studies) : undefined;
+  const readable = beyondSearch ? await studiesAllowed(catalog, access, 'read', studies) : undefined;
   const searchOnly = readable === undefined ? 0 : studies.filter((study) => !readable.has(study)).length;
   if (searchOnly > 0) warnings.push(`includefield is not honoured for ${searchOnly} results of studies you may search but not read: they show the default and matching attributes only`);
   // What only read gives is shown as read shows it too (a mask may be for read alone).
-  const readViews = readable !== undefined && readable.size > 0 ? await studyViews(catalog.db, access, 'read', [...readable]) : undefined;
+  const readViews = readable !== undefined && readable.size > 0 ? await studyViews(catalog, access, 'read', [...readable]) : undefined;
   const matches = page.matches.map((match, i) => {
     const study = studies[i];
     if (readable === undefined) return jsonInView(match, views.get(study)!);
@@ -90,7 +91,7 @@ async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string,
     Object.assign(out, {
       '00080056': { vr: 'CS', Value: ['ONLINE'] },
       '00080061': c.modalities.length ? { vr: 'CS', Value: c.modalities } : { vr: 'CS' },
-      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}`] },
+      '00081190': { vr: 'UR', Value: [studyUrl(baseUrl, row.study_uid)] },
       '00201206': { vr: 'IS', Value: [c.series] },
       '00201208': { vr: 'IS', Value: [c.instances] },
     });
@@ -106,7 +107,7 @@ async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string
     const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
     Object.assign(out, select(JSON.parse(row.attributes), SERIES_DEFAULTS, query));
     Object.assign(out, {
-      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}`] },
+      '00081190': { vr: 'UR', Value: [seriesUrl(baseUrl, row.study_uid, row.series_uid)] },
       '00201209': { vr: 'IS', Value: [counts.get(row.series_uid) ?? 0] },
     });
     return sorted(out);
@@ -124,7 +125,7 @@ async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: stri
     Object.assign(out, select(withoutBulkData(metadata), INSTANCE_DEFAULTS, query));
     Object.assign(out, {
       '00080056': { vr: 'CS', Value: ['ONLINE'] },
-      '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`] },
+      '00081190': { vr: 'UR', Value: [instanceUrl(baseUrl, row.study_uid, row.series_uid, row.sop_instance_uid)] },
     });
     return sorted(out);
   });

@@ -1,13 +1,15 @@
 /**
  * The layer boundaries of the linter bite: files that break them (written into the source tree for
  * the length of the test, then removed) fail `eslint` with the boundary rule and a message naming
- * the direction, while the same files importing what their layer may import pass. And there are no
- * index files: a module imports the module that defines a name.
+ * the direction, while the same files importing what their layer may import pass. So do the size
+ * limits: a file of 400 lines or a function of 81 fails, one line less passes. There are no index
+ * files: a module imports the module that defines a name. And the documentation and comments stand
+ * alone: they name no file outside the repository and no issue number.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ESLint } from 'eslint';
@@ -74,5 +76,58 @@ describe('architecture: the linter enforces the layer boundaries', () => {
       readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).filter((path) => /(^|\/)index\.[cm]?[jt]s$/.test(path)).map((path) => `${dir}/${path}`),
     );
     assert.deepEqual(barrels, []);
+  });
+});
+
+/** A module of `lines` lines (each a statement). */
+function moduleOfLines(lines: number): string {
+  return Array.from({ length: lines }, (_, i) => `export const line${i} = ${i};`).join('\n') + '\n';
+}
+
+/** A module whose one function spans `lines` lines, its signature and closing brace included. */
+function moduleWithFunctionOf(lines: number): string {
+  const body = Array.from({ length: lines - 4 }, (_, i) => `  total += ${i};`);
+  return ['export function probe(): number {', '  let total = 0;', ...body, '  return total;', '}', ''].join('\n');
+}
+
+describe('architecture: the linter keeps files and functions small', () => {
+  const sized: Probe[] = [
+    { path: `gateway/dicom/${tag}-399.ts`, source: moduleOfLines(399), allowed: true },
+    { path: `gateway/dicom/${tag}-400.ts`, source: moduleOfLines(400), allowed: false },
+    { path: `adapters/fs/${tag}-fn80.ts`, source: moduleWithFunctionOf(80), allowed: true },
+    { path: `adapters/fs/${tag}-fn81.ts`, source: moduleWithFunctionOf(81), allowed: false },
+  ];
+
+  before(() => {
+    for (const probe of sized) writeFileSync(join(root, probe.path), probe.source);
+  });
+
+  after(() => {
+    for (const probe of sized) rmSync(join(root, probe.path), { force: true });
+  });
+
+  it('fails a file of 400 lines with max-lines and a function of 81 lines with max-lines-per-function', async () => {
+    const results = await new ESLint({ cwd: root }).lintFiles(sized.map((probe) => probe.path));
+    const rules = sized.map((probe) => results.find((r) => r.filePath === join(root, probe.path))!.messages.map((m) => `${m.ruleId} ${m.severity}`));
+    assert.deepEqual(rules, [[], ['max-lines 2'], [], ['max-lines-per-function 2']]);
+  });
+});
+
+describe('architecture: the documentation stands alone', () => {
+  /** What the documentation and comments must not name: design notes kept outside the repository, issue numbers. */
+  const OUTSIDE = /DESIGN\.md|CONVENTIONS\.md|INFRA\.md|\bissues? #?[0-9]/i;
+
+  it('names no file outside the repository and no issue number in docs/, gateway/, adapters/ or README.md', () => {
+    const files = ['docs', 'gateway', 'adapters']
+      .flatMap((dir) => readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).map((path) => `${dir}/${path}`))
+      .filter((path) => statSync(join(root, path)).isFile())
+      .concat('README.md');
+    assert.ok(files.length > 100, `the scan covers the tree (${files.length} files)`);
+    const hits = files.flatMap((path) =>
+      readFileSync(join(root, path), 'utf8')
+        .split('\n')
+        .flatMap((line, i) => (OUTSIDE.test(line) ? [`${path}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    assert.deepEqual(hits, []);
   });
 });

@@ -1,12 +1,12 @@
 /**
- * What one audit record says (DESIGN.md "Access": "an append-only, hash-chained trail of every
- * request and decision"): who acted (subject and the attributes the decision used), on what
+ * What one audit record says (docs/audit.md: an append-only, hash-chained trail of every request
+ * and decision): who acted (subject and the attributes the decision used), on what
  * (study / series / instance UIDs), what they did, under which purpose and rule, whether break-glass
  * was in force, and how it ended. Events never carry secrets: the types have no place for passwords,
  * tokens or keys, and {@link normalizeAuditEvent} redacts query parameters and attributes whose
  * names say they hold one. QIDO-RS query parameters are kept: they may hold PHI (a patient name),
- * but who searched for whom is what accountability needs, and the catalog is trusted (DESIGN.md
- * "The trust model").
+ * but who searched for whom is what accountability needs, and the catalog is trusted
+ * (docs/architecture.md, "Trust model").
  */
 import { GatewayError } from '../../errors.js';
 import type { Action, AuthenticationMethod, Purpose } from '../model.js';

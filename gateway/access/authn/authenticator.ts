@@ -1,5 +1,5 @@
 /**
- * Who is asking (DESIGN.md "Access", authentication): turns the credentials of a request into a
+ * Who is asking (authentication): turns the credentials of a request into a
  * {@link Subject} — local users by password (HTTP Basic), API key or our own access token; external
  * identities by OIDC bearer token; or the configured anonymous subject when the config opens the
  * routes. Verified credentials are cached briefly (config `auth.credentialCacheSeconds`) under an

@@ -1,5 +1,5 @@
 /**
- * The access policy of the gateway (DESIGN.md "Access", issue 4): attribute-based access control
+ * The access policy of the gateway: attribute-based access control (NIST SP 800-162)
  * on `@casl/ability`, from a YAML file a security officer can read (`config/policy.md`). Per
  * request, {@link Policy.abilityFor} builds what the subject may do in the request's environment;
  * {@link Policy.explain} says why, rule by rule. Abilities are cached by subject and by the set of

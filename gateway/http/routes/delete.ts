@@ -4,7 +4,6 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { deleteInstances } from '../../services/delete.js';
-import { authorizeStudy } from '../../services/authorization.js';
 import { accessOf } from '../authenticate.js';
 import { uidParams, type AppDeps } from '../context.js';
 
@@ -13,8 +12,7 @@ export function deleteRoutes(deps: AppDeps): Router {
   const router = Router();
   const handler = async (req: Request, res: Response) => {
     const scope = uidParams(req);
-    await authorizeStudy(deps.catalog.db, accessOf(req), 'delete', scope.study, `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`);
-    const removed = await deleteInstances({ ...deps, logger: req.log }, scope);
+    const removed = await deleteInstances({ ...deps, logger: req.log }, accessOf(req), scope);
     req.log.info({ removed }, 'deleted instances');
     res.status(204).end();
   };

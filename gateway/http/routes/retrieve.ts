@@ -8,9 +8,20 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/transfer-syntax.js';
 import { GatewayError } from '../../errors.js';
-import { authorizeStudy } from '../../services/authorization.js';
-import { VerifiedInstances, findInstances, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance } from '../../services/retrieve.js';
-import { bulkDataInView, instanceBytesInView, instanceGiven, instanceView, metadataInView, pixelsInView, type InstanceView } from '../../deidentify/views.js';
+import {
+  VerifiedInstances,
+  findReadable,
+  instanceMetadataText,
+  pixelLayout,
+  readBulkData,
+  readFrames,
+  readInstance,
+  streamInstance,
+  type RetrieveDeps,
+  type SeenInstance,
+} from '../../services/retrieve.js';
+import { instanceUrl } from '../../services/resources.js';
+import { bulkDataInView, instanceBytesInView, instanceGiven, metadataInView, pixelsInView } from '../../deidentify/views.js';
 import type { InstanceRow } from '../../catalog/catalog.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
@@ -18,202 +29,196 @@ import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 
+/** What the handlers share: the app's dependencies and the verified-instance cache of the retrieve service. */
+type Retrieval = AppDeps & RetrieveDeps;
+
+/** A handler of the router, given the shared {@link Retrieval}. */
+type RetrieveHandler = (retrieval: Retrieval, req: Request, res: Response) => Promise<void>;
+
 /** The WADO-RS router. */
 export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
   // Verified instances are kept a while: a viewer asks for the frames of one instance in many requests.
   const cacheBytes = deps.config.protection.verifiedCacheMiB * 1024 * 1024;
-  const retrieval = { ...deps, verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined };
+  const retrieval: Retrieval = { ...deps, verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined };
+  const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
-  /**
-   * The instances of the request's scope, after the policy allowed the action on their study, each
-   * with the decision of what the subject may see of it (`services/views.ts`): no route gets an
-   * instance without its decision. Whole Part 10 instances leave the gateway as files: that is
-   * `export`; metadata, frames, bulk data and rendered images are what a viewer shows: `read`.
-   */
-  const readable = async (req: Request, scope: ReturnType<typeof uidParams>, action: 'read' | 'export' = 'read'): Promise<Seen[]> => {
-    const view = await authorizeStudy(deps.catalog.db, accessOf(req), action, scope.study, notFound(scope));
-    return (await findInstances(retrieval, scope)).map((row) => ({ row, view: instanceView(view, row.metadata) }));
-  };
-
-  const instances = async (req: Request, res: Response) => {
-    const scope = uidParams(req);
-    const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
-    const seen = await readable(req, scope, 'export');
-    // Instances the decision refuses are left out; when that is all of them, its refusal answers.
-    const given = seen.filter(({ view }) => view.instanceRefused === undefined);
-    if (given.length === 0) instanceGiven(seen[0].view);
-    const sendable = given.filter(({ row }) => negotiation.acceptable(row.transfer_syntax_uid));
-    if (sendable.length === 0) {
-      const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))].join(', ');
-      throw new GatewayError(
-        'NOT_ACCEPTABLE',
-        `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
-      );
-    }
-    const omitted = [
-      ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
-      ...(sendable.length < given.length ? [`${given.length - sendable.length} instances are not available in the requested transfer syntax`] : []),
-    ];
-    if (omitted.length > 0) res.status(206).setHeader('Warning', warningValue(`${omitted.join('; ')}: they were omitted`));
-    if (!sendable[0].view.whole) return sendDerivedInstances(req, res, sendable, negotiation.multipart);
-    const rows = sendable.map(({ row }) => row);
-    if (!negotiation.multipart) {
-      const [row] = rows;
-      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${row.transfer_syntax_uid}`));
-      res.setHeader('Content-Length', String(row.size));
-      await pipeline(await streamInstance(retrieval, row), res);
-      return;
-    }
-    const base = dicomWebBase(req, deps.config);
-    const writer = new MultipartWriter(
-      res,
-      'application/dicom',
-      rows.map((row) => ({
-        headers: {
-          'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
-          'Content-Length': String(row.size),
-          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`,
-        },
-        length: row.size,
-      })),
-    );
-    // Open the next instance while the current one is sent.
-    let next = streamInstance(retrieval, rows[0]);
-    for (let i = 0; i < rows.length; i++) {
-      const body = await next;
-      if (i + 1 < rows.length) {
-        next = streamInstance(retrieval, rows[i + 1]);
-        next.catch(() => undefined);
-      }
-      await writer.writePart(body);
-    }
-    await writer.end();
-  };
-
-  const metadata = async (req: Request, res: Response) => {
-    const scope = uidParams(req);
-    const type = negotiateJson(req.headers.accept);
-    const seen = await readable(req, scope);
-    const base = dicomWebBase(req, deps.config);
-    const texts = seen.map(({ row, view }) => {
-      const text = instanceMetadataText(row, base);
-      return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
-    });
-    res.status(200).type(type).send(`[${texts.join(',')}]`);
-  };
-
-  const frames = async (req: Request, res: Response) => {
-    const scope = uidParams(req);
-    const numbers = parseFrameList(req.params.frames as string);
-    // Frames are pixel data only: shown as stored (de-identification keeps pixels) unless the decision withholds them.
-    const [{ row, view }] = await readable(req, scope);
-    pixelsInView(view);
-    const layout = pixelLayout(row);
-    const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
-    const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
-    const bodies = await readFrames(retrieval, row, numbers);
-    if (!negotiation.multipart) {
-      res.status(200).setHeader('Content-Type', negotiation.partContentType);
-      res.end(bodies[0]);
-      return;
-    }
-    const base = dicomWebBase(req, deps.config);
-    const partType = negotiation.partContentType.split(';')[0];
-    const writer = new MultipartWriter(
-      res,
-      partType,
-      bodies.map((body, i) => ({
-        headers: {
-          'Content-Type': negotiation.partContentType,
-          'Content-Length': String(body.length),
-          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}/frames/${numbers[i]}`,
-        },
-        length: body.length,
-      })),
-    );
-    for (const body of bodies) await writer.writePart(body);
-    await writer.end();
-  };
-
-  const bulkdata = async (req: Request, res: Response) => {
-    const scope = uidParams(req);
-    const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
-    const negotiation = negotiateBulkData(req.headers.accept);
-    const [{ row, view }] = await readable(req, scope);
-    bulkDataInView(view, row.metadata, path);
-    const value = await readBulkData(retrieval, row, path);
-    if (!negotiation.multipart) {
-      res.status(200).setHeader('Content-Type', 'application/octet-stream');
-      res.end(value);
-      return;
-    }
-    const writer = new MultipartWriter(res, 'application/octet-stream', [
-      { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, length: value.length },
-    ]);
-    await writer.writePart(value);
-    await writer.end();
-  };
-
-  /** Instances in a view other than as stored: each derived in memory, then sent with its length. */
-  const sendDerivedInstances = async (req: Request, res: Response, seen: Seen[], multipart: boolean) => {
-    const derived = async ({ row, view }: Seen) => instanceBytesInView(view, await readInstance(retrieval, row));
-    if (!multipart) {
-      const bytes = await derived(seen[0]);
-      res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`));
-      res.setHeader('Content-Length', String(bytes.length));
-      res.end(bytes);
-      return;
-    }
-    const base = dicomWebBase(req, deps.config);
-    const parts = [];
-    for (const one of seen) parts.push({ row: one.row, bytes: await derived(one) });
-    const writer = new MultipartWriter(
-      res,
-      'application/dicom',
-      parts.map(({ row, bytes }) => ({
-        headers: {
-          'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
-          'Content-Length': String(bytes.length),
-          'Content-Location': `${base}/studies/${row.study_uid}/series/${row.series_uid}/instances/${row.sop_instance_uid}`,
-        },
-        length: bytes.length,
-      })),
-    );
-    for (const { bytes } of parts) await writer.writePart(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    await writer.end();
-  };
-
-  const rendered = async (req: Request) => {
-    // Rendered images show pixels: the decision of each instance is asked before anything else.
-    for (const { view } of await readable(req, uidParams(req))) pixelsInView(view);
-    throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
-  };
-
-  router.get('/studies/:study', instances);
-  router.get('/studies/:study/series/:series', instances);
-  router.get('/studies/:study/series/:series/instances/:instance', instances);
-  router.get('/studies/:study/metadata', metadata);
-  router.get('/studies/:study/series/:series/metadata', metadata);
-  router.get('/studies/:study/series/:series/instances/:instance/metadata', metadata);
-  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', frames);
-  router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', bulkdata);
-  router.get('/studies/:study/rendered', rendered);
-  router.get('/studies/:study/series/:series/rendered', rendered);
-  router.get('/studies/:study/series/:series/instances/:instance/rendered', rendered);
-  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', rendered);
+  router.get('/studies/:study', on(instances));
+  router.get('/studies/:study/series/:series', on(instances));
+  router.get('/studies/:study/series/:series/instances/:instance', on(instances));
+  router.get('/studies/:study/metadata', on(metadata));
+  router.get('/studies/:study/series/:series/metadata', on(metadata));
+  router.get('/studies/:study/series/:series/instances/:instance/metadata', on(metadata));
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', on(frames));
+  router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', on(bulkdata));
+  router.get('/studies/:study/rendered', on(rendered));
+  router.get('/studies/:study/series/:series/rendered', on(rendered));
+  router.get('/studies/:study/series/:series/instances/:instance/rendered', on(rendered));
+  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', on(rendered));
   return router;
 }
 
-/** An instance of the request's scope with the decision of what the subject may see of it. */
-interface Seen {
-  row: InstanceRow;
-  view: InstanceView;
+/** Instances of a study, series or instance: as stored, or derived in the subject's view. */
+async function instances(retrieval: Retrieval, req: Request, res: Response): Promise<void> {
+  const scope = uidParams(req);
+  const negotiation = negotiateInstances(req.headers.accept, scope.instance !== undefined);
+  const seen = await findReadable(retrieval, accessOf(req), scope, 'export');
+  // Instances the decision refuses are left out; when that is all of them, its refusal answers.
+  const given = seen.filter(({ view }) => view.instanceRefused === undefined);
+  if (given.length === 0) instanceGiven(seen[0].view);
+  const sendable = given.filter(({ row }) => negotiation.acceptable(row.transfer_syntax_uid));
+  if (sendable.length === 0) {
+    const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))].join(', ');
+    throw new GatewayError(
+      'NOT_ACCEPTABLE',
+      `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
+    );
+  }
+  const omitted = [
+    ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
+    ...(sendable.length < given.length ? [`${given.length - sendable.length} instances are not available in the requested transfer syntax`] : []),
+  ];
+  if (omitted.length > 0) res.status(206).setHeader('Warning', warningValue(`${omitted.join('; ')}: they were omitted`));
+  if (!sendable[0].view.whole) return sendDerivedInstances(retrieval, req, res, sendable, negotiation.multipart);
+  return sendStoredInstances(retrieval, req, res, sendable.map(({ row }) => row), negotiation.multipart);
 }
 
-/** What a missing study, series or instance answers (a denied one answers the same, by default). */
-function notFound(scope: { series?: string; instance?: string }): string {
-  return `no ${scope.instance ? 'instance' : scope.series ? 'series' : 'study'} with that UID`;
+/** Instances as stored: streamed, each verified before its first byte. */
+async function sendStoredInstances(retrieval: Retrieval, req: Request, res: Response, rows: InstanceRow[], multipart: boolean): Promise<void> {
+  if (!multipart) {
+    const [row] = rows;
+    res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${row.transfer_syntax_uid}`));
+    res.setHeader('Content-Length', String(row.size));
+    await pipeline(await streamInstance(retrieval, row), res);
+    return;
+  }
+  const base = dicomWebBase(req, retrieval.config);
+  const writer = new MultipartWriter(
+    res,
+    'application/dicom',
+    rows.map((row) => ({
+      headers: {
+        'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
+        'Content-Length': String(row.size),
+        'Content-Location': instanceUrl(base, row.study_uid, row.series_uid, row.sop_instance_uid),
+      },
+      length: row.size,
+    })),
+  );
+  // Open the next instance while the current one is sent.
+  let next = streamInstance(retrieval, rows[0]);
+  for (let i = 0; i < rows.length; i++) {
+    const body = await next;
+    if (i + 1 < rows.length) {
+      next = streamInstance(retrieval, rows[i + 1]);
+      next.catch(() => undefined);
+    }
+    await writer.writePart(body);
+  }
+  await writer.end();
+}
+
+/** Instances in a view other than as stored: each derived in memory, then sent with its length. */
+async function sendDerivedInstances(retrieval: Retrieval, req: Request, res: Response, seen: SeenInstance[], multipart: boolean): Promise<void> {
+  const derived = async ({ row, view }: SeenInstance) => instanceBytesInView(view, await readInstance(retrieval, row));
+  if (!multipart) {
+    const bytes = await derived(seen[0]);
+    res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`));
+    res.setHeader('Content-Length', String(bytes.length));
+    res.end(bytes);
+    return;
+  }
+  const base = dicomWebBase(req, retrieval.config);
+  const parts = [];
+  for (const one of seen) parts.push({ row: one.row, bytes: await derived(one) });
+  const writer = new MultipartWriter(
+    res,
+    'application/dicom',
+    parts.map(({ row, bytes }) => ({
+      headers: {
+        'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
+        'Content-Length': String(bytes.length),
+        'Content-Location': instanceUrl(base, row.study_uid, row.series_uid, row.sop_instance_uid),
+      },
+      length: bytes.length,
+    })),
+  );
+  for (const { bytes } of parts) await writer.writePart(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  await writer.end();
+}
+
+/** The metadata of the instances of a study, series or instance, each in the subject's view. */
+async function metadata(retrieval: Retrieval, req: Request, res: Response): Promise<void> {
+  const scope = uidParams(req);
+  const type = negotiateJson(req.headers.accept);
+  const seen = await findReadable(retrieval, accessOf(req), scope);
+  const base = dicomWebBase(req, retrieval.config);
+  const texts = seen.map(({ row, view }) => {
+    const text = instanceMetadataText(row, base);
+    return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
+  });
+  res.status(200).type(type).send(`[${texts.join(',')}]`);
+}
+
+/** Frames of an instance, as stored. */
+async function frames(retrieval: Retrieval, req: Request, res: Response): Promise<void> {
+  const scope = uidParams(req);
+  const numbers = parseFrameList(req.params.frames as string);
+  // Frames are pixel data only: shown as stored (de-identification keeps pixels) unless the decision withholds them.
+  const [{ row, view }] = await findReadable(retrieval, accessOf(req), scope);
+  pixelsInView(view);
+  const layout = pixelLayout(row);
+  const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
+  const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
+  const bodies = await readFrames(retrieval, row, numbers);
+  if (!negotiation.multipart) {
+    res.status(200).setHeader('Content-Type', negotiation.partContentType);
+    res.end(bodies[0]);
+    return;
+  }
+  const url = instanceUrl(dicomWebBase(req, retrieval.config), row.study_uid, row.series_uid, row.sop_instance_uid);
+  const partType = negotiation.partContentType.split(';')[0];
+  const writer = new MultipartWriter(
+    res,
+    partType,
+    bodies.map((body, i) => ({
+      headers: {
+        'Content-Type': negotiation.partContentType,
+        'Content-Length': String(body.length),
+        'Content-Location': `${url}/frames/${numbers[i]}`,
+      },
+      length: body.length,
+    })),
+  );
+  for (const body of bodies) await writer.writePart(body);
+  await writer.end();
+}
+
+/** A bulk data value of an instance. */
+async function bulkdata(retrieval: Retrieval, req: Request, res: Response): Promise<void> {
+  const scope = uidParams(req);
+  const path = ([] as string[]).concat(req.params.path as unknown as string[]).join('/');
+  const negotiation = negotiateBulkData(req.headers.accept);
+  const [{ row, view }] = await findReadable(retrieval, accessOf(req), scope);
+  bulkDataInView(view, row.metadata, path);
+  const value = await readBulkData(retrieval, row, path);
+  if (!negotiation.multipart) {
+    res.status(200).setHeader('Content-Type', 'application/octet-stream');
+    res.end(value);
+    return;
+  }
+  const writer = new MultipartWriter(res, 'application/octet-stream', [
+    { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, length: value.length },
+  ]);
+  await writer.writePart(value);
+  await writer.end();
+}
+
+/** Rendered images are not provided: 406, once the decision of each instance allowed its pixels. */
+async function rendered(retrieval: Retrieval, req: Request): Promise<void> {
+  // Rendered images show pixels: the decision of each instance is asked before anything else.
+  for (const { view } of await findReadable(retrieval, accessOf(req), uidParams(req))) pixelsInView(view);
+  throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
 }
 
 /** Parses `1,3,5` into frame numbers (1-based); INVALID_FRAME_LIST for anything else. */

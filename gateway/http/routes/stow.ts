@@ -3,20 +3,18 @@
  * `multipart/related; type="application/dicom"` body. Parts are stored as they arrive; the
  * response lists what was stored and what failed, with 200, 202 or 409.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Router, type Request, type Response } from 'express';
 import { GatewayError, isGatewayError } from '../../errors.js';
-import { authorizeAction, storeAuthorizer } from '../../services/authorization.js';
+import { authorizeAction } from '../../services/authorization.js';
 import { protectionSettings } from '../../services/protected-fragments.js';
+import { storeInstances } from '../../services/stow.js';
 import { accessOf } from '../authenticate.js';
-import { stowResponse, storeInstance, FailureReason, type StoreOutcome } from '../../services/store.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';
 import { param, parseMediaType } from '../media-type.js';
-import { readMultipart } from '../multipart.js';
+import { readMultipart, type MultipartLimits, type RequestPart } from '../multipart.js';
 import { negotiateJson } from '../negotiate.js';
-
-/** Instances of one request being stored at the same time. */
-const PARTS_IN_FLIGHT = 4;
 
 /** The STOW-RS router. */
 export function stowRoutes(deps: AppDeps): Router {
@@ -40,50 +38,31 @@ export function stowRoutes(deps: AppDeps): Router {
       onConflict: deps.config.stow.onConflict,
       maxInflatedBytes: deps.config.limits.maxInflatedBytes,
       logger: req.log,
-      authorize: storeAuthorizer(deps.catalog.db, access),
     };
-    // Parts are stored while the next ones arrive: up to PARTS_IN_FLIGHT at once, so that one
-    // instance's fsync overlaps the next one's parsing. Outcomes keep the order of the parts.
-    const pending: Promise<StoreOutcome>[] = [];
-    let settled = 0;
-    let bodyError: unknown;
-    try {
-      for await (const part of readMultipart(req, boundary, deps.config.limits)) {
-        pending.push(
-          storeInstance(storeDeps, part, study).catch((error: unknown): StoreOutcome => {
-            storeDeps.logger.error({ err: error }, 'storing an instance failed');
-            return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
-          }),
-        );
-        if (pending.length - settled >= PARTS_IN_FLIGHT) await pending[settled++];
-      }
-    } catch (error) {
-      if (!isGatewayError(error)) throw error;
-      bodyError = error;
+    const parts = bodyParts(req, res, boundary, deps.config.limits);
+    const result = await storeInstances(storeDeps, { parts, study, baseUrl: dicomWebBase(req, deps.config), access }).finally(() => {
+      // A body not read to its end (a long epilogue) cannot be followed by another request.
+      if (!req.complete) res.setHeader('Connection', 'close');
+    });
+    if (result.warnings.length > 0) {
+      res.setHeader('Warning', result.warnings.map(warningValue).slice(0, 20));
+      req.log.info({ stored: result.stored, failed: result.warnings.length }, 'stow: some instances were not stored');
     }
-    const outcomes = await Promise.all(pending);
-    const base = dicomWebBase(req, deps.config);
-    const warnings = outcomes.filter((o) => !o.ok).map((o) => warningValue((o as { reason: string }).reason));
-    if (bodyError) {
-      res.setHeader('Connection', 'close');
-      if (!outcomes.some((o) => o.ok)) throw bodyError;
-      // Instances already stored stay stored; say what happened to the rest.
-      warnings.push(warningValue(`${(bodyError as Error).message}; the remaining parts were not stored`));
-      outcomes.push({ ok: false, failureReason: FailureReason.cannotUnderstand, reason: (bodyError as Error).message });
-    }
-    // A body not read to its end (a long epilogue) cannot be followed by another request.
-    if (!req.complete) res.setHeader('Connection', 'close');
-    if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
-    const { status, body } = stowResponse(outcomes, base, study);
-    if (warnings.length > 0) {
-      res.setHeader('Warning', warnings.slice(0, 20));
-      req.log.info({ stored: outcomes.filter((o) => o.ok).length, failed: warnings.length }, 'stow: some instances were not stored');
-    }
-    res.status(status).type(responseType).send(JSON.stringify(body));
+    res.status(result.status).type(responseType).send(JSON.stringify(result.body));
   };
   router.post('/studies', handler);
   router.post('/studies/:study', handler);
   return router;
+}
+
+/** The parts of the request body as they arrive; a body that cannot be read closes the connection after the answer. */
+async function* bodyParts(req: IncomingMessage, res: ServerResponse, boundary: string, limits: MultipartLimits): AsyncGenerator<RequestPart> {
+  try {
+    yield* readMultipart(req, boundary, limits);
+  } catch (error) {
+    if (isGatewayError(error)) res.setHeader('Connection', 'close');
+    throw error;
+  }
 }
 
 /** Validates the request Content-Type and returns its boundary. */

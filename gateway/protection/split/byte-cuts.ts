@@ -1,6 +1,6 @@
 /**
- * Byte ranges cut out of an instance and spliced back (DESIGN.md "Terms": fragments are byte
- * ranges of the instance plus what is needed to restore it). Cutting never parses or re-encodes:
+ * Byte ranges cut out of an instance and spliced back (fragments are byte ranges of the instance
+ * plus what is needed to restore it, docs/protection.md). Cutting never parses or re-encodes:
  * the skeleton is the instance with the ranges removed, and splicing puts the very same bytes back
  * at their offsets, so the round trip is exact by construction.
  */

@@ -1,5 +1,5 @@
 /**
- * Byte striping of pixel data that cannot be segmented without decoding (DESIGN.md, Split):
+ * Byte striping of pixel data that cannot be segmented without decoding (docs/protection.md):
  * encapsulated pixel data (PS3.5 §8.2, A.4: the compressed bytes), and native pixel data whose
  * pixels do not own whole bytes (BitsAllocated 1) or whose layout Aegis does not segment. Stripe k
  * of `stripe` bytes goes to region k mod R. The default stripe is one byte: no region holds two

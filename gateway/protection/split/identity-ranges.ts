@@ -1,5 +1,5 @@
 /**
- * Where the patient's identity lies in the received bytes (issue 3, identity split): the value
+ * Where the patient's identity lies in the received bytes (the identity split): the value
  * ranges of every attribute that PS3.15 Annex E Table E.1-1 (Basic Profile, `deidentify/annex-e.ts`) does not
  * keep, at every depth (sequences the table keeps are searched item by item; a sequence the table
  * removes goes whole), private attributes included. Only values move: tags, VRs and lengths stay

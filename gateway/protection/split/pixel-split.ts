@@ -1,5 +1,5 @@
 /**
- * The privacy split of Pixel Data (DESIGN.md, Split): native pixel data is segmented into R
+ * The privacy split of Pixel Data (docs/protection.md): native pixel data is segmented into R
  * regions ({@link segmentPixels}, {@link splitRegions}); what cannot be segmented without decoding
  * is striped byte by byte across the same R fragments ({@link stripeBytes}), the parameters saying
  * why. One entry point each way, so the store and retrieve services need not know which.

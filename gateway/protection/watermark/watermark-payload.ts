@@ -1,5 +1,5 @@
 /**
- * What the fragile watermark carries and how it is checked (DESIGN.md "Watermark and integrity"):
+ * What the fragile watermark carries and how it is checked (docs/protection.md):
  * a keyed MAC, HMAC-SHA-256 (RFC 2104), over the SOP Instance UID, the SHA-256 of the original
  * pixel data, the gateway id and the time: 256 bits. The gateway id and the time are recorded next
  * to the watermark parameters in the manifest; on read, the payload extracted from the pixels
@@ -18,9 +18,9 @@ import {
   type ExtractedWatermark,
   type WatermarkChanges,
   type WatermarkOptions,
-  type WatermarkParameters,
   type WatermarkRefusal,
 } from './watermark.js';
+import type { WatermarkParameters } from './watermark-parameters.js';
 
 /** HKDF info of the watermark MAC key. */
 export const WATERMARK_KEY_INFO = 'aegis watermark v1';

@@ -15,9 +15,10 @@
  *
  * What Aegis adds, all within the paper's scheme:
  * - Region of non-interest first: samples are visited in the caller's order (the segmentation's
- *   background region first, DESIGN.md "Watermark and integrity") and a pass uses the histogram
- *   of a prefix of that order only: the scan stops at the first value seen once per payload bit
- *   still to embed, so only that prefix is touched and every later sample keeps its bytes.
+ *   background region first, so that the payload lands outside the diagnostic regions) and a pass
+ *   uses the histogram of a prefix of that order only: the scan stops at the first value seen once
+ *   per payload bit still to embed, so only that prefix is touched and every later sample keeps
+ *   its bytes.
  * - The zero point is the bin, on either side of P, that costs least: the samples strictly
  *   between P and Z (each moves by one) plus a weight per sample already holding Z. Such samples
  *   (the paper's bookkeeping, when no bin is empty) are left untouched and listed in the
@@ -37,65 +38,27 @@
  * them the SHA-256 the payload's MAC covers (watermark-payload.ts). Pure: no I/O.
  */
 import { GatewayError } from '../../errors.js';
-import { sampleCodec, samplesPerFrame, unsupportedSampleAccess, valueRange, type PixelGeometry, type SampleCodec } from '../../dicom/pixel-geometry.js';
+import { sampleCodec, samplesPerFrame, unsupportedSampleAccess, type PixelGeometry, type SampleCodec } from '../../dicom/pixel-geometry.js';
+import { encodePositions, newHistogram, OffsetList, scanSamples, type Histogram, type VisitingOrder } from './watermark-scan.js';
 import {
-  decodePositions,
-  encodePositions,
-  newHistogram,
-  OffsetList,
-  scanSamples,
-  type Histogram,
-  type VisitingOrder,
-} from './watermark-scan.js';
-
-export type { VisitingOrder } from './watermark-scan.js';
-
-/** The scheme name recorded in {@link WatermarkParameters}. */
-export const WATERMARK_SCHEME = 'histogram-shifting-ni2006';
-/** The smallest payload: 256 bits (an HMAC-SHA-256). */
-export const MIN_PAYLOAD_BYTES = 32;
-/** The most passes (pairs of peak and zero points) one watermark may use. */
-export const MAX_PASSES = 16;
-/** The most samples holding a pass's zero point that may be listed (and left untouched). */
-export const MAX_SKIPPED_SAMPLES = 1024;
-/** A listed (skipped) sample costs as much as this many shifted samples when choosing Z. */
-const SKIP_WEIGHT = 16;
+  checkWatermarkParameters,
+  digestLabel,
+  MAX_PASSES,
+  MAX_SKIPPED_SAMPLES,
+  MIN_PAYLOAD_BYTES,
+  WATERMARK_SCHEME,
+  watermarkIntegrityError,
+  type WatermarkParameters,
+  type WatermarkPass,
+} from './watermark-parameters.js';
 
 /** Options of {@link embedWatermark}, {@link extractWatermark} and {@link watermarkCapacity}. */
 export interface WatermarkOptions {
   order?: VisitingOrder;
 }
 
-/** One pair of peak and zero points, applied to a prefix of the visiting order. */
-export interface WatermarkPass {
-  /** The peak point P: stored value (signed for Pixel Representation 1) of the carrier samples. */
-  peak: number;
-  /** The zero point Z: values strictly between P and Z moved one step towards Z. */
-  zero: number;
-  /** The pass touches the first `samples` samples of the visiting order. */
-  samples: number;
-  /** Payload bits it carries: one per sample of value P among them. */
-  bits: number;
-  /** Positions (in the scan) of samples that held Z, left untouched: ascending, delta LEB128, base64url. */
-  skipped: string;
-  skippedCount: number;
-}
-
-/** What extraction needs besides the watermarked pixels and the order; JSON-serializable. */
-export interface WatermarkParameters {
-  scheme: typeof WATERMARK_SCHEME;
-  version: 1;
-  /** Payload length in bits: the sum of the passes' bits. */
-  payloadBits: number;
-  /** The largest prefix any pass touches. */
-  samplesScanned: number;
-  /** SHA-256 (hex) of the scanned samples' byte offsets and the sample format: the order check. */
-  scanDigest: string;
-  /** In embedding order; extraction undoes them last first. */
-  passes: WatermarkPass[];
-  /** Samples that differ from the original; informative. */
-  samplesChanged: number;
-}
+/** A listed (skipped) sample costs as much as this many shifted samples when choosing Z. */
+const SKIP_WEIGHT = 16;
 
 /** Why no watermark was embedded (for the manifest). */
 export interface WatermarkRefusal {
@@ -246,17 +209,17 @@ export function extractWatermark(
  */
 export function removeWatermark(pixels: Uint8Array, geometry: PixelGeometry, parameters: WatermarkParameters, options: WatermarkOptions = {}): Uint8Array {
   const unsupported = unsupportedSampleAccess(geometry);
-  if (unsupported !== undefined) throw integrity(`unsupported pixel format: ${unsupported}`);
+  if (unsupported !== undefined) throw watermarkIntegrityError(`unsupported pixel format: ${unsupported}`);
   checkLength(pixels, geometry);
   const codec = sampleCodec(geometry);
-  const passes = checkParameters(parameters, geometry);
+  const passes = checkWatermarkParameters(parameters, geometry);
   const offsets = new OffsetList();
   scanSamples(geometry, options.order, (offset) => {
     offsets.push(offset);
     return offsets.length === parameters.samplesScanned;
   });
   if (offsets.length !== parameters.samplesScanned || offsets.digest(digestLabel(geometry), offsets.length) !== parameters.scanDigest) {
-    throw integrity('the visiting order or the pixel geometry differs from the one the watermark was embedded with');
+    throw watermarkIntegrityError('the visiting order or the pixel geometry differs from the one the watermark was embedded with');
   }
   const payload = new Uint8Array(parameters.payloadBits >>> 3);
   let end = parameters.payloadBits;
@@ -317,7 +280,7 @@ function extractPass(data: Uint8Array, codec: SampleCodec, offsets: OffsetList, 
     const value = codec.read(data, offset);
     if (u === positions[nextSkipped]) {
       nextSkipped++;
-      if (value !== zero) throw integrity(`sample ${u} of the scan no longer holds the zero point ${zero}`);
+      if (value !== zero) throw watermarkIntegrityError(`sample ${u} of the scan no longer holds the zero point ${zero}`);
     } else if (value === peak) {
       bits++;
     } else if (value === peak + step) {
@@ -328,7 +291,7 @@ function extractPass(data: Uint8Array, codec: SampleCodec, offsets: OffsetList, 
       codec.write(data, offset, value - step);
     }
   }
-  if (bits !== pass.bits) throw integrity(`a pass of the watermarked pixels carries ${bits} bits where ${pass.bits} were embedded`);
+  if (bits !== pass.bits) throw watermarkIntegrityError(`a pass of the watermarked pixels carries ${bits} bits where ${pass.bits} were embedded`);
 }
 
 /** The position of the last sample of value `peak`; samples after it are taken out of the histogram. */
@@ -370,45 +333,9 @@ function insufficient(why: string): WatermarkRefusal {
   return { refused: `insufficient capacity: ${why}`, reason: 'insufficient-capacity' };
 }
 
-function digestLabel(geometry: PixelGeometry): string {
-  const { bitsAllocated, bitsStored, highBit, pixelRepresentation, bigEndian } = geometry;
-  return `${WATERMARK_SCHEME} ${bitsAllocated}/${bitsStored}/${highBit}/${pixelRepresentation}/${bigEndian ? 'BE' : 'LE'}`;
-}
-
 function checkLength(pixels: Uint8Array, geometry: PixelGeometry): void {
   const needed = samplesPerFrame(geometry) * geometry.frames * (geometry.bitsAllocated >>> 3);
   if (pixels.length < needed) {
     throw new GatewayError('INTERNAL', `the pixel data holds ${pixels.length} bytes but ${geometry.frames} frame(s) of ${geometry.rows}x${geometry.columns}x${geometry.samplesPerPixel} samples need ${needed}`);
   }
-}
-
-/** Validates parameters against the geometry; returns the passes with their skipped positions decoded. */
-function checkParameters(p: WatermarkParameters, geometry: PixelGeometry): Array<WatermarkPass & { positions: number[] }> {
-  if (p === null || typeof p !== 'object') throw integrity('watermark parameters are not an object');
-  const { min, max } = valueRange(geometry);
-  const total = samplesPerFrame(geometry) * geometry.frames;
-  const int = (v: unknown, lo: number, hi: number) => typeof v === 'number' && Number.isSafeInteger(v) && v >= lo && v <= hi;
-  const problems: string[] = [];
-  if (p.scheme !== WATERMARK_SCHEME || p.version !== 1) problems.push(`scheme ${JSON.stringify(p.scheme)} version ${JSON.stringify(p.version)} is not ${WATERMARK_SCHEME} version 1`);
-  if (!int(p.samplesScanned, 1, total)) problems.push(`samplesScanned ${p.samplesScanned} is not 1..${total}`);
-  if (!int(p.payloadBits, 8 * MIN_PAYLOAD_BYTES, total) || p.payloadBits % 8 !== 0) problems.push(`payloadBits ${p.payloadBits} is not a whole number of bytes, at least ${8 * MIN_PAYLOAD_BYTES}`);
-  if (typeof p.scanDigest !== 'string' || !/^[0-9a-f]{64}$/.test(p.scanDigest)) problems.push('scanDigest is not a SHA-256 in hex');
-  const passes = Array.isArray(p.passes) && p.passes.length >= 1 && p.passes.length <= MAX_PASSES ? p.passes : [];
-  if (passes.length === 0) problems.push(`passes is not a list of 1 to ${MAX_PASSES} passes`);
-  const checked = passes.map((pass, j) => {
-    if (pass === null || typeof pass !== 'object') return problems.push(`pass ${j} is not an object`) && undefined;
-    if (!int(pass.peak, min, max) || !int(pass.zero, min, max) || pass.peak === pass.zero) problems.push(`pass ${j}: peak ${pass.peak} and zero ${pass.zero} must be distinct values of ${min}..${max}`);
-    if (!int(pass.samples, 1, p.samplesScanned) || !int(pass.bits, 1, pass.samples)) problems.push(`pass ${j}: samples ${pass.samples} and bits ${pass.bits} do not fit the scan`);
-    const positions = int(pass.skippedCount, 0, MAX_SKIPPED_SAMPLES) ? decodePositions(pass.skipped, pass.skippedCount, pass.samples) : undefined;
-    if (positions === undefined) problems.push(`pass ${j}: skipped (${pass.skippedCount}) is not an ascending list of at most ${MAX_SKIPPED_SAMPLES} positions of the pass`);
-    return { ...pass, positions: positions ?? [] };
-  });
-  if (passes.length > 0 && passes.reduce((sum, pass) => sum + pass.bits, 0) !== p.payloadBits) problems.push(`the passes' bits do not add up to payloadBits ${p.payloadBits}`);
-  if (passes.length > 0 && Math.max(...passes.map((pass) => pass.samples)) !== p.samplesScanned) problems.push('samplesScanned is not the largest pass');
-  if (problems.length > 0) throw integrity(`malformed watermark parameters: ${problems.join('; ')}`);
-  return checked as Array<WatermarkPass & { positions: number[] }>;
-}
-
-function integrity(message: string): GatewayError {
-  return new GatewayError('INTEGRITY_FAILURE', `watermark: ${message}`);
 }

@@ -1,5 +1,5 @@
 /**
- * Rebuilds the catalog from the backends alone (issue 3, `aegis reindex`): every manifest copy
+ * Rebuilds the catalog from the backends alone (`aegis reindex`): every manifest copy
  * (`m/<ab>/<id>`) in every backend is opened, its signature verified, its instance fetched, reassembled
  * and verified like a WADO-RS read, parsed, and recorded as STOW would record it. Instances the
  * catalog already holds with the same SHA-256 are left alone; anything that does not verify is
@@ -15,7 +15,7 @@ import { verifyManifest } from '../../protection/manifest.js';
 import { openManifestCopy } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX } from '../../protection/placement.js';
 import { readProtected } from '../protected-fragments.js';
-import { catalogEntry } from '../store.js';
+import { catalogEntry } from '../ingest.js';
 
 /** What a reindex did. */
 export interface ReindexReport {

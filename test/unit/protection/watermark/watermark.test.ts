@@ -8,7 +8,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isGatewayError, type ErrorCode } from '../../../../gateway/errors.js';
-import { embedWatermark, extractWatermark, type WatermarkOptions, type WatermarkParameters } from '../../../../gateway/protection/watermark/watermark.js';
+import { embedWatermark, extractWatermark, type WatermarkOptions } from '../../../../gateway/protection/watermark/watermark.js';
+import type { WatermarkParameters } from '../../../../gateway/protection/watermark/watermark-parameters.js';
 import { sampleCodec, sampleOffset, unsupportedSampleAccess, valueRange, type PixelGeometry } from '../../../../gateway/dicom/pixel-geometry.js';
 import { nativePixelCorpus } from '../../../support/native-pixels.js';
 import { geometryOf, outsideStoredBits, pixelsFor, prng, sampleOffsets, sampleValues } from '../../dicom/pixel-support.js';

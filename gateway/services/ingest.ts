@@ -1,32 +1,17 @@
 /**
- * The STOW-RS store use case (PS3.18 §10.5): each received instance is validated, hashed,
- * written to its backend (durable before the catalog row commits) and recorded; the outcome per
- * instance follows PS3.18 Table 10.5.3-1: ReferencedSOPSequence for stored instances,
- * FailedSOPSequence with a FailureReason (PS3.4 Annex GG / C.4.2.1.4) for the others.
- * The received bytes are stored as they are: never re-serialized.
+ * The ingest of one STOW-RS instance (PS3.18 §10.5): parse the received bytes (never
+ * re-serialized), check its UIDs against the request URL and the catalog, ask the policy,
+ * protect it and place its fragments on the backends (durable before the catalog row commits),
+ * then commit the catalog row; only then is the instance visible. A failure after the bytes were
+ * written removes them again. The outcome (`stow-outcomes.ts`) says why an instance was not stored.
  */
 import { createHash } from 'node:crypto';
-import type { Catalog, NewInstance } from '../catalog/catalog.js';
+import type { Catalog, InstanceRow, NewInstance } from '../catalog/catalog.js';
 import { parseInstance } from '../dicom/parse.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
 import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
 import { isGatewayError } from '../errors.js';
-
-/** FailureReason values used in FailedSOPSequence. */
-export const FailureReason = {
-  /** 0x0110 Processing failure. */
-  processingFailure: 0x0110,
-  /** 0x0111 Duplicate SOP Instance (a different instance with this SOP Instance UID is stored). */
-  duplicateSopInstance: 0x0111,
-  /** 0x0124 Refused: not authorized (PS3.7 C.4.2.1.4; the access policy refuses this study). */
-  notAuthorized: 0x0124,
-  /** 0xA700 Refused: out of resources. */
-  outOfResources: 0xa700,
-  /** 0xA900 Error: data set does not match SOP Class (here: study UID differs from the URL). */
-  doesNotMatch: 0xa900,
-  /** 0xC000 Error: cannot understand. */
-  cannotUnderstand: 0xc000,
-} as const;
+import { FailureReason, type StoreOutcome } from './stow-outcomes.js';
 
 /** One received part of a STOW-RS request. */
 export interface ReceivedPart {
@@ -35,12 +20,7 @@ export interface ReceivedPart {
   bytes: Uint8Array;
 }
 
-/** The outcome of storing one instance. */
-export type StoreOutcome =
-  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string }
-  | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
-
-/** What the store service needs. */
+/** What the ingest of an instance needs. */
 export interface StoreDeps extends ProtectionDeps {
   catalog: Catalog;
   onConflict: 'reject' | 'replace';
@@ -53,23 +33,15 @@ export interface StoreDeps extends ProtectionDeps {
   authorize?(metadata: DicomJson, studyUid: string): Promise<string | undefined>;
 }
 
+/** An instance stored: its outcome. */
+type Stored = Extract<StoreOutcome, { ok: true }>;
+/** The SOP Class and Instance UIDs of a parsed instance, named in every outcome about it. */
+type InstanceIds = { sopClassUid: string; sopInstanceUid: string };
+
 /** Stores one received instance; never throws for bad input (the outcome says why it failed). */
 export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expectedStudy?: string): Promise<StoreOutcome> {
-  const type = part.contentType?.split(';')[0].trim().toLowerCase();
-  if (type !== undefined && type !== 'application/dicom') {
-    return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: `part media type ${type} is not application/dicom` };
-  }
-  if (part.bytes.length === 0) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: 'empty part' };
-
-  let parsed;
-  try {
-    parsed = parseInstance(part.bytes, { maxInflatedBytes: deps.maxInflatedBytes });
-  } catch (error) {
-    if (isGatewayError(error, 'INVALID_DICOM')) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: error.message };
-    if (isGatewayError(error, 'PAYLOAD_TOO_LARGE')) return { ok: false, failureReason: FailureReason.outOfResources, reason: `${error.message} (limits.maxInflatedBytes)` };
-    deps.logger.error({ err: error }, 'unexpected error while parsing an instance');
-    return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
-  }
+  const parsed = parseReceived(deps, part);
+  if ('failureReason' in parsed) return parsed;
   const ids = { sopClassUid: parsed.sopClassUID, sopInstanceUid: parsed.sopInstanceUID };
   if (!parsed.studyInstanceUID || !parsed.seriesInstanceUID) {
     return { ok: false, ...ids, failureReason: FailureReason.cannotUnderstand, reason: 'the instance has no Study or Series Instance UID' };
@@ -84,7 +56,7 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   }
   const refusal = await deps.authorize?.(parsed.metadata, parsed.studyInstanceUID);
   if (refusal !== undefined) return { ok: false, ...ids, failureReason: FailureReason.notAuthorized, reason: refusal };
-  const stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
+  const stored: Stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
   const seriesStudy = await deps.catalog.studyOfSeries(parsed.seriesInstanceUID);
   if (seriesStudy !== undefined && seriesStudy !== parsed.studyInstanceUID) {
     return {
@@ -102,27 +74,70 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
   if (existing) {
     if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes
-    if (deps.onConflict === 'reject') {
-      return {
-        ok: false,
-        ...ids,
-        failureReason: FailureReason.duplicateSopInstance,
-        reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} is already stored (the configuration rejects replacements)`,
-      };
-    }
-    if (existing.study_uid !== parsed.studyInstanceUID || existing.series_uid !== parsed.seriesInstanceUID) {
-      return {
-        ok: false,
-        ...ids,
-        failureReason: FailureReason.doesNotMatch,
-        reason: `SOP Instance UID ${parsed.sopInstanceUID} is stored in another study or series; delete it first`,
-      };
-    }
+    const refused = replacementRefusal(deps, existing, parsed, ids);
+    if (refused !== undefined) return refused;
   }
+  return placeAndCommit(deps, { bytes: part.bytes, parsed, sha256, existing, stored });
+}
 
+/** Parses a received part (its media type, then its bytes); the parsed instance, or why it cannot be stored. */
+function parseReceived(deps: StoreDeps, part: ReceivedPart): ParsedInstance | Extract<StoreOutcome, { ok: false }> {
+  const type = part.contentType?.split(';')[0].trim().toLowerCase();
+  if (type !== undefined && type !== 'application/dicom') {
+    return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: `part media type ${type} is not application/dicom` };
+  }
+  if (part.bytes.length === 0) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: 'empty part' };
+  try {
+    return parseInstance(part.bytes, { maxInflatedBytes: deps.maxInflatedBytes });
+  } catch (error) {
+    if (isGatewayError(error, 'INVALID_DICOM')) return { ok: false, failureReason: FailureReason.cannotUnderstand, reason: error.message };
+    if (isGatewayError(error, 'PAYLOAD_TOO_LARGE')) return { ok: false, failureReason: FailureReason.outOfResources, reason: `${error.message} (limits.maxInflatedBytes)` };
+    deps.logger.error({ err: error }, 'unexpected error while parsing an instance');
+    return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
+  }
+}
+
+/** Why an instance with other bytes under a stored SOP Instance UID may not replace it, or undefined when it may. */
+function replacementRefusal(deps: StoreDeps, existing: InstanceRow, parsed: ParsedInstance, ids: InstanceIds): StoreOutcome | undefined {
+  if (deps.onConflict === 'reject') {
+    return {
+      ok: false,
+      ...ids,
+      failureReason: FailureReason.duplicateSopInstance,
+      reason: `a different instance with SOP Instance UID ${parsed.sopInstanceUID} is already stored (the configuration rejects replacements)`,
+    };
+  }
+  if (existing.study_uid !== parsed.studyInstanceUID || existing.series_uid !== parsed.seriesInstanceUID) {
+    return {
+      ok: false,
+      ...ids,
+      failureReason: FailureReason.doesNotMatch,
+      reason: `SOP Instance UID ${parsed.sopInstanceUID} is stored in another study or series; delete it first`,
+    };
+  }
+  return undefined;
+}
+
+/** An instance checked and ready to store: its bytes, parse, SHA-256, the row it replaces, its outcome once stored. */
+interface Admitted {
+  bytes: Uint8Array;
+  parsed: ParsedInstance;
+  sha256: string;
+  existing: InstanceRow | undefined;
+  stored: Stored;
+}
+
+/**
+ * Protects and places the instance on the backends, then commits its catalog row; a failed commit
+ * removes what was written (unless a concurrent request recorded these same bytes), and a
+ * replaced instance's bytes are removed once the new row is committed.
+ */
+async function placeAndCommit(deps: StoreDeps, instance: Admitted): Promise<StoreOutcome> {
+  const { bytes, parsed, sha256, existing, stored } = instance;
+  const ids = { sopClassUid: stored.sopClassUid, sopInstanceUid: stored.sopInstanceUid };
   let written: WrittenInstance | StoredWhole;
   try {
-    written = deps.protection.mode === 'none' ? await writeWhole(deps, part.bytes, sha256) : await writeProtected(deps, part.bytes, parsed, sha256);
+    written = deps.protection.mode === 'none' ? await writeWhole(deps, bytes, sha256) : await writeProtected(deps, bytes, parsed, sha256);
   } catch (error) {
     deps.logger.error({ err: error }, 'protecting or storing an instance failed');
     return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance' };
@@ -130,7 +145,7 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   const { locator } = written;
   try {
     await deps.catalog.addInstance(
-      catalogEntry(parsed, part.bytes.length, sha256, written),
+      catalogEntry(parsed, bytes.length, sha256, written),
       { replace: existing !== undefined },
     );
   } catch (error) {
@@ -188,36 +203,3 @@ export async function removeStored(deps: Pick<ProtectionDeps, 'stores' | 'logger
     ?.delete(row.locator)
     .catch((error: unknown) => deps.logger.warn({ err: error, backend: row.backend, locator: row.locator }, 'orphaned instance: deleting it failed'));
 }
-
-/** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
-export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {
-  const stored = outcomes.filter((o): o is Extract<StoreOutcome, { ok: true }> => o.ok);
-  const failed = outcomes.filter((o): o is Extract<StoreOutcome, { ok: false }> => !o.ok);
-  const body: DicomJson = {};
-  const studies = new Set(stored.map((o) => o.studyUid));
-  const retrieveStudy = study ?? (studies.size === 1 ? [...studies][0] : undefined);
-  if (retrieveStudy) body['00081190'] = { vr: 'UR', Value: [`${baseUrl}/studies/${retrieveStudy}`] };
-  if (failed.length > 0) {
-    body['00081198'] = {
-      vr: 'SQ',
-      Value: failed.map((o) => ({
-        ...(o.sopClassUid ? { '00081150': { vr: 'UI', Value: [o.sopClassUid] } } : { '00081150': { vr: 'UI' } }),
-        ...(o.sopInstanceUid ? { '00081155': { vr: 'UI', Value: [o.sopInstanceUid] } } : { '00081155': { vr: 'UI' } }),
-        '00081197': { vr: 'US', Value: [o.failureReason] },
-      })),
-    };
-  }
-  if (stored.length > 0) {
-    body['00081199'] = {
-      vr: 'SQ',
-      Value: stored.map((o) => ({
-        '00081150': { vr: 'UI', Value: [o.sopClassUid] },
-        '00081155': { vr: 'UI', Value: [o.sopInstanceUid] },
-        '00081190': { vr: 'UR', Value: [`${baseUrl}/studies/${o.studyUid}/series/${o.seriesUid}/instances/${o.sopInstanceUid}`] },
-      })),
-    };
-  }
-  const status = failed.length === 0 ? 200 : stored.length === 0 ? 409 : 202;
-  return { status, body };
-}
-

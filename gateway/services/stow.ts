@@ -1,0 +1,72 @@
+/**
+ * The STOW-RS use case (PS3.18 §10.5): the instances of one request are stored as their parts
+ * arrive (each by `ingest.ts`, after the policy's say on its study), and the response reports what
+ * was stored and what failed (`stow-outcomes.ts`). When the body breaks off after some instances
+ * were stored, they stay stored and the rest is reported as not stored.
+ */
+import type { DicomJson } from '../dicom/types.js';
+import { GatewayError, isGatewayError } from '../errors.js';
+import { storeAuthorizer, type RequestAccess } from './authorization.js';
+import { storeInstance, type ReceivedPart, type StoreDeps } from './ingest.js';
+import { FailureReason, stowResponse, type StoreOutcome } from './stow-outcomes.js';
+
+/** Instances of one request being stored at the same time. */
+const PARTS_IN_FLIGHT = 4;
+
+/** One STOW-RS request, its body not yet read. */
+export interface StowRequest {
+  /** The parts of the body, as they arrive; a body that cannot be read throws a GatewayError. */
+  parts: AsyncIterable<ReceivedPart>;
+  /** The study of the request URL (`POST /studies/{study}`), when it names one. */
+  study?: string;
+  /** The absolute DICOMweb root as the client sees it, for the response's RetrieveURLs. */
+  baseUrl: string;
+  access: RequestAccess;
+}
+
+/** The answer to a STOW-RS request. */
+export interface StowResult {
+  status: number;
+  body: DicomJson;
+  /** Instances stored. */
+  stored: number;
+  /** Why each instance that was not stored failed, and why the rest of a broken-off body was not stored. */
+  warnings: string[];
+}
+
+/**
+ * Stores the instances of a request. Throws when nothing was stored because the body could not be
+ * read (its GatewayError), or when the body has no parts (MALFORMED_MULTIPART).
+ */
+export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request: StowRequest): Promise<StowResult> {
+  const storeDeps: StoreDeps = { ...deps, authorize: storeAuthorizer(deps.catalog, request.access) };
+  // Parts are stored while the next ones arrive: up to PARTS_IN_FLIGHT at once, so that one
+  // instance's fsync overlaps the next one's parsing. Outcomes keep the order of the parts.
+  const pending: Promise<StoreOutcome>[] = [];
+  let settled = 0;
+  let bodyError: GatewayError | undefined;
+  try {
+    for await (const part of request.parts) {
+      pending.push(
+        storeInstance(storeDeps, part, request.study).catch((error: unknown): StoreOutcome => {
+          storeDeps.logger.error({ err: error }, 'storing an instance failed');
+          return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
+        }),
+      );
+      if (pending.length - settled >= PARTS_IN_FLIGHT) await pending[settled++];
+    }
+  } catch (error) {
+    if (!isGatewayError(error)) throw error;
+    bodyError = error;
+  }
+  const outcomes = await Promise.all(pending);
+  const warnings = outcomes.filter((o) => !o.ok).map((o) => (o as { reason: string }).reason);
+  if (bodyError) {
+    if (!outcomes.some((o) => o.ok)) throw bodyError;
+    // Instances already stored stay stored; say what happened to the rest.
+    warnings.push(`${bodyError.message}; the remaining parts were not stored`);
+    outcomes.push({ ok: false, failureReason: FailureReason.cannotUnderstand, reason: bodyError.message });
+  }
+  if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
+  return { ...stowResponse(outcomes, request.baseUrl, request.study), stored: outcomes.filter((o) => o.ok).length, warnings };
+}
