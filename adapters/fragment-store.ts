@@ -121,8 +121,9 @@ export interface FragmentStore {
   /** True when a fragment exists at `locator`. */
   has(locator: string, options?: CallOptions): Promise<boolean>;
   /**
-   * The locators of all fragments whose key starts with `prefix`, in code-unit order of the keys.
-   * Only with `capabilities.list`; otherwise the iteration fails with UNSUPPORTED.
+   * The locators of all fragments whose key starts with `prefix`, each once, in no promised order
+   * (S3 lists in byte order, some of its clones do not). Only with `capabilities.list`; otherwise
+   * the iteration fails with UNSUPPORTED.
    */
   list(prefix?: string, options?: CallOptions): AsyncIterable<string>;
   /** Resolves when the backend is reachable and writable (used by `/readyz`). */

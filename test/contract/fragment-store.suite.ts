@@ -55,7 +55,7 @@ export const CAPABILITY_SKIPS: ReadonlyArray<{ applies(c: FragmentStoreCapabilit
   {
     applies: (c) => !c.list,
     reason: 'capabilities.list is false: the store cannot enumerate its fragments by key',
-    cases: ['list: empty store yields nothing', 'list: all fragments, nested, in sorted order', 'list: with a prefix'],
+    cases: ['list: empty store yields nothing', 'list: all fragments, nested, each once', 'list: with a prefix'],
   },
   {
     applies: (c) => c.list,
@@ -259,18 +259,18 @@ const cases: Record<string, Case> = {
     assert.deepEqual(await collect(store.list()), []);
     assert.deepEqual(await collect(store.list('a/')), []);
   },
-  'list: all fragments, nested, in sorted order': async (store) => {
+  'list: all fragments, nested, each once': async (store) => {
     const keys = ['b', 'a/x', 'a-b', 'a.b', 'a/b/c', 'a/b/a', 'z/y/x/w', 'A', '0', 'a/bc'];
     const locators: string[] = [];
     for (const key of keys) locators.push((await store.put(key, Buffer.from(key))).locator);
-    assert.deepEqual(await collect(store.list()), [...locators].sort());
-    assert.deepEqual(await collect(store.list('')), [...locators].sort());
+    assert.deepEqual((await collect(store.list())).sort(), [...locators].sort());
+    assert.deepEqual((await collect(store.list(''))).sort(), [...locators].sort());
   },
   'list: with a prefix': async (store) => {
     const keys = ['a/b/c', 'a/b/d', 'a/bc', 'a/x', 'ab', 'b/a'];
     for (const key of keys) await store.put(key, Buffer.from(key));
     const expect = async (prefix: string, keys: string[]): Promise<void> => {
-      assert.deepEqual(await collect(store.list(prefix)), keys, `prefix ${JSON.stringify(prefix)}`);
+      assert.deepEqual((await collect(store.list(prefix))).sort(), keys, `prefix ${JSON.stringify(prefix)}`);
     };
     await expect('a/', ['a/b/c', 'a/b/d', 'a/bc', 'a/x']);
     await expect('a/b/', ['a/b/c', 'a/b/d']);
@@ -524,7 +524,7 @@ export function skipsFor(capabilities: FragmentStoreCapabilities): Map<string, s
 
 /** Where the store can list: asserts that the fragments under `prefix` are exactly `locators`. */
 async function expectListed(store: FragmentStore, prefix: string, locators: string[]): Promise<void> {
-  if (store.capabilities.list) assert.deepEqual(await collect(store.list(prefix)), locators, `list(${JSON.stringify(prefix)})`);
+  if (store.capabilities.list) assert.deepEqual((await collect(store.list(prefix))).sort(), [...locators].sort(), `list(${JSON.stringify(prefix)})`);
 }
 
 /** A locator of the store's form that it never handed out (for calls that must time out first). */
