@@ -97,7 +97,7 @@ const boundaries = LAYERS.map(({ files, what, forbidden, extra = [] }) => ({
 }));
 
 export default defineConfig(
-  { ignores: ['node_modules/**', 'dist/**', 'data/**', '.tmp/**', 'bench/results/**', 'test/interop/vendor/**', 'kernels/**', '**/*.wasm.ts'] },
+  { ignores: ['node_modules/**', 'dist/**', 'data/**', '.tmp/**', 'bench/results/**', 'test/interop/vendor/**', 'test/interop/ipfs-daemon/**', 'kernels/**', '**/*.wasm.ts'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -186,11 +186,14 @@ export function bodyLength(body: FragmentBody): number {
 /**
  * The chunks of a streamed body, checked against its declared length: the iteration fails with
  * BAD_REQUEST as soon as the stream yields a byte more, or ends short. Adapters write what this
- * yields, so that a wrong length never leaves a fragment behind.
+ * yields, so that a wrong length never leaves a fragment behind. Once `signal` fires the iteration
+ * fails with its reason, so that an aborted put stops reading its body (rather than let a client
+ * library drain it into a request nobody waits for).
  */
-export async function* exactly(body: { stream: Readable | AsyncIterable<Uint8Array>; length: number }): AsyncGenerator<Uint8Array> {
+export async function* exactly(body: { stream: Readable | AsyncIterable<Uint8Array>; length: number }, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   let seen = 0;
   for await (const chunk of body.stream as AsyncIterable<Uint8Array | string>) {
+    signal?.throwIfAborted();
     const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     seen += bytes.byteLength;
     if (seen > body.length) throw new FragmentStoreError('BAD_REQUEST', `the fragment stream is longer than its declared ${body.length} bytes`);

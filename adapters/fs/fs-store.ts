@@ -325,7 +325,7 @@ export class FsFragmentStore implements FragmentStore {
       // One call opens, writes, fsyncs (`flush`) and closes: the callback API costs the event loop
       // far less than a FileHandle's promise per step, and this runs on every STOW.
       if (data instanceof Uint8Array) await writeFileFlushed(temp, data, signal);
-      else await writeStreamFlushed(temp, exactly(data), signal);
+      else await writeStreamFlushed(temp, exactly(data, signal), signal);
       signal.throwIfAborted();
       await rename(temp, target);
     } catch (error) {

@@ -412,7 +412,7 @@ const cases: Record<string, Case> = {
     await expectListed(store, '', [ref.locator]);
     if (!store.capabilities.contentAddressed) assert.equal(await store.has('new'), false);
   },
-  'abort: a put aborted while its stream flows rejects promptly, and nothing half-written is visible': async (store) => {
+  'abort: a put aborted while its stream flows rejects promptly, stops reading it, and nothing half-written is visible': async (store) => {
     const old = randomBytes(50_000);
     const ref = await store.put('k', old);
     const controller = new AbortController();
@@ -430,6 +430,9 @@ const cases: Record<string, Case> = {
     const started = Date.now();
     await assert.rejects(store.put('k', { stream: trickle(), length: 64 * 1024 * 1024 }, { signal: controller.signal }), /aborted mid-stream/);
     assert.ok(Date.now() - started < 5000, `the aborted put settled after ${Date.now() - started} ms`);
+    const sentAtAbort = sent;
+    await sleep(300);
+    assert.ok(sent - sentAtAbort <= 65_536, `the aborted put went on reading its body: ${sent - sentAtAbort} bytes more`);
     assert.deepEqual(await store.get(ref.locator), old);
     await expectListed(store, '', [ref.locator]);
   },
