@@ -1,9 +1,11 @@
 /**
  * Gateway configuration: one YAML or JSON file (documented in `config/README.md`), overridden by
  * environment variables and CLI flags, validated once at start-up with every problem reported,
- * then frozen. Secrets never come from this file (DESIGN.md "Config").
+ * then frozen. Secrets never come from this file: the credentials of an S3 backend come from the
+ * environment or from a file the configuration names ({@link s3Credentials}), and are checked at
+ * start-up with everything else, but never kept in the configuration object.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -11,12 +13,49 @@ import { z } from 'zod';
 
 const MiB = 1024 * 1024;
 
+const BackendName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes');
+/** Longest one call of a backend may take before it fails with BACKEND_TIMEOUT (504). */
+const TimeoutSeconds = z.number().positive().max(3600).default(30);
+
 const FsBackend = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes'),
+  name: BackendName,
   kind: z.literal('fs'),
   /** Folder of the store; default `DATA/stores/<name>`. */
   path: z.string().min(1).optional(),
+  timeoutSeconds: TimeoutSeconds,
 });
+
+const S3Backend = z.strictObject({
+  name: BackendName,
+  kind: z.literal('s3'),
+  /** Service URL of an S3-compatible store; absent: AWS S3 in `region`. */
+  endpoint: z.url().optional(),
+  region: z.string().min(1),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes'),
+  /** Put before every key: empty, or segments ending with `/`. */
+  prefix: z.string().regex(/^(?:[A-Za-z0-9._-]+\/)*$/, 'empty, or segments of [A-Za-z0-9._-] each ending with /').default(''),
+  /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible stores need it. */
+  forcePathStyle: z.boolean().default(false),
+  /** A JSON file `{ accessKeyId, secretAccessKey, sessionToken? }` readable by its owner only; otherwise the environment. */
+  credentialsFile: z.string().min(1).optional(),
+  timeoutSeconds: TimeoutSeconds,
+});
+
+const IpfsBackend = z.strictObject({
+  name: BackendName,
+  kind: z.literal('ipfs'),
+  /** The Kubo RPC API of the node (or IPFS Cluster), e.g. `http://127.0.0.1:5001/api/v0`. */
+  url: z.url(),
+  timeoutSeconds: TimeoutSeconds,
+});
+
+/** One storage backend, by `kind`. */
+const Backend = z.discriminatedUnion('kind', [FsBackend, S3Backend, IpfsBackend]);
+
+/** A configured backend. */
+export type BackendConfig = z.infer<typeof Backend>;
+/** A configured S3 backend. */
+export type S3BackendConfig = z.infer<typeof S3Backend>;
 
 const NAME = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -64,7 +103,7 @@ const ConfigSchema = z
     /** Data directory (catalog, stores, keys); default `./data`. */
     dataDir: z.string().min(1).default('./data'),
     catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
-    backends: z.array(FsBackend).min(1).default(() => [{ name: 'local', kind: 'fs' as const }]),
+    backends: z.array(Backend).min(1).default(() => [{ name: 'local', kind: 'fs' as const, timeoutSeconds: 30 }]),
     placement: z
       .strictObject({
         /** The backend of each instance's skeleton, identity fragment and manifest copy. */
@@ -210,15 +249,76 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.') || '(root)'}: ${issue.message}`);
   }
   problems.push(...crossCheck(raw));
+  if (parsed.success) {
+    for (const [i, backend] of parsed.data.backends.entries()) {
+      if (backend.kind !== 's3') continue;
+      const found = s3Credentials(backend, env);
+      if ('problem' in found) problems.push(`backends.${i} (${backend.name}): ${found.problem}`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const config = structuredClone(parsed.data);
   config.dataDir = resolve(config.dataDir);
   if (config.policy !== undefined) config.policy = resolve(config.policy);
   for (const backend of config.backends) {
-    backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
+    if (backend.kind === 'fs') backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
+    if (backend.kind === 's3' && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
   }
   return deepFreeze(config);
+}
+
+/** Static credentials of an S3 access key. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/**
+ * The environment variable of an S3 backend's credential `part`: `AEGIS_S3_<NAME>_<PART>`, the
+ * backend name in upper case with dashes as underscores (`s3-eu` -> `AEGIS_S3_S3_EU_ACCESS_KEY_ID`).
+ */
+export function s3CredentialVariable(backend: string, part: 'ACCESS_KEY_ID' | 'SECRET_ACCESS_KEY' | 'SESSION_TOKEN'): string {
+  return `AEGIS_S3_${backend.toUpperCase().replaceAll('-', '_')}_${part}`;
+}
+
+/**
+ * The credentials of an S3 backend, from exactly one place: the file its `credentialsFile` names
+ * (JSON, readable by its owner only), or the variables {@link s3CredentialVariable} names. Never a
+ * default: when neither is there, or both are, or one is incomplete, a problem saying so.
+ */
+export function s3Credentials(backend: Pick<S3BackendConfig, 'name' | 'credentialsFile'>, env: NodeJS.ProcessEnv): { credentials: S3Credentials } | { problem: string } {
+  const keyVar = s3CredentialVariable(backend.name, 'ACCESS_KEY_ID');
+  const secretVar = s3CredentialVariable(backend.name, 'SECRET_ACCESS_KEY');
+  const tokenVar = s3CredentialVariable(backend.name, 'SESSION_TOKEN');
+  const fromEnv = [keyVar, secretVar, tokenVar].some((v) => env[v] !== undefined && env[v] !== '');
+  if (backend.credentialsFile !== undefined) {
+    if (fromEnv) return { problem: `credentials come from credentialsFile or from ${keyVar} and ${secretVar}, not both` };
+    const file = resolve(backend.credentialsFile);
+    let text: string;
+    try {
+      if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) return { problem: `credentialsFile ${file} is readable by others than its owner (chmod 600 it)` };
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      return { problem: `cannot read credentialsFile ${file}: ${(error as Error).message}` };
+    }
+    let parsed: Partial<S3Credentials>;
+    try {
+      parsed = JSON.parse(text) as Partial<S3Credentials>;
+    } catch {
+      return { problem: `credentialsFile ${file} is not JSON` };
+    }
+    const { accessKeyId, secretAccessKey, sessionToken } = parsed ?? {};
+    if (typeof accessKeyId !== 'string' || accessKeyId === '' || typeof secretAccessKey !== 'string' || secretAccessKey === '' || (sessionToken !== undefined && typeof sessionToken !== 'string')) {
+      return { problem: `credentialsFile ${file} must hold { "accessKeyId": "...", "secretAccessKey": "..." } (and optionally "sessionToken")` };
+    }
+    return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+  }
+  const accessKeyId = env[keyVar];
+  const secretAccessKey = env[secretVar];
+  if (!accessKeyId || !secretAccessKey) return { problem: `no credentials: set ${keyVar} and ${secretVar} in the environment, or credentialsFile` };
+  return { credentials: { accessKeyId, secretAccessKey, ...(env[tokenVar] ? { sessionToken: env[tokenVar] } : {}) } };
 }
 
 /** Checks between sections, run on the raw input so they are reported along with field errors. */
@@ -237,6 +337,13 @@ function crossCheck(raw: Record<string, unknown>): string[] {
     regions.forEach((name, i) => {
       if (!names.has(name)) problems.push(`placement.regions.${i}: no backend named '${String(name)}'`);
     });
+  }
+  // An IPFS node keeps equal bytes as one pinned file: sealed fragments never repeat, plain
+  // regions of paper mode may, and deleting one instance would then unpin another's region.
+  if ((raw.protection as { mode?: unknown } | undefined)?.mode === 'paper') {
+    const ipfs = new Set(backends.filter((b) => (b as { kind?: unknown })?.kind === 'ipfs').map((b) => b.name));
+    const used = [instances, ...(Array.isArray(regions) ? regions : [])].filter((name) => ipfs.has(name));
+    for (const name of new Set(used)) problems.push(`protection.mode: paper stores plain fragments, which an ipfs backend ('${String(name)}') would share between instances with equal bytes; use hardened`);
   }
   return problems;
 }

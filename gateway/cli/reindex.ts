@@ -36,7 +36,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     if (keyring.active === undefined) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): nothing protected can be opened');
     mkdirSync(config.dataDir, { recursive: true });
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
-    const stores = openStores(config);
+    const stores = openStores(config, io.env);
     try {
       const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr) });
       if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
