@@ -1,5 +1,5 @@
 /**
- * The wrapped data keys of protected instances, as `aegis keys rotate` sees them (issue 3): each
+ * The wrapped data keys of protected instances, as `aegis keys rotate` sees them: each
  * lives in its instance's signed manifest. Rewrapping replaces the manifest's data key, signs the
  * manifest again under the active master key, records it in the catalog (compare and set on the
  * old manifest) and rewrites the manifest copy in the backend under its key. A store that cannot
