@@ -1,7 +1,9 @@
 /**
  * Gateway configuration: one YAML or JSON file (documented in `config/README.md`), overridden by
  * environment variables and CLI flags, validated once at start-up with every problem reported,
- * then frozen. Secrets never come from this file: only from the environment or files it names.
+ * then frozen. Secrets never come from this file: the credentials of an S3 backend come from the
+ * environment or from a file the configuration names ({@link s3Credentials}), and are checked at
+ * start-up with everything else, but never kept in the configuration object.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -9,15 +11,12 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseNetworkRange } from './network.js';
+import { Backend, s3Credentials } from './config-backends.js';
+
+export { s3CredentialVariable, s3Credentials, type BackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
 
 const MiB = 1024 * 1024;
 
-const FsBackend = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes'),
-  kind: z.literal('fs'),
-  /** Folder of the store; default `DATA/stores/<name>`. */
-  path: z.string().min(1).optional(),
-});
 
 const NAME = /^[a-z][a-z0-9._-]{0,63}$/;
 
@@ -76,7 +75,7 @@ const ConfigSchema = z
     /** Data directory (catalog, stores, keys); default `./data`. */
     dataDir: z.string().min(1).default('./data'),
     catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
-    backends: z.array(FsBackend).min(1).default(() => [{ name: 'local', kind: 'fs' as const }]),
+    backends: z.array(Backend).min(1).default(() => [{ name: 'local', kind: 'fs' as const, timeoutSeconds: 30 }]),
     placement: z
       .strictObject({
         /** The backend of each instance's skeleton, identity fragment and manifest copy. */
@@ -278,13 +277,21 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (parsed.success && parsed.data.server.headersTimeoutSeconds > parsed.data.server.requestTimeoutSeconds) {
     problems.push('server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds');
   }
+  if (parsed.success) {
+    for (const [i, backend] of parsed.data.backends.entries()) {
+      if (backend.kind !== 's3') continue;
+      const found = s3Credentials(backend, env);
+      if ('problem' in found) problems.push(`backends.${i} (${backend.name}): ${found.problem}`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
   const config = structuredClone(parsed.data);
   config.dataDir = resolve(config.dataDir);
   if (config.policy !== undefined) config.policy = resolve(config.policy);
   for (const backend of config.backends) {
-    backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
+    if (backend.kind === 'fs') backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
+    if (backend.kind === 's3' && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
   }
   return deepFreeze(config);
 }
@@ -305,6 +312,13 @@ function crossCheck(raw: Record<string, unknown>): string[] {
     regions.forEach((name, i) => {
       if (!names.has(name)) problems.push(`placement.regions.${i}: no backend named '${String(name)}'`);
     });
+  }
+  // An IPFS node keeps equal bytes as one pinned file: sealed fragments never repeat, plain
+  // regions of paper mode may, and deleting one instance would then unpin another's region.
+  if ((raw.protection as { mode?: unknown } | undefined)?.mode === 'paper') {
+    const ipfs = new Set(backends.filter((b) => (b as { kind?: unknown })?.kind === 'ipfs').map((b) => b.name));
+    const used = [instances, ...(Array.isArray(regions) ? regions : [])].filter((name) => ipfs.has(name));
+    for (const name of new Set(used)) problems.push(`protection.mode: paper stores plain fragments, which an ipfs backend ('${String(name)}') would share between instances with equal bytes; use hardened`);
   }
   return problems;
 }

@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request Content-Type is not supported by this resource.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, description: 'The request line and header fields exceed the limit of the HTTP server.' },
   INTEGRITY_FAILURE: { status: 502, description: 'Stored data failed verification; nothing of it was sent (security event).' },
+  UNSUPPORTED: { status: 501, description: 'A storage backend cannot do what was asked (for example list its fragments, which reindex needs).' },
   BACKEND_UNAVAILABLE: { status: 503, description: 'A storage backend or the catalog is unavailable; retry later.' },
   BACKEND_TIMEOUT: { status: 504, description: 'A storage backend did not answer in time.' },
   INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },

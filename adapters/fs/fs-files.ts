@@ -29,11 +29,25 @@ export async function isFile(path: string): Promise<boolean> {
 }
 
 /** `fs.writeFile` with `flag: 'wx'` (never over an existing file) and `flush` (fsync before close). */
-export function writeFileFlushed(path: string, data: Uint8Array): Promise<void> {
+export function writeFileFlushed(path: string, data: Uint8Array, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     // `flush` is in Node >= 20.10 and 21; @types/node 20 does not list it yet.
-    writeFileCallback(path, data, { flag: 'wx', flush: true, mode: FILE_MODE } as WriteFileOptions, (error) => (error ? reject(error) : resolve()));
+    writeFileCallback(path, data, { flag: 'wx', flush: true, mode: FILE_MODE, signal } as WriteFileOptions, (error) => (error ? reject(error) : resolve()));
   });
+}
+
+/** Writes the chunks of a streamed body to a new file (`wx`, owner-only), then fdatasyncs and closes it. */
+export async function writeStreamFlushed(path: string, chunks: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<void> {
+  const fh = await open(path, 'wx', FILE_MODE);
+  try {
+    for await (const chunk of chunks) {
+      signal.throwIfAborted();
+      for (let written = 0; written < chunk.byteLength; ) written += (await fh.write(chunk, written)).bytesWritten;
+    }
+    await fh.datasync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

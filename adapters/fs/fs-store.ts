@@ -1,7 +1,6 @@
 /**
- * The `fs` backend (the embedded default, `DATA/stores/<backend-name>/`; adapters/fragment-store.ts
- * is its interface): fragments are files under a root directory, the key is the relative path and
- * also the locator.
+ * The `fs` backend (the embedded default, `DATA/stores/<backend-name>/`): fragments are files under
+ * a root directory (owner-only, see `fs-files.ts`), the key is the relative path and also the locator.
  *
  * Writes are atomic and durable: the bytes go to a temp file in the target's directory, which is
  * fsynced, renamed over the target, and the directory is fsynced (as are directories created for
@@ -12,21 +11,38 @@
  *
  * Limitation of a file system: a key cannot also be a directory of other keys (`a` and `a/b`);
  * the second put fails with CONFLICT and leaves the first fragment intact.
+ *
+ * Every call is bounded by the configured timeout and the caller's signal (`withDeadline`); a put
+ * that is aborted or times out before its rename leaves only a temp file, which it removes.
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
-import { FRAGMENT_KEY_PATTERN, FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore } from '../fragment-store.js';
-import { codeOf, DirectorySyncs, DIRECTORY_MODE, FILE_MODE, fsError, isFile, syncDir, writeFileFlushed } from './fs-files.js';
+import {
+  bodyLength,
+  checkFragmentKey,
+  checkRange,
+  clampRange,
+  DEFAULT_TIMEOUT_MS,
+  exactly,
+  FRAGMENT_KEY_PATTERN,
+  FragmentStoreError,
+  withDeadline,
+  type CallOptions,
+  type FragmentBody,
+  type FragmentRef,
+  type FragmentStore,
+  type FragmentStoreCapabilities,
+  type ReadOptions,
+} from '../fragment-store.js';
+import { codeOf, DirectorySyncs, DIRECTORY_MODE, FILE_MODE, fsError, isFile, syncDir, writeFileFlushed, writeStreamFlushed } from './fs-files.js';
 
 /** Names of temp files (in-flight or crash-left writes) start with this; `~` is not a key character. */
 export const FS_TEMP_PREFIX = '~tmp-';
 /** Name prefix of the probe file `check()` writes and removes. */
 const PROBE_PREFIX = '~probe-';
-/** Keys are at most this many bytes (adapters/fragment-store.ts). */
-const MAX_KEY_BYTES = 512;
 /** The automatic sweep spares temp files younger than this: they may belong to a live writer. */
 const DEFAULT_SWEEP_AGE_MS = 10 * 60_000;
 /** Reads do not follow a symlink in place of a fragment (only the gateway creates fragments). */
@@ -40,14 +56,21 @@ export interface FsFragmentStoreOptions {
   name: string;
   /** The root directory; created on first use. */
   path: string;
+  /** Longest a call may take; default 30 s. */
+  timeoutMs?: number;
 }
+
+/** What a folder of files can do. */
+export const FS_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: true, list: true, rangeRead: true, contentAddressed: false, delete: 'certain', network: false });
 
 /** A {@link FragmentStore} keeping every fragment as one file under a root directory. */
 export class FsFragmentStore implements FragmentStore {
   readonly name: string;
   readonly kind = 'fs';
+  readonly capabilities = FS_CAPABILITIES;
   /** The absolute root directory. */
   readonly root: string;
+  private readonly timeoutMs: number;
   private rootReady: Promise<void> | undefined;
   private sweeping: Promise<unknown> | undefined;
   private readonly directorySyncs = new DirectorySyncs();
@@ -56,18 +79,31 @@ export class FsFragmentStore implements FragmentStore {
   constructor(options: FsFragmentStoreOptions) {
     this.name = options.name;
     this.root = resolve(options.path);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  async put(key: string, data: Uint8Array): Promise<FragmentRef> {
+  /** Runs one call under the caller's signal and this store's timeout. */
+  private call<T>(op: string, options: CallOptions | undefined, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return withDeadline({ store: this.name, op, timeoutMs: this.timeoutMs, signal: options?.signal }, operation);
+  }
+
+  async put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef> {
     const target = this.pathOf(key);
+    const length = bodyLength(data);
+    return this.call(`put ${key}`, options, (signal) => this.putFile(key, target, data, length, signal));
+  }
+
+  private async putFile(key: string, target: string, data: FragmentBody, length: number, signal: AbortSignal): Promise<FragmentRef> {
     await this.ready();
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.writeAtomically(target, data);
-        return { locator: key, length: data.byteLength };
+        await this.writeAtomically(target, data, signal);
+        return { locator: key, length };
       } catch (error) {
-        // A concurrent delete may remove an empty directory between our mkdir and open: redo it.
-        if (codeOf(error) === 'ENOENT' && attempt < PUT_ATTEMPTS) {
+        if (error instanceof FragmentStoreError || signal.aborted) throw error;
+        // A concurrent delete may remove an empty directory between our mkdir and open: redo it
+        // (a streamed body can be read only once, so only a byte array is written again).
+        if (codeOf(error) === 'ENOENT' && attempt < PUT_ATTEMPTS && data instanceof Uint8Array) {
           this.knownDirectories.clear();
           continue;
         }
@@ -82,12 +118,16 @@ export class FsFragmentStore implements FragmentStore {
     }
   }
 
-  async get(locator: string, range?: ByteRange): Promise<Buffer> {
+  async get(locator: string, options?: ReadOptions): Promise<Buffer> {
     const path = this.pathOf(locator);
-    checkRange(range);
+    checkRange(options?.range);
+    return this.call(`get ${locator}`, options, () => this.readFile(path, locator, options?.range));
+  }
+
+  private async readFile(path: string, locator: string, range: ReadOptions['range']): Promise<Buffer> {
     const fh = await this.openFile(path, locator);
     try {
-      const { start, end } = clamp(range, (await fh.stat()).size);
+      const { start, end } = clampRange(range, (await fh.stat()).size);
       const buffer = Buffer.allocUnsafe(end - start);
       let filled = 0;
       while (filled < buffer.length) {
@@ -103,13 +143,29 @@ export class FsFragmentStore implements FragmentStore {
     }
   }
 
-  async stream(locator: string, range?: ByteRange): Promise<Readable> {
+  async stream(locator: string, options?: ReadOptions): Promise<Readable> {
     const path = this.pathOf(locator);
-    checkRange(range);
+    checkRange(options?.range);
+    const stream = await this.call(`stream ${locator}`, options, async (signal) => {
+      const opened = await this.openStream(path, locator, options?.range);
+      // Opened after the deadline or an abort: nobody takes it, so close it here.
+      if (signal.aborted) opened.destroy();
+      return opened;
+    });
+    const caller = options?.signal;
+    if (caller !== undefined) {
+      const onAbort = () => stream.destroy(caller.reason as Error);
+      caller.addEventListener('abort', onAbort, { once: true });
+      stream.once('close', () => caller.removeEventListener('abort', onAbort));
+    }
+    return stream;
+  }
+
+  private async openStream(path: string, locator: string, range: ReadOptions['range']): Promise<Readable> {
     const fh = await this.openFile(path, locator);
     let bounds: { start: number; end: number };
     try {
-      bounds = clamp(range, (await fh.stat()).size);
+      bounds = clampRange(range, (await fh.stat()).size);
     } catch (error) {
       await fh.close().catch(() => undefined);
       throw fsError(error, `stream ${locator}`);
@@ -127,8 +183,12 @@ export class FsFragmentStore implements FragmentStore {
     return fh.createReadStream({ start: bounds.start, end: bounds.end - 1, highWaterMark: 1 << 20 });
   }
 
-  async delete(locator: string): Promise<boolean> {
+  async delete(locator: string, options?: CallOptions): Promise<boolean> {
     const path = this.pathOf(locator);
+    return this.call(`delete ${locator}`, options, () => this.deleteFile(path, locator));
+  }
+
+  private async deleteFile(path: string, locator: string): Promise<boolean> {
     try {
       await unlink(path);
     } catch (error) {
@@ -153,16 +213,25 @@ export class FsFragmentStore implements FragmentStore {
     return true;
   }
 
-  async has(locator: string): Promise<boolean> {
-    return isFile(this.pathOf(locator));
+  async has(locator: string, options?: CallOptions): Promise<boolean> {
+    const path = this.pathOf(locator);
+    return this.call(`has ${locator}`, options, () => isFile(path));
   }
 
-  async *list(prefix = ''): AsyncIterable<string> {
-    await this.ready();
-    yield* this.walk(this.root, '', prefix);
+  async *list(prefix = '', options?: CallOptions): AsyncIterable<string> {
+    options?.signal?.throwIfAborted();
+    await this.call('list', options, () => this.ready());
+    for await (const key of this.walk(this.root, '', prefix)) {
+      options?.signal?.throwIfAborted();
+      yield key;
+    }
   }
 
-  async check(): Promise<void> {
+  async check(options?: CallOptions): Promise<void> {
+    return this.call('check', options, () => this.probe());
+  }
+
+  private async probe(): Promise<void> {
     await this.ready();
     const probe = join(this.root, PROBE_PREFIX + randomBytes(6).toString('hex'));
     try {
@@ -219,9 +288,7 @@ export class FsFragmentStore implements FragmentStore {
 
   /** The file of a key; BAD_REQUEST unless the key is valid (so it cannot leave the root). */
   private pathOf(key: string): string {
-    if (typeof key !== 'string' || !FRAGMENT_KEY_PATTERN.test(key) || Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new FragmentStoreError('BAD_REQUEST', `invalid fragment key ${JSON.stringify(String(key).slice(0, 80))}`);
-    }
+    checkFragmentKey(key);
     const path = join(this.root, key);
     if (!path.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep)) {
       throw new FragmentStoreError('BAD_REQUEST', `fragment key ${JSON.stringify(key)} leaves the store root`);
@@ -243,8 +310,11 @@ export class FsFragmentStore implements FragmentStore {
     return this.rootReady;
   }
 
-  /** Temp file, write, fdatasync, rename over the target, fsync the directories that changed. */
-  private async writeAtomically(target: string, data: Uint8Array): Promise<void> {
+  /**
+   * Temp file, write, fdatasync, rename over the target, fsync the directories that changed. An
+   * abort before the rename removes the temp file: the target never sees a part of the body.
+   */
+  private async writeAtomically(target: string, data: FragmentBody, signal: AbortSignal): Promise<void> {
     const dir = dirname(target);
     // Directories seen to exist are not re-created on every put (a delete may remove one: the
     // ENOENT then makes put forget them and try again).
@@ -254,7 +324,9 @@ export class FsFragmentStore implements FragmentStore {
     try {
       // One call opens, writes, fsyncs (`flush`) and closes: the callback API costs the event loop
       // far less than a FileHandle's promise per step, and this runs on every STOW.
-      await writeFileFlushed(temp, data);
+      if (data instanceof Uint8Array) await writeFileFlushed(temp, data, signal);
+      else await writeStreamFlushed(temp, exactly(data, signal), signal);
+      signal.throwIfAborted();
       await rename(temp, target);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
@@ -310,20 +382,4 @@ export class FsFragmentStore implements FragmentStore {
       }
     }
   }
-}
-
-/** BAD_REQUEST unless `range` is absent or has integer bounds with 0 <= start <= end. */
-function checkRange(range: ByteRange | undefined): void {
-  if (range === undefined) return;
-  const { start, end } = range;
-  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
-    throw new FragmentStoreError('BAD_REQUEST', `invalid byte range ${JSON.stringify(range)}`);
-  }
-}
-
-/** The part of a `size`-byte fragment that `range` covers; beyond the end is cut off, like HTTP. */
-function clamp(range: ByteRange | undefined, size: number): { start: number; end: number } {
-  if (range === undefined) return { start: 0, end: size };
-  const end = Math.min(range.end, size);
-  return { start: Math.min(range.start, end), end };
 }

@@ -36,6 +36,9 @@ export interface NewInstance {
   size: number;
   sha256: string;
   backend: string;
+  /** The key the backend was asked to store the manifest copy (or whole instance) under. */
+  key: string;
+  /** What the backend returned to read it with. */
   locator: string;
   /** The signed manifest (JSON text) of the protected instance; null when stored whole (protection mode none). */
   manifest: string | null;
@@ -175,19 +178,34 @@ export class Catalog {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /**
+   * Records the new locator of an instance's manifest copy (a content-addressed store gave the
+   * rewritten copy a new one), only if the row still has `manifest` and `expected` (compare and set).
+   */
+  async replaceCopyLocator(sopInstanceUid: string, manifest: string, expected: string, next: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('instances')
+      .set({ locator: next })
+      .where('sop_instance_uid', '=', sopInstanceUid)
+      .where('manifest', '=', manifest)
+      .where('locator', '=', expected)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   /** Every protected instance's SOP Instance UID and manifest, in pages (key rotation, stats). */
-  async *manifests(pageSize = 500): AsyncIterable<{ sopInstanceUid: string; manifest: string; backend: string; locator: string }> {
+  async *manifests(pageSize = 500): AsyncIterable<{ sopInstanceUid: string; manifest: string; backend: string; key: string; locator: string }> {
     let after = '';
     for (;;) {
       const rows = await this.db
         .selectFrom('instances')
-        .select(['sop_instance_uid', 'manifest', 'backend', 'locator'])
+        .select(['sop_instance_uid', 'manifest', 'backend', 'storage_key', 'locator'])
         .where('manifest', 'is not', null)
         .where('sop_instance_uid', '>', after)
         .orderBy('sop_instance_uid')
         .limit(pageSize)
         .execute();
-      for (const row of rows) yield { sopInstanceUid: row.sop_instance_uid, manifest: row.manifest!, backend: row.backend, locator: row.locator };
+      for (const row of rows) yield { sopInstanceUid: row.sop_instance_uid, manifest: row.manifest!, backend: row.backend, key: row.storage_key, locator: row.locator };
       if (rows.length < pageSize) return;
       after = rows[rows.length - 1].sop_instance_uid;
     }
@@ -236,6 +254,7 @@ function instanceRow(instance: NewInstance, policyKey: string, now: string): Ins
     metadata: JSON.stringify(meta),
     layout: JSON.stringify(instance.layout),
     backend: instance.backend,
+    storage_key: instance.key,
     locator: instance.locator,
     created_at: now,
     manifest: instance.manifest,

@@ -268,6 +268,18 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('study_policy_attributes').execute();
     },
   },
+  '0009-storage-keys': {
+    // The key the gateway asked a backend for, apart from the locator the backend returned: equal
+    // for folder and S3 stores (every row before this migration), a CID for IPFS. Key rotation
+    // rewrites a manifest copy under its key and records the locator it gets back.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('instances').addColumn('storage_key', 'text').execute();
+      await db.updateTable('instances').set((eb) => ({ storage_key: eb.ref('locator') })).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('instances').dropColumn('storage_key').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

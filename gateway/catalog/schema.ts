@@ -64,8 +64,13 @@ export interface InstancesTable {
   metadata: string;
   /** JSON of where frames and bulk data lie in the instance bytes. */
   layout: string;
-  /** Backend and locator of the manifest copy (protected) or of the whole instance (rows from before protection). */
+  /**
+   * Backend, key and locator of the manifest copy (protected) or of the whole instance (rows from
+   * before protection). The key is what the gateway asked the backend to store it under; the
+   * locator what the backend returned to read it with (equal except on content-addressed stores).
+   */
   backend: string;
+  storage_key: string;
   locator: string;
   created_at: string;
   /** The signed manifest (JSON) of a protected instance; null for rows from before protection. */

@@ -60,7 +60,7 @@ const DEFAULT_DEPS: KeysCommandDeps = {
     if (!existsSync(file)) return { store: new MemoryWrappedKeyStore(), emptyBecause: `no catalog at ${file}`, close: async () => {} };
     const keyring = await Keyring.load({ dataDir: config.dataDir, env: process.env });
     const catalog = await Catalog.openSqlite(file);
-    const stores = openStores(config);
+    const stores = openStores(config, process.env);
     return {
       store: new ManifestKeyStore(catalog, stores, keyring),
       emptyBecause: 'no protected instance is stored',

@@ -36,13 +36,14 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     if (keyring.active === undefined) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): nothing protected can be opened');
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
-    const stores = openStores(config);
+    const stores = openStores(config, io.env);
     try {
-      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr) });
+      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: config.placement.instances });
       if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         io.stdout.write(`${report.manifests} manifest copies: ${report.restored} instances restored, ${report.alreadyPresent} already in the catalog, ${report.failed.length} failed\n`);
         for (const f of report.failed) io.stdout.write(`  failed: ${f.backend} ${f.locator}: ${f.reason}\n`);
+        for (const u of report.unlisted) io.stdout.write(`  not searched: ${u.backend} (${u.kind} cannot list its fragments)\n`);
       }
       return report.failed.length === 0 ? 0 : 1;
     } finally {

@@ -5,11 +5,11 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { FsFragmentStore } from '../../adapters/fs/fs-store.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import { openFragmentStore } from '../../adapters/registry.js';
 import { withGatewayErrors } from '../services/backends.js';
 import { Catalog } from '../catalog/catalog.js';
-import type { GatewayConfig } from '../config.js';
+import { ConfigError, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
@@ -28,9 +28,29 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Opens the stores named in the configuration. */
-export function openStores(config: GatewayConfig): Map<string, FragmentStore> {
-  return new Map(config.backends.map((b) => [b.name, withGatewayErrors(new FsFragmentStore({ name: b.name, path: b.path! }))]));
+/**
+ * Opens the stores named in the configuration through the adapter registry, each with its errors
+ * translated into the gateway's. S3 credentials are read here, from `env` or the backend's
+ * credentials file (already checked when the configuration was loaded).
+ */
+export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): Map<string, FragmentStore> {
+  return new Map(config.backends.map((b) => [b.name, withGatewayErrors(openBackend(b, env))]));
+}
+
+function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentStore {
+  const common = { name: backend.name, timeoutMs: backend.timeoutSeconds * 1000 };
+  switch (backend.kind) {
+    case 'fs':
+      return openFragmentStore('fs', { ...common, path: backend.path! });
+    case 'ipfs':
+      return openFragmentStore('ipfs', { ...common, url: backend.url });
+    case 's3': {
+      const found = s3Credentials(backend, env);
+      if ('problem' in found) throw new ConfigError([`backends ${backend.name}: ${found.problem}`]);
+      const { endpoint, region, bucket, prefix, forcePathStyle } = backend;
+      return openFragmentStore('s3', { ...common, endpoint, region, bucket, prefix, forcePathStyle, credentials: found.credentials });
+    }
+  }
 }
 
 /**

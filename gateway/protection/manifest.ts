@@ -25,6 +25,9 @@ export interface FragmentRecord {
   role: string;
   index: number;
   backend: string;
+  /** The key the backend was asked to store it under (absent in manifests written before keys were kept apart). */
+  key?: string;
+  /** What the backend returned to read it with: the key, or a content address (an IPFS CID). */
   locator: string;
   /** Bytes as stored (sealed in hardened mode). */
   length: number;

@@ -2,11 +2,11 @@
  * The backends as the gateway sees them. Adapters know nothing of the gateway and throw their own
  * {@link FragmentStoreError}; this is where those errors arrive: every call of a wrapped store
  * that fails with one fails instead with the {@link GatewayError} of the same code (NOT_FOUND 404,
- * BAD_REQUEST 400, CONFLICT 409, BACKEND_UNAVAILABLE 503, BACKEND_TIMEOUT 504) and the same
+ * BAD_REQUEST 400, CONFLICT 409, UNSUPPORTED 501, BACKEND_UNAVAILABLE 503, BACKEND_TIMEOUT 504) and the same
  * message, the adapter's error as its cause. Other errors pass unchanged.
  */
 import type { Readable } from 'node:stream';
-import { FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore } from '../../adapters/fragment-store.js';
+import { FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type ReadOptions } from '../../adapters/fragment-store.js';
 import { GatewayError } from '../errors.js';
 
 /** `store` with its adapter errors translated into the gateway's catalogue. */
@@ -30,36 +30,40 @@ class GatewayFragmentStore implements FragmentStore {
     return this.store.kind;
   }
 
-  put(key: string, data: Uint8Array): Promise<FragmentRef> {
-    return translated(this.store.put(key, data));
+  get capabilities(): FragmentStoreCapabilities {
+    return this.store.capabilities;
   }
 
-  get(locator: string, range?: ByteRange): Promise<Buffer> {
-    return translated(this.store.get(locator, range));
+  put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef> {
+    return translated(this.store.put(key, data, options));
   }
 
-  stream(locator: string, range?: ByteRange): Promise<Readable> {
-    return translated(this.store.stream(locator, range));
+  get(locator: string, options?: ReadOptions): Promise<Buffer> {
+    return translated(this.store.get(locator, options));
   }
 
-  delete(locator: string): Promise<boolean> {
-    return translated(this.store.delete(locator));
+  stream(locator: string, options?: ReadOptions): Promise<Readable> {
+    return translated(this.store.stream(locator, options));
   }
 
-  has(locator: string): Promise<boolean> {
-    return translated(this.store.has(locator));
+  delete(locator: string, options?: CallOptions): Promise<boolean> {
+    return translated(this.store.delete(locator, options));
   }
 
-  async *list(prefix?: string): AsyncIterable<string> {
+  has(locator: string, options?: CallOptions): Promise<boolean> {
+    return translated(this.store.has(locator, options));
+  }
+
+  async *list(prefix?: string, options?: CallOptions): AsyncIterable<string> {
     try {
-      yield* this.store.list(prefix);
+      yield* this.store.list(prefix, options);
     } catch (error) {
       throw fromStoreError(error);
     }
   }
 
-  check(): Promise<void> {
-    return translated(this.store.check());
+  check(options?: CallOptions): Promise<void> {
+    return translated(this.store.check(options));
   }
 
   close(): Promise<void> {

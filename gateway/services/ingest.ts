@@ -167,14 +167,16 @@ async function placeAndCommit(deps: StoreDeps, instance: Admitted): Promise<Stor
 interface StoredWhole {
   manifest: null;
   backend: string;
+  key: string;
   locator: string;
 }
 
 /** The unprotected path: the received bytes as one file on the instances backend. */
 async function writeWhole(deps: StoreDeps, bytes: Uint8Array, sha256: string): Promise<StoredWhole> {
   const store = deps.stores.get(deps.placement.instances)!;
-  const { locator } = await store.put(`instances/${sha256}.dcm`, bytes);
-  return { manifest: null, backend: store.name, locator };
+  const key = `instances/${sha256}.dcm`;
+  const { locator } = await store.put(key, bytes);
+  return { manifest: null, backend: store.name, key, locator };
 }
 
 /** The catalog row of a stored instance (STOW, and `aegis reindex` from the backends). */
@@ -190,6 +192,7 @@ export function catalogEntry(parsed: ParsedInstance, size: number, sha256: strin
     size,
     sha256,
     backend: written.backend,
+    key: written.key,
     locator: written.locator,
     manifest: written.manifest && JSON.stringify(written.manifest),
   };

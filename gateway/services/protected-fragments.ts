@@ -42,10 +42,11 @@ export function protectionSettings(config: GatewayConfig): Pick<ProtectionDeps, 
   };
 }
 
-/** A stored protected instance: its signed manifest and where the manifest copy is. */
+/** A stored protected instance: its signed manifest and where the manifest copy is (its key, and the locator the backend returned). */
 export interface WrittenInstance {
   manifest: Manifest;
   backend: string;
+  key: string;
   locator: string;
 }
 
@@ -60,16 +61,18 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     const records = await Promise.all(
       fragments.map(async (fragment, n): Promise<FragmentRecord> => {
         const store = storeFor(deps, fragmentBackend(deps.placement, fragment));
-        const { locator } = await store.put(fragmentStoreKey(id, n), fragment.bytes);
+        const key = fragmentStoreKey(id, n);
+        const { locator } = await store.put(key, fragment.bytes);
         written.push({ store, locator });
-        return { role: fragment.role, index: fragment.index, backend: store.name, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
+        return { role: fragment.role, index: fragment.index, backend: store.name, key, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
       }),
     );
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const home = storeFor(deps, deps.placement.instances);
-    const { locator } = await home.put(manifestCopyKey(id), sealManifestCopy(manifest, deps.keyring, id));
+    const key = manifestCopyKey(id);
+    const { locator } = await home.put(key, sealManifestCopy(manifest, deps.keyring, id));
     written.push({ store: home, locator });
-    return { manifest, backend: home.name, locator };
+    return { manifest, backend: home.name, key, locator };
   } catch (error) {
     await Promise.all(written.map(({ store, locator }) => store.delete(locator).catch(() => undefined)));
     throw error;

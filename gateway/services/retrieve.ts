@@ -165,7 +165,7 @@ async function readRanges(deps: RetrieveDeps, row: InstanceRow, layout: Instance
   const store = storeOf(deps, row);
   return Promise.all(
     ranges.map(async (parts) => {
-      const buffers = await Promise.all(parts.map(([offset, length]) => store.get(row.locator, { start: offset, end: offset + length })));
+      const buffers = await Promise.all(parts.map(([offset, length]) => store.get(row.locator, { range: { start: offset, end: offset + length } })));
       return buffers.length === 1 ? buffers[0] : Buffer.concat(buffers);
     }),
   );

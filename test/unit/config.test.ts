@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../gateway/config.js';
+import { ConfigError, loadConfig, s3Credentials } from '../../gateway/config.js';
 
 describe('configuration', () => {
   it('has embedded defaults: 127.0.0.1:8080, ./data, one fs backend', () => {
@@ -11,7 +11,7 @@ describe('configuration', () => {
     assert.equal(config.server.host, '127.0.0.1');
     assert.equal(config.server.port, 8080);
     assert.equal(config.dataDir, resolve('data'));
-    assert.deepEqual(config.backends, [{ name: 'local', kind: 'fs', path: resolve('data/stores/local') }]);
+    assert.deepEqual(config.backends, [{ name: 'local', kind: 'fs', path: resolve('data/stores/local'), timeoutSeconds: 30 }]);
     assert.equal(config.catalog.kind, 'sqlite');
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.server), 'the configuration is frozen');
   });
@@ -30,7 +30,7 @@ describe('configuration', () => {
     assert.equal(env.server.port, 9100);
     assert.equal(env.server.host, '127.0.0.3');
     assert.equal(env.dataDir, dir);
-    assert.equal(env.backends[0].path, join(dir, 'stores/local'));
+    assert.deepEqual(env.backends[0], { name: 'local', kind: 'fs', path: join(dir, 'stores/local'), timeoutSeconds: 30 });
     const flags = loadConfig({ file: yaml, env: { AEGIS_PORT: '9100' }, flags: { port: 9200, host: '::1' } });
     assert.equal(flags.server.port, 9200);
     assert.equal(flags.server.host, '::1');
@@ -111,6 +111,71 @@ describe('configuration', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'server: [unclosed\n');
     assert.throws(() => loadConfig({ file: bad, env: {} }), /cannot parse configuration file/);
+  });
+});
+
+describe('backends of every kind', () => {
+  const s3 = { name: 's3-eu', kind: 's3', endpoint: 'http://127.0.0.1:4569', region: 'us-east-1', bucket: 'aegis', forcePathStyle: true };
+  const ipfs = { name: 'ipfs', kind: 'ipfs', url: 'http://127.0.0.1:5001/api/v0', timeoutSeconds: 5 };
+  const keys = { AEGIS_S3_S3_EU_ACCESS_KEY_ID: 'AKIA', AEGIS_S3_S3_EU_SECRET_ACCESS_KEY: 'secret' };
+  const problemsOf = (object: unknown, env: NodeJS.ProcessEnv = {}): string[] => {
+    try {
+      loadConfig({ object, env });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.problems;
+      throw error;
+    }
+    return [];
+  };
+
+  it('fs, s3 and ipfs backends with a placement that uses them; credentials are not kept in the configuration', () => {
+    const config = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs' }, s3, ipfs], placement: { instances: 'local', regions: ['s3-eu', 'ipfs'] } }, env: keys });
+    assert.deepEqual(config.backends[1], { ...s3, prefix: '', timeoutSeconds: 30 });
+    assert.deepEqual(config.backends[2], ipfs);
+    assert.deepEqual(config.placement.regions, ['s3-eu', 'ipfs']);
+    assert.doesNotMatch(JSON.stringify(config), /AKIA|secret/);
+  });
+
+  it('an s3 backend without credentials, with both sources, or with a bad credentials file is refused, all reported at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
+    const open = join(dir, 'open.json');
+    writeFileSync(open, JSON.stringify({ accessKeyId: 'a', secretAccessKey: 'b' }));
+    chmodSync(open, 0o644);
+    const partial = join(dir, 'partial.json');
+    writeFileSync(partial, JSON.stringify({ accessKeyId: 'a' }), { mode: 0o600 });
+    const problems = problemsOf({
+      backends: [
+        { name: 'local', kind: 'fs' },
+        { ...s3, name: 'none' },
+        { ...s3, name: 's3-eu', credentialsFile: partial },
+        { ...s3, name: 'world', credentialsFile: open },
+      ],
+    }, keys);
+    assert.equal(problems.length, 3, problems.join('\n'));
+    assert.match(problems[0], /^backends\.1 \(none\): no credentials: set AEGIS_S3_NONE_ACCESS_KEY_ID and AEGIS_S3_NONE_SECRET_ACCESS_KEY/);
+    assert.match(problems[1], /^backends\.2 \(s3-eu\): credentials come from credentialsFile or from AEGIS_S3_S3_EU_ACCESS_KEY_ID and AEGIS_S3_S3_EU_SECRET_ACCESS_KEY, not both/);
+    assert.match(problems[2], /^backends\.3 \(world\): credentialsFile .* is readable by others than its owner/);
+    assert.match(problemsOf({ backends: [{ ...s3, credentialsFile: partial }] }).join('\n'), /must hold \{ "accessKeyId"/);
+  });
+
+  it('credentials come from the owner-only file or from the environment, never a default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-config-'));
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, JSON.stringify({ accessKeyId: 'from-file', secretAccessKey: 'file-secret' }), { mode: 0o600 });
+    assert.deepEqual(s3Credentials({ name: 's3-eu', credentialsFile: file }, {}), { credentials: { accessKeyId: 'from-file', secretAccessKey: 'file-secret' } });
+    assert.deepEqual(s3Credentials({ name: 's3-eu' }, { ...keys, AEGIS_S3_S3_EU_SESSION_TOKEN: 'tok' }), { credentials: { accessKeyId: 'AKIA', secretAccessKey: 'secret', sessionToken: 'tok' } });
+    assert.ok('problem' in s3Credentials({ name: 's3-eu' }, { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AEGIS_S3_S3_EU_ACCESS_KEY_ID: 'only-half' }));
+  });
+
+  it('unknown kinds, bad fields of each kind and paper mode on ipfs are reported', () => {
+    const problems = problemsOf({
+      backends: [{ name: 'local', kind: 'fs' }, { name: 'x', kind: 'ftp' }, { ...s3, bucket: 'Bad_Bucket', prefix: 'no-slash', extra: 1 }, { ...ipfs, url: 'not a url', timeoutSeconds: 0 }],
+      placement: { instances: 'local', regions: ['ipfs'] },
+      protection: { mode: 'paper' },
+    }, keys).join('\n');
+    for (const expected of [/backends\.1\.kind/, /backends\.2\.bucket/, /backends\.2\.prefix/, /backends\.2: Unrecognized key: "extra"/, /backends\.3\.url/, /backends\.3\.timeoutSeconds/, /protection\.mode: paper .*'ipfs'/]) {
+      assert.match(problems, expected);
+    }
   });
 });
 

@@ -110,7 +110,8 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     }
     const home = backend(row.backend);
     home.manifestCopies++;
-    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.locator.startsWith(MANIFEST_COPY_PREFIX) ? manifestCopyId(row.locator) : '0'.repeat(COPY_ID_LENGTH));
+    // The copy's id is in its key (never assume the locator is the key: an IPFS locator is a CID).
+    home.manifestCopyBytes += manifestCopyLength(row.manifest, manifest, row.key.startsWith(MANIFEST_COPY_PREFIX) ? manifestCopyId(row.key) : '0'.repeat(COPY_ID_LENGTH));
   }
 
   for (const { backend: name, instances, bytes } of await catalog.unprotectedTotals()) {

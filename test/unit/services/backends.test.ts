@@ -32,7 +32,7 @@ describe('backends: adapter errors become gateway errors', () => {
     assert.equal(store.kind, 'fs');
     const ref = await store.put('f/ab/x.0', Buffer.from('fragment'));
     assert.deepEqual(ref, { locator: 'f/ab/x.0', length: 8 });
-    assert.deepEqual(await store.get(ref.locator, { start: 1, end: 4 }), Buffer.from('rag'));
+    assert.deepEqual(await store.get(ref.locator, { range: { start: 1, end: 4 } }), Buffer.from('rag'));
     assert.equal(await store.has(ref.locator), true);
     const listed: string[] = [];
     for await (const locator of store.list('f/')) listed.push(locator);
@@ -47,7 +47,7 @@ describe('backends: adapter errors become gateway errors', () => {
     await expectGatewayError(store.has('../escape'), 'BAD_REQUEST', 400);
     await expectGatewayError(store.delete('../escape'), 'BAD_REQUEST', 400);
     await store.put('k', Buffer.from('k'));
-    await expectGatewayError(store.get('k', { start: 2, end: 1 }), 'BAD_REQUEST', 400);
+    await expectGatewayError(store.get('k', { range: { start: 2, end: 1 } }), 'BAD_REQUEST', 400);
   });
 
   it('a key the store cannot hold is CONFLICT (409); a store it cannot write BACKEND_UNAVAILABLE (503), in check and list too', async () => {

@@ -38,7 +38,7 @@ function metadata(series: string, sop: string, modality: string | null, changes:
 }
 
 function instance(series: string, sop: string, modality: string | null, changes: DicomJson = {}): NewInstance {
-  return { sopInstanceUid: sop, seriesUid: series, studyUid: '1.2.3', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxUid: '1.2.840.10008.1.2.1', metadata: metadata(series, sop, modality, changes), layout: {}, size: 1, sha256: '0'.repeat(64), backend: 'local', locator: sop, manifest: '{}' };
+  return { sopInstanceUid: sop, seriesUid: series, studyUid: '1.2.3', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxUid: '1.2.840.10008.1.2.1', metadata: metadata(series, sop, modality, changes), layout: {}, size: 1, sha256: '0'.repeat(64), backend: 'local', key: sop, locator: sop, manifest: '{}' };
 }
 
 const EXPECTED = {

@@ -8,11 +8,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { FS_TEMP_PREFIX, FsFragmentStore } from '../../../../adapters/fs/fs-store.js';
+import { FS_CAPABILITIES, FS_TEMP_PREFIX, FsFragmentStore } from '../../../../adapters/fs/fs-store.js';
 import { FragmentStoreError, type FragmentStoreErrorCode } from '../../../../adapters/fragment-store.js';
 import { runFragmentStoreSuite } from '../../../contract/fragment-store.suite.js';
 
 runFragmentStoreSuite('fs', {
+  capabilities: FS_CAPABILITIES,
   async create() {
     const base = await mkdtemp(join(tmpdir(), 'aegis-fs-contract-'));
     const store = new FsFragmentStore({ name: 'local', path: join(base, 'store') });

@@ -1,0 +1,108 @@
+/**
+ * The `backends` section of the configuration: one schema per adapter kind (fs, s3, ipfs),
+ * discriminated on `kind`, and the S3 credentials, which never come from the configuration file:
+ * from the environment (`AEGIS_S3_<NAME>_ACCESS_KEY_ID`, ...) or from an owner-only file the
+ * configuration names. Part of the configuration module (`config.ts`), which validates them at
+ * start-up with everything else.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+
+export const BackendName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes');
+/** Longest one call of a backend may take before it fails with BACKEND_TIMEOUT (504). */
+const TimeoutSeconds = z.number().positive().max(3600).default(30);
+
+const FsBackend = z.strictObject({
+  name: BackendName,
+  kind: z.literal('fs'),
+  /** Folder of the store; default `DATA/stores/<name>`. */
+  path: z.string().min(1).optional(),
+  timeoutSeconds: TimeoutSeconds,
+});
+
+const S3Backend = z.strictObject({
+  name: BackendName,
+  kind: z.literal('s3'),
+  /** Service URL of an S3-compatible store; absent: AWS S3 in `region`. */
+  endpoint: z.url().optional(),
+  region: z.string().min(1),
+  bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes'),
+  /** Put before every key: empty, or segments ending with `/`. */
+  prefix: z.string().regex(/^(?:[A-Za-z0-9._-]+\/)*$/, 'empty, or segments of [A-Za-z0-9._-] each ending with /').default(''),
+  /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible stores need it. */
+  forcePathStyle: z.boolean().default(false),
+  /** A JSON file `{ accessKeyId, secretAccessKey, sessionToken? }` readable by its owner only; otherwise the environment. */
+  credentialsFile: z.string().min(1).optional(),
+  timeoutSeconds: TimeoutSeconds,
+});
+
+const IpfsBackend = z.strictObject({
+  name: BackendName,
+  kind: z.literal('ipfs'),
+  /** The Kubo RPC API of the node (or IPFS Cluster), e.g. `http://127.0.0.1:5001/api/v0`. */
+  url: z.url(),
+  timeoutSeconds: TimeoutSeconds,
+});
+
+/** One storage backend, by `kind`. */
+export const Backend = z.discriminatedUnion('kind', [FsBackend, S3Backend, IpfsBackend]);
+
+/** A configured backend. */
+export type BackendConfig = z.infer<typeof Backend>;
+/** A configured S3 backend. */
+export type S3BackendConfig = z.infer<typeof S3Backend>;
+
+/** Static credentials of an S3 access key. */
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/**
+ * The environment variable of an S3 backend's credential `part`: `AEGIS_S3_<NAME>_<PART>`, the
+ * backend name in upper case with dashes as underscores (`s3-eu` -> `AEGIS_S3_S3_EU_ACCESS_KEY_ID`).
+ */
+export function s3CredentialVariable(backend: string, part: 'ACCESS_KEY_ID' | 'SECRET_ACCESS_KEY' | 'SESSION_TOKEN'): string {
+  return `AEGIS_S3_${backend.toUpperCase().replaceAll('-', '_')}_${part}`;
+}
+
+/**
+ * The credentials of an S3 backend, from exactly one place: the file its `credentialsFile` names
+ * (JSON, readable by its owner only), or the variables {@link s3CredentialVariable} names. Never a
+ * default: when neither is there, or both are, or one is incomplete, a problem saying so.
+ */
+export function s3Credentials(backend: Pick<S3BackendConfig, 'name' | 'credentialsFile'>, env: NodeJS.ProcessEnv): { credentials: S3Credentials } | { problem: string } {
+  const keyVar = s3CredentialVariable(backend.name, 'ACCESS_KEY_ID');
+  const secretVar = s3CredentialVariable(backend.name, 'SECRET_ACCESS_KEY');
+  const tokenVar = s3CredentialVariable(backend.name, 'SESSION_TOKEN');
+  const fromEnv = [keyVar, secretVar, tokenVar].some((v) => env[v] !== undefined && env[v] !== '');
+  if (backend.credentialsFile !== undefined) {
+    if (fromEnv) return { problem: `credentials come from credentialsFile or from ${keyVar} and ${secretVar}, not both` };
+    const file = resolve(backend.credentialsFile);
+    let text: string;
+    try {
+      if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) return { problem: `credentialsFile ${file} is readable by others than its owner (chmod 600 it)` };
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      return { problem: `cannot read credentialsFile ${file}: ${(error as Error).message}` };
+    }
+    let parsed: Partial<S3Credentials>;
+    try {
+      parsed = JSON.parse(text) as Partial<S3Credentials>;
+    } catch {
+      return { problem: `credentialsFile ${file} is not JSON` };
+    }
+    const { accessKeyId, secretAccessKey, sessionToken } = parsed ?? {};
+    if (typeof accessKeyId !== 'string' || accessKeyId === '' || typeof secretAccessKey !== 'string' || secretAccessKey === '' || (sessionToken !== undefined && typeof sessionToken !== 'string')) {
+      return { problem: `credentialsFile ${file} must hold { "accessKeyId": "...", "secretAccessKey": "..." } (and optionally "sessionToken")` };
+    }
+    return { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+  }
+  const accessKeyId = env[keyVar];
+  const secretAccessKey = env[secretVar];
+  if (!accessKeyId || !secretAccessKey) return { problem: `no credentials: set ${keyVar} and ${secretVar} in the environment, or credentialsFile` };
+  return { credentials: { accessKeyId, secretAccessKey, ...(env[tokenVar] ? { sessionToken: env[tokenVar] } : {}) } };
+}
+
