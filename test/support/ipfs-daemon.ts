@@ -1,6 +1,6 @@
 /**
  * A real IPFS RPC endpoint for tests: the js-ipfs daemon (`ipfs` 0.66, installed apart from the
- * gateway in test/interop/ipfs-daemon/ with `npm ci --prefix test/interop/ipfs-daemon`), which
+ * gateway in test/interop/ipfs-daemon/ with `npm install --no-save --prefix test/interop/ipfs-daemon`), which
  * serves the Kubo RPC API that `kubo-rpc-client` speaks. Each daemon gets a fresh repository in a
  * temp folder (`jsipfs init --profile test`), listens on loopback ports the system picks, has no
  * swarm addresses, and runs `--offline --enable-preload=false`, so nothing leaves the machine.
