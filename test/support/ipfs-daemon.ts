@@ -29,7 +29,7 @@ export interface TestIpfsDaemon {
 
 /** Initializes a fresh repository and starts a daemon on it; resolves once its RPC API listens. */
 export async function startIpfsDaemon(): Promise<TestIpfsDaemon> {
-  if (!existsSync(CLI)) throw new Error(`the js-ipfs daemon is not installed: run \`npm ci --prefix test/interop/ipfs-daemon\``);
+  if (!existsSync(CLI)) throw new Error(`the js-ipfs daemon is not installed: run \`npm install --no-save --prefix test/interop/ipfs-daemon\``);
   const home = await mkdtemp(join(tmpdir(), 'aegis-ipfs-'));
   const env = { ...process.env, IPFS_PATH: join(home, 'repo') };
   try {
