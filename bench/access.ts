@@ -59,7 +59,10 @@ function readSettings(): Settings {
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
     return v;
   };
-  const modes = (env.BENCH_ACCESS_MODES ?? MODES.join(',')).split(',').map((m) => m.trim()).filter(Boolean);
+  const modes = (env.BENCH_ACCESS_MODES ?? MODES.join(','))
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean);
   for (const m of modes) if (!(MODES as readonly string[]).includes(m)) throw new Error(`BENCH_ACCESS_MODES: unknown ${JSON.stringify(m)} (one of ${MODES.join(', ')})`);
   if (!modes.includes('open')) modes.unshift('open'); // the baseline
   return {
@@ -258,8 +261,7 @@ function summarize(cells: Cell[], s: Settings): SummaryRow[] {
   for (const op of OPERATIONS) {
     for (const mode of s.modes) {
       const mine = cells.filter((c) => c.op === op && c.mode === mode);
-      const diff = (key: 'p50Ms' | 'p90Ms') =>
-        median(mine.map((c) => c[key] - (cells.find((o) => o.op === op && o.mode === 'open' && o.round === c.round)?.[key] ?? NaN)));
+      const diff = (key: 'p50Ms' | 'p90Ms') => median(mine.map((c) => c[key] - (cells.find((o) => o.op === op && o.mode === 'open' && o.round === c.round)?.[key] ?? NaN)));
       rows.push({
         op,
         mode,
@@ -277,7 +279,9 @@ function summarize(cells: Cell[], s: Settings): SummaryRow[] {
 async function main(): Promise<void> {
   const s = readSettings();
   const startedAt = new Date();
-  log(`bench:access: ${s.rounds} round(s), ${s.requests} measured + ${s.warmup} warm-up requests per operation and mode, modes ${s.modes.join(',')}, ${s.instances} instances, credential cache ${s.cacheSeconds} s, 1 gateway worker, ${cpus().length} CPUs`);
+  log(
+    `bench:access: ${s.rounds} round(s), ${s.requests} measured + ${s.warmup} warm-up requests per operation and mode, modes ${s.modes.join(',')}, ${s.instances} instances, credential cache ${s.cacheSeconds} s, 1 gateway worker, ${cpus().length} CPUs`,
+  );
   const set = accessSet(s.instances);
   const dataDir = await mkdtemp(join(tmpdir(), 'aegis-bench-access-'));
   const cells: Cell[] = [];
@@ -302,9 +306,7 @@ async function main(): Promise<void> {
   const worst = Math.max(...summary.filter((r) => r.mode !== 'open').map((r) => r.addedP50Ms));
   if (Number.isFinite(worst)) process.stdout.write(`\nauthentication+authorization added at most ${fmt(worst, 3)} ms at p50 (over operations and credential kinds)\n`);
   const firstRows = firsts.map((f) => [String(f.round), fmt(f.openMs, 2), fmt(f.firstBasicMs, 2), fmt(f.nextBasicMs, 2), fmt(f.tokenMs, 2), fmt(f.firstApiKeyMs ?? NaN, 2)]);
-  process.stdout.write(
-    `\nUncached credentials, on each fresh gateway (one request each; qido-uid):\n\n${table(['round', 'open ms', '1st Basic ms', 'next 5 Basic, p50 ms', 'POST /auth/token ms', '1st API key ms'], firstRows, 1)}\n`,
-  );
+  process.stdout.write(`\nUncached credentials, on each fresh gateway (one request each; qido-uid):\n\n${table(['round', 'open ms', '1st Basic ms', 'next 5 Basic, p50 ms', 'POST /auth/token ms', '1st API key ms'], firstRows, 1)}\n`);
   if (failures.length > 0) process.stdout.write(`\n${failures.length} failure(s):\n  ${failures.join('\n  ')}\n`);
 
   const finishedAt = new Date();

@@ -55,7 +55,14 @@ measure('view(read, study)', (i) => (sink = ability.view('read', studies[i % stu
 measure('studyFilter(search) (cached per ability)', () => (sink = ability.studyFilter('search')));
 measure('studyFilter(search) SQL compiled by Kysely', () => {
   const filter = ability.studyFilter('search');
-  sink = filter.kind === 'where' ? db.selectFrom('studies as st').select('st.study_uid').where((eb) => filter.expression(eb, 'st')).compile() : filter;
+  sink =
+    filter.kind === 'where'
+      ? db
+          .selectFrom('studies as st')
+          .select('st.study_uid')
+          .where((eb) => filter.expression(eb, 'st'))
+          .compile()
+      : filter;
 });
 measure('per request: abilityFor + can + view', (i) => {
   const a = policy.abilityFor(subject, env);

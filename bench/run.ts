@@ -39,7 +39,10 @@ function readSettings(): Settings {
   const list = <T extends string>(name: string, allowed: readonly T[], fallback: readonly T[]): T[] => {
     const raw = env[name];
     if (!raw) return [...fallback];
-    const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const item of items) if (!allowed.includes(item as T)) throw new Error(`${name}: unknown ${JSON.stringify(item)} (one of ${allowed.join(', ')})`);
     return items as T[];
   };
@@ -108,7 +111,13 @@ async function runRound(kind: ServerKind, set: BenchSet, round: number, s: Setti
     const reads = Array.from({ length: passes }, () => set.instances).flat();
     await record(server, 'wado-instance', () => wadoPass(server, reads, s.concurrency));
     if (set.name === 'ct512') {
-      await record(server, 'wado-frame', () => framesPass(server, set.instances.map((instance) => ({ instance, frame: 1 })), s.concurrency));
+      await record(server, 'wado-frame', () =>
+        framesPass(
+          server,
+          set.instances.map((instance) => ({ instance, frame: 1 })),
+          s.concurrency,
+        ),
+      );
     } else if (set.name === 'multiframe') {
       const inst = set.instances[0]!;
       const n = Math.min(inst.frames, s.multiframeFrames);
@@ -219,27 +228,28 @@ async function main(): Promise<void> {
   const ratioRows = ratios(summary);
   const protectionRows = ratios(summary, 'aegis-unprotected');
   const header = ['set', 'operation', 'server', 'instances/s', 'MB/s', 'MB/core-s', 'p50 ms', 'p95 ms', 'peak RSS MB', 'errors'];
-  const rows = summary.map((r) => [
-    r.set,
-    r.op,
-    r.server,
-    fmt(r.itemsPerSecond),
-    fmt(r.mbPerSecond),
-    fmt(r.mbPerCoreSecond),
-    fmt(r.p50Ms),
-    fmt(r.p95Ms),
-    fmt(r.peakRssMB),
-    String(r.errors + r.mismatches),
-  ]);
+  const rows = summary.map((r) => [r.set, r.op, r.server, fmt(r.itemsPerSecond), fmt(r.mbPerSecond), fmt(r.mbPerCoreSecond), fmt(r.p50Ms), fmt(r.p95Ms), fmt(r.peakRssMB), String(r.errors + r.mismatches)]);
   process.stdout.write(`\nMedian round of ${s.rounds} per set, operation and server (concurrency ${s.concurrency}, scale ${s.scale}):\n\n${table(header, rows)}\n`);
   if (ratioRows.length > 0) {
     process.stdout.write(`\nAegis / Orthanc (throughput > 1: Aegis faster; RSS > 1: Aegis uses more memory):\n\n`);
-    process.stdout.write(`${table(['set', 'operation', 'throughput', 'peak RSS'], ratioRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]), 2)}\n`);
+    process.stdout.write(
+      `${table(
+        ['set', 'operation', 'throughput', 'peak RSS'],
+        ratioRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]),
+        2,
+      )}\n`,
+    );
   }
 
   if (protectionRows.length > 0) {
     process.stdout.write(`\nAegis protected (hardened) / Aegis unprotected (protection.mode none): the cost of the protection:\n\n`);
-    process.stdout.write(`${table(['set', 'operation', 'throughput', 'peak RSS'], protectionRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]), 2)}\n`);
+    process.stdout.write(
+      `${table(
+        ['set', 'operation', 'throughput', 'peak RSS'],
+        protectionRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]),
+        2,
+      )}\n`,
+    );
   }
 
   const mismatches = summary.reduce((n, r) => n + r.mismatches, 0);

@@ -34,8 +34,17 @@ console.log(`node ${process.version}, one thread`);
 for (const size of [512, 2048]) {
   const pixels = syntheticPixelData({ rows: size, columns: size, pixels: 'ct', seed: 7 });
   const geometry: PixelGeometry = {
-    rows: size, columns: size, samplesPerPixel: 1, bitsAllocated: 16, bitsStored: 16, highBit: 15,
-    pixelRepresentation: 0, planarConfiguration: 0, frames: 1, bigEndian: false, photometricInterpretation: 'MONOCHROME2',
+    rows: size,
+    columns: size,
+    samplesPerPixel: 1,
+    bitsAllocated: 16,
+    bitsStored: 16,
+    highBit: 15,
+    pixelRepresentation: 0,
+    planarConfiguration: 0,
+    frames: 1,
+    bigEndian: false,
+    photometricInterpretation: 'MONOCHROME2',
   };
   const rounds = size === 512 ? 40 : 12;
   for (const regions of [2, 3, 4]) {

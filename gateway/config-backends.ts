@@ -29,7 +29,10 @@ const S3Backend = z.strictObject({
   region: z.string().min(1),
   bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, dots and dashes'),
   /** Put before every key: empty, or segments ending with `/`. */
-  prefix: z.string().regex(/^(?:[A-Za-z0-9._-]+\/)*$/, 'empty, or segments of [A-Za-z0-9._-] each ending with /').default(''),
+  prefix: z
+    .string()
+    .regex(/^(?:[A-Za-z0-9._-]+\/)*$/, 'empty, or segments of [A-Za-z0-9._-] each ending with /')
+    .default(''),
   /** Path-style URLs (`endpoint/bucket/key`); most S3-compatible stores need it. */
   forcePathStyle: z.boolean().default(false),
   /** A JSON file `{ accessKeyId, secretAccessKey, sessionToken? }` readable by its owner only; otherwise the environment. */
@@ -105,4 +108,3 @@ export function s3Credentials(backend: Pick<S3BackendConfig, 'name' | 'credentia
   if (!accessKeyId || !secretAccessKey) return { problem: `no credentials: set ${keyVar} and ${secretVar} in the environment, or credentialsFile` };
   return { credentials: { accessKeyId, secretAccessKey, ...(env[tokenVar] ? { sessionToken: env[tokenVar] } : {}) } };
 }
-

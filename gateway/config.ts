@@ -12,200 +12,220 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseNetworkRange } from './network.js';
 import { Backend, s3Credentials } from './config-backends.js';
+import { NAME, OidcProvider } from './config-oidc.js';
 
 export { s3CredentialVariable, s3Credentials, type BackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
 
 const MiB = 1024 * 1024;
 
-
-const NAME = /^[a-z][a-z0-9._-]{0,63}$/;
-
-/** An external OpenID Connect identity provider whose bearer tokens the gateway accepts. */
-const OidcProvider = z.strictObject({
-  /** Expected `iss` claim. */
-  issuer: z.string().min(1),
-  /** Expected `aud` claim (the client id the provider issues tokens for). */
-  audience: z.string().min(1),
-  /** Where the provider publishes its signing keys (JWKS). */
-  jwksUri: z.url(),
-  /** Claims (dot paths) that give the subject's name, role, attributes and purpose of use. */
-  claims: z
+const ConfigSchema = z.strictObject({
+  server: z
     .strictObject({
-      name: z.string().min(1).default('preferred_username'),
-      role: z.string().min(1).default('role'),
-      /** Subject attribute -> claim path, e.g. `{ institution: hospital, department: dept }`. */
-      attributes: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_-]{0,63}$/), z.string().min(1)).default({}),
-      /** Claim holding the purpose of use (TREAT, ETREAT, HRESCH), e.g. `purpose_of_use`. */
-      purpose: z.string().min(1).optional(),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Absolute base URL clients reach the gateway at (behind a proxy); BulkDataURI and RetrieveURL use it. */
+      publicUrl: z.url().optional(),
+      /**
+       * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-* headers are
+       * believed: the client address, and without publicUrl the scheme, host and prefix of URLs. None by default.
+       */
+      trustedProxies: z.array(z.string().superRefine(validNetworkRange)).default([]),
+      /** Processes serving HTTP (Node cluster); default one per core, at most 4. 1: no primary process. */
+      workers: z
+        .number()
+        .int()
+        .min(1)
+        .max(64)
+        .default(() => Math.min(availableParallelism(), 4)),
+      /** Seconds to finish in-flight requests on SIGTERM. */
+      shutdownGraceSeconds: z.number().positive().default(10),
+      /** Seconds a client has to send the request line and headers (408 and the connection closed beyond). */
+      headersTimeoutSeconds: z.number().positive().max(3600).default(30),
+      /** Seconds a client has to send a whole request, body included (408 beyond); at least headersTimeoutSeconds. */
+      requestTimeoutSeconds: z
+        .number()
+        .positive()
+        .max(7 * 24 * 3600)
+        .default(3600),
+      /** Seconds a connection may see no traffic at all, either way, before it is closed. */
+      idleTimeoutSeconds: z
+        .number()
+        .positive()
+        .max(24 * 3600)
+        .default(120),
+      /** Seconds an idle keep-alive connection is kept open for the next request. */
+      keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
     })
     .prefault({}),
-  /** Claim value -> gateway role (when the provider's role names differ); unmapped values are refused. */
-  roles: z.record(z.string(), z.string().regex(NAME)).optional(),
-  /** Algorithms accepted (never `none`). */
-  algorithms: z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).default(['RS256', 'ES256', 'EdDSA']),
+  /** Data directory (catalog, stores, keys); default `./data`. */
+  dataDir: z.string().min(1).default('./data'),
+  catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
+  backends: z
+    .array(Backend)
+    .min(1)
+    .default(() => [{ name: 'local', kind: 'fs' as const, timeoutSeconds: 30 }]),
+  placement: z
+    .strictObject({
+      /** The backend of each instance's skeleton, identity fragment and manifest copy. */
+      instances: z.string().default('local'),
+      /** The backends of the pixel regions, region i on regions[i mod n]; default: the instances backend. */
+      regions: z.array(z.string()).min(1).optional(),
+    })
+    .prefault({}),
+  protection: z
+    .strictObject({
+      /**
+       * hardened: every fragment encrypted (AES-256-GCM, envelope keys); paper: the paper's plain
+       * regions, WEAKER, for experiments; none: whole instances as received, no split, no
+       * encryption (trusted storage and benchmarks of the unprotected path only).
+       */
+      mode: z.enum(['hardened', 'paper', 'none']).default('hardened'),
+      /** Number of pixel regions R (at least 2); default: the number of region backends, at least 2. */
+      regions: z.number().int().min(2).max(16).optional(),
+      /** Names this gateway in manifests and watermarks; default aegis@<host name>. */
+      gatewayId: z.string().min(1).max(128).optional(),
+      /** Memory per process for instances already reassembled and verified (frames of one instance come in many requests); 0: none. */
+      verifiedCacheMiB: z.number().int().min(0).max(65536).default(64),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      /** Largest STOW-RS request body. */
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(4096 * MiB),
+      /** Largest single part (instance) of a STOW-RS request. */
+      maxPartBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(1024 * MiB),
+      /**
+       * Largest size a deflated data set (Deflated Explicit VR Little Endian) of a STOW-RS part may
+       * inflate to: a decompression bomb is refused on its own (FailureReason 0xA700).
+       */
+      maxInflatedBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * MiB),
+      /** Most parts in one STOW-RS request. */
+      maxParts: z.number().int().positive().default(10_000),
+      /** Longest query string (bytes) of any request. */
+      maxQueryLength: z.number().int().positive().default(4096),
+      /** Largest QIDO-RS `limit`; also the default when a query has none. */
+      maxQidoResults: z.number().int().positive().default(1000),
+      /**
+       * Slowest average rate (bytes per second) of a request body once bodyRateGraceSeconds have
+       * passed: a slower body gets 408 and its connection is closed. Time the gateway itself does
+       * not read (it is busy with earlier parts) does not count.
+       */
+      minBodyBytesPerSecond: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024),
+      /** Seconds a body may take before its rate is checked. */
+      bodyRateGraceSeconds: z.number().positive().max(3600).default(10),
+      /** Connections one client address may hold open in each worker process (trusted proxies are exempt); the excess is refused at once with 429. */
+      maxConnectionsPerClient: z.number().int().positive().default(32),
+    })
+    .prefault({}),
+  stow: z
+    .strictObject({
+      /** A different instance with a SOP Instance UID already stored: reject it, or replace the stored one. */
+      onConflict: z.enum(['reject', 'replace']).default('reject'),
+    })
+    .prefault({}),
+  cors: z
+    .strictObject({
+      /** Allowed origins (exact match); `*` allows any. Empty: no CORS headers. */
+      origins: z.array(z.string().min(1)).default([]),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      /**
+       * Opens the DICOMweb routes to requests without credentials: they act as this subject (still
+       * under the policy). Absent (the default): every DICOMweb request must authenticate.
+       */
+      anonymous: z
+        .strictObject({
+          role: z.string().regex(NAME),
+          attributes: z.record(z.string(), z.string()).default({}),
+        })
+        .optional(),
+      /** On first start with no users, create `admin` with a random password (printed once, kept in DATA/admin-password). */
+      bootstrapAdmin: z.boolean().default(true),
+      /** Lifetime of access tokens from `POST /auth/token`. */
+      accessTokenMinutes: z
+        .number()
+        .positive()
+        .max(24 * 60)
+        .default(15),
+      /** Lifetime of refresh tokens (each is single-use and rotated). */
+      refreshTokenHours: z
+        .number()
+        .positive()
+        .max(24 * 90)
+        .default(12),
+      /** Absolute lifetime of a sign-in's refresh tokens: rotation never goes past the sign-in plus this. */
+      refreshTokenAbsoluteHours: z
+        .number()
+        .positive()
+        .max(24 * 365)
+        .default(24),
+      /** How long a verified credential (password, API key, token subject) is trusted without checking again. */
+      credentialCacheSeconds: z.number().min(0).max(600).default(30),
+      lockout: z
+        .strictObject({
+          /** Wrong passwords for one user name from one client before its sign-ins there are delayed. */
+          maxFailures: z.number().int().positive().default(5),
+          /** The first delay; each further wrong password (name, client) doubles it. */
+          delaySeconds: z.number().positive().max(3600).default(1),
+          /** The longest delay. */
+          maxDelaySeconds: z
+            .number()
+            .positive()
+            .max(24 * 3600)
+            .default(900),
+          /** Failed sign-ins from one client address within the window that lock the client out. */
+          maxClientFailures: z.number().int().positive().default(50),
+          /** How long failures are remembered: the client's window; for a (name, client), quiet time after the last delay. */
+          windowSeconds: z.number().positive().default(900),
+          /** How long a client stays locked out. */
+          lockSeconds: z.number().positive().default(900),
+        })
+        .check((ctx) => {
+          if (ctx.value.maxDelaySeconds < ctx.value.delaySeconds) {
+            ctx.issues.push({ code: 'custom', input: ctx.value.maxDelaySeconds, path: ['maxDelaySeconds'], message: `must be at least delaySeconds (${ctx.value.delaySeconds})` });
+          }
+        })
+        .prefault({}),
+      oidc: z.array(OidcProvider).default([]),
+    })
+    .check((ctx) => {
+      const { refreshTokenHours, refreshTokenAbsoluteHours } = ctx.value;
+      if (refreshTokenAbsoluteHours < refreshTokenHours) {
+        ctx.issues.push({
+          code: 'custom',
+          input: refreshTokenAbsoluteHours,
+          path: ['refreshTokenAbsoluteHours'],
+          message: `must be at least refreshTokenHours (${refreshTokenHours}): no refresh token outlives its sign-in's absolute lifetime`,
+        });
+      }
+    })
+    .prefault({}),
+  /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */
+  policy: z.string().min(1).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
 });
-
-const ConfigSchema = z
-  .strictObject({
-    server: z
-      .strictObject({
-        host: z.string().min(1).default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
-        /** Absolute base URL clients reach the gateway at (behind a proxy); BulkDataURI and RetrieveURL use it. */
-        publicUrl: z.url().optional(),
-        /**
-         * Reverse proxies (addresses or CIDR ranges) whose Forwarded / X-Forwarded-* headers are
-         * believed: the client address, and without publicUrl the scheme, host and prefix of URLs. None by default.
-         */
-        trustedProxies: z.array(z.string().superRefine(validNetworkRange)).default([]),
-        /** Processes serving HTTP (Node cluster); default one per core, at most 4. 1: no primary process. */
-        workers: z.number().int().min(1).max(64).default(() => Math.min(availableParallelism(), 4)),
-        /** Seconds to finish in-flight requests on SIGTERM. */
-        shutdownGraceSeconds: z.number().positive().default(10),
-        /** Seconds a client has to send the request line and headers (408 and the connection closed beyond). */
-        headersTimeoutSeconds: z.number().positive().max(3600).default(30),
-        /** Seconds a client has to send a whole request, body included (408 beyond); at least headersTimeoutSeconds. */
-        requestTimeoutSeconds: z.number().positive().max(7 * 24 * 3600).default(3600),
-        /** Seconds a connection may see no traffic at all, either way, before it is closed. */
-        idleTimeoutSeconds: z.number().positive().max(24 * 3600).default(120),
-        /** Seconds an idle keep-alive connection is kept open for the next request. */
-        keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
-      })
-      .prefault({}),
-    /** Data directory (catalog, stores, keys); default `./data`. */
-    dataDir: z.string().min(1).default('./data'),
-    catalog: z.strictObject({ kind: z.literal('sqlite') }).prefault({ kind: 'sqlite' }),
-    backends: z.array(Backend).min(1).default(() => [{ name: 'local', kind: 'fs' as const, timeoutSeconds: 30 }]),
-    placement: z
-      .strictObject({
-        /** The backend of each instance's skeleton, identity fragment and manifest copy. */
-        instances: z.string().default('local'),
-        /** The backends of the pixel regions, region i on regions[i mod n]; default: the instances backend. */
-        regions: z.array(z.string()).min(1).optional(),
-      })
-      .prefault({}),
-    protection: z
-      .strictObject({
-        /**
-         * hardened: every fragment encrypted (AES-256-GCM, envelope keys); paper: the paper's plain
-         * regions, WEAKER, for experiments; none: whole instances as received, no split, no
-         * encryption (trusted storage and benchmarks of the unprotected path only).
-         */
-        mode: z.enum(['hardened', 'paper', 'none']).default('hardened'),
-        /** Number of pixel regions R (at least 2); default: the number of region backends, at least 2. */
-        regions: z.number().int().min(2).max(16).optional(),
-        /** Names this gateway in manifests and watermarks; default aegis@<host name>. */
-        gatewayId: z.string().min(1).max(128).optional(),
-        /** Memory per process for instances already reassembled and verified (frames of one instance come in many requests); 0: none. */
-        verifiedCacheMiB: z.number().int().min(0).max(65536).default(64),
-      })
-      .prefault({}),
-    limits: z
-      .strictObject({
-        /** Largest STOW-RS request body. */
-        maxBodyBytes: z.number().int().positive().default(4096 * MiB),
-        /** Largest single part (instance) of a STOW-RS request. */
-        maxPartBytes: z.number().int().positive().default(1024 * MiB),
-        /**
-         * Largest size a deflated data set (Deflated Explicit VR Little Endian) of a STOW-RS part may
-         * inflate to: a decompression bomb is refused on its own (FailureReason 0xA700).
-         */
-        maxInflatedBytes: z.number().int().positive().default(64 * MiB),
-        /** Most parts in one STOW-RS request. */
-        maxParts: z.number().int().positive().default(10_000),
-        /** Longest query string (bytes) of any request. */
-        maxQueryLength: z.number().int().positive().default(4096),
-        /** Largest QIDO-RS `limit`; also the default when a query has none. */
-        maxQidoResults: z.number().int().positive().default(1000),
-        /**
-         * Slowest average rate (bytes per second) of a request body once bodyRateGraceSeconds have
-         * passed: a slower body gets 408 and its connection is closed. Time the gateway itself does
-         * not read (it is busy with earlier parts) does not count.
-         */
-        minBodyBytesPerSecond: z.number().int().positive().default(10 * 1024),
-        /** Seconds a body may take before its rate is checked. */
-        bodyRateGraceSeconds: z.number().positive().max(3600).default(10),
-        /** Connections one client address may hold open in each worker process (trusted proxies are exempt); the excess is refused at once with 429. */
-        maxConnectionsPerClient: z.number().int().positive().default(32),
-      })
-      .prefault({}),
-    stow: z
-      .strictObject({
-        /** A different instance with a SOP Instance UID already stored: reject it, or replace the stored one. */
-        onConflict: z.enum(['reject', 'replace']).default('reject'),
-      })
-      .prefault({}),
-    cors: z
-      .strictObject({
-        /** Allowed origins (exact match); `*` allows any. Empty: no CORS headers. */
-        origins: z.array(z.string().min(1)).default([]),
-      })
-      .prefault({}),
-    auth: z
-      .strictObject({
-        /**
-         * Opens the DICOMweb routes to requests without credentials: they act as this subject (still
-         * under the policy). Absent (the default): every DICOMweb request must authenticate.
-         */
-        anonymous: z
-          .strictObject({
-            role: z.string().regex(NAME),
-            attributes: z.record(z.string(), z.string()).default({}),
-          })
-          .optional(),
-        /** On first start with no users, create `admin` with a random password (printed once, kept in DATA/admin-password). */
-        bootstrapAdmin: z.boolean().default(true),
-        /** Lifetime of access tokens from `POST /auth/token`. */
-        accessTokenMinutes: z.number().positive().max(24 * 60).default(15),
-        /** Lifetime of refresh tokens (each is single-use and rotated). */
-        refreshTokenHours: z.number().positive().max(24 * 90).default(12),
-        /** Absolute lifetime of a sign-in's refresh tokens: rotation never goes past the sign-in plus this. */
-        refreshTokenAbsoluteHours: z.number().positive().max(24 * 365).default(24),
-        /** How long a verified credential (password, API key, token subject) is trusted without checking again. */
-        credentialCacheSeconds: z.number().min(0).max(600).default(30),
-        lockout: z
-          .strictObject({
-            /** Wrong passwords for one user name from one client before its sign-ins there are delayed. */
-            maxFailures: z.number().int().positive().default(5),
-            /** The first delay; each further wrong password (name, client) doubles it. */
-            delaySeconds: z.number().positive().max(3600).default(1),
-            /** The longest delay. */
-            maxDelaySeconds: z.number().positive().max(24 * 3600).default(900),
-            /** Failed sign-ins from one client address within the window that lock the client out. */
-            maxClientFailures: z.number().int().positive().default(50),
-            /** How long failures are remembered: the client's window; for a (name, client), quiet time after the last delay. */
-            windowSeconds: z.number().positive().default(900),
-            /** How long a client stays locked out. */
-            lockSeconds: z.number().positive().default(900),
-          })
-          .check((ctx) => {
-            if (ctx.value.maxDelaySeconds < ctx.value.delaySeconds) {
-              ctx.issues.push({ code: 'custom', input: ctx.value.maxDelaySeconds, path: ['maxDelaySeconds'], message: `must be at least delaySeconds (${ctx.value.delaySeconds})` });
-            }
-          })
-          .prefault({}),
-        oidc: z.array(OidcProvider).default([]),
-      })
-      .check((ctx) => {
-        const { refreshTokenHours, refreshTokenAbsoluteHours } = ctx.value;
-        if (refreshTokenAbsoluteHours < refreshTokenHours) {
-          ctx.issues.push({
-            code: 'custom',
-            input: refreshTokenAbsoluteHours,
-            path: ['refreshTokenAbsoluteHours'],
-            message: `must be at least refreshTokenHours (${refreshTokenHours}): no refresh token outlives its sign-in's absolute lifetime`,
-          });
-        }
-      })
-      .prefault({}),
-    /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */
-    policy: z.string().min(1).optional(),
-    log: z
-      .strictObject({
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      })
-      .prefault({}),
-  });
 
 /** Zod check of an address or CIDR range, with the parser's reason. */
 function validNetworkRange(text: string, ctx: z.RefinementCtx): void {

@@ -27,10 +27,10 @@ export function histogram8(px: usize, count: u32, step: u32, hist: usize): void 
 }
 
 function histogram<T>(px: usize, count: u32, step: u32, hist: usize): void {
-  const end = px + (<usize>count << alignof<T>());
-  const stride = <usize>step << alignof<T>();
+  const end = px + ((<usize>count) << alignof<T>());
+  const stride = (<usize>step) << alignof<T>();
   for (let at = px; at < end; at += stride) {
-    const slot = hist + (<usize>load<T>(at) << 2);
+    const slot = hist + ((<usize>load<T>(at)) << 2);
     store<u32>(slot, load<u32>(slot) + 1);
   }
 }
@@ -59,7 +59,7 @@ function label<T>(px: usize, count: u32, table: usize, labels: usize, counts: us
   let current = load<u8>(table + <usize>load<T>(px));
   let start: u32 = 0;
   for (let i: u32 = 0; i < count; i++) {
-    const next = load<u8>(table + <usize>load<T>(px + (<usize>i << alignof<T>())));
+    const next = load<u8>(table + <usize>load<T>(px + ((<usize>i) << alignof<T>())));
     store<u8>(labels + <usize>i, next);
     if (next != current) {
       at = endRun(current, i - start, counts, at, end, overflow);
@@ -74,7 +74,7 @@ function label<T>(px: usize, count: u32, table: usize, labels: usize, counts: us
 
 /** Counts a run and writes its code at `at` (unless `overflow`); returns the next address, 0 on overflow. */
 function endRun(label: u8, length: u32, counts: usize, at: usize, end: usize, overflow: bool): usize {
-  const slot = counts + (<usize>label << 2);
+  const slot = counts + ((<usize>label) << 2);
   store<u32>(slot, load<u32>(slot) + length);
   if (overflow || at + 6 > end) return 0;
   store<u8>(at++, label);
@@ -108,17 +108,17 @@ export function moveByLabel(px: usize, labels: usize, count: u32, unit: u32, cur
 function scatter<T>(px: usize, labels: usize, count: u32, cursors: usize): void {
   for (let parity: u32 = 0; parity < 2 && parity < count; parity++) {
     let label = load<u8>(labels + <usize>parity);
-    let slot = cursors + (<usize>label << 2);
+    let slot = cursors + ((<usize>label) << 2);
     let at = <usize>load<u32>(slot);
     for (let p = parity; p < count; p += 2) {
       const next = load<u8>(labels + <usize>p);
       if (next != label) {
         store<u32>(slot, <u32>at);
         label = next;
-        slot = cursors + (<usize>label << 2);
+        slot = cursors + ((<usize>label) << 2);
         at = <usize>load<u32>(slot);
       }
-      store<T>(at, load<T>(px + (<usize>p << alignof<T>())));
+      store<T>(at, load<T>(px + ((<usize>p) << alignof<T>())));
       at += sizeof<T>();
     }
     store<u32>(slot, <u32>at);
@@ -128,17 +128,17 @@ function scatter<T>(px: usize, labels: usize, count: u32, cursors: usize): void 
 function gather<T>(px: usize, labels: usize, count: u32, cursors: usize): void {
   for (let parity: u32 = 0; parity < 2 && parity < count; parity++) {
     let label = load<u8>(labels + <usize>parity);
-    let slot = cursors + (<usize>label << 2);
+    let slot = cursors + ((<usize>label) << 2);
     let at = <usize>load<u32>(slot);
     for (let p = parity; p < count; p += 2) {
       const next = load<u8>(labels + <usize>p);
       if (next != label) {
         store<u32>(slot, <u32>at);
         label = next;
-        slot = cursors + (<usize>label << 2);
+        slot = cursors + ((<usize>label) << 2);
         at = <usize>load<u32>(slot);
       }
-      store<T>(px + (<usize>p << alignof<T>()), load<T>(at));
+      store<T>(px + ((<usize>p) << alignof<T>()), load<T>(at));
       at += sizeof<T>();
     }
     store<u32>(slot, <u32>at);
@@ -149,7 +149,7 @@ function gather<T>(px: usize, labels: usize, count: u32, cursors: usize): void {
 function moveBytes(px: usize, labels: usize, count: u32, unit: u32, cursors: usize, back: bool): void {
   for (let parity: u32 = 0; parity < 2; parity++) {
     for (let p = parity; p < count; p += 2) {
-      const slot = cursors + (<usize>load<u8>(labels + <usize>p) << 2);
+      const slot = cursors + ((<usize>load<u8>(labels + <usize>p)) << 2);
       const at = <usize>load<u32>(slot);
       const pixel = px + <usize>p * <usize>unit;
       if (back) memory.copy(pixel, at, <usize>unit);

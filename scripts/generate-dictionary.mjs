@@ -165,10 +165,7 @@ export function serializeDictionaryData(data) {
     .sort()
     .map((tag) => `${JSON.stringify(tag)}:${JSON.stringify(data.tags[tag])}`);
   const repeating = data.repeating.map((entry) => JSON.stringify(entry));
-  return (
-    `{"about":${JSON.stringify(data.about)},\n"dcmjs":${JSON.stringify(data.dcmjs)},\n` +
-    `"tags":{\n${tags.join(',\n')}},\n"repeating":[\n${repeating.join(',\n')}]}\n`
-  );
+  return `{"about":${JSON.stringify(data.about)},\n"dcmjs":${JSON.stringify(data.dcmjs)},\n` + `"tags":{\n${tags.join(',\n')}},\n"repeating":[\n${repeating.join(',\n')}]}\n`;
 }
 
 /** The text of gateway/dicom/dictionary-data.json from the installed dcmjs. */
@@ -181,8 +178,5 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const text = generateDictionaryJson();
   writeFileSync(out, text);
   const data = JSON.parse(text);
-  console.log(
-    `${out}: ${Object.keys(data.tags).length} tags, ${data.repeating.length} repeating groups, ` +
-      `${text.length} bytes, from dcmjs ${data.dcmjs}`,
-  );
+  console.log(`${out}: ${Object.keys(data.tags).length} tags, ${data.repeating.length} repeating groups, ` + `${text.length} bytes, from dcmjs ${data.dcmjs}`);
 }

@@ -42,7 +42,7 @@ export async function writeStreamFlushed(path: string, chunks: AsyncIterable<Uin
   try {
     for await (const chunk of chunks) {
       signal.throwIfAborted();
-      for (let written = 0; written < chunk.byteLength; ) written += (await fh.write(chunk, written)).bytesWritten;
+      for (let written = 0; written < chunk.byteLength;) written += (await fh.write(chunk, written)).bytesWritten;
     }
     await fh.datasync();
   } finally {
@@ -101,13 +101,7 @@ export function codeOf(error: unknown): string | undefined {
 export function fsError(error: unknown, what: string, extra: Partial<Record<string, FragmentStoreErrorCode>> = {}): FragmentStoreError {
   if (error instanceof FragmentStoreError) return error;
   const code = codeOf(error) ?? '';
-  const mapped: FragmentStoreErrorCode =
-    extra[code] ??
-    (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ELOOP'
-      ? 'NOT_FOUND'
-      : code === 'ENAMETOOLONG'
-        ? 'BAD_REQUEST'
-        : 'BACKEND_UNAVAILABLE');
+  const mapped: FragmentStoreErrorCode = extra[code] ?? (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'ELOOP' ? 'NOT_FOUND' : code === 'ENAMETOOLONG' ? 'BAD_REQUEST' : 'BACKEND_UNAVAILABLE');
   const message = mapped === 'NOT_FOUND' ? `${what}: no such fragment` : `${what}: ${code || 'fs error'}`;
   return new FragmentStoreError(mapped, message, { cause: error });
 }

@@ -20,15 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   bodyLength,
@@ -205,9 +197,7 @@ export class S3FragmentStore implements FragmentStore {
   async *list(prefix = '', options?: CallOptions): AsyncIterable<string> {
     let token: string | undefined;
     do {
-      const page = await this.call('list', options, (abortSignal) =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }), { abortSignal }),
-      );
+      const page = await this.call('list', options, (abortSignal) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }), { abortSignal }));
       // S3 lists in UTF-8 byte order, which is code-unit order for the ASCII of keys.
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(this.prefix.length);
@@ -262,10 +252,7 @@ export class S3FragmentStore implements FragmentStore {
     }
     let answer;
     try {
-      answer = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key, Range: range === undefined ? undefined : `bytes=${range.start}-${range.end - 1}` }),
-        { abortSignal },
-      );
+      answer = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key, Range: range === undefined ? undefined : `bytes=${range.start}-${range.end - 1}` }), { abortSignal });
     } catch (error) {
       if (statusOf(error) !== 416 || range === undefined) throw error;
       // The range starts at or past the end: like HTTP, nothing of it exists, but the object does.

@@ -20,11 +20,7 @@ export function keepAliveAgent(sockets: number): Agent {
 }
 
 /** Sends one request; rejects on network errors and after `timeoutMs` without completion. */
-export function send(
-  agent: Agent,
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: Buffer[]; timeoutMs?: number } = {},
-): Promise<HttpResult> {
+export function send(agent: Agent, url: string, options: { method?: string; headers?: Record<string, string>; body?: Buffer[]; timeoutMs?: number } = {}): Promise<HttpResult> {
   const target = new URL(url);
   if (target.hostname !== '127.0.0.1' && target.hostname !== 'localhost') {
     return Promise.reject(new Error(`benchmarks only talk to the loopback interface, not ${target.hostname}`));
@@ -33,17 +29,12 @@ export function send(
   if (options.body) headers['content-length'] = String(options.body.reduce((n, c) => n + c.length, 0));
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { agent, method: options.method ?? 'GET', hostname: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, headers },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', reject);
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), ms: performance.now() - started }),
-        );
-      },
-    );
+    const req = httpRequest({ agent, method: options.method ?? 'GET', hostname: target.hostname, port: target.port, path: `${target.pathname}${target.search}`, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), ms: performance.now() - started }));
+    });
     req.setTimeout(options.timeoutMs ?? 300_000, () => req.destroy(new Error(`timeout after ${options.timeoutMs ?? 300_000} ms: ${options.method ?? 'GET'} ${url}`)));
     req.on('error', reject);
     for (const chunk of options.body ?? []) req.write(chunk);

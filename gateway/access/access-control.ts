@@ -30,14 +30,7 @@ export interface AccessControl {
 }
 
 /** Builds access control; `onEvent` receives authentication events (for the audit trail). */
-export function createAccessControl(options: {
-  config: GatewayConfig;
-  catalog: Catalog;
-  keyring: Keyring;
-  logger: Logger;
-  policy: Policy;
-  audit: AuditTrail;
-}): AccessControl {
+export function createAccessControl(options: { config: GatewayConfig; catalog: Catalog; keyring: Keyring; logger: Logger; policy: Policy; audit: AuditTrail }): AccessControl {
   const { config, catalog, keyring, audit } = options;
   const users = new UserStore(catalog.db);
   const accessTokens = new AccessTokens(keyring, Math.round(config.auth.accessTokenMinutes * 60));

@@ -34,10 +34,7 @@ export class BreakGlassGrants {
     const key = subjectKey(subject);
     const id = randomBytes(8).toString('hex');
     const expiresAt = new Date(now.getTime() + minutes * 60_000);
-    await this.db
-      .insertInto('break_glass_grants')
-      .values({ id, subject_key: key, user_name: subject.name, reason, purpose: 'ETREAT', granted_at: now.toISOString(), expires_at: expiresAt.getTime(), revoked_at: null })
-      .execute();
+    await this.db.insertInto('break_glass_grants').values({ id, subject_key: key, user_name: subject.name, reason, purpose: 'ETREAT', granted_at: now.toISOString(), expires_at: expiresAt.getTime(), revoked_at: null }).execute();
     const grant = { id, reason, expiresAt };
     this.#active.set(key, { grant });
     return grant;
@@ -46,13 +43,7 @@ export class BreakGlassGrants {
   /** Ends a subject's active grants early. */
   async end(subject: Subject, now = new Date()): Promise<number> {
     const key = subjectKey(subject);
-    const result = await this.db
-      .updateTable('break_glass_grants')
-      .set({ revoked_at: now.toISOString() })
-      .where('subject_key', '=', key)
-      .where('revoked_at', 'is', null)
-      .where('expires_at', '>', now.getTime())
-      .executeTakeFirst();
+    const result = await this.db.updateTable('break_glass_grants').set({ revoked_at: now.toISOString() }).where('subject_key', '=', key).where('revoked_at', 'is', null).where('expires_at', '>', now.getTime()).executeTakeFirst();
     this.#active.delete(key);
     return Number(result.numUpdatedRows);
   }

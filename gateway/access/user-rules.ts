@@ -33,21 +33,16 @@ export const MIN_PASSWORD_CHARACTERS = 12;
 /** Longest password, in UTF-8 bytes (bounds the work of hashing). */
 export const MAX_PASSWORD_BYTES = 1024;
 
- 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 
 /** Problems with a user name (empty when it is valid). */
 export function userNameProblems(name: string): string[] {
-  return USER_NAME_PATTERN.test(name)
-    ? []
-    : [`user name '${printable(name)}' must start with a lower-case letter and hold at most 64 lower-case letters, digits, '.', '_' or '-'`];
+  return USER_NAME_PATTERN.test(name) ? [] : [`user name '${printable(name)}' must start with a lower-case letter and hold at most 64 lower-case letters, digits, '.', '_' or '-'`];
 }
 
 /** Problems with a role (empty when it is valid). */
 export function roleProblems(role: string): string[] {
-  return ROLE_PATTERN.test(role)
-    ? []
-    : [`role '${printable(role)}' must start with a lower-case letter and hold at most 64 lower-case letters, digits, '.', '_' or '-'`];
+  return ROLE_PATTERN.test(role) ? [] : [`role '${printable(role)}' must start with a lower-case letter and hold at most 64 lower-case letters, digits, '.', '_' or '-'`];
 }
 
 /** Problems with a set of subject attributes (empty when they are valid). */

@@ -36,9 +36,7 @@ export interface NewUser {
 }
 
 /** The outcome of {@link UserStore.authenticate}; the reason is for the audit trail, never for the client. */
-export type Authentication =
-  | { ok: true; user: User }
-  | { ok: false; reason: 'unknown-user' | 'disabled' | 'wrong-password' };
+export type Authentication = { ok: true; user: User } | { ok: false; reason: 'unknown-user' | 'disabled' | 'wrong-password' };
 
 /** Local users over the catalog's database. */
 export class UserStore {
@@ -128,9 +126,7 @@ export class UserStore {
    * nothing about which users exist or are disabled.
    */
   async authenticate(name: string, password: string): Promise<Authentication> {
-    const row = USER_NAME_PATTERN.test(name)
-      ? await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst()
-      : undefined;
+    const row = USER_NAME_PATTERN.test(name) ? await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst() : undefined;
     const matches = await passwordMatches(row?.password_hash ?? (await dummyPasswordHash()), password);
     if (!row) return { ok: false, reason: 'unknown-user' };
     if (!matches) return { ok: false, reason: 'wrong-password' };

@@ -46,7 +46,10 @@ export interface NewInstance {
 
 /** The catalog database. */
 export class Catalog {
-  private constructor(readonly db: Kysely<CatalogDatabase>, private readonly sqlite: OpenedSqlite) {}
+  private constructor(
+    readonly db: Kysely<CatalogDatabase>,
+    private readonly sqlite: OpenedSqlite,
+  ) {}
 
   /** Opens (creating if needed) the SQLite catalog at `file` and applies pending migrations. */
   static async openSqlite(file: string): Promise<Catalog> {
@@ -111,7 +114,11 @@ export class Catalog {
       // series (or study) is new does a foreign key refuse them and the full transaction run.
       try {
         await this.db.transaction().execute(async (trx) => {
-          await trx.insertInto('study_policy_attributes').values(policyRow).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+          await trx
+            .insertInto('study_policy_attributes')
+            .values(policyRow)
+            .onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing())
+            .execute();
           await trx.insertInto('instances').values(row).execute();
         });
         return;
@@ -130,7 +137,11 @@ export class Catalog {
         .values(seriesRow(instance, now))
         .onConflict((oc) => oc.column('series_uid').doNothing())
         .execute();
-      await trx.insertInto('study_policy_attributes').values(policyRow).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+      await trx
+        .insertInto('study_policy_attributes')
+        .values(policyRow)
+        .onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing())
+        .execute();
       const replaced = options.replace ? await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).returning('study_uid').executeTakeFirst() : undefined;
       await trx.insertInto('instances').values(row).execute();
       if (replaced !== undefined) await prunePolicyAttributes(trx, [...new Set([replaced.study_uid, instance.studyUid])]);
@@ -150,23 +161,22 @@ export class Catalog {
       if (rows.length === 0) return rows;
       const uids = rows.map((r) => r.sop_instance_uid);
       for (let i = 0; i < uids.length; i += 500) {
-        await trx.deleteFrom('instances').where('sop_instance_uid', 'in', uids.slice(i, i + 500)).execute();
+        await trx
+          .deleteFrom('instances')
+          .where('sop_instance_uid', 'in', uids.slice(i, i + 500))
+          .execute();
       }
       await prunePolicyAttributes(trx, [scope.study]);
       const seriesUids = [...new Set(rows.map((r) => r.series_uid))];
       await trx
         .deleteFrom('series')
         .where('series_uid', 'in', seriesUids)
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('instances').select('sop_instance_uid').whereRef('instances.series_uid', '=', 'series.series_uid'))),
-        )
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('instances').select('sop_instance_uid').whereRef('instances.series_uid', '=', 'series.series_uid'))))
         .execute();
       await trx
         .deleteFrom('studies')
         .where('study_uid', '=', scope.study)
-        .where(({ not, exists, selectFrom }) =>
-          not(exists(selectFrom('series').select('series_uid').whereRef('series.study_uid', '=', 'studies.study_uid'))),
-        )
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom('series').select('series_uid').whereRef('series.study_uid', '=', 'studies.study_uid'))))
         .execute();
       return rows;
     });
@@ -183,13 +193,7 @@ export class Catalog {
    * rewritten copy a new one), only if the row still has `manifest` and `expected` (compare and set).
    */
   async replaceCopyLocator(sopInstanceUid: string, manifest: string, expected: string, next: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('instances')
-      .set({ locator: next })
-      .where('sop_instance_uid', '=', sopInstanceUid)
-      .where('manifest', '=', manifest)
-      .where('locator', '=', expected)
-      .executeTakeFirst();
+    const result = await this.db.updateTable('instances').set({ locator: next }).where('sop_instance_uid', '=', sopInstanceUid).where('manifest', '=', manifest).where('locator', '=', expected).executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
 
@@ -312,9 +316,7 @@ async function prunePolicyAttributes(db: Kysely<CatalogDatabase>, studies: strin
     await db
       .deleteFrom('study_policy_attributes')
       .where('study_uid', '=', study)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('instances').select('sop_instance_uid').where('instances.study_uid', '=', study).whereRef('instances.policy_key', '=', 'study_policy_attributes.key'))),
-      )
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom('instances').select('sop_instance_uid').where('instances.study_uid', '=', study).whereRef('instances.policy_key', '=', 'study_policy_attributes.key'))))
       .execute();
   }
 }

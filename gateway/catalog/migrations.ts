@@ -256,7 +256,11 @@ const migrations: Record<string, Migration> = {
         for (const row of rows) {
           const attributes = policyAttributesOf(JSON.parse(row.metadata as string) as DicomJson);
           const key = policyKey(attributes);
-          await db.insertInto('study_policy_attributes').values({ study_uid: row.study_uid, key, ...attributes }).onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing()).execute();
+          await db
+            .insertInto('study_policy_attributes')
+            .values({ study_uid: row.study_uid, key, ...attributes })
+            .onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing())
+            .execute();
           await db.updateTable('instances').set({ policy_key: key }).where('sop_instance_uid', '=', row.sop_instance_uid).execute();
         }
         if (rows.length < 500) break;
@@ -274,7 +278,10 @@ const migrations: Record<string, Migration> = {
     // rewrites a manifest copy under its key and records the locator it gets back.
     async up(db: Kysely<any>) {
       await db.schema.alterTable('instances').addColumn('storage_key', 'text').execute();
-      await db.updateTable('instances').set((eb) => ({ storage_key: eb.ref('locator') })).execute();
+      await db
+        .updateTable('instances')
+        .set((eb) => ({ storage_key: eb.ref('locator') }))
+        .execute();
     },
     async down(db: Kysely<any>) {
       await db.schema.alterTable('instances').dropColumn('storage_key').execute();

@@ -26,13 +26,5 @@ export function policyAttributesOf(metadata: DicomJson): PolicyAttributes {
 
 /** The key of a combination of policy attributes: canonical JSON of its values in a fixed order. */
 export function policyKey(attributes: PolicyAttributes): string {
-  return JSON.stringify([
-    attributes.institution_name,
-    attributes.department_name,
-    attributes.referring_physician_name,
-    attributes.study_date,
-    attributes.confidentiality_code,
-    attributes.patient_id,
-    attributes.accession_number,
-  ]);
+  return JSON.stringify([attributes.institution_name, attributes.department_name, attributes.referring_physician_name, attributes.study_date, attributes.confidentiality_code, attributes.patient_id, attributes.accession_number]);
 }

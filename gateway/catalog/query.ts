@@ -35,10 +35,7 @@ export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text
 
 /** One matching condition on a catalog attribute. */
 export type QidoFilter =
-  | { tag: string; kind: 'uids'; values: string[] }
-  | { tag: string; kind: 'text'; value: string; wildcard: boolean }
-  | { tag: string; kind: 'range'; from?: string; to?: string }
-  | { tag: string; kind: 'number'; value: number };
+  { tag: string; kind: 'uids'; values: string[] } | { tag: string; kind: 'text'; value: string; wildcard: boolean } | { tag: string; kind: 'range'; from?: string; to?: string } | { tag: string; kind: 'number'; value: number };
 
 /** A parsed search. */
 export interface QidoQuery {

@@ -83,15 +83,7 @@ export async function searchInstances(catalog: Catalog, query: QidoQuery, permit
     .selectFrom('instances as i')
     .innerJoin('series as se', 'se.series_uid', 'i.series_uid')
     .innerJoin('studies as st', 'st.study_uid', 'i.study_uid')
-    .select([
-      'i.sop_instance_uid',
-      'i.series_uid',
-      'i.study_uid',
-      'i.metadata',
-      'i.transfer_syntax_uid',
-      'se.attributes as series_attributes',
-      'st.attributes as study_attributes',
-    ])
+    .select(['i.sop_instance_uid', 'i.series_uid', 'i.study_uid', 'i.metadata', 'i.transfer_syntax_uid', 'se.attributes as series_attributes', 'st.attributes as study_attributes'])
     .where((eb) => conditions(eb as unknown as Eb, query, permitted))
     .orderBy('i.study_uid')
     .orderBy('i.series_uid')
@@ -202,9 +194,7 @@ function fuzzyName(eb: Eb, column: ReturnType<typeof ref>, value: string): Expre
   const folded = fuzzyForm(value)!;
   if (/[*?]/.test(folded)) return like(column, folded);
   const escaped = escapeLike(folded);
-  return eb.or(
-    [`${escaped}%`, `%^${escaped}%`, `% ${escaped}%`, `%=${escaped}%`].map((p) => sql<SqlBool>`${column} like ${p} escape '\\'`),
-  );
+  return eb.or([`${escaped}%`, `%^${escaped}%`, `% ${escaped}%`, `%=${escaped}%`].map((p) => sql<SqlBool>`${column} like ${p} escape '\\'`));
 }
 
 function like(column: ReturnType<typeof ref>, pattern: string): Expression<SqlBool> {

@@ -91,5 +91,14 @@ function formatKeys(keys: ApiKeyInfo[]): string {
   const status = (k: ApiKeyInfo) => (k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active');
   const rows = [['ID', 'USER', 'STATUS', 'CREATED', 'LAST USED', 'LABEL']].concat(keys.map((k) => [k.id, k.user, status(k), k.createdAt.slice(0, 19), k.lastUsedAt?.slice(0, 19) ?? '-', k.label]));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]) : cell))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

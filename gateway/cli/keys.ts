@@ -108,7 +108,15 @@ async function run(argv: string[], io: KeysCommandIo, deps: KeysCommandDeps): Pr
       return 0;
     }
     case 'list':
-      io.stdout.write(values.json ? `${JSON.stringify(keyring.keys.map((k) => describe(k, keyring)), null, 2)}\n` : formatKeys(keyring, dir));
+      io.stdout.write(
+        values.json
+          ? `${JSON.stringify(
+              keyring.keys.map((k) => describe(k, keyring)),
+              null,
+              2,
+            )}\n`
+          : formatKeys(keyring, dir),
+      );
       return 0;
     case 'rotate':
       return rotate(keyring, config, io, deps);
@@ -145,6 +153,14 @@ function formatKeys(keyring: Keyring, dir: string): string {
     keyring.keys.map((k) => [k.id, keyring.active === k ? 'yes' : '', k.createdAt?.toISOString() ?? '-', `${k.source === 'environment' ? 'AEGIS_MASTER_KEY' : 'file'}${k.development ? ' (development key: replace for production)' : ''}`]),
   );
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
-

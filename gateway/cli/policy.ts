@@ -98,11 +98,7 @@ async function run(argv: string[], io: Omit<CommandIo, 'stdin'>): Promise<number
   const { resource, explanation: deciding } = explained.find((e) => !e.explanation.decision.allowed) ?? explained[0];
   const explanation = { ...deciding, view: strictestView(explained.map((e) => e.explanation.view)) };
   const combinations = resources.length;
-  io.stdout.write(
-    values.json
-      ? `${JSON.stringify({ policy: policy.source, ...explanation, ...(combinations > 1 && { combinations }) }, null, 2)}\n`
-      : report(policy, user, request, resource, explanation, combinations),
-  );
+  io.stdout.write(values.json ? `${JSON.stringify({ policy: policy.source, ...explanation, ...(combinations > 1 && { combinations }) }, null, 2)}\n` : report(policy, user, request, resource, explanation, combinations));
   return explanation.decision.allowed ? 0 : DENIED_EXIT_CODE;
 }
 
@@ -152,10 +148,7 @@ function openPolicy(file: string | undefined, config: () => GatewayConfig): { po
 function report(policy: Policy, user: User, request: CheckRequest, resource: StudyResource | undefined, explanation: Explanation, combinations: number): string {
   const { decision, view } = explanation;
   const on = resource ? `study ${resource.study}` : 'the gateway';
-  const lines = [
-    `${decision.allowed ? 'ALLOWED' : 'DENIED'}: ${request.action} on ${on} by ${user.name} (role ${user.role})`,
-    `reason: ${decision.reason}`,
-  ];
+  const lines = [`${decision.allowed ? 'ALLOWED' : 'DENIED'}: ${request.action} on ${on} by ${user.name} (role ${user.role})`, `reason: ${decision.reason}`];
   if (!decision.allowed && resource) lines.push(`answer: ${policy.denied === 'forbidden' ? '403 Forbidden' : '404 Not Found (existence not revealed)'}`);
   if (decision.allowed && resource) {
     const masked = view.maskedFields.length > 0 ? `masked ${view.maskedFields.join(', ')}` : '';
@@ -184,6 +177,6 @@ function report(policy: Policy, user: User, request: CheckRequest, resource: Stu
 function describe(resource: StudyResource): string {
   return Object.entries(resource)
     .filter(([key]) => key !== 'study')
-    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('\\') || '(none)' : value ?? '(none)'}`)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join('\\') || '(none)' : (value ?? '(none)')}`)
     .join(' ');
 }

@@ -42,7 +42,6 @@ built in and may do everything. Attribute keys: a lower-case letter, then letter
 /** Largest password input read from stdin or a file (the password limit is checked after). */
 const MAX_PASSWORD_INPUT_BYTES = 64 * 1024;
 
-
 /** Runs `aegis users ...`; `argv` starts with `users`. Resolves to the exit code. */
 export async function usersCommand(argv: string[], io: CommandIo = processIo()): Promise<number> {
   if (hasPasswordArgument(argv)) {
@@ -197,9 +196,24 @@ async function readAll(stream: Readable): Promise<Buffer> {
 function formatUsers(users: User[]): string {
   if (users.length === 0) return 'no users\n';
   const rows = [['NAME', 'ROLE', 'STATUS', 'ATTRIBUTES']].concat(
-    users.map((u) => [u.name, u.role, u.disabled ? 'disabled' : 'enabled', Object.entries(u.attributes).map(([k, v]) => `${k}=${v}`).join(' ')]),
+    users.map((u) => [
+      u.name,
+      u.role,
+      u.disabled ? 'disabled' : 'enabled',
+      Object.entries(u.attributes)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+    ]),
   );
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
-

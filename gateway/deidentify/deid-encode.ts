@@ -77,7 +77,9 @@ export function dummyValue(tag: string, vr: string): Uint8Array {
 
 /** The values of a string value (split on '\', trimmed of spaces and NULs) with `map` applied to each non-empty one. */
 export function mapStringValues(bytes: Uint8Array, vr: string, map: (value: string) => string): Uint8Array {
-  const values = latin1(bytes).split('\\').map((v) => v.replace(/^[\0 ]+|[\0 ]+$/g, ''));
+  const values = latin1(bytes)
+    .split('\\')
+    .map((v) => v.replace(/^[\0 ]+|[\0 ]+$/g, ''));
   return textValue(values.map((v) => (v === '' ? '' : map(v))).join('\\'), vr);
 }
 
@@ -99,11 +101,7 @@ export function newElement(tag: number, vr: string, value: Uint8Array, encoding:
 export function methodCodeSequence(methods: ReadonlyArray<{ code: string; meaning: string }>, encoding: Encoding): Uint8Array[] {
   const items: Uint8Array[] = [];
   for (const method of methods) {
-    const body = [
-      ...newElement(0x00080100, 'SH', textValue(method.code, 'SH'), encoding),
-      ...newElement(0x00080102, 'SH', textValue('DCM', 'SH'), encoding),
-      ...newElement(0x00080104, 'LO', textValue(method.meaning, 'LO'), encoding),
-    ];
+    const body = [...newElement(0x00080100, 'SH', textValue(method.code, 'SH'), encoding), ...newElement(0x00080102, 'SH', textValue('DCM', 'SH'), encoding), ...newElement(0x00080104, 'LO', textValue(method.meaning, 'LO'), encoding)];
     items.push(itemHeader(ITEM, total(body), encoding.littleEndian), ...body);
   }
   return [elementHeader(0x00120064, 'SQ', total(items), encoding), ...items];

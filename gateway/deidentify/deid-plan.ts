@@ -90,7 +90,22 @@ const DUMMY_BY_VR: Record<string, string> = { DA: '19000101', DT: '19000101', TM
 const DUMMY_BY_TAG: Record<string, string> = { '00080201': '+0000' };
 /** Byte length of the dummy value of binary VRs (all bytes zero). */
 export const DUMMY_BINARY_LENGTH: Record<string, number> = {
-  OB: 2, OW: 2, UN: 2, OF: 4, OL: 4, OD: 8, OV: 8, US: 2, SS: 2, UL: 4, SL: 4, FL: 4, FD: 8, SV: 8, UV: 8, AT: 4,
+  OB: 2,
+  OW: 2,
+  UN: 2,
+  OF: 4,
+  OL: 4,
+  OD: 8,
+  OV: 8,
+  US: 2,
+  SS: 2,
+  UL: 4,
+  SL: 4,
+  FL: 4,
+  FD: 8,
+  SV: 8,
+  UV: 8,
+  AT: 4,
 };
 /** Days of the date shift: between 1 and this many days into the past. */
 const MAX_SHIFT_DAYS = 3650;

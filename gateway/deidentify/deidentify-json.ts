@@ -7,19 +7,7 @@
  * attributes (gggg,0000) are left out: they count bytes of an encoding that JSON does not have.
  */
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
-import {
-  DeidentificationPlan,
-  DUMMY_BINARY_LENGTH,
-  dummyText,
-  methodDescription,
-  newReport,
-  noteBurnedInAnnotation,
-  noteOpaque,
-  patientOf,
-  shiftDate,
-  type DeidentificationReport,
-  type DeidentifyOptions,
-} from './deid-plan.js';
+import { DeidentificationPlan, DUMMY_BINARY_LENGTH, dummyText, methodDescription, newReport, noteBurnedInAnnotation, noteOpaque, patientOf, shiftDate, type DeidentificationReport, type DeidentifyOptions } from './deid-plan.js';
 
 /** A de-identified data set in the DICOM JSON Model, and what was done to it. */
 export interface DeidentifiedJson {

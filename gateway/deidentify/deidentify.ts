@@ -27,16 +27,7 @@ import { GatewayError } from '../errors.js';
 import { parseInstance, readInstanceTree } from '../dicom/parse.js';
 import { implicitVRCallback } from '../dicom/json-model.js';
 import { dictionaryVR, isPrivateCreatorTag, isPrivateTag } from '../dicom/dictionary.js';
-import {
-  DeidentificationPlan,
-  methodDescription,
-  newReport,
-  noteBurnedInAnnotation,
-  noteOpaque,
-  patientOf,
-  type DeidentificationReport,
-  type DeidentifyOptions,
-} from './deid-plan.js';
+import { DeidentificationPlan, methodDescription, newReport, noteBurnedInAnnotation, noteOpaque, patientOf, type DeidentificationReport, type DeidentifyOptions } from './deid-plan.js';
 import {
   dummyValue,
   elementHeader,
@@ -276,7 +267,11 @@ function joinLevel(pieces: Piece[], encoding: Encoding): Uint8Array[] {
     for (let j = i + 1; j < pieces.length && pieces[j].tag >>> 16 === group; j++) members.push(pieces[j]);
     if (!members.some((m) => m.changed)) return;
     const value = new Uint8Array(4);
-    new DataView(value.buffer).setUint32(0, members.reduce((n, m) => n + m.length, 0), encoding.littleEndian);
+    new DataView(value.buffer).setUint32(
+      0,
+      members.reduce((n, m) => n + m.length, 0),
+      encoding.littleEndian,
+    );
     const rewritten = piece(p.tag, newElement(p.tag, 'UL', value, encoding), true);
     pieces[i] = rewritten;
   });

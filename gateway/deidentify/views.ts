@@ -119,7 +119,11 @@ export function attributeShown(tag: string, view: StudyView): boolean {
 
 /** Whether an instance declares burned-in annotation (identity may be in its pixels). */
 export function hasBurnedInAnnotation(metadata: DicomJson): boolean {
-  return String(metadata['00280301']?.Value?.[0] ?? '').trim().toUpperCase() === 'YES';
+  return (
+    String(metadata['00280301']?.Value?.[0] ?? '')
+      .trim()
+      .toUpperCase() === 'YES'
+  );
 }
 
 function options(view: StudyView): DeidentifyOptions {

@@ -227,7 +227,14 @@ export function charsetDecoder(terms: readonly string[]): CharsetDecoder {
   const key = terms.join('\\');
   let decoder = cache.get(key);
   if (decoder === undefined) {
-    decoder = buildDecoder(terms.map((t) => t.trim().toUpperCase().replace(/^ISO_IR_?(\d)/, 'ISO_IR $1')));
+    decoder = buildDecoder(
+      terms.map((t) =>
+        t
+          .trim()
+          .toUpperCase()
+          .replace(/^ISO_IR_?(\d)/, 'ISO_IR $1'),
+      ),
+    );
     cache.set(key, decoder);
   }
   return decoder;

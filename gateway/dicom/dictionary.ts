@@ -58,7 +58,10 @@ const RETIRED_PREFIX = 'RETIRED_';
 
 /** Normalizes "(0010,0010)", "0010,0010", "x00100010" or "00100010" to "00100010"; undefined if not a tag. */
 export function normalizeTag(tag: string): string | undefined {
-  const hex = tag.replace(/^x/i, '').replace(/[(),\s]/g, '').toUpperCase();
+  const hex = tag
+    .replace(/^x/i, '')
+    .replace(/[(),\s]/g, '')
+    .toUpperCase();
   return TAG_PATTERN.test(hex) ? hex : undefined;
 }
 

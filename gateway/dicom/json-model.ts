@@ -19,10 +19,7 @@ export const INLINE_BINARY_LIMIT = 1024;
 /** Pixel Data, Float Pixel Data and Double Float Pixel Data: always bulk data (PS3.18 §8.6.1.2). */
 const PIXEL_DATA_TAGS = new Set(['7FE00010', '7FE00008', '7FE00009']);
 
-const KNOWN_VRS = new Set([
-  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV',
-  'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
-]);
+const KNOWN_VRS = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
 
 /** What a data set (the root or an item) hands down to the items of its sequences. */
 interface Scope {
@@ -111,7 +108,11 @@ function hexTag(key: string): string {
 function decoderFor(scope: Scope, element: Element): CharsetDecoder {
   checkBounds(scope, '00080005', element.dataOffset, element.length);
   const bytes = scope.dataSet.byteArray.subarray(element.dataOffset, element.dataOffset + element.length);
-  const terms = defaultDecoder.decode(bytes).replace(/[\0 ]+$/, '').split('\\').map((t) => t.trim());
+  const terms = defaultDecoder
+    .decode(bytes)
+    .replace(/[\0 ]+$/, '')
+    .split('\\')
+    .map((t) => t.trim());
   return terms.length === 1 && terms[0] === '' ? defaultDecoder : charsetDecoder(terms);
 }
 
@@ -164,27 +165,13 @@ function convertElement(scope: Scope, tag: string, element: Element, bulkData: B
   return values.length === 0 ? { vr } : { vr, Value: values };
 }
 
-function bulk(
-  scope: Scope,
-  tag: string,
-  vr: string,
-  offset: number,
-  length: number,
-  bulkData: BulkDataLocation[],
-): DicomJsonAttribute {
+function bulk(scope: Scope, tag: string, vr: string, offset: number, length: number, bulkData: BulkDataLocation[]): DicomJsonAttribute {
   const path = scope.path + tag;
   bulkData.push({ path, vr, offset, length });
   return { vr, BulkDataURI: `bulkdata/${path}` };
 }
 
-function convertSequence(
-  scope: Scope,
-  tag: string,
-  element: Element,
-  explicitVR: boolean,
-  littleEndian: boolean,
-  bulkData: BulkDataLocation[],
-): DicomJsonAttribute {
+function convertSequence(scope: Scope, tag: string, element: Element, explicitVR: boolean, littleEndian: boolean, bulkData: BulkDataLocation[]): DicomJsonAttribute {
   const items = element.items ?? [];
   if (items.length === 0) return { vr: 'SQ' };
   const value: DicomJson[] = [];
@@ -214,11 +201,7 @@ function parseItems(scope: Scope, element: Element): void {
   element.items = [];
   if (element.length === 0) return;
   if (element.dataOffset + element.length > scope.end) return; // reported by checkBounds
-  const stream = new dicomParser.ByteStream(
-    dicomParser.littleEndianByteArrayParser,
-    scope.dataSet.byteArray,
-    element.dataOffset,
-  );
+  const stream = new dicomParser.ByteStream(dicomParser.littleEndianByteArrayParser, scope.dataSet.byteArray, element.dataOffset);
   // dicom-parser's typing says the callback returns a string; undefined ("unknown") is what it tests for.
   dicomParser.readSequenceItemsImplicit(stream, element, implicitVRCallback as (tag: string) => string);
 }

@@ -98,9 +98,7 @@ function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
   const syntax = transferSyntax(header.transferSyntaxUID);
   if (header.position >= bytes.length) throw invalid('the instance has a meta header but no data set');
 
-  const view = syntax.deflated
-    ? inflateDataSet(bytes, header.position, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED)
-    : bytes;
+  const view = syntax.deflated ? inflateDataSet(bytes, header.position, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED) : bytes;
   if (header.position >= view.length) throw invalid('the instance has a meta header but an empty data set');
   const detected = withDetectedVR(view, header.position, syntax);
   const dataSet = readInstanceDataSet(view, header.position, detected);
@@ -184,10 +182,7 @@ export function readMetaHeader(bytes: Uint8Array): { position: number; transferS
   return { position, transferSyntaxUID };
 }
 
-const VR_CODES = new Set([
-  'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV',
-  'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV',
-]);
+const VR_CODES = new Set(['AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FD', 'FL', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'PN', 'SH', 'SL', 'SQ', 'SS', 'ST', 'SV', 'TM', 'UC', 'UI', 'UL', 'UN', 'UR', 'US', 'UT', 'UV']);
 
 /**
  * Some writers encode the data set with the other VR style than the transfer syntax says (for

@@ -47,9 +47,7 @@ export function pixelDataLayout(source: PixelDataSource): PixelDataLayout {
     throw invalid(`Pixel Data has a defined length but transfer syntax ${transferSyntax.uid} (${transferSyntax.name}) requires encapsulated pixel data`);
   }
   const numberOfFrames = framesOf(source.metadata);
-  return element.encapsulated
-    ? encapsulatedLayout(source, numberOfFrames)
-    : nativeLayout(source, numberOfFrames);
+  return element.encapsulated ? encapsulatedLayout(source, numberOfFrames) : nativeLayout(source, numberOfFrames);
 }
 
 function nativeLayout(source: PixelDataSource, numberOfFrames: number): PixelDataLayout {
@@ -67,10 +65,7 @@ function nativeLayout(source: PixelDataSource, numberOfFrames: number): PixelDat
   const bitsPerFrame = rows * columns * effectiveSamples * bitsAllocated;
   const needed = Math.ceil((bitsPerFrame * numberOfFrames) / 8);
   if (element.length < needed) {
-    throw invalid(
-      `Pixel Data (7FE0,0010) holds ${element.length} bytes but ${numberOfFrames} frame(s) of ` +
-        `${rows} x ${columns} x ${effectiveSamples} samples x ${bitsAllocated} bits need ${needed}`,
-    );
+    throw invalid(`Pixel Data (7FE0,0010) holds ${element.length} bytes but ${numberOfFrames} frame(s) of ` + `${rows} x ${columns} x ${effectiveSamples} samples x ${bitsAllocated} bits need ${needed}`);
   }
   const layout: PixelDataLayout = {
     encapsulated: false,
@@ -99,10 +94,7 @@ function encapsulatedLayout(source: PixelDataSource, numberOfFrames: number): Pi
     (numberOfFrames === 1 ? [fragments] : undefined) ??
     byStartMarkers(fragments, view, transferSyntax, numberOfFrames);
   if (frames === undefined) {
-    throw invalid(
-      `cannot tell which of the ${fragments.length} Pixel Data fragments belong to which of the ${numberOfFrames} frames ` +
-        '(no usable Extended or Basic Offset Table, and no frame start markers)',
-    );
+    throw invalid(`cannot tell which of the ${fragments.length} Pixel Data fragments belong to which of the ${numberOfFrames} frames ` + '(no usable Extended or Basic Offset Table, and no frame start markers)');
   }
   return {
     encapsulated: true,
@@ -134,9 +126,7 @@ function byStartMarkers(fragments: Fragment[], view: Uint8Array, transferSyntax:
   if (type === 'image/jpeg' || type === 'image/jls') {
     isStart = (at, length) => length >= 2 && view[at] === 0xff && view[at + 1] === 0xd8;
   } else if (type === 'image/jp2' || type === 'image/jpx' || type === 'image/jphc') {
-    isStart = (at, length) =>
-      (length >= 2 && view[at] === 0xff && view[at + 1] === 0x4f) ||
-      (length >= 8 && view[at + 4] === 0x6a && view[at + 5] === 0x50 && view[at + 6] === 0x20 && view[at + 7] === 0x20);
+    isStart = (at, length) => (length >= 2 && view[at] === 0xff && view[at + 1] === 0x4f) || (length >= 8 && view[at + 4] === 0x6a && view[at + 5] === 0x50 && view[at + 6] === 0x20 && view[at + 7] === 0x20);
   } else {
     return undefined;
   }

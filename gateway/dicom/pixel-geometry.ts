@@ -71,8 +71,7 @@ export type NativePixelDataLayout = Extract<PixelDataLayout, { encapsulated: fal
  * offsets refer to, see `datasetView`): frames back to back, without the pad byte of odd lengths.
  */
 export function nativePixelBytes(view: Uint8Array, layout: NativePixelDataLayout): Uint8Array {
-  const length =
-    layout.bitsPerFrame !== undefined ? Math.ceil((layout.bitsPerFrame * layout.numberOfFrames) / 8) : layout.frameLength * layout.numberOfFrames;
+  const length = layout.bitsPerFrame !== undefined ? Math.ceil((layout.bitsPerFrame * layout.numberOfFrames) / 8) : layout.frameLength * layout.numberOfFrames;
   return view.subarray(layout.offset, layout.offset + length);
 }
 
@@ -134,10 +133,7 @@ export function valueRange(geometry: PixelGeometry): { min: number; max: number 
 export function sampleOffset(geometry: PixelGeometry, frame: number, pixel: number, sample: number): number {
   const pixels = geometry.rows * geometry.columns;
   const samples = geometry.samplesPerPixel;
-  const index =
-    geometry.planarConfiguration === 1 && samples > 1
-      ? (frame * samples + sample) * pixels + pixel
-      : (frame * pixels + pixel) * samples + sample;
+  const index = geometry.planarConfiguration === 1 && samples > 1 ? (frame * samples + sample) * pixels + pixel : (frame * pixels + pixel) * samples + sample;
   return index * (geometry.bitsAllocated >>> 3);
 }
 
@@ -212,19 +208,11 @@ type WriteWord = (bytes: Uint8Array, offset: number, word: number) => void;
 function wordAccess(size: 1 | 2 | 4, bigEndian: boolean): [ReadWord, WriteWord] {
   if (size === 1) return [(b, o) => b[o], (b, o, w) => void (b[o] = w)];
   if (size === 2) {
-    return bigEndian
-      ? [(b, o) => (b[o] << 8) | b[o + 1], (b, o, w) => void ((b[o] = w >>> 8), (b[o + 1] = w))]
-      : [(b, o) => b[o] | (b[o + 1] << 8), (b, o, w) => void ((b[o] = w), (b[o + 1] = w >>> 8))];
+    return bigEndian ? [(b, o) => (b[o] << 8) | b[o + 1], (b, o, w) => void ((b[o] = w >>> 8), (b[o + 1] = w))] : [(b, o) => b[o] | (b[o + 1] << 8), (b, o, w) => void ((b[o] = w), (b[o + 1] = w >>> 8))];
   }
   return bigEndian
-    ? [
-        (b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0,
-        (b, o, w) => void ((b[o] = w >>> 24), (b[o + 1] = w >>> 16), (b[o + 2] = w >>> 8), (b[o + 3] = w)),
-      ]
-    : [
-        (b, o) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0,
-        (b, o, w) => void ((b[o] = w), (b[o + 1] = w >>> 8), (b[o + 2] = w >>> 16), (b[o + 3] = w >>> 24)),
-      ];
+    ? [(b, o) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0, (b, o, w) => void ((b[o] = w >>> 24), (b[o + 1] = w >>> 16), (b[o + 2] = w >>> 8), (b[o + 3] = w))]
+    : [(b, o) => (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0, (b, o, w) => void ((b[o] = w), (b[o + 1] = w >>> 8), (b[o + 2] = w >>> 16), (b[o + 3] = w >>> 24))];
 }
 
 function integer(metadata: DicomJson, tag: string, name: string): number | undefined {

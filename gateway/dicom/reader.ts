@@ -21,14 +21,20 @@ const ITEM_DELIMITATION = 'xfffee00d';
 const SEQUENCE_DELIMITATION = 'xfffee0dd';
 
 /** dicom-parser's DataSet constructor (exported at run time, typed only as an interface). */
-const DataSetClass = (dicomParser as unknown as {
-  DataSet: new (parser: dicomParser.ByteArrayParser, bytes: Uint8Array, elements: Record<string, Element>) => DataSet;
-}).DataSet;
+const DataSetClass = (
+  dicomParser as unknown as {
+    DataSet: new (parser: dicomParser.ByteArrayParser, bytes: Uint8Array, elements: Record<string, Element>) => DataSet;
+  }
+).DataSet;
 
 const vrCallback = implicitVRCallback as (tag: string) => string;
 
 /** Reads the data set that starts at `position` and runs to the end of `view`. */
-export function readDataSet(view: Uint8Array, position: number, syntax: Pick<TransferSyntax, 'explicitVR' | 'littleEndian'>): {
+export function readDataSet(
+  view: Uint8Array,
+  position: number,
+  syntax: Pick<TransferSyntax, 'explicitVR' | 'littleEndian'>,
+): {
   dataSet: DataSet;
   stream: ByteStream;
 } {
@@ -96,9 +102,7 @@ function readUint16At(bytes: Uint8Array, at: number, littleEndian: boolean): num
 }
 
 function readUint32At(bytes: Uint8Array, at: number, littleEndian: boolean): number {
-  return littleEndian
-    ? (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0
-    : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+  return littleEndian ? (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24)) >>> 0 : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
 /** Reads one explicit VR element header from the bytes directly, then its value (PS3.5 §7.1.2). */
@@ -129,7 +133,8 @@ function readExplicitElement(stream: ByteStream, warnings: string[]): Element {
   }
   element.hadUndefinedLength = true;
   if (tag === 'x7fe00010') dicomParser.findEndOfEncapsulatedElement(stream, element, warnings);
-  else if (vr === 'UN') dicomParser.readSequenceItemsImplicit(stream, element, vrCallback); // PS3.5 §6.2.2
+  else if (vr === 'UN')
+    dicomParser.readSequenceItemsImplicit(stream, element, vrCallback); // PS3.5 §6.2.2
   else dicomParser.findItemDelimitationItemAndSetElementLength(stream, element);
   return element;
 }

@@ -113,7 +113,6 @@ const BY_UID: ReadonlyMap<string, TransferSyntax> = new Map(
   ]),
 );
 
-
 /**
  * The description of a transfer syntax. Unknown UIDs are described as PS3.5 §10 requires
  * of any transfer syntax other than the three "native" ones: explicit VR little endian, and

@@ -43,20 +43,10 @@ export function readUint16(bytes: Uint8Array, offset: number, littleEndian: bool
  * empty value (the attribute then carries no `Value`). Empty values inside a multi-valued
  * attribute are `null` (PS3.18 F.2.5).
  */
-export function decodeValue(
-  bytes: Uint8Array,
-  offset: number,
-  length: number,
-  vr: string,
-  littleEndian: boolean,
-  decoder: CharsetDecoder,
-): unknown[] {
+export function decodeValue(bytes: Uint8Array, offset: number, length: number, vr: string, littleEndian: boolean, decoder: CharsetDecoder): unknown[] {
   const size = NUMBER_SIZE[vr];
   if (size !== undefined) return decodeNumbers(bytes, offset, length, vr, size, littleEndian);
-  const text =
-    CHARSET_VRS.has(vr) && decoder !== defaultDecoder
-      ? decoder.decode(bytes.subarray(offset, offset + length))
-      : latin1(bytes, offset, offset + length);
+  const text = CHARSET_VRS.has(vr) && decoder !== defaultDecoder ? decoder.decode(bytes.subarray(offset, offset + length)) : latin1(bytes, offset, offset + length);
   if (SINGLE_VALUE_VRS.has(vr)) {
     const value = trimEnd(text);
     return value === '' ? [] : [value];
@@ -81,14 +71,7 @@ export function decodeValue(
   return empty === parts.length ? [] : values;
 }
 
-function decodeNumbers(
-  bytes: Uint8Array,
-  offset: number,
-  length: number,
-  vr: string,
-  size: number,
-  littleEndian: boolean,
-): unknown[] {
+function decodeNumbers(bytes: Uint8Array, offset: number, length: number, vr: string, size: number, littleEndian: boolean): unknown[] {
   const count = Math.floor(length / size);
   if (vr === 'US' || vr === 'UL' || vr === 'SS' || vr === 'SL') return decodeIntegers(bytes, offset, count, vr, littleEndian);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, count * size);
@@ -128,9 +111,7 @@ function decodeIntegers(bytes: Uint8Array, offset: number, count: number, vr: st
     let value: number;
     if (wide) {
       const at = offset + i * 4;
-      value = littleEndian
-        ? (bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24))
-        : ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]);
+      value = littleEndian ? bytes[at] | (bytes[at + 1] << 8) | (bytes[at + 2] << 16) | (bytes[at + 3] << 24) : (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
       if (vr === 'UL') value >>>= 0;
     } else {
       value = readUint16(bytes, offset + i * 2, littleEndian);
@@ -147,9 +128,7 @@ function finiteOrString(value: number): number | string {
 }
 
 function safeInteger(value: bigint): number | string {
-  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)
-    ? Number(value)
-    : value.toString();
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(value) : value.toString();
 }
 
 /** An IS or DS value as a JSON number; a value that is not a finite decimal stays a (trimmed) string. */

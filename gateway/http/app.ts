@@ -179,15 +179,17 @@ function errorHandler(deps: AppDeps) {
       return;
     }
     for (const [name, value] of Object.entries(gatewayError.headers)) res.setHeader(name, headerValue(value));
-    const body =
-      gatewayError.body ?? {
-        error: {
-          code: gatewayError.code,
-          message: gatewayError.code === 'INTERNAL' ? 'internal error' : gatewayError.message,
-          requestId: req.id,
-        },
-      };
-    res.status(gatewayError.status).type(gatewayError.body ? 'application/dicom+json' : 'application/json').send(JSON.stringify(body));
+    const body = gatewayError.body ?? {
+      error: {
+        code: gatewayError.code,
+        message: gatewayError.code === 'INTERNAL' ? 'internal error' : gatewayError.message,
+        requestId: req.id,
+      },
+    };
+    res
+      .status(gatewayError.status)
+      .type(gatewayError.body ? 'application/dicom+json' : 'application/json')
+      .send(JSON.stringify(body));
   };
 }
 

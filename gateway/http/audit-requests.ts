@@ -88,8 +88,7 @@ function requestEvent(req: Request, status: number): AuditEvent {
   const access = req.access;
   const decisions = access?.decisions ?? [];
   const refused = decisions.find((d) => !d.allowed);
-  const outcome: AuditOutcome =
-    status === 401 || status === 403 || status === 429 || (refused && status === 404) ? 'denied' : status < 400 ? 'success' : status < 500 ? 'failure' : 'error';
+  const outcome: AuditOutcome = status === 401 || status === 403 || status === 429 || (refused && status === 404) ? 'denied' : status < 400 ? 'success' : status < 500 ? 'failure' : 'error';
   const rules = [...new Set(decisions.map((d) => d.rule).filter((r): r is string => r !== undefined))];
   const { path, query } = splitTarget(recordedTarget(req));
   return {
@@ -99,13 +98,21 @@ function requestEvent(req: Request, status: number): AuditEvent {
       ? { name: access.subject.name, role: access.subject.role, method: access.subject.method, issuer: access.subject.issuer, clientAddress: access.environment.clientAddress, attributes: access.subject.attributes }
       : { name: '(unauthenticated)', clientAddress: clientAddress(req) },
     action: decisions[0]?.action ?? actionOf(req),
-    resources: resourcesOf(req, decisions.map((d) => d.study)),
+    resources: resourcesOf(
+      req,
+      decisions.map((d) => d.study),
+    ),
     outcome,
     reason: refused?.reason ?? (outcome === 'success' ? undefined : `HTTP ${status}`),
     policyRule: rules.length > 0 ? rules.join(',') : undefined,
     purpose: access?.environment.purpose,
     breakGlass: access?.environment.breakGlass ? { id: access.environment.breakGlass.id, reason: access.environment.breakGlass.reason } : undefined,
-    http: { method: req.method, path: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}...(${path.length - MAX_PATH} more characters)` : path, query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined, status },
+    http: {
+      method: req.method,
+      path: path.length > MAX_PATH ? `${path.slice(0, MAX_PATH)}...(${path.length - MAX_PATH} more characters)` : path,
+      query: query.size > 0 ? Object.fromEntries([...query.keys()].map((k) => [k, query.getAll(k)])) : undefined,
+      status,
+    },
   };
 }
 

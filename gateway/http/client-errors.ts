@@ -106,7 +106,9 @@ function refuse(socket: Duplex, deps: ClientErrorDeps, refusal: Refusal): void {
   const answer = () => {
     const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message, requestId: refusal.requestId } });
     const fields = { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), 'X-Request-Id': refusal.requestId, Connection: 'close', ...refusal.headers };
-    const head = `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n${Object.entries(fields).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+    const head = `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n${Object.entries(fields)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}\r\n`;
     if (socket.writable) socket.end(head + body, () => socket.destroy());
     else socket.destroy();
   };

@@ -144,7 +144,7 @@ function readForwarded(req: IncomingMessage, trusted: readonly NetworkRange[]): 
     nearest = { proto: last.proto, host: last.host };
   } else {
     const forwardedFor = req.headers['x-forwarded-for'];
-    const list = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor ?? '').split(',').filter((s) => s.trim() !== '');
+    const list = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '')).split(',').filter((s) => s.trim() !== '');
     hops = list.map((item) => nodeAddress(item));
     nearest = { proto: lastValue(req, 'x-forwarded-proto'), host: lastValue(req, 'x-forwarded-host'), prefix: lastValue(req, 'x-forwarded-prefix') };
   }

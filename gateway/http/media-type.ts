@@ -43,7 +43,10 @@ export function parseAccept(header: string | undefined): MediaRange[] {
   const ranges = splitOutsideQuotes(header, ',')
     .map((part) => parseMediaType(part))
     .filter((r): r is MediaRange => r !== undefined && r.q > 0);
-  return ranges.map((r, i) => ({ r, i })).sort((a, b) => b.r.q - a.r.q || a.i - b.i).map(({ r }) => r);
+  return ranges
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => b.r.q - a.r.q || a.i - b.i)
+    .map(({ r }) => r);
 }
 
 /** The single value of a parameter, lower-case; `*` when any of several values is `*`. */

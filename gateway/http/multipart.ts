@@ -7,15 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import {
-  MaxFileSizeExceededError,
-  MaxHeaderSizeExceededError,
-  MaxPartsExceededError,
-  MaxTotalSizeExceededError,
-  MultipartParseError,
-  MultipartParser,
-  type MultipartPart,
-} from '@remix-run/multipart-parser/node';
+import { MaxFileSizeExceededError, MaxHeaderSizeExceededError, MaxPartsExceededError, MaxTotalSizeExceededError, MultipartParseError, MultipartParser, type MultipartPart } from '@remix-run/multipart-parser/node';
 import { GatewayError } from '../errors.js';
 import { headerValue } from './header-text.js';
 
@@ -158,9 +150,15 @@ export class MultipartWriter {
   private readonly heads: Buffer[];
   private next = 0;
 
-  constructor(private readonly res: ServerResponse, type: string, private readonly parts: PlannedPart[]) {
+  constructor(
+    private readonly res: ServerResponse,
+    type: string,
+    private readonly parts: PlannedPart[],
+  ) {
     this.heads = parts.map((part, i) => {
-      const fields = Object.entries(part.headers).map(([k, v]) => `${k}: ${headerValue(v)}\r\n`).join('');
+      const fields = Object.entries(part.headers)
+        .map(([k, v]) => `${k}: ${headerValue(v)}\r\n`)
+        .join('');
       return Buffer.from(`${i === 0 ? '' : '\r\n'}--${this.boundary}\r\n${fields}\r\n`, 'latin1');
     });
     const total = this.heads.reduce((sum, head, i) => sum + head.length + parts[i].length, 0) + this.closing().length;

@@ -26,10 +26,7 @@ export function negotiateInstances(accept: string | undefined, singleInstance: b
   const ranges = parseAccept(accept);
   const usable = ranges.filter((r) => instanceRangeKind(r, singleInstance) !== undefined);
   if (usable.length === 0) {
-    throw new GatewayError(
-      'NOT_ACCEPTABLE',
-      `cannot provide ${accept}: instances are available as multipart/related; type="application/dicom" (use transfer-syntax=* for the stored transfer syntax)`,
-    );
+    throw new GatewayError('NOT_ACCEPTABLE', `cannot provide ${accept}: instances are available as multipart/related; type="application/dicom" (use transfer-syntax=* for the stored transfer syntax)`);
   }
   return {
     multipart: instanceRangeKind(usable[0], singleInstance) !== 'single',

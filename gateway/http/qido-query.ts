@@ -22,12 +22,7 @@ export function resolveAttributeKey(key: string): string {
 }
 
 /** Parses the query string of a search at `level` within `scope`. */
-export function parseQidoQuery(
-  params: URLSearchParams,
-  level: QidoLevel,
-  scope: QidoQuery['scope'],
-  options: { maxResults: number },
-): QidoQuery {
+export function parseQidoQuery(params: URLSearchParams, level: QidoLevel, scope: QidoQuery['scope'], options: { maxResults: number }): QidoQuery {
   const query: QidoQuery = {
     level,
     scope,
@@ -57,7 +52,10 @@ export function parseQidoQuery(
         query.fuzzy = value === 'true';
         continue;
       case 'includefield':
-        for (const field of value.split(',').map((f) => f.trim()).filter(Boolean)) {
+        for (const field of value
+          .split(',')
+          .map((f) => f.trim())
+          .filter(Boolean)) {
           if (field.toLowerCase() === 'all') query.includeAll = true;
           else for (const tag of resolvePath(field)) query.include.add(tag);
         }
@@ -92,7 +90,10 @@ function parseFilter(tag: string, match: (typeof MATCHABLE)[string]['match'], ra
   if (value === '' || value === '*') return undefined; // universal matching
   switch (match) {
     case 'uids': {
-      const values = value.split(/[\\,]/).map((v) => v.trim()).filter(Boolean);
+      const values = value
+        .split(/[\\,]/)
+        .map((v) => v.trim())
+        .filter(Boolean);
       for (const uid of values) assertUid(uid, key);
       return { tag, kind: 'uids', values };
     }
@@ -106,10 +107,7 @@ function parseFilter(tag: string, match: (typeof MATCHABLE)[string]['match'], ra
       const [from, to, extra] = value.includes('-') ? value.split('-') : [value, value];
       const ok = extra === undefined && (from !== '' || to !== '') && (from === '' || pattern.test(from)) && (to === '' || pattern.test(to));
       if (!ok) {
-        throw new GatewayError(
-          'INVALID_QUERY_VALUE',
-          `${key} '${truncate(value)}' is not a ${match === 'date' ? 'date (YYYYMMDD)' : 'time (HHMMSS.FFFFFF)'} or a range of them`,
-        );
+        throw new GatewayError('INVALID_QUERY_VALUE', `${key} '${truncate(value)}' is not a ${match === 'date' ? 'date (YYYYMMDD)' : 'time (HHMMSS.FFFFFF)'} or a range of them`);
       }
       return { tag, kind: 'range', from: from || undefined, to: to || undefined };
     }

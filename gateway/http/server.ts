@@ -60,7 +60,10 @@ export function createGatewayServer(app: Express, deps: GatewayServerDeps): Serv
   limitConnectionsPerClient(server, deps);
   // An error of the listening socket once it serves (accept failing with EMFILE under a flood of
   // connections): without a listener it would be thrown and end the process.
-  server.on('error', guarded(deps.logger, 'server-error', (error: Error) => deps.logger.error({ err: error }, 'the HTTP server reported an error; it goes on serving')));
+  server.on(
+    'error',
+    guarded(deps.logger, 'server-error', (error: Error) => deps.logger.error({ err: error }, 'the HTTP server reported an error; it goes on serving')),
+  );
   return server;
 }
 

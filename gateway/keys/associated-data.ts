@@ -29,13 +29,7 @@ export interface FragmentBinding {
 export function fragmentAad(binding: FragmentBinding): Buffer {
   if (binding.sopInstanceUid.length === 0) throw new GatewayError('INTERNAL', 'fragmentAad: empty SOP Instance UID');
   if (binding.role.length === 0) throw new GatewayError('INTERNAL', 'fragmentAad: empty fragment role');
-  return Buffer.concat([
-    lengthPrefixed(FRAGMENT_LABEL),
-    uint32(binding.manifestVersion, 'manifestVersion'),
-    lengthPrefixed(binding.sopInstanceUid),
-    lengthPrefixed(binding.role),
-    uint32(binding.index, 'index'),
-  ]);
+  return Buffer.concat([lengthPrefixed(FRAGMENT_LABEL), uint32(binding.manifestVersion, 'manifestVersion'), lengthPrefixed(binding.sopInstanceUid), lengthPrefixed(binding.role), uint32(binding.index, 'index')]);
 }
 
 /** The canonical AAD of a wrapped data key: label and the id of the master key that wraps it. */

@@ -102,7 +102,9 @@ export function verifyManifest(manifest: Manifest, keyring: Keyring, expectedSop
 }
 
 function mac(body: ManifestBody, key: Buffer): string {
-  return createHmac('sha256', key).update(canonicalJson(body as unknown as JsonValue)).digest('hex');
+  return createHmac('sha256', key)
+    .update(canonicalJson(body as unknown as JsonValue))
+    .digest('hex');
 }
 
 function signingKey(keyring: Keyring, keyId: string): Buffer {

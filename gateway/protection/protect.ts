@@ -69,9 +69,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   try {
     // Every fragment goes through `seal` (regions while they are still in the pixel kernels' workspace).
     const seal = (role: string, index: number, plain: Uint8Array): Uint8Array =>
-      dataKey === undefined
-        ? plain
-        : encryptFragment(dataKey, plain, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role, index, manifestVersion: MANIFEST_VERSION }));
+      dataKey === undefined ? plain : encryptFragment(dataKey, plain, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role, index, manifestVersion: MANIFEST_VERSION }));
     const { pixels, regions, labels } = parsed.deflated
       ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
       : splitPixels(pixelBytes, parsed, options, createdAt, seal);
@@ -109,13 +107,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
 type Seal = (role: string, index: number, plain: Uint8Array) => Uint8Array;
 
 /** The pixel data value split over the region fragments (and the label map), with what the manifest says of it. */
-function splitPixels(
-  pixelBytes: Uint8Array,
-  parsed: ParsedInstance,
-  options: ProtectOptions,
-  time: string,
-  seal: Seal,
-): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array } {
+function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: ProtectOptions, time: string, seal: Seal): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array } {
   const striped = (pixels: PixelProtection, regions: Uint8Array[]) => ({ pixels, regions: regions.map((region, index) => seal('region', index, region)) });
   if (pixelBytes.length === 0) {
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
@@ -152,8 +144,7 @@ function splitPixels(
   // Paper mode keeps plain regions: copies, since the workspace is reused.
   const take = (region: Uint8Array, index: number) => (options.mode === 'paper' ? region.slice() : seal('region', index, region));
   const split = splitPixelData(pixelBytes, geometry, { regions: options.regions, segmentation, patch, take });
-  const watermark: PixelProtection['watermark'] =
-    'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
+  const watermark: PixelProtection['watermark'] = 'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
   return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };
 }
 

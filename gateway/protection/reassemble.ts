@@ -64,7 +64,12 @@ function reassemble(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSo
     pieces.push(joinPixels(manifest, opened, keyring, restored.subarray(pixelRange.offset, pixelRange.offset + pixelRange.length)));
   }
   const order = ranges.map((_, i) => i).sort((a, b) => ranges[a].offset - ranges[b].offset);
-  spliceRanges(skeleton, order.map((i) => ranges[i]), order.map((i) => pieces[i]), restored);
+  spliceRanges(
+    skeleton,
+    order.map((i) => ranges[i]),
+    order.map((i) => pieces[i]),
+    restored,
+  );
   const digest = createHash('sha256').update(restored).digest();
   const expected = Buffer.from(manifest.sha256, 'hex');
   if (digest.length !== expected.length || !timingSafeEqual(digest, expected)) {
@@ -113,7 +118,10 @@ function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
  * other values are returned.
  */
 function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSource>, keyring: Keyring, into: Uint8Array): Uint8Array | null {
-  const regions = manifest.fragments.filter((f) => f.role === 'region').sort((a, b) => a.index - b.index).map((f) => opened.get(fragmentKey(f))!);
+  const regions = manifest.fragments
+    .filter((f) => f.role === 'region')
+    .sort((a, b) => a.index - b.index)
+    .map((f) => opened.get(fragmentKey(f))!);
   const { pixels } = manifest;
   const parameters = pixels.split as unknown as PixelSplitParameters;
   if (pixels.kind === 'striped') return joinStripes(regions as Uint8Array[], parameters as StripeParameters);
@@ -133,9 +141,15 @@ function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSo
   // leaves; without one (older manifests) the restored pixels are hashed.
   const recorded = 'pixelSha256' in record ? record.pixelSha256 : undefined;
   const restoredSha256 = typeof recorded === 'string' && /^[0-9a-f]{64}$/.test(recorded) ? Buffer.from(recorded, 'hex') : undefined;
-  verifyAndRemoveWatermarkInPlace(into, geometry, record, { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid, restoredSha256 }, {
-    order: (frame: number) => backgroundFirstPixels(segmentation, frame),
-  });
+  verifyAndRemoveWatermarkInPlace(
+    into,
+    geometry,
+    record,
+    { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid, restoredSha256 },
+    {
+      order: (frame: number) => backgroundFirstPixels(segmentation, frame),
+    },
+  );
   return null;
 }
 

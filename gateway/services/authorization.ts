@@ -83,7 +83,11 @@ export function authorizeResource(access: RequestAccess, action: Action, resourc
 export function storeAuthorizer(catalog: Catalog, access: RequestAccess): (metadata: DicomJson, study: string) => Promise<string | undefined> {
   const known = new Map<string, Promise<StudyResource[]>>();
   return async (metadata, study) => {
-    if (!known.has(study)) known.set(study, loadStudyResources(catalog.db, [study]).then((found) => found.get(study) ?? []));
+    if (!known.has(study))
+      known.set(
+        study,
+        loadStudyResources(catalog.db, [study]).then((found) => found.get(study) ?? []),
+      );
     const own = studyResourceFromInstance(metadata, study);
     const existing = await known.get(study)!;
     const modality = [...new Set([...(existing[0]?.modality ?? []), ...own.modality])].sort();

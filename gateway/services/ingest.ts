@@ -144,10 +144,7 @@ async function placeAndCommit(deps: StoreDeps, instance: Admitted): Promise<Stor
   }
   const { locator } = written;
   try {
-    await deps.catalog.addInstance(
-      catalogEntry(parsed, bytes.length, sha256, written),
-      { replace: existing !== undefined },
-    );
+    await deps.catalog.addInstance(catalogEntry(parsed, bytes.length, sha256, written), { replace: existing !== undefined });
   } catch (error) {
     // A concurrent request may have recorded the same SOP Instance UID first.
     const now = await deps.catalog.findInstance(parsed.sopInstanceUID).catch(() => undefined);

@@ -84,7 +84,10 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
 
 async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
   const { rows, hasMore } = await searchStudies(catalog, query, permitted);
-  const counts = await studyCounts(catalog, rows.map((r) => r.study_uid));
+  const counts = await studyCounts(
+    catalog,
+    rows.map((r) => r.study_uid),
+  );
   const matches = rows.map((row) => {
     const out = studyPart(JSON.parse(row.attributes), query);
     const c = counts.get(row.study_uid)!;
@@ -102,7 +105,10 @@ async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string,
 
 async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
   const { rows, hasMore } = await searchSeries(catalog, query, permitted);
-  const counts = await seriesCounts(catalog, rows.map((r) => r.series_uid));
+  const counts = await seriesCounts(
+    catalog,
+    rows.map((r) => r.series_uid),
+  );
   const matches = rows.map((row) => {
     const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
     Object.assign(out, select(JSON.parse(row.attributes), SERIES_DEFAULTS, query));

@@ -24,9 +24,7 @@ export const FailureReason = {
 } as const;
 
 /** The outcome of storing one instance. */
-export type StoreOutcome =
-  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string }
-  | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
+export type StoreOutcome = { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string } | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
 export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {

@@ -17,14 +17,7 @@ import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  FragmentStoreError,
-  type ByteRange,
-  type FragmentRef,
-  type FragmentStore,
-  type FragmentStoreCapabilities,
-  type FragmentStoreErrorCode,
-} from '../../adapters/fragment-store.js';
+import { FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type FragmentStoreErrorCode } from '../../adapters/fragment-store.js';
 
 /** What an adapter's test file passes to {@link runFragmentStoreSuite}. */
 export interface FragmentStoreSuiteOptions {
@@ -80,22 +73,7 @@ export const CAPABILITY_SKIPS: ReadonlyArray<{ applies(c: FragmentStoreCapabilit
 ];
 
 /** Keys the contract says are invalid, with the name of their case. */
-const INVALID_KEYS: string[] = [
-  '../x',
-  '/abs',
-  'a//b',
-  'a/./b',
-  '',
-  'a'.repeat(600),
-  'a\\b',
-  '.',
-  '..',
-  'a/..',
-  'a/',
-  'a b',
-  'a\u0000b',
-  'caf\u00e9',
-];
+const INVALID_KEYS: string[] = ['../x', '/abs', 'a//b', 'a/./b', '', 'a'.repeat(600), 'a\\b', '.', '..', 'a/..', 'a/', 'a b', 'a\u0000b', 'caf\u00e9'];
 
 /** The longest valid key: 512 bytes, in segments short enough for any file system. */
 const LONGEST_KEY = `${'k'.repeat(200)}/${'l'.repeat(200)}/${'m'.repeat(110)}`;
@@ -318,7 +296,10 @@ const cases: Record<string, Case> = {
     writing = false;
     await reader;
     const final = await store.get(refs[0].locator);
-    assert.ok(values.some((v) => v.equals(final)), 'the final content is none of the values put concurrently');
+    assert.ok(
+      values.some((v) => v.equals(final)),
+      'the final content is none of the values put concurrently',
+    );
     assert.equal(final.length, values.find((v) => v.equals(final))?.length);
     assert.deepEqual(await collect(store.list()), [locator]);
   },

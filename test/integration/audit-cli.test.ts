@@ -59,15 +59,24 @@ describe('aegis audit', () => {
     const all = await aegis(['audit', 'export', '--data', dataDir]);
     expectExit(all, 0, 'export');
     const messages = lines(all.stdout);
-    assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: EVENTS }, (_, i) => i + 1));
-    assert.ok(messages.every((m) => m.EventIdentification.EventID['csd-code'] === '110104' && /^[0-9a-f]{64}$/.test(m.mac)), 'WADO reads as DICOM Instances Transferred, with their MACs');
+    assert.deepEqual(
+      messages.map((m) => m.seq),
+      Array.from({ length: EVENTS }, (_, i) => i + 1),
+    );
+    assert.ok(
+      messages.every((m) => m.EventIdentification.EventID['csd-code'] === '110104' && /^[0-9a-f]{64}$/.test(m.mac)),
+      'WADO reads as DICOM Instances Transferred, with their MACs',
+    );
 
     const out = join(dataDir, 'export.jsonl');
     const some = await aegis(['audit', 'export', '--data', dataDir, '--from', '2025-01-01T08:00:00.003Z', '--to', '2025-01-01T08:00:00.006Z', '--out', out]);
     expectExit(some, 0, 'export --from --to --out');
     assert.equal(some.stdout, '', 'nothing on stdout with --out');
     assert.match(some.stderr, /^exported 3 audit records to /);
-    assert.deepEqual(lines(readFileSync(out, 'utf8')).map((m) => m.seq), [3, 4, 5]);
+    assert.deepEqual(
+      lines(readFileSync(out, 'utf8')).map((m) => m.seq),
+      [3, 4, 5],
+    );
     if (process.platform !== 'win32') assert.equal(statSync(out).mode & 0o777, 0o600, 'the export file is owner-only');
 
     // Each export appended an Audit Log Used record, and the trail still verifies.
@@ -75,16 +84,23 @@ describe('aegis audit', () => {
     expectExit(verify, 0, 'verify after the exports');
     assert.match(verify.stdout, new RegExp(`^audit trail intact: ${EVENTS + 2} records`));
     const latest = lines((await aegis(['audit', 'export', '--data', dataDir, '--from', '2026-01-01'])).stdout);
-    assert.deepEqual(latest.map((m) => [m.seq, m.EventIdentification.EventID['csd-code']]), [
-      [EVENTS + 1, '110101'],
-      [EVENTS + 2, '110101'],
-    ]);
+    assert.deepEqual(
+      latest.map((m) => [m.seq, m.EventIdentification.EventID['csd-code']]),
+      [
+        [EVENTS + 1, '110101'],
+        [EVENTS + 2, '110101'],
+      ],
+    );
   });
 
   it('verify: exit 1 naming the first broken record after the database was altered', async () => {
     const catalog = await Catalog.openSqlite(catalogFile());
     const row = await catalog.db.selectFrom('audit_events').select('event').where('seq', '=', 7).executeTakeFirstOrThrow();
-    await catalog.db.updateTable('audit_events').set({ event: row.event.replace('alice', 'mallory') }).where('seq', '=', 7).execute();
+    await catalog.db
+      .updateTable('audit_events')
+      .set({ event: row.event.replace('alice', 'mallory') })
+      .where('seq', '=', 7)
+      .execute();
     await catalog.close();
     const run = await aegis(['audit', 'verify', '--data', dataDir]);
     expectExit(run, 1, 'verify after tampering');
@@ -128,4 +144,3 @@ describe('aegis audit', () => {
     }
   });
 });
-

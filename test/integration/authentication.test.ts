@@ -31,12 +31,7 @@ function basic(user: string, password: string): string {
 
 /** A concrete request path for a route pattern. */
 function concretePath(pattern: string): string {
-  return pattern
-    .replace(':study', '1.2.3')
-    .replace(':series', '1.2.3.4')
-    .replace(':instance', '1.2.3.4.5')
-    .replace(':frames', '1')
-    .replace('*path', 'bulk/00420011');
+  return pattern.replace(':study', '1.2.3').replace(':series', '1.2.3.4').replace(':instance', '1.2.3.4.5').replace(':frames', '1').replace('*path', 'bulk/00420011');
 }
 
 /** Opens the gateway's catalog beside it (SQLite allows several connections) to add users and keys. */
@@ -168,7 +163,15 @@ describe('credentials', () => {
       auth: {
         bootstrapAdmin: false,
         credentialCacheSeconds: 0,
-        oidc: [{ issuer: ISSUER, audience: 'aegis-gateway', jwksUri: jwksUrl, claims: { name: 'preferred_username', role: 'realm_role', attributes: { institution: 'org' }, purpose: 'purpose_of_use' }, roles: { 'hospital-radiologist': 'radiologist', 'hospital-admin': 'admin' } }],
+        oidc: [
+          {
+            issuer: ISSUER,
+            audience: 'aegis-gateway',
+            jwksUri: jwksUrl,
+            claims: { name: 'preferred_username', role: 'realm_role', attributes: { institution: 'org' }, purpose: 'purpose_of_use' },
+            roles: { 'hospital-radiologist': 'radiologist', 'hospital-admin': 'admin' },
+          },
+        ],
       },
     });
     await addUser(gateway, 'alice');
@@ -393,7 +396,10 @@ describe('lockout', () => {
       assert.deepEqual(first, [401, 401, 401, 401, 401], 'five wrong passwords are checked');
       const delayed = [];
       for (let i = 0; i < 20; i++) delayed.push(await fromA('admin', `wrong password ${i}`));
-      assert.ok(delayed.every((r) => r.status === 429 && /^[12]$/.test(r.retryAfter ?? '')), `then 429 with Retry-After 1-2: ${JSON.stringify(delayed.slice(0, 3))}`);
+      assert.ok(
+        delayed.every((r) => r.status === 429 && /^[12]$/.test(r.retryAfter ?? '')),
+        `then 429 with Retry-After 1-2: ${JSON.stringify(delayed.slice(0, 3))}`,
+      );
       const rightFromA = await fromA('admin', PASSWORD);
       assert.equal(rightFromA.status, 429, 'from A even the right password waits');
 
@@ -423,9 +429,7 @@ describe('lockout', () => {
       assert.deepEqual(ghost, [401, 401, 401, 401, 401, 429]);
 
       await wait(300);
-      const events = await withCatalogAt(gateway.dataDir, async (catalog) =>
-        (await catalog.db.selectFrom('audit_events').select('event').orderBy('seq').execute()).map((r) => JSON.parse(r.event) as Record<string, any>),
-      );
+      const events = await withCatalogAt(gateway.dataDir, async (catalog) => (await catalog.db.selectFrom('audit_events').select('event').orderBy('seq').execute()).map((r) => JSON.parse(r.event) as Record<string, any>));
       const signIns = events.filter((e) => e.kind === 'authentication' && e.actor.name === 'admin');
       const fromClientA = signIns.filter((e) => e.actor.clientAddress !== CLIENT_B);
       const wrong = fromClientA.filter((e) => e.outcome === 'denied' && /^wrong-password/.test(e.reason));
@@ -435,8 +439,14 @@ describe('lockout', () => {
       assert.equal(fromClientA.filter((e) => e.outcome === 'denied' && /^locked out/.test(e.reason)).length, 22, 'every attempt refused while delayed');
       assert.equal(signIns.filter((e) => e.actor.clientAddress === CLIENT_B && e.outcome === 'success').length, 2, "B's sign-ins");
       const warnings = gateway.logs.map((line) => JSON.parse(line) as Record<string, any>).filter((l) => l.level === 40 && l.event === 'sign-in-lockout');
-      assert.ok(warnings.some((l) => l.user === 'admin' && l.client === '127.0.0.1' && l.scope === 'user' && l.seconds === 2), `the lockout is logged at warn level: ${JSON.stringify(warnings)}`);
-      assert.ok(warnings.every((l) => !/wrong password \d|wrong again/.test(JSON.stringify(l))), 'without the passwords tried');
+      assert.ok(
+        warnings.some((l) => l.user === 'admin' && l.client === '127.0.0.1' && l.scope === 'user' && l.seconds === 2),
+        `the lockout is logged at warn level: ${JSON.stringify(warnings)}`,
+      );
+      assert.ok(
+        warnings.every((l) => !/wrong password \d|wrong again/.test(JSON.stringify(l))),
+        'without the passwords tried',
+      );
     } finally {
       await gateway.stop();
     }

@@ -194,9 +194,7 @@ describe('bad input', { timeout: 120_000 }, () => {
       const instance = syntheticInstance({ seed: 16 });
       const { body, contentType } = stowBody([instance]);
       const epilogue = Array.from({ length: 40 }, () => Buffer.alloc(16 * 1024, 0x2e));
-      const res = answer(
-        await rawRequest(url('/studies'), { method: 'POST', headers: { 'Content-Type': contentType, Accept: DICOM_JSON }, body: [body, ...epilogue], chunkDelayMs: 5 }),
-      );
+      const res = answer(await rawRequest(url('/studies'), { method: 'POST', headers: { 'Content-Type': contentType, Accept: DICOM_JSON }, body: [body, ...epilogue], chunkDelayMs: 5 }));
       assert.equal(res.status, 200, res.body.toString());
       added.push(instance);
       assert.equal(res.headers.connection, 'close');
@@ -281,7 +279,10 @@ describe('bad input', { timeout: 120_000 }, () => {
     });
 
     it('a part whose own Content-Type is not application/dicom: 0xC000', async () => {
-      const res = await stowParts([{ bytes: Buffer.from('hello'), contentType: 'text/plain' }, { bytes: syntheticInstance({ seed: 30 }), contentType: 'image/png' }]);
+      const res = await stowParts([
+        { bytes: Buffer.from('hello'), contentType: 'text/plain' },
+        { bytes: syntheticInstance({ seed: 30 }), contentType: 'image/png' },
+      ]);
       expectStowFailure(res, 409, [CANNOT_UNDERSTAND, CANNOT_UNDERSTAND], /part media type text\/plain is not application\/dicom/);
     });
 
@@ -294,11 +295,7 @@ describe('bad input', { timeout: 120_000 }, () => {
 
     it('truncated DICOM (pydicom MR_truncated.dcm, rtplan_truncated.dcm, half a synthetic instance): 0xC000', async () => {
       const half = syntheticInstance({ seed: 32 });
-      const res = await stowParts([
-        await readFile(join(PYDICOM, 'MR_truncated.dcm')),
-        await readFile(join(PYDICOM, 'rtplan_truncated.dcm')),
-        half.subarray(0, half.length >> 1),
-      ]);
+      const res = await stowParts([await readFile(join(PYDICOM, 'MR_truncated.dcm')), await readFile(join(PYDICOM, 'rtplan_truncated.dcm')), half.subarray(0, half.length >> 1)]);
       expectStowFailure(res, 409, [CANNOT_UNDERSTAND, CANNOT_UNDERSTAND, CANNOT_UNDERSTAND], /truncated/);
       assert.equal(await isStored(sopOf(half)), false, 'the truncated instance is not stored');
     });
@@ -493,7 +490,10 @@ function expectError(res: Answer, status: number, code: string, message: RegExp)
 function expectStowFailure(res: Answer, status: number, reasons: number[], warning: RegExp): void {
   assert.equal(res.status, status, res.body.toString().slice(0, 300));
   assert.equal(res.contentType, DICOM_JSON_RESPONSE);
-  assert.deepEqual(failures(res).map((f) => f.reason), reasons);
+  assert.deepEqual(
+    failures(res).map((f) => f.reason),
+    reasons,
+  );
   if (status === 409) assert.equal(res.json['00081199'], undefined);
   assert.match(String(res.headers.warning), warning);
   assert.match(String(res.headers.warning), /^299 aegis "/);
@@ -542,7 +542,13 @@ async function listing(dir: string): Promise<Map<string, string>> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
-    out.set(path.slice(dir.length + 1).split('\\').join('/'), sha(await readFile(path)));
+    out.set(
+      path
+        .slice(dir.length + 1)
+        .split('\\')
+        .join('/'),
+      sha(await readFile(path)),
+    );
   }
   return out;
 }

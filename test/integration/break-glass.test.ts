@@ -47,10 +47,8 @@ describe('break-glass (default policy)', () => {
   });
   after(() => gateway.stop());
 
-  const declare = (user: string, body: string, contentType = 'application/json') =>
-    fetch(`${gateway.url}/auth/break-glass`, { method: 'POST', headers: { authorization: basic(user), 'content-type': contentType }, body });
-  const whoami = async (user: string, purpose?: string) =>
-    (await (await fetch(`${gateway.url}/auth/whoami`, { headers: { authorization: basic(user), ...(purpose && { 'x-purpose-of-use': purpose }) } })).json()) as Record<string, any>;
+  const declare = (user: string, body: string, contentType = 'application/json') => fetch(`${gateway.url}/auth/break-glass`, { method: 'POST', headers: { authorization: basic(user), 'content-type': contentType }, body });
+  const whoami = async (user: string, purpose?: string) => (await (await fetch(`${gateway.url}/auth/whoami`, { headers: { authorization: basic(user), ...(purpose && { 'x-purpose-of-use': purpose }) } })).json()) as Record<string, any>;
   const metadata = async (user: string, study: string, purpose?: string) => {
     const res = await fetch(`${gateway.dicomWebUrl}/studies/${study}/metadata`, { headers: { authorization: basic(user), ...(purpose && { 'x-purpose-of-use': purpose }) } });
     await res.arrayBuffer();

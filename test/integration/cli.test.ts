@@ -142,6 +142,9 @@ describe('the aegis command', () => {
     assert.equal(status, 200, text);
     await gw.stop();
     assert.equal(gw.process.exitCode, 0);
-    assert.ok(gw.logs.some((l) => l.includes('finishing in-flight requests')), 'the shutdown was graceful');
+    assert.ok(
+      gw.logs.some((l) => l.includes('finishing in-flight requests')),
+      'the shutdown was graceful',
+    );
   });
 });

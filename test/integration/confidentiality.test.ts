@@ -146,7 +146,7 @@ describe('what the backends hold', () => {
     }
   });
 
-  it('paper mode: each region backend holds its region\'s pixel bytes only, as many as the label counts say', { timeout: 300_000 }, async () => {
+  it("paper mode: each region backend holds its region's pixel bytes only, as many as the label counts say", { timeout: 300_000 }, async () => {
     const samples = accepted().filter((s) => s.parsed.pixelData?.encapsulated === false && !s.parsed.deflated);
     const gateway = await startTestGateway({ backends: BACKENDS, placement: { instances: 'local', regions: ['region-a', 'region-b'] }, protection: { mode: 'paper' } });
     const catalog = await Catalog.openSqlite(join(gateway.dataDir, 'catalog.sqlite'));
@@ -173,7 +173,10 @@ describe('what the backends hold', () => {
           for (const value of identityValues(parsed)) assert.ok(!stored.includes(Buffer.from(value, 'latin1')), 'no identity in a region');
         }
         const others = manifest.fragments.filter((f) => f.role !== 'region');
-        assert.ok(others.every((f) => f.backend === 'local'), 'skeleton, identity and labels stay on the instances backend');
+        assert.ok(
+          others.every((f) => f.backend === 'local'),
+          'skeleton, identity and labels stay on the instances backend',
+        );
       }
       assert.ok(segmented >= 5, `segmented instances checked (${segmented})`);
     } finally {

@@ -292,11 +292,16 @@ async function checkStored(outcome: Outcome, ref: ReadableRef): Promise<void> {
   const differences: string[] = [];
   const bulk: Array<{ where: string; uri: string; theirs: Buffer | undefined }> = [];
   // BulkDataURIs must be absolute; the bytes behind each are fetched over HTTP below.
-  compareDataSet(ours, ref.json, {
-    encapsulated: !NATIVE.has(ts),
-    bulkDataURI: (where) => `${instanceUrl}/bulkdata/${where}`,
-    onBulkData: (where, uri, theirs) => bulk.push({ where, uri, theirs }),
-  }, differences);
+  compareDataSet(
+    ours,
+    ref.json,
+    {
+      encapsulated: !NATIVE.has(ts),
+      bulkDataURI: (where) => `${instanceUrl}/bulkdata/${where}`,
+      onBulkData: (where, uri, theirs) => bulk.push({ where, uri, theirs }),
+    },
+    differences,
+  );
   for (const { where, uri, theirs } of bulk) {
     const res = await http(uri, { headers: { Accept: BULK } });
     if (res.status !== 200) {

@@ -35,8 +35,7 @@ describe('permissions of the data directory', { skip: !POSIX && 'modes mean noth
     const dataDir = join(scratch, 'data');
     try {
       const config = loadConfig({ object: { log: { level: 'silent' }, ...OPEN_ACCESS, dataDir, server: { port: 0 }, auth: { ...OPEN_ACCESS.auth, bootstrapAdmin: true } } });
-      const wrongModes = (modes: ReturnType<typeof modesUnder>) =>
-        [...modes].filter(([, { directory, mode }]) => mode !== (directory ? 0o700 : 0o600)).map(([path, { mode }]) => `${path.slice(dataDir.length) || '.'} ${mode.toString(8)}`);
+      const wrongModes = (modes: ReturnType<typeof modesUnder>) => [...modes].filter(([, { directory, mode }]) => mode !== (directory ? 0o700 : 0o600)).map(([path, { mode }]) => `${path.slice(dataDir.length) || '.'} ${mode.toString(8)}`);
       const running = await startServer(config, { print: () => undefined });
       try {
         const res = await stow(`${running.url}/dicom-web`, [syntheticInstance({ institutionName: 'CHU' })]);
@@ -44,7 +43,10 @@ describe('permissions of the data directory', { skip: !POSIX && 'modes mean noth
         // The WAL and shared-memory files exist while the catalog is open.
         const live = modesUnder(dataDir);
         for (const name of ['catalog.sqlite', 'catalog.sqlite-wal', 'catalog.sqlite-shm', 'admin-password', 'keys', 'stores']) assert.ok(live.has(join(dataDir, name)), `${name} exists`);
-        assert.ok([...live].some(([path, { directory }]) => path.startsWith(join(dataDir, 'stores')) && !directory), 'fragments were written');
+        assert.ok(
+          [...live].some(([path, { directory }]) => path.startsWith(join(dataDir, 'stores')) && !directory),
+          'fragments were written',
+        );
         assert.deepEqual(wrongModes(live), [], 'while running: every folder 0700 and every file 0600');
       } finally {
         await running.close();

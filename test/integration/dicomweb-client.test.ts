@@ -94,8 +94,36 @@ const common1: SyntheticOptions = {
 };
 const optA1: SyntheticOptions = { ...common1, seriesInstanceUID: seriesA, sopInstanceUID: newUid(), seriesNumber: 1, instanceNumber: 1, modality: 'CT', seriesDescription: 'Axial', rows: 32, columns: 48, seed: 1 };
 const optA2: SyntheticOptions = { ...common1, seriesInstanceUID: seriesA, sopInstanceUID: newUid(), seriesNumber: 1, instanceNumber: 2, modality: 'CT', seriesDescription: 'Axial', rows: 16, columns: 24, numberOfFrames: 4, seed: 2 };
-const optB1: SyntheticOptions = { ...common1, seriesInstanceUID: seriesB, sopInstanceUID: newUid(), seriesNumber: 2, instanceNumber: 1, modality: 'MR', seriesDescription: 'Colour', sopClassUID: SECONDARY_CAPTURE, rows: 8, columns: 10, bitsAllocated: 8, samplesPerPixel: 3, pixels: 'gradient', seed: 3 };
-const opt2: SyntheticOptions = { studyInstanceUID: study2, seriesInstanceUID: series2, sopInstanceUID: newUid(), patientName: 'Ørsted^Olga', patientID: 'DWC-2', studyDate: '20230101', studyTime: '235959', accessionNumber: 'DWC-ACC-2', modality: 'CT', rows: 8, columns: 8, seed: 4 };
+const optB1: SyntheticOptions = {
+  ...common1,
+  seriesInstanceUID: seriesB,
+  sopInstanceUID: newUid(),
+  seriesNumber: 2,
+  instanceNumber: 1,
+  modality: 'MR',
+  seriesDescription: 'Colour',
+  sopClassUID: SECONDARY_CAPTURE,
+  rows: 8,
+  columns: 10,
+  bitsAllocated: 8,
+  samplesPerPixel: 3,
+  pixels: 'gradient',
+  seed: 3,
+};
+const opt2: SyntheticOptions = {
+  studyInstanceUID: study2,
+  seriesInstanceUID: series2,
+  sopInstanceUID: newUid(),
+  patientName: 'Ørsted^Olga',
+  patientID: 'DWC-2',
+  studyDate: '20230101',
+  studyTime: '235959',
+  accessionNumber: 'DWC-ACC-2',
+  modality: 'CT',
+  rows: 8,
+  columns: 8,
+  seed: 4,
+};
 const a1 = syntheticInstance(optA1);
 const a2 = syntheticInstance(optA2);
 const b1 = syntheticInstance(optB1);
@@ -147,7 +175,9 @@ function arrayBuffer(bytes: Buffer): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) as ArrayBuffer;
 }
 function sha(bytes: ArrayBuffer | Uint8Array): string {
-  return createHash('sha256').update(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes).digest('hex');
+  return createHash('sha256')
+    .update(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes)
+    .digest('hex');
 }
 function same(actual: ArrayBuffer, expected: Uint8Array, what: string): void {
   assert.ok(actual instanceof ArrayBuffer, `${what}: the client returned an ArrayBuffer`);
@@ -342,7 +372,10 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
       assert.equal(nm[0]['0020000E'].Value[0], SAMPLES.j2k.series);
       assert.deepEqual(nm[0]['0020000D'], attr('UI', SAMPLES.j2k.study), 'series found outside a study carry the StudyInstanceUID');
       const described = await client.searchForSeries({ studyInstanceUID: study1, queryParams: { SeriesDescription: 'Col*' } });
-      assert.deepEqual(described.map((s) => [s['0020000E'].Value[0], s['0008103E']]), [[seriesB, attr('LO', 'Colour')]]);
+      assert.deepEqual(
+        described.map((s) => [s['0020000E'].Value[0], s['0008103E']]),
+        [[seriesB, attr('LO', 'Colour')]],
+      );
     });
 
     it('searches the instances of a series, of a study and across studies', async () => {
@@ -372,7 +405,10 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
         },
       ]);
       const inStudy = await client.searchForInstances({ studyInstanceUID: study1, queryParams: { SOPClassUID: SECONDARY_CAPTURE } });
-      assert.deepEqual(inStudy.map((i) => i['00080018'].Value[0]), [optB1.sopInstanceUID]);
+      assert.deepEqual(
+        inStudy.map((i) => i['00080018'].Value[0]),
+        [optB1.sopInstanceUID],
+      );
       const [j2k, ...none] = await client.searchForInstances({ queryParams: { SOPInstanceUID: SAMPLES.j2k.sop } });
       assert.equal(none.length, 0, 'one instance by SOPInstanceUID');
       assert.deepEqual(j2k, {
@@ -415,9 +451,21 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
         assert.deepEqual(m['00081030'], attr('LO', 'Client round trip'));
       }
       const seriesMeta = await client.retrieveSeriesMetadata({ studyInstanceUID: study1, seriesInstanceUID: seriesA });
-      assert.deepEqual(seriesMeta.map((m) => m['00080018'].Value[0]), [optA1.sopInstanceUID, optA2.sopInstanceUID]);
-      assert.deepEqual(seriesMeta.map((m) => m['00280008']), [undefined, attr('IS', 4)]);
-      assert.deepEqual(seriesMeta.map((m) => [m['00280010'], m['00280011']]), [[attr('US', 32), attr('US', 48)], [attr('US', 16), attr('US', 24)]]);
+      assert.deepEqual(
+        seriesMeta.map((m) => m['00080018'].Value[0]),
+        [optA1.sopInstanceUID, optA2.sopInstanceUID],
+      );
+      assert.deepEqual(
+        seriesMeta.map((m) => m['00280008']),
+        [undefined, attr('IS', 4)],
+      );
+      assert.deepEqual(
+        seriesMeta.map((m) => [m['00280010'], m['00280011']]),
+        [
+          [attr('US', 32), attr('US', 48)],
+          [attr('US', 16), attr('US', 24)],
+        ],
+      );
     });
 
     it('retrieveInstanceMetadata gives exact values and an absolute BulkDataURI that retrieveBulkData resolves (synthetic)', async () => {
@@ -505,26 +553,23 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
     });
 
     it('without transfer-syntax=* the gateway answers 406 for JPEG 2000 and Implicit VR instances (by design: it never transcodes)', async () => {
-      for (const [k, ts] of [['j2k', J2K], ['dose', IMPLICIT_LE]] as const) {
+      for (const [k, ts] of [
+        ['j2k', J2K],
+        ['dose', IMPLICIT_LE],
+      ] as const) {
         const xhr = new RecordingXhr();
         const error = await rejection(client.retrieveInstance({ ...sampleUids(k), request: { instance: xhr } }));
         assert.equal(xhr.sentHeaders.accept, CLIENT_DICOM_ACCEPT);
         assert.equal(error.status, 406, `${k}: 406 Not Acceptable`);
         assert.deepEqual(errorJson(error).error.code, 'NOT_ACCEPTABLE');
-        assert.equal(
-          errorJson(error).error.message,
-          `the instances are stored in transfer syntax ${ts}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
-        );
+        assert.equal(errorJson(error).error.message, `the instances are stored in transfer syntax ${ts}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`);
         assert.equal((await rejection(client.retrieveSeries({ studyInstanceUID: SAMPLES[k].study, seriesInstanceUID: SAMPLES[k].series }))).status, 406, `${k}: series 406`);
         assert.equal((await rejection(client.retrieveStudy({ studyInstanceUID: SAMPLES[k].study }))).status, 406, `${k}: study 406`);
       }
     });
 
     it('the client cannot ask for transfer-syntax=* through mediaTypes (a client limitation, not the gateway)', async () => {
-      assert.throws(
-        () => client.retrieveInstance({ ...sampleUids('j2k'), mediaTypes: [{ mediaType: 'application/dicom', transferSyntaxUID: '*' }] }),
-        { message: 'Media type application/ is not supported for retrieval of instance.' },
-      );
+      assert.throws(() => client.retrieveInstance({ ...sampleUids('j2k'), mediaTypes: [{ mediaType: 'application/dicom', transferSyntaxUID: '*' }] }), { message: 'Media type application/ is not supported for retrieval of instance.' });
     });
 
     it('with an XHR that adds transfer-syntax=* to Accept, every instance comes back byte for byte', async () => {
@@ -548,7 +593,7 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
   });
 
   describe('WADO-RS frames: retrieveInstanceFrames', () => {
-    it('native frames (synthetic) with OHIF\'s media types and with the client\'s default', async () => {
+    it("native frames (synthetic) with OHIF's media types and with the client's default", async () => {
       const all = syntheticPixelData(optA2);
       const frameBytes = 16 * 24 * 2;
       const frame = (n: number) => all.subarray((n - 1) * frameBytes, n * frameBytes);

@@ -21,9 +21,60 @@ describe('DICOMweb on the embedded default', () => {
   const sopA1 = newUid();
   const sopA2 = newUid();
   const sopB1 = newUid();
-  const a1 = syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: seriesA, sopInstanceUID: sopA1, instanceNumber: 1, seriesNumber: 1, patientName: 'Müller^Jürgen', patientID: 'PID-1', studyDate: '20240315', studyTime: '101500', accessionNumber: 'ACC1', modality: 'CT', rows: 32, columns: 48, seed: 1, studyDescription: 'Chest CT' });
-  const a2 = syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: seriesA, sopInstanceUID: sopA2, instanceNumber: 2, seriesNumber: 1, patientName: 'Müller^Jürgen', patientID: 'PID-1', studyDate: '20240315', studyTime: '101500', accessionNumber: 'ACC1', modality: 'CT', rows: 32, columns: 48, seed: 2, numberOfFrames: 3, studyDescription: 'Chest CT' });
-  const b1 = syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: seriesB, sopInstanceUID: sopB1, instanceNumber: 1, seriesNumber: 2, patientName: 'Müller^Jürgen', patientID: 'PID-1', studyDate: '20240315', studyTime: '101500', accessionNumber: 'ACC1', modality: 'MR', rows: 16, columns: 16, bitsAllocated: 8, samplesPerPixel: 3, seed: 3, studyDescription: 'Chest CT' });
+  const a1 = syntheticInstance({
+    studyInstanceUID: study,
+    seriesInstanceUID: seriesA,
+    sopInstanceUID: sopA1,
+    instanceNumber: 1,
+    seriesNumber: 1,
+    patientName: 'Müller^Jürgen',
+    patientID: 'PID-1',
+    studyDate: '20240315',
+    studyTime: '101500',
+    accessionNumber: 'ACC1',
+    modality: 'CT',
+    rows: 32,
+    columns: 48,
+    seed: 1,
+    studyDescription: 'Chest CT',
+  });
+  const a2 = syntheticInstance({
+    studyInstanceUID: study,
+    seriesInstanceUID: seriesA,
+    sopInstanceUID: sopA2,
+    instanceNumber: 2,
+    seriesNumber: 1,
+    patientName: 'Müller^Jürgen',
+    patientID: 'PID-1',
+    studyDate: '20240315',
+    studyTime: '101500',
+    accessionNumber: 'ACC1',
+    modality: 'CT',
+    rows: 32,
+    columns: 48,
+    seed: 2,
+    numberOfFrames: 3,
+    studyDescription: 'Chest CT',
+  });
+  const b1 = syntheticInstance({
+    studyInstanceUID: study,
+    seriesInstanceUID: seriesB,
+    sopInstanceUID: sopB1,
+    instanceNumber: 1,
+    seriesNumber: 2,
+    patientName: 'Müller^Jürgen',
+    patientID: 'PID-1',
+    studyDate: '20240315',
+    studyTime: '101500',
+    accessionNumber: 'ACC1',
+    modality: 'MR',
+    rows: 16,
+    columns: 16,
+    bitsAllocated: 8,
+    samplesPerPixel: 3,
+    seed: 3,
+    studyDescription: 'Chest CT',
+  });
 
   before(async () => {
     gw = await startTestGateway();
@@ -37,7 +88,10 @@ describe('DICOMweb on the embedded default', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /^application\/dicom\+json/);
     const refs = res.json!['00081199'].Value as Record<string, any>[];
-    assert.deepEqual(refs.map((r) => value(r, '00081155')), [sopA1, sopA2, sopB1]);
+    assert.deepEqual(
+      refs.map((r) => value(r, '00081155')),
+      [sopA1, sopA2, sopB1],
+    );
     assert.equal(value(refs[0], '00081190'), `${gw.dicomWebUrl}/studies/${study}/series/${seriesA}/instances/${sopA1}`);
     assert.equal(value(res.json!, '00081190'), `${gw.dicomWebUrl}/studies/${study}`);
     assert.equal(res.json!['00081198'], undefined);
@@ -80,7 +134,10 @@ describe('DICOMweb on the embedded default', () => {
     assert.ok(instance[0].bytes.equals(a2), 'instance[0].bytes.equals(a2)');
     assert.equal(instance[0].headers['content-type'], 'application/dicom; transfer-syntax=1.2.840.10008.1.2.1');
     const series = await retrieveAsStored(`${gw.dicomWebUrl}/studies/${study}/series/${seriesA}`);
-    assert.deepEqual(series.map((p) => sha(p.bytes)), [sha(a1), sha(a2)]);
+    assert.deepEqual(
+      series.map((p) => sha(p.bytes)),
+      [sha(a1), sha(a2)],
+    );
     const whole = await retrieveAsStored(`${gw.dicomWebUrl}/studies/${study}`);
     assert.deepEqual(whole.map((p) => sha(p.bytes)).sort(), [sha(a1), sha(a2), sha(b1)].sort());
   });
@@ -178,31 +235,31 @@ describe('DICOMweb on the embedded default', () => {
 
     it('matches keywords and hex tags, wildcards, UID lists, date and time ranges', async () => {
       const hit = (r: { json: any[] }) => r.json.some((s) => value(s, '0020000D') === study);
-      assert.ok(hit(await qido('/studies?PatientID=PID-1')), 'hit(await qido(\'/studies?PatientID=PID-1\'))');
-      assert.ok(hit(await qido('/studies?00100020=PID-1')), 'hit(await qido(\'/studies?00100020=PID-1\'))');
-      assert.ok(!hit(await qido('/studies?PatientID=PID-2')), '!hit(await qido(\'/studies?PatientID=PID-2\'))');
-      assert.ok(hit(await qido('/studies?PatientID=PID-?')), 'hit(await qido(\'/studies?PatientID=PID-?\'))');
-      assert.ok(hit(await qido('/studies?PatientName=*ller*')), 'hit(await qido(\'/studies?PatientName=*ller*\'))');
+      assert.ok(hit(await qido('/studies?PatientID=PID-1')), "hit(await qido('/studies?PatientID=PID-1'))");
+      assert.ok(hit(await qido('/studies?00100020=PID-1')), "hit(await qido('/studies?00100020=PID-1'))");
+      assert.ok(!hit(await qido('/studies?PatientID=PID-2')), "!hit(await qido('/studies?PatientID=PID-2'))");
+      assert.ok(hit(await qido('/studies?PatientID=PID-?')), "hit(await qido('/studies?PatientID=PID-?'))");
+      assert.ok(hit(await qido('/studies?PatientName=*ller*')), "hit(await qido('/studies?PatientName=*ller*'))");
       assert.ok(!hit(await qido('/studies?PatientName=*LLER*')), 'wildcard matching is case-sensitive');
       assert.ok(hit(await qido(`/studies?StudyInstanceUID=1.2.3\\${study}`)), 'hit(await qido(`/studies?StudyInstanceUID=1.2.3\\\\${study}`))');
       assert.ok(hit(await qido(`/studies?StudyInstanceUID=1.2.3,${study}`)), 'hit(await qido(`/studies?StudyInstanceUID=1.2.3,${study}`))');
-      assert.ok(hit(await qido('/studies?StudyDate=20240101-20241231')), 'hit(await qido(\'/studies?StudyDate=20240101-20241231\'))');
-      assert.ok(hit(await qido('/studies?StudyDate=-20240315')), 'hit(await qido(\'/studies?StudyDate=-20240315\'))');
-      assert.ok(hit(await qido('/studies?StudyDate=20240315-')), 'hit(await qido(\'/studies?StudyDate=20240315-\'))');
-      assert.ok(!hit(await qido('/studies?StudyDate=20240316-')), '!hit(await qido(\'/studies?StudyDate=20240316-\'))');
-      assert.ok(hit(await qido('/studies?StudyTime=1000-1030')), 'hit(await qido(\'/studies?StudyTime=1000-1030\'))');
-      assert.ok(!hit(await qido('/studies?StudyTime=1016-')), '!hit(await qido(\'/studies?StudyTime=1016-\'))');
-      assert.ok(hit(await qido('/studies?ModalitiesInStudy=MR')), 'hit(await qido(\'/studies?ModalitiesInStudy=MR\'))');
-      assert.ok(!hit(await qido('/studies?ModalitiesInStudy=US')), '!hit(await qido(\'/studies?ModalitiesInStudy=US\'))');
-      assert.ok(hit(await qido('/studies?AccessionNumber=ACC1&PatientName=*')), 'hit(await qido(\'/studies?AccessionNumber=ACC1&PatientName=*\'))');
+      assert.ok(hit(await qido('/studies?StudyDate=20240101-20241231')), "hit(await qido('/studies?StudyDate=20240101-20241231'))");
+      assert.ok(hit(await qido('/studies?StudyDate=-20240315')), "hit(await qido('/studies?StudyDate=-20240315'))");
+      assert.ok(hit(await qido('/studies?StudyDate=20240315-')), "hit(await qido('/studies?StudyDate=20240315-'))");
+      assert.ok(!hit(await qido('/studies?StudyDate=20240316-')), "!hit(await qido('/studies?StudyDate=20240316-'))");
+      assert.ok(hit(await qido('/studies?StudyTime=1000-1030')), "hit(await qido('/studies?StudyTime=1000-1030'))");
+      assert.ok(!hit(await qido('/studies?StudyTime=1016-')), "!hit(await qido('/studies?StudyTime=1016-'))");
+      assert.ok(hit(await qido('/studies?ModalitiesInStudy=MR')), "hit(await qido('/studies?ModalitiesInStudy=MR'))");
+      assert.ok(!hit(await qido('/studies?ModalitiesInStudy=US')), "!hit(await qido('/studies?ModalitiesInStudy=US'))");
+      assert.ok(hit(await qido('/studies?AccessionNumber=ACC1&PatientName=*')), "hit(await qido('/studies?AccessionNumber=ACC1&PatientName=*'))");
     });
 
     it('fuzzymatching is case- and accent-insensitive on person names', async () => {
       const hit = (r: { json: any[] }) => r.json.some((s) => value(s, '0020000D') === study);
-      assert.ok(hit(await qido('/studies?PatientName=muller&fuzzymatching=true')), 'hit(await qido(\'/studies?PatientName=muller&fuzzymatching=true\'))');
-      assert.ok(hit(await qido('/studies?PatientName=JURGEN&fuzzymatching=true')), 'hit(await qido(\'/studies?PatientName=JURGEN&fuzzymatching=true\'))');
-      assert.ok(!hit(await qido('/studies?PatientName=muller&fuzzymatching=false')), '!hit(await qido(\'/studies?PatientName=muller&fuzzymatching=false\'))');
-      assert.ok(!hit(await qido('/studies?PatientName=jurgenx&fuzzymatching=true')), '!hit(await qido(\'/studies?PatientName=jurgenx&fuzzymatching=true\'))');
+      assert.ok(hit(await qido('/studies?PatientName=muller&fuzzymatching=true')), "hit(await qido('/studies?PatientName=muller&fuzzymatching=true'))");
+      assert.ok(hit(await qido('/studies?PatientName=JURGEN&fuzzymatching=true')), "hit(await qido('/studies?PatientName=JURGEN&fuzzymatching=true'))");
+      assert.ok(!hit(await qido('/studies?PatientName=muller&fuzzymatching=false')), "!hit(await qido('/studies?PatientName=muller&fuzzymatching=false'))");
+      assert.ok(!hit(await qido('/studies?PatientName=jurgenx&fuzzymatching=true')), "!hit(await qido('/studies?PatientName=jurgenx&fuzzymatching=true'))");
     });
 
     it('includefield adds attributes; all returns every study attribute held', async () => {
@@ -224,7 +281,10 @@ describe('DICOMweb on the embedded default', () => {
       assert.equal(value(a, '00080060'), 'CT');
       assert.equal((await qido(`/series?Modality=MR&StudyInstanceUID=${study}`)).json.length, 1);
       const inst = await qido(`/studies/${study}/series/${seriesA}/instances`);
-      assert.deepEqual(inst.json.map((i: any) => value(i, '00080018')), [sopA1, sopA2]);
+      assert.deepEqual(
+        inst.json.map((i: any) => value(i, '00080018')),
+        [sopA1, sopA2],
+      );
       assert.equal(value(inst.json[1], '00280008'), 3);
       assert.equal((await qido(`/studies/${study}/instances?SOPInstanceUID=${sopB1}`)).json.length, 1);
       const global = await qido(`/instances?SOPInstanceUID=${sopB1}`);

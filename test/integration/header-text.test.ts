@@ -42,7 +42,10 @@ describe('text from files in response headers', () => {
     });
     assert.equal(res.status, 409, res.body.toString());
     const json = JSON.parse(res.body.toString());
-    assert.deepEqual(json['00081198'].Value.map((item: any) => item['00081197'].Value[0]), studies.map(() => DOES_NOT_MATCH));
+    assert.deepEqual(
+      json['00081198'].Value.map((item: any) => item['00081197'].Value[0]),
+      studies.map(() => DOES_NOT_MATCH),
+    );
     assert.equal(res.headers['x-injected'], undefined, 'no header smuggled in');
     const warnings = String(res.headers.warning).split(/, (?=299 )/);
     assert.equal(warnings.length, studies.length);

@@ -110,12 +110,7 @@ const ACCEPT_OF: Record<Exclude<RouteKind, 'other'>, string> = {
 
 /** A concrete path of a route pattern for an instance; a parameter this test does not know fails it. */
 function concretePath(pattern: string, instance: Stored): string {
-  const path = pattern
-    .replace(':study', instance.study)
-    .replace(':series', instance.series)
-    .replace(':instance', instance.sop)
-    .replace(':frames', '1')
-    .replace('*path', '7FE00010');
+  const path = pattern.replace(':study', instance.study).replace(':series', instance.series).replace(':instance', instance.sop).replace(':frames', '1').replace('*path', '7FE00010');
   assert.doesNotMatch(path, /[:*]/, `route ${pattern} has a parameter this test cannot fill: teach concretePath about it`);
   return path;
 }
@@ -185,11 +180,7 @@ describe('every route answers as the instance view decides', () => {
   it('the decision withholds pixels in the two cases, and only there', () => {
     const decisions = PEOPLE.flatMap((person) => instances.map((instance) => [person.name, instance.label, instanceView(person.view, instance.metadata!)] as const));
     const withheld = decisions.filter(([, , d]) => d.pixelsWithheld !== undefined).map(([who, what, d]) => `${who}/${what}/${d.pixelsWithheld!.code}/${d.instanceRefused?.code ?? 'instance given'}`);
-    assert.deepEqual(withheld.sort(), [
-      'clerk/burned-in annotation/NOT_FOUND/instance given',
-      'clerk/no burned-in annotation/NOT_FOUND/instance given',
-      'researcher/burned-in annotation/FORBIDDEN/FORBIDDEN',
-    ]);
+    assert.deepEqual(withheld.sort(), ['clerk/burned-in annotation/NOT_FOUND/instance given', 'clerk/no burned-in annotation/NOT_FOUND/instance given', 'researcher/burned-in annotation/FORBIDDEN/FORBIDDEN']);
   });
 
   it('no route gives the pixels or their bulk data URL that the decision withholds; pixel routes refuse as it says', { timeout: 300_000 }, async () => {
@@ -272,7 +263,17 @@ describe('every route answers as the instance view decides', () => {
     const series = newUid();
     const parts = (['YES', 'NO'] as const).map((burnedIn, i) => {
       const sop = newUid();
-      const bytes = syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, rows: 8, columns: 8, pixels: 'random', seed: 40 + i, institutionName: 'CHU', extra: [{ tag: '00280301', vr: 'CS', value: burnedIn }] });
+      const bytes = syntheticInstance({
+        studyInstanceUID: study,
+        seriesInstanceUID: series,
+        sopInstanceUID: sop,
+        rows: 8,
+        columns: 8,
+        pixels: 'random',
+        seed: 40 + i,
+        institutionName: 'CHU',
+        extra: [{ tag: '00280301', vr: 'CS', value: burnedIn }],
+      });
       return { sop, bytes };
     });
     const { body, contentType } = stowBody(parts.map((p) => p.bytes));

@@ -55,9 +55,18 @@ describe('integrity of stored data', () => {
     }
     assert.ok(stored.length >= 5, `instances (${stored.length})`);
     const kinds = await Promise.all(stored.map(async (s) => (JSON.parse((await catalog.findInstance(s.sop))!.manifest!) as { pixels: { kind: string; watermark?: { applied: boolean } } }).pixels));
-    assert.ok(kinds.some((p) => p.kind === 'segmented' && p.watermark?.applied), 'some instances are segmented and watermarked');
-    assert.ok(kinds.some((p) => p.kind === 'striped'), 'some are striped (encapsulated)');
-    assert.ok(kinds.some((p) => p.kind === 'opaque'), 'one is deflated (opaque)');
+    assert.ok(
+      kinds.some((p) => p.kind === 'segmented' && p.watermark?.applied),
+      'some instances are segmented and watermarked',
+    );
+    assert.ok(
+      kinds.some((p) => p.kind === 'striped'),
+      'some are striped (encapsulated)',
+    );
+    assert.ok(
+      kinds.some((p) => p.kind === 'opaque'),
+      'one is deflated (opaque)',
+    );
   });
   after(async () => {
     await catalog.close();
@@ -77,7 +86,11 @@ describe('integrity of stored data', () => {
         const text = Buffer.from(row.manifest!, 'utf8');
         const bit = Math.floor(next() * text.length * 8);
         text[bit >> 3] ^= 1 << (bit & 7);
-        await catalog.db.updateTable('instances').set({ manifest: text.toString('latin1') }).where('sop_instance_uid', '=', victim.sop).execute();
+        await catalog.db
+          .updateTable('instances')
+          .set({ manifest: text.toString('latin1') })
+          .where('sop_instance_uid', '=', victim.sop)
+          .execute();
         const res = await read(victim.url);
         assert.equal(res.status, 502, `flip ${n}: catalog manifest bit ${bit} of ${victim.sop}`);
         await catalog.db.updateTable('instances').set({ manifest: row.manifest }).where('sop_instance_uid', '=', victim.sop).execute();
@@ -142,7 +155,9 @@ describe('integrity of stored data', () => {
     const rows = await catalog.db.selectFrom('audit_events').select('event').execute();
     const integrity = rows.map((r) => JSON.parse(r.event) as Record<string, any>).filter((e) => e.kind === 'integrity');
     assert.ok(integrity.length >= FLIPS * 0.7, `integrity events: ${integrity.length}`);
-    assert.ok(integrity.every((e) => e.http.status === 502 && e.resources.length > 0), 'each names the instance and the 502');
+    assert.ok(
+      integrity.every((e) => e.http.status === 502 && e.resources.length > 0),
+      'each names the instance and the 502',
+    );
   });
 });
-

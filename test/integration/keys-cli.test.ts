@@ -97,7 +97,13 @@ describe('aegis keys', () => {
     runs.push(json);
     expectExit(json, 0, 'list --json');
     const listed = JSON.parse(json.stdout) as Array<Record<string, unknown>>;
-    assert.deepEqual(listed.map((k) => [k.id, k.active, k.source, k.development]), [['k1', false, 'file', false], ['k2', true, 'file', false]]);
+    assert.deepEqual(
+      listed.map((k) => [k.id, k.active, k.source, k.development]),
+      [
+        ['k1', false, 'file', false],
+        ['k2', true, 'file', false],
+      ],
+    );
     assert.deepEqual(Object.keys(listed[0]).sort(), ['active', 'createdAt', 'development', 'id', 'source']);
   });
 

@@ -106,10 +106,14 @@ describe('malformed request lines', { timeout: 180_000 }, () => {
 
     let trail: Awaited<ReturnType<typeof readTrail>> | undefined;
     const missing = () => CASES.map((_, i) => `mal-${i}`).filter((id) => !trail!.events.some((e) => e.requestId === id));
-    await until(async () => {
-      trail = await readTrail(gw.dataDir);
-      return missing().length === 0;
-    }, 'an audit record of every malformed request', 10_000).catch(() => assert.deepEqual(missing(), [], 'every malformed request has an audit record'));
+    await until(
+      async () => {
+        trail = await readTrail(gw.dataDir);
+        return missing().length === 0;
+      },
+      'an audit record of every malformed request',
+      10_000,
+    ).catch(() => assert.deepEqual(missing(), [], 'every malformed request has an audit record'));
     for (const [i, { status }] of CASES.entries()) {
       const event = trail!.events.find((e) => e.requestId === `mal-${i}`)!;
       assert.equal(event.kind, 'request');

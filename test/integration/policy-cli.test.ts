@@ -39,9 +39,32 @@ describe('aegis policy', () => {
     ]) {
       await catalog.db
         .insertInto('studies')
-        .values({ study_uid: uid, patient_name: null, patient_name_fuzzy: null, patient_id: 'P1', patient_birth_date: null, patient_sex: null, study_date: '20240101', study_time: null, accession_number: null, referring_physician_name: null, referring_physician_fuzzy: null, study_id: null, study_description: null, institution_name: institution, department_name: null, confidentiality_code: confidentiality, attributes: '{}', created_at: now, updated_at: now })
+        .values({
+          study_uid: uid,
+          patient_name: null,
+          patient_name_fuzzy: null,
+          patient_id: 'P1',
+          patient_birth_date: null,
+          patient_sex: null,
+          study_date: '20240101',
+          study_time: null,
+          accession_number: null,
+          referring_physician_name: null,
+          referring_physician_fuzzy: null,
+          study_id: null,
+          study_description: null,
+          institution_name: institution,
+          department_name: null,
+          confidentiality_code: confidentiality,
+          attributes: '{}',
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
-      await catalog.db.insertInto('series').values({ series_uid: `${uid}.1`, study_uid: uid, modality: 'CT', series_number: 1, series_description: null, performed_start_date: null, performed_start_time: null, attributes: '{}', created_at: now }).execute();
+      await catalog.db
+        .insertInto('series')
+        .values({ series_uid: `${uid}.1`, study_uid: uid, modality: 'CT', series_number: 1, series_description: null, performed_start_date: null, performed_start_time: null, attributes: '{}', created_at: now })
+        .execute();
       // What the policy reads of the study's instances: one combination, or two when they name two institutions.
       for (const [i, name] of [institution, otherInstitution].filter((n) => n !== undefined).entries()) {
         await catalog.db
@@ -117,7 +140,10 @@ rules, in file order (+ applies, - does not):
     assert.equal(json.policy, file);
     assert.deepEqual(json.decision, { allowed: true, rule: 'night-only', reason: "allowed by rule 'night-only'" });
     assert.equal(json.clock, 'wed 05:59');
-    assert.deepEqual(json.rules.map((r) => [r.id, r.applies]), [['night-only', true]]);
+    assert.deepEqual(
+      json.rules.map((r) => [r.id, r.applies]),
+      [['night-only', true]],
+    );
   });
 
   it('exits 1 for an unknown user, study or catalog, 2 for a wrong command line', async () => {

@@ -126,10 +126,7 @@ function instanceOf(study: Study, sop = study.instance): Buffer {
     institutionName: study.institution,
     patientName: `Patient^${study.uid.slice(-6)}`,
     patientID: `PID-${study.uid.slice(-6)}`,
-    extra: [
-      { tag: '00081040', vr: 'LO', value: study.department },
-      ...(study.confidentiality ? [{ tag: '00401008', vr: 'LO', value: study.confidentiality }] : []),
-    ],
+    extra: [{ tag: '00081040', vr: 'LO', value: study.department }, ...(study.confidentiality ? [{ tag: '00401008', vr: 'LO', value: study.confidentiality }] : [])],
   });
 }
 
@@ -188,14 +185,21 @@ describe('policy matrix over HTTP', () => {
     for (const [institution, department, confidentiality, count] of layout) {
       for (let i = 0; i < count; i++) studies.push({ uid: newUid(), series: newUid(), instance: newUid(), institution, department, confidentiality });
     }
-    const stored = await stowAs(gateway, basic('root'), studies.map((s) => instanceOf(s)));
+    const stored = await stowAs(
+      gateway,
+      basic('root'),
+      studies.map((s) => instanceOf(s)),
+    );
     assert.equal(stored.status, 200, `admin stores the ${studies.length} studies`);
   });
   after(() => gateway.stop());
 
   it('search: QIDO pages hold only permitted studies, and together all of them', async () => {
     for (const person of PEOPLE) {
-      const permitted = studies.filter((s) => expected(person, 'search', s)).map((s) => s.uid).sort();
+      const permitted = studies
+        .filter((s) => expected(person, 'search', s))
+        .map((s) => s.uid)
+        .sort();
       for (const limit of [1, 2, 5, 100]) {
         const { status, pages } = await searchAll(gateway, person, limit);
         if (!ROLES_THAT_SEARCH.includes(person.role)) {
@@ -235,7 +239,11 @@ describe('policy matrix over HTTP', () => {
     assert.ok(!plain.tags.includes(IMAGE_TYPE));
     // Beyond the defaults, a search shows what it could match on: StudyDescription and TransferSyntaxUID here.
     const matchable = [...plain.tags, '00081030', '00083002'].sort();
-    for (const [query, tags] of [['includefield=all', matchable], ['includefield=ImageType', plain.tags], [`includefield=${IMAGE_TYPE}&PatientID=PID-${study.uid.slice(-6)}`, plain.tags]] as const) {
+    for (const [query, tags] of [
+      ['includefield=all', matchable],
+      ['includefield=ImageType', plain.tags],
+      [`includefield=${IMAGE_TYPE}&PatientID=PID-${study.uid.slice(-6)}`, plain.tags],
+    ] as const) {
       const searched = await instances(arch, query);
       assert.deepEqual(searched.tags, tags, `${arch.name} may not read the study: ${query} adds nothing it could not match on`);
       assert.equal(searched.warning, '299 aegis "includefield is not honoured for 1 results of studies you may search but not read: they show the default and matching attributes only"');
@@ -251,10 +259,7 @@ describe('policy matrix over HTTP', () => {
     for (const person of PEOPLE) {
       for (const study of studies) {
         for (const action of ['read', 'export'] as const) {
-          const url =
-            action === 'read'
-              ? `${gateway.dicomWebUrl}/studies/${study.uid}/metadata`
-              : `${gateway.dicomWebUrl}/studies/${study.uid}/series/${study.series}/instances/${study.instance}`;
+          const url = action === 'read' ? `${gateway.dicomWebUrl}/studies/${study.uid}/metadata` : `${gateway.dicomWebUrl}/studies/${study.uid}/series/${study.series}/instances/${study.instance}`;
           const accept = action === 'read' ? 'application/dicom+json' : 'multipart/related; type="application/dicom"; transfer-syntax=*';
           const res = await fetch(url, { headers: { ...headersOf(person), accept } });
           await res.arrayBuffer();
@@ -330,8 +335,7 @@ describe('policy matrix over HTTP', () => {
     const elsewhere = studies.find((s) => s.institution === 'General')!;
     const url = `${gateway.dicomWebUrl}/studies/${elsewhere.uid}/metadata`;
     assert.equal((await fetch(url, { headers: headersOf(phys) })).status, 404, 'before break-glass');
-    const declare = (person: Person, body: Record<string, unknown>) =>
-      fetch(`${gateway.url}/auth/break-glass`, { method: 'POST', headers: { ...headersOf(person), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const declare = (person: Person, body: Record<string, unknown>) => fetch(`${gateway.url}/auth/break-glass`, { method: 'POST', headers: { ...headersOf(person), 'content-type': 'application/json' }, body: JSON.stringify(body) });
     assert.equal((await declare(rad, { reason: 'patient collapsed in the ward', purpose: 'ETREAT' })).status, 403, 'a radiologist may not break the glass here');
     assert.equal((await declare(phys, { purpose: 'ETREAT' })).status, 400, 'a reason is mandatory');
     assert.equal((await declare(phys, { reason: 'patient collapsed in the ward', purpose: 'TREAT' })).status, 400, 'purpose must be ETREAT');
@@ -362,7 +366,10 @@ describe('policy matrix over HTTP', () => {
     assert.ok(read, 'the emergency read is audited');
     assert.equal(read.emergency, true, 'and flagged');
     assert.equal(read.policyRule, 'physician-emergency', 'with the rule that allowed it');
-    assert.ok(trail.some((e) => e.kind === 'break-glass' && e.outcome === 'denied' && e.actor.name === rad.name), 'the refused declaration is audited');
+    assert.ok(
+      trail.some((e) => e.kind === 'break-glass' && e.outcome === 'denied' && e.actor.name === rad.name),
+      'the refused declaration is audited',
+    );
   });
 
   it('the audit trail records refusals with the subject, the study and the outcome', async () => {
@@ -370,7 +377,10 @@ describe('policy matrix over HTTP', () => {
     const rad = PEOPLE[0];
     const denied = trail.filter((e) => e.kind === 'request' && e.actor.name === rad.name && e.outcome === 'denied' && /\/studies\/[0-9.]+\//.test(e.http.path));
     assert.ok(denied.length > 0, 'denied reads of the radiologist are audited');
-    assert.ok(denied.every((e) => e.resources.length > 0 && e.actor.attributes?.institution === 'St Mary'), 'with the study and the attributes used');
+    assert.ok(
+      denied.every((e) => e.resources.length > 0 && e.actor.attributes?.institution === 'St Mary'),
+      'with the study and the attributes used',
+    );
     const allowed = trail.find((e) => e.kind === 'request' && e.actor.name === rad.name && e.outcome === 'success' && e.action === 'read');
     assert.equal(allowed?.policyRule, 'radiologist-own-institution');
   });
@@ -387,4 +397,3 @@ async function auditEvents(gateway: TestGateway): Promise<Array<Record<string, a
     await catalog.close();
   }
 }
-

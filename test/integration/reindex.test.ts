@@ -61,13 +61,19 @@ describe('aegis reindex', () => {
     const victim = ((await readdir(store, { recursive: true })) as string[]).find((name) => /^[0-9a-f]{2}\/[0-9a-f]{32}$/.test(name))!;
     assert.ok(victim, 'a manifest copy m/<ab>/<id>');
     const text = await readFile(join(store, victim), 'utf8');
-    await writeFile(join(store, victim), text.replace(/"sealed":"(.)/, (_, c: string) => `"sealed":"${c === 'A' ? 'B' : 'A'}`));
+    await writeFile(
+      join(store, victim),
+      text.replace(/"sealed":"(.)/, (_, c: string) => `"sealed":"${c === 'A' ? 'B' : 'A'}`),
+    );
     for (const name of await readdir(dataDir)) if (name.startsWith('catalog.sqlite')) await rm(join(dataDir, name));
     const tampered = await runAegis(['reindex', '--data', dataDir, '--json']);
     assert.equal(tampered.status, 1, 'exit 1 when a manifest does not verify');
     const tamperedReport = JSON.parse(tampered.stdout) as { restored: number; failed: Array<{ locator: string }> };
     assert.equal(tamperedReport.restored, instances.length - 1);
-    assert.deepEqual(tamperedReport.failed.map((f) => f.locator), [`m/${victim}`]);
+    assert.deepEqual(
+      tamperedReport.failed.map((f) => f.locator),
+      [`m/${victim}`],
+    );
     await rm(dataDir, { recursive: true, force: true });
   });
 });

@@ -111,9 +111,7 @@ describe('research view versus treating radiologist (default policy)', () => {
       const got = await retrieveInstance(urls.get(file)!.instance, { authorization: rad });
       assert.equal(got.status, 200, `${file}: the radiologist of ${institution} exports it`);
       assert.ok(got.bytes!.equals(originals.get(file)!), `${file}: byte-identical to the original`);
-      const [mine, admins] = await Promise.all(
-        [rad, basic('root')].map(async (authorization) => (await fetch(urls.get(file)!.metadata, { headers: { authorization } })).text()),
-      );
+      const [mine, admins] = await Promise.all([rad, basic('root')].map(async (authorization) => (await fetch(urls.get(file)!.metadata, { headers: { authorization } })).text()));
       assert.equal(mine, admins, `${file}: metadata unchanged`);
       for (const { value } of truth[join(SAMPLES, file)].identity.filter((i) => i.keyword === 'PatientName')) {
         assert.ok(mine.includes(value.split('^')[0]), `${file}: the radiologist sees the patient's name`);
@@ -148,7 +146,10 @@ describe('research view versus treating radiologist (default policy)', () => {
       // Values that also occur inside a UID (dates in UIDs) stay with the UID (Retain UIDs Option);
       // values within a kept attribute's (InstitutionName 'TOSHIBA' in Manufacturer 'TOSHIBA_MEC') stay with it.
       const identity = original.identity.filter(({ value }) => !original.uids.some((uid) => uid.includes(value)) && !original.kept.some((kept) => kept.includes(value)));
-      assert.ok(identity.some((i) => i.keyword === 'PatientName' || i.keyword === 'PatientID'), `${file}: the original has identity to remove`);
+      assert.ok(
+        identity.some((i) => i.keyword === 'PatientName' || i.keyword === 'PatientID'),
+        `${file}: the original has identity to remove`,
+      );
       for (const { keyword, value } of identity) {
         if (value === 'ANONYMOUS' || value === 'Anonymized' || value === 'Anonymous') continue; // already a dummy in the original
         assert.ok(!bytes.includes(value), `${file}: the research instance still holds ${keyword} '${value}'`);

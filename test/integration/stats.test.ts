@@ -118,7 +118,11 @@ describe('protection statistics', () => {
     });
     assert.deepEqual(stats.identity, { split: 3, opaque: { count: 1, reasons: { 'deflated data set': 1 } } });
 
-    assert.equal(stats.bytes.received, sizes.reduce((a, b) => a + b, 0), 'received: the bytes of the 4 files');
+    assert.equal(
+      stats.bytes.received,
+      sizes.reduce((a, b) => a + b, 0),
+      'received: the bytes of the 4 files',
+    );
     assert.deepEqual(Object.keys(stats.bytes.backends).sort(), ['local', 'remote']);
     let stored = 0;
     for (const name of ['local', 'remote']) {

@@ -21,7 +21,7 @@ const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 
 function deflated(instance: Buffer): Buffer {
   const metaEnd = 144 + instance.readUInt32LE(140);
   const elements: Buffer[] = [];
-  for (let at = 144; at < metaEnd; ) {
+  for (let at = 144; at < metaEnd;) {
     const vr = instance.toString('latin1', at + 4, at + 6);
     const long = LONG_VRS.has(vr);
     const length = long ? instance.readUInt32LE(at + 8) : instance.readUInt16LE(at + 6);
@@ -61,7 +61,10 @@ describe('deflated data sets in STOW-RS', () => {
     const res = await rawRequest(`${gw.dicomWebUrl}/studies`, { method: 'POST', headers: { 'Content-Type': contentType, 'Content-Length': body.length, Accept: 'application/dicom+json' }, body });
     assert.equal(res.status, 202, res.body.toString());
     const json = JSON.parse(res.body.toString());
-    assert.deepEqual(json['00081198'].Value.map((item: any) => item['00081197'].Value[0]), [OUT_OF_RESOURCES]);
+    assert.deepEqual(
+      json['00081198'].Value.map((item: any) => item['00081197'].Value[0]),
+      [OUT_OF_RESOURCES],
+    );
     assert.equal(json['00081199'].Value.length, 1, 'the other instance is stored');
     assert.equal(res.headers.warning, `299 aegis "the deflated data set inflates to more than ${4 * MiB} bytes (limits.maxInflatedBytes)"`);
   });

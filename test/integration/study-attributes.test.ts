@@ -123,12 +123,12 @@ describe('study attributes for the policy come from every instance (default poli
     assert.equal(await status('root', `/studies/${mixed.study}/metadata`), 200);
   });
 
-  it('a modality may not add an instance naming another institution to its own institution\'s study', async () => {
+  it("a modality may not add an instance naming another institution to its own institution's study", async () => {
     const own: Uids = { study: newUid(), series: newUid(), sop: newUid() };
     assert.equal((await store('ct-chu', [instance(own, 'CHU')])).status, 200, 'its own institution');
     const foreign = await store('ct-chu', [instance({ ...own, sop: newUid() }, 'Clinique')]);
     assert.equal(foreign.status, 409, 'an instance naming another institution is refused');
     assert.equal(foreign.json['00081198'].Value[0]['00081197'].Value[0], 0x0124);
-    assert.equal(await status('rad-chu', `/studies/${own.study}/metadata`), 200, 'the study stays its institution\'s');
+    assert.equal(await status('rad-chu', `/studies/${own.study}/metadata`), 200, "the study stays its institution's");
   });
 });

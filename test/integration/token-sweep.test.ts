@@ -177,17 +177,41 @@ describe('token sweep: forged credentials are refused with 401 on every kind of 
       ['the right key under an unknown kid', () => hmacJwt(ourHeader('k2'), ourClaims(), accessKey)],
       ['the right key without a kid', () => hmacJwt(ourHeader(), ourClaims(), accessKey)],
       ['alg none, no signature', () => `${base64url({ alg: 'none', typ: 'at+jwt', kid: 'k1' })}.${base64url(ourClaims())}.`],
-      ['alg none, the right signature', () => { const good = hmacJwt(ourHeader('k1'), ourClaims(), accessKey).split('.'); return `${base64url({ alg: 'none', typ: 'at+jwt', kid: 'k1' })}.${good[1]}.${good[2]}`; }],
+      [
+        'alg none, the right signature',
+        () => {
+          const good = hmacJwt(ourHeader('k1'), ourClaims(), accessKey).split('.');
+          return `${base64url({ alg: 'none', typ: 'at+jwt', kid: 'k1' })}.${good[1]}.${good[2]}`;
+        },
+      ],
       ['HS512 under the right key', () => hmacJwt({ ...ourHeader('k1'), alg: 'HS512' }, ourClaims(), accessKey, 512)],
       ['typ JWT instead of at+jwt', () => hmacJwt({ ...ourHeader('k1'), typ: 'JWT' }, ourClaims(), accessKey)],
       ['no typ', () => hmacJwt({ alg: 'HS256', kid: 'k1' }, ourClaims(), accessKey)],
       ['expired', () => hmacJwt(ourHeader('k1'), { ...ourClaims(), iat: now() - 1200, exp: now() - 600 }, accessKey)],
-      ['no exp', () => { const { exp: _exp, ...claims } = ourClaims(); return hmacJwt(ourHeader('k1'), claims, accessKey); }],
+      [
+        'no exp',
+        () => {
+          const { exp: _exp, ...claims } = ourClaims();
+          return hmacJwt(ourHeader('k1'), claims, accessKey);
+        },
+      ],
       ['another issuer', () => hmacJwt(ourHeader('k1'), { ...ourClaims(), iss: ISSUER }, accessKey)],
       ['another audience', () => hmacJwt(ourHeader('k1'), { ...ourClaims(), aud: AUDIENCE }, accessKey)],
-      ['no audience', () => { const { aud: _aud, ...claims } = ourClaims(); return hmacJwt(ourHeader('k1'), claims, accessKey); }],
+      [
+        'no audience',
+        () => {
+          const { aud: _aud, ...claims } = ourClaims();
+          return hmacJwt(ourHeader('k1'), claims, accessKey);
+        },
+      ],
       ['a user that does not exist', () => hmacJwt(ourHeader('k1'), { ...ourClaims(), sub: 'ghost' }, accessKey)],
-      ['no subject', () => { const { sub: _sub, ...claims } = ourClaims(); return hmacJwt(ourHeader('k1'), claims, accessKey); }],
+      [
+        'no subject',
+        () => {
+          const { sub: _sub, ...claims } = ourClaims();
+          return hmacJwt(ourHeader('k1'), claims, accessKey);
+        },
+      ],
     ];
     for (const [name, forge] of cases) it(name, () => expectRefused(bearer(forge())));
   });
@@ -213,7 +237,13 @@ describe('token sweep: forged credentials are refused with 401 on every kind of 
       ['another issuer', () => rs256Jwt(rsHeader('idp-1'), { ...idpClaims(), iss: 'https://idp.example.org/realms/other' }, idpPrivate)],
       ['our issuer', () => rs256Jwt(rsHeader('idp-1'), { ...idpClaims(), iss: 'aegis' }, idpPrivate)],
       ['another audience', () => rs256Jwt(rsHeader('idp-1'), { ...idpClaims(), aud: 'another-app' }, idpPrivate)],
-      ['a tampered payload', () => { const good = rs256Jwt(rsHeader('idp-1'), idpClaims(), idpPrivate).split('.'); return `${good[0]}.${base64url({ ...idpClaims(), preferred_username: 'root' })}.${good[2]}`; }],
+      [
+        'a tampered payload',
+        () => {
+          const good = rs256Jwt(rsHeader('idp-1'), idpClaims(), idpPrivate).split('.');
+          return `${good[0]}.${base64url({ ...idpClaims(), preferred_username: 'root' })}.${good[2]}`;
+        },
+      ],
     ];
     for (const [name, forge] of cases) it(name, () => expectRefused(bearer(forge())));
   });

@@ -85,7 +85,10 @@ describe('aegis users', () => {
       assert.equal((run.stdout + run.stderr).includes('hunter2'), false, 'the password is not echoed');
     }
     const list = await aegis(['users', 'list', '--json', '--data', dataDir]);
-    assert.deepEqual((JSON.parse(list.stdout) as Array<{ name: string }>).map((u) => u.name), ['alice']);
+    assert.deepEqual(
+      (JSON.parse(list.stdout) as Array<{ name: string }>).map((u) => u.name),
+      ['alice'],
+    );
   });
 
   it('disables and enables a user: a disabled user fails verification', async () => {
@@ -164,7 +167,10 @@ describe('aegis users while a gateway runs on the same data', () => {
       expectExit(await aegis(['users', 'disable', 'modality-ct1', '--data', dataDir]), 0, 'users disable while the gateway runs');
       const list = await aegis(['users', 'list', '--json', '--data', dataDir]);
       expectExit(list, 0, 'users list while the gateway runs');
-      assert.deepEqual((JSON.parse(list.stdout) as Array<{ name: string; disabled: boolean }>).map((u) => [u.name, u.disabled]), [['modality-ct1', true]]);
+      assert.deepEqual(
+        (JSON.parse(list.stdout) as Array<{ name: string; disabled: boolean }>).map((u) => [u.name, u.disabled]),
+        [['modality-ct1', true]],
+      );
       assert.equal(await verify(dataDir, 'modality-ct1', PASSWORD), false, 'disabled');
       const ready = await fetch(`${gateway.url}/readyz`);
       assert.equal(ready.status, 200, 'the gateway still reaches its catalog');

@@ -15,7 +15,10 @@ import type { Page } from '../support/chromium.js';
 interface PageCanvas {
   width: number;
   height: number;
-  getContext(kind: '2d', options?: { willReadFrequently?: boolean }): {
+  getContext(
+    kind: '2d',
+    options?: { willReadFrequently?: boolean },
+  ): {
     getImageData(x: number, y: number, width: number, height: number): { data: Uint8ClampedArray };
   } | null;
   toDataURL(type: string): string;
@@ -150,7 +153,13 @@ export async function findInStudyList(page: Page, personName: string, timeoutMs:
 export async function saveEvidence(page: Page, dir: string, label: string): Promise<string[]> {
   const written: string[] = [];
   const pagePath = join(dir, `${label}-page.png`);
-  if (await page.screenshot({ path: pagePath, timeout: 10_000 }).then(() => true, () => false)) written.push(pagePath);
+  if (
+    await page.screenshot({ path: pagePath, timeout: 10_000 }).then(
+      () => true,
+      () => false,
+    )
+  )
+    written.push(pagePath);
   const dataUrl = await page
     .locator('body')
     .evaluate((body: PageElement) => {

@@ -89,11 +89,7 @@ const STUDIES: SampleStudy[] = [
 /** STOW-RS of one Part 10 file as a single-part multipart/related request. */
 async function stow(dicomWebUrl: string, bytes: Buffer, authorization: string | undefined): Promise<{ status: number; body: string }> {
   const boundary = `aegis-${randomBytes(12).toString('hex')}`;
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
-    bytes,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
+  const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]);
   const response = await fetch(`${dicomWebUrl}/studies`, {
     method: 'POST',
     headers: {
@@ -122,9 +118,7 @@ async function accessToken(gatewayUrl: string, user: string, password: string): 
 
 /** One line per relayed request that did not carry OHIF's bearer token or was refused for want of credentials. */
 function unauthenticated(requests: readonly ProxiedRequest[]): string[] {
-  return requests
-    .filter((r) => r.authorization !== 'Bearer' || r.status === 401)
-    .map((r) => `  ${r.method} ${r.status} auth=${r.authorization ?? 'none'} ${r.path.slice(0, 200)}`);
+  return requests.filter((r) => r.authorization !== 'Bearer' || r.status === 401).map((r) => `  ${r.method} ${r.status} auth=${r.authorization ?? 'none'} ${r.path.slice(0, 200)}`);
 }
 
 /** Opens a fresh page that records console errors. */
@@ -139,14 +133,7 @@ async function openPage(chromium: RunningChromium): Promise<{ page: Page; errors
 }
 
 /** A readable account of what happened, for assertion messages. */
-function report(
-  study: SampleStudy,
-  site: OhifServer,
-  result: RenderResult | undefined,
-  errors: string[],
-  evidence: string[],
-  gatewayLogs: string[],
-): string {
+function report(study: SampleStudy, site: OhifServer, result: RenderResult | undefined, errors: string[], evidence: string[], gatewayLogs: string[]): string {
   const requests = site.requests
     .filter((r) => r.path.includes(study.studyUid) || r.status >= 400 || r.status === 0)
     .map((r) => `  ${r.method} ${r.status} auth=${r.authorization ?? 'none'}${r.broken ? ' (broken)' : ''} ${r.path.slice(0, 200)}`);
@@ -277,7 +264,10 @@ describe('OHIF viewer in Chromium over Aegis with authentication on', { timeout:
       // The viewer got as far as asking for frames, and every answer was the corrupted one ...
       const frames = site.requests.filter((r) => r.path.includes(study.studyUid) && /\/frames\//.test(r.path));
       assert.ok(frames.length > 0, `OHIF never asked for frames, so the check proves nothing\n${details}`);
-      assert.ok(frames.every((r) => r.broken), `a frame answer was not corrupted\n${details}`);
+      assert.ok(
+        frames.every((r) => r.broken),
+        `a frame answer was not corrupted\n${details}`,
+      );
       // ... its metadata came through intact, so only the pixels were missing (not the credentials) ...
       assert.ok(
         site.requests.some((r) => r.path.includes(study.studyUid) && r.path.endsWith('/metadata') && r.status === 200),
@@ -313,8 +303,14 @@ describe('OHIF viewer in Chromium over Aegis with authentication on', { timeout:
       const answered = site.requests.filter((r) => r.status !== 0);
       t.diagnostic(`answered: ${answered.map((r) => `${r.method} ${r.status} ${r.path.split('?')[0]!.slice(0, 120)}`).join('; ')}`);
       assert.ok(answered.length > 0, `OHIF made no DICOMweb request, so the check proves nothing\n${details}`);
-      assert.ok(site.requests.every((r) => r.authorization === undefined), `OHIF sent credentials it was never given\n${details}`);
-      assert.ok(answered.every((r) => r.status === 401), `the gateway answered a request without credentials with other than 401\n${details}`);
+      assert.ok(
+        site.requests.every((r) => r.authorization === undefined),
+        `OHIF sent credentials it was never given\n${details}`,
+      );
+      assert.ok(
+        answered.every((r) => r.status === 401),
+        `the gateway answered a request without credentials with other than 401\n${details}`,
+      );
       assert.equal(result.rendered, false, `OHIF rendered an image without credentials\n${details}`);
     } finally {
       await page.close();

@@ -18,16 +18,7 @@ import { fileURLToPath } from 'node:url';
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 
 /** Flags for headless Chromium on a build machine without GPU or internet. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 const VENDOR_PACKAGE_JSON = fileURLToPath(new URL('../interop/vendor/package.json', import.meta.url));
 
@@ -87,10 +78,7 @@ export function loadPlaywrightCore(): PlaywrightCore {
   try {
     return require('playwright-core') as PlaywrightCore;
   } catch (cause) {
-    throw new Error(
-      'playwright-core not installed in test/interop/vendor: run `npm ci --prefix test/interop/vendor`.',
-      { cause },
-    );
+    throw new Error('playwright-core not installed in test/interop/vendor: run `npm ci --prefix test/interop/vendor`.', { cause });
   }
 }
 

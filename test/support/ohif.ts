@@ -85,17 +85,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Hop-by-hop headers (RFC 9110 section 7.6.1) that a proxy must not forward. */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 /**
  * The `app-config.js` OHIF loads before its bundle: one DICOMweb data source on this same origin,
@@ -149,10 +139,7 @@ window.config = {
 /** Throws a clear error when the vendor project was not installed. */
 export function assertOhifInstalled(): void {
   if (!existsSync(join(OHIF_DIST_DIR, 'index.html'))) {
-    throw new Error(
-      `OHIF viewer not installed: ${OHIF_DIST_DIR} is missing.\n` +
-        `Run \`npm ci --prefix test/interop/vendor\` (installs @ohif/app@${OHIF_VERSION} and playwright-core).`,
-    );
+    throw new Error(`OHIF viewer not installed: ${OHIF_DIST_DIR} is missing.\n` + `Run \`npm ci --prefix test/interop/vendor\` (installs @ohif/app@${OHIF_VERSION} and playwright-core).`);
   }
 }
 
@@ -193,11 +180,7 @@ async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, 
 /** A 200 multipart/related answer whose one part is garbage instead of a frame. */
 function writeBrokenFrame(res: http.ServerResponse): void {
   const boundary = randomBytes(12).toString('hex');
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`),
-    randomBytes(64),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
+  const body = Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Type: application/octet-stream\r\n\r\n`), randomBytes(64), Buffer.from(`\r\n--${boundary}--\r\n`)]);
   res.writeHead(200, {
     'content-type': `multipart/related; type="application/octet-stream"; boundary=${boundary}`,
     'content-length': String(body.length),
@@ -211,13 +194,7 @@ function authorizationScheme(value: string | undefined): string | undefined {
 }
 
 /** Relays one request to the DICOMweb server, streaming both bodies. */
-function proxy(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  upstream: URL,
-  record: ProxiedRequest,
-  options: OhifServerOptions,
-): void {
+function proxy(req: http.IncomingMessage, res: http.ServerResponse, upstream: URL, record: ProxiedRequest, options: OhifServerOptions): void {
   const suffix = req.url!.slice(DICOMWEB_PREFIX.length); // '/studies?...'
   const target = new URL(upstream.pathname.replace(/\/$/, '') + suffix, upstream);
   const headers: http.OutgoingHttpHeaders = {};

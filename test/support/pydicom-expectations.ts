@@ -98,13 +98,7 @@ export interface BulkDataRules {
  *   with {@link compareBulkData}). pydicom's value of encapsulated pixel data is the whole item
  *   sequence, like ours; pydicom leaves it empty for some files, then only the frames are compared.
  */
-export function compareDataSet(
-  ours: Record<string, JsonAttribute>,
-  theirs: Record<string, PydicomAttribute>,
-  rules: BulkDataRules,
-  out: string[],
-  path = '',
-): void {
+export function compareDataSet(ours: Record<string, JsonAttribute>, theirs: Record<string, PydicomAttribute>, rules: BulkDataRules, out: string[], path = ''): void {
   const ourTags = Object.keys(ours).sort();
   const theirTags = Object.keys(theirs).sort();
   for (const tag of theirTags) if (!(tag in ours)) out.push(`${path}${tag}: missing (pydicom ${JSON.stringify(theirs[tag]).slice(0, 120)})`);

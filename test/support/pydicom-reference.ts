@@ -32,10 +32,7 @@ const SCRIPT = fileURLToPath(new URL('./pydicom-reference.py', import.meta.url))
 export function pydicomReference(files: string[]): { version: string; files: Record<string, PydicomResult> } {
   const run = spawnSync(PYTHON, [SCRIPT], { input: files.join('\n'), maxBuffer: 1 << 30, encoding: 'utf8' });
   if (run.error !== undefined || run.status !== 0) {
-    throw new Error(
-      `${PYTHON} ${SCRIPT} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr}\n` +
-        'pydicom is needed: apt-get install -y python3-pydicom',
-    );
+    throw new Error(`${PYTHON} ${SCRIPT} failed (${run.error?.message ?? `exit ${run.status}`}): ${run.stderr}\n` + 'pydicom is needed: apt-get install -y python3-pydicom');
   }
   const parsed = JSON.parse(run.stdout) as { pydicom: string; files: Record<string, PydicomResult> };
   return { version: parsed.pydicom, files: parsed.files };

@@ -7,9 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** What pydicom makes of one file Aegis wrote. */
-export type PydicomWalk =
-  | { error: string }
-  | { identityRemoved: string; sopInstanceUID: string; mediaStorageSOPInstanceUID: string; paths: string[] };
+export type PydicomWalk = { error: string } | { identityRemoved: string; sopInstanceUID: string; mediaStorageSOPInstanceUID: string; paths: string[] };
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./pydicom-walk.py', import.meta.url));

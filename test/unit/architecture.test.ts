@@ -58,7 +58,11 @@ describe('architecture: the linter enforces the layer boundaries', () => {
       assert.ok(result !== undefined, `no result for ${probe.path}`);
       const boundary = result.messages.filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax');
       if (probe.allowed) {
-        assert.deepEqual(result.messages.map((m) => `${m.ruleId}: ${m.message}`), [], `${probe.path} is allowed`);
+        assert.deepEqual(
+          result.messages.map((m) => `${m.ruleId}: ${m.message}`),
+          [],
+          `${probe.path} is allowed`,
+        );
         continue;
       }
       assert.equal(boundary.length, 1, `${probe.path} breaks one boundary: ${JSON.stringify(result.messages)}`);
@@ -73,7 +77,9 @@ describe('architecture: the linter enforces the layer boundaries', () => {
 
   it('has no index files (barrels) in gateway/ or adapters/', () => {
     const barrels = ['gateway', 'adapters'].flatMap((dir) =>
-      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' }).filter((path) => /(^|\/)index\.[cm]?[jt]s$/.test(path)).map((path) => `${dir}/${path}`),
+      readdirSync(join(root, dir), { recursive: true, encoding: 'utf8' })
+        .filter((path) => /(^|\/)index\.[cm]?[jt]s$/.test(path))
+        .map((path) => `${dir}/${path}`),
     );
     assert.deepEqual(barrels, []);
   });

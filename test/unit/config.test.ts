@@ -39,7 +39,15 @@ describe('configuration', () => {
   it('reports every problem at once', () => {
     try {
       loadConfig({
-        object: { server: { port: 70000, bogus: 1 }, backends: [{ name: 'a', kind: 'fs' }, { name: 'a', kind: 'fs' }], placement: { instances: 'b' }, limits: { maxParts: -1 } },
+        object: {
+          server: { port: 70000, bogus: 1 },
+          backends: [
+            { name: 'a', kind: 'fs' },
+            { name: 'a', kind: 'fs' },
+          ],
+          placement: { instances: 'b' },
+          limits: { maxParts: -1 },
+        },
         env: { AEGIS_PORT: 'eighty' },
       });
       assert.fail('expected a ConfigError');
@@ -56,19 +64,19 @@ describe('configuration', () => {
     assert.equal(loadConfig({ env: {} }).auth.refreshTokenAbsoluteHours, 24);
     assert.equal(loadConfig({ object: { auth: { refreshTokenHours: 1, refreshTokenAbsoluteHours: 1 } }, env: {} }).auth.refreshTokenAbsoluteHours, 1);
     for (const auth of [{ refreshTokenHours: 12, refreshTokenAbsoluteHours: 6 }, { refreshTokenHours: 48 }, { refreshTokenAbsoluteHours: 0 }, { refreshTokenAbsoluteHours: 24 * 366 }]) {
-      assert.throws(() => loadConfig({ object: { auth }, env: {} }), (error: unknown) => {
-        assert.ok(error instanceof ConfigError, JSON.stringify(auth));
-        assert.match(error.problems.join('\n'), /auth\.refreshTokenAbsoluteHours/);
-        return true;
-      });
+      assert.throws(
+        () => loadConfig({ object: { auth }, env: {} }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, JSON.stringify(auth));
+          assert.match(error.problems.join('\n'), /auth\.refreshTokenAbsoluteHours/);
+          return true;
+        },
+      );
     }
   });
 
   it('validates the sign-in delays: the longest at least the first', () => {
-    assert.deepEqual(
-      { ...loadConfig({ env: {} }).auth.lockout },
-      { maxFailures: 5, delaySeconds: 1, maxDelaySeconds: 900, maxClientFailures: 50, windowSeconds: 900, lockSeconds: 900 },
-    );
+    assert.deepEqual({ ...loadConfig({ env: {} }).auth.lockout }, { maxFailures: 5, delaySeconds: 1, maxDelaySeconds: 900, maxClientFailures: 50, windowSeconds: 900, lockSeconds: 900 });
     assert.throws(() => loadConfig({ object: { auth: { lockout: { delaySeconds: 10, maxDelaySeconds: 5 } } }, env: {} }), /auth\.lockout\.maxDelaySeconds: must be at least delaySeconds \(10\)/);
   });
 
@@ -77,8 +85,7 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig({ object: { server: { trustedProxies: ['10.0.0.5', 'fd00::/8', '192.168.0.0/16'] } }, env: {} }).server.trustedProxies, ['10.0.0.5', 'fd00::/8', '192.168.0.0/16']);
     assert.throws(
       () => loadConfig({ object: { server: { trustedProxies: ['10.0.0.0/33', 'proxy.example', '10'] } }, env: {} }),
-      (error: ConfigError) =>
-        error.problems.length === 3 && error.problems.every((p, i) => p.startsWith(`server.trustedProxies.${i}: `) && p.includes('is not an IPv4 or IPv6 address or CIDR range')),
+      (error: ConfigError) => error.problems.length === 3 && error.problems.every((p, i) => p.startsWith(`server.trustedProxies.${i}: `) && p.includes('is not an IPv4 or IPv6 address or CIDR range')),
     );
     for (const value of [true, false]) {
       assert.throws(
@@ -90,10 +97,7 @@ describe('configuration', () => {
 
   it('validates the timeouts and limits against slow clients', () => {
     const defaults = loadConfig({ env: {} });
-    assert.deepEqual(
-      [defaults.server.headersTimeoutSeconds, defaults.server.requestTimeoutSeconds, defaults.server.idleTimeoutSeconds, defaults.server.keepAliveTimeoutSeconds],
-      [30, 3600, 120, 65],
-    );
+    assert.deepEqual([defaults.server.headersTimeoutSeconds, defaults.server.requestTimeoutSeconds, defaults.server.idleTimeoutSeconds, defaults.server.keepAliveTimeoutSeconds], [30, 3600, 120, 65]);
     assert.deepEqual([defaults.limits.minBodyBytesPerSecond, defaults.limits.bodyRateGraceSeconds, defaults.limits.maxConnectionsPerClient, defaults.limits.maxInflatedBytes], [10240, 10, 32, 64 * 1024 * 1024]);
     assert.throws(
       () => loadConfig({ object: { server: { headersTimeoutSeconds: 0, idleTimeoutSeconds: -1 }, limits: { maxConnectionsPerClient: 0, minBodyBytesPerSecond: 1.5 } }, env: {} }),
@@ -143,14 +147,17 @@ describe('backends of every kind', () => {
     chmodSync(open, 0o644);
     const partial = join(dir, 'partial.json');
     writeFileSync(partial, JSON.stringify({ accessKeyId: 'a' }), { mode: 0o600 });
-    const problems = problemsOf({
-      backends: [
-        { name: 'local', kind: 'fs' },
-        { ...s3, name: 'none' },
-        { ...s3, name: 's3-eu', credentialsFile: partial },
-        { ...s3, name: 'world', credentialsFile: open },
-      ],
-    }, keys);
+    const problems = problemsOf(
+      {
+        backends: [
+          { name: 'local', kind: 'fs' },
+          { ...s3, name: 'none' },
+          { ...s3, name: 's3-eu', credentialsFile: partial },
+          { ...s3, name: 'world', credentialsFile: open },
+        ],
+      },
+      keys,
+    );
     assert.equal(problems.length, 3, problems.join('\n'));
     assert.match(problems[0], /^backends\.1 \(none\): no credentials: set AEGIS_S3_NONE_ACCESS_KEY_ID and AEGIS_S3_NONE_SECRET_ACCESS_KEY/);
     assert.match(problems[1], /^backends\.2 \(s3-eu\): credentials come from credentialsFile or from AEGIS_S3_S3_EU_ACCESS_KEY_ID and AEGIS_S3_S3_EU_SECRET_ACCESS_KEY, not both/);
@@ -168,11 +175,19 @@ describe('backends of every kind', () => {
   });
 
   it('unknown kinds, bad fields of each kind and paper mode on ipfs are reported', () => {
-    const problems = problemsOf({
-      backends: [{ name: 'local', kind: 'fs' }, { name: 'x', kind: 'ftp' }, { ...s3, bucket: 'Bad_Bucket', prefix: 'no-slash', extra: 1 }, { ...ipfs, url: 'not a url', timeoutSeconds: 0 }],
-      placement: { instances: 'local', regions: ['ipfs'] },
-      protection: { mode: 'paper' },
-    }, keys).join('\n');
+    const problems = problemsOf(
+      {
+        backends: [
+          { name: 'local', kind: 'fs' },
+          { name: 'x', kind: 'ftp' },
+          { ...s3, bucket: 'Bad_Bucket', prefix: 'no-slash', extra: 1 },
+          { ...ipfs, url: 'not a url', timeoutSeconds: 0 },
+        ],
+        placement: { instances: 'local', regions: ['ipfs'] },
+        protection: { mode: 'paper' },
+      },
+      keys,
+    ).join('\n');
     for (const expected of [/backends\.1\.kind/, /backends\.2\.bucket/, /backends\.2\.prefix/, /backends\.2: Unrecognized key: "extra"/, /backends\.3\.url/, /backends\.3\.timeoutSeconds/, /protection\.mode: paper .*'ipfs'/]) {
       assert.match(problems, expected);
     }

@@ -53,7 +53,11 @@ export async function appendAuditRecords(db: Kysely<CatalogDatabase>, keyring: K
         prevMac = mac;
         return row;
       });
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) await conn.insertInto('audit_events').values(rows.slice(i, i + ROWS_PER_INSERT)).execute();
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+        await conn
+          .insertInto('audit_events')
+          .values(rows.slice(i, i + ROWS_PER_INSERT))
+          .execute();
       const newHead = { seq, mac: prevMac, key_id: key.id, signature: headSignature(key, seq, prevMac) };
       await conn
         .insertInto('audit_head')

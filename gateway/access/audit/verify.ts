@@ -25,9 +25,7 @@ export interface AuditBreak {
 }
 
 /** The outcome of {@link verifyAuditTrail}; `records` counts the records verified intact. */
-export type AuditVerification =
-  | { ok: true; records: number; head?: { seq: number; mac: string } }
-  | { ok: false; records: number; firstBroken: AuditBreak };
+export type AuditVerification = { ok: true; records: number; head?: { seq: number; mac: string } } | { ok: false; records: number; firstBroken: AuditBreak };
 
 /** Verifies the whole trail against the master keys of `keyring`. Never throws for a broken trail. */
 export async function verifyAuditTrail(db: Kysely<CatalogDatabase>, keyring: Keyring, options: { pageSize?: number } = {}): Promise<AuditVerification> {

@@ -26,7 +26,10 @@ export interface AccessTokenClaims {
 export class AccessTokens {
   readonly #keys = new Map<string, Uint8Array>();
 
-  constructor(private readonly keyring: Keyring, private readonly lifetimeSeconds: number) {}
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly lifetimeSeconds: number,
+  ) {}
 
   /** A signed token for `user`, valid for the configured lifetime. */
   async issue(user: string, now = new Date()): Promise<{ token: string; expiresIn: number }> {

@@ -92,7 +92,7 @@ export class Authenticator {
           const name = await this.deps.apiKeys.verify(credentials.key);
           const user = name === undefined ? undefined : await this.deps.users.get(name);
           if (!user || user.disabled) {
-            this.deps.onEvent({ outcome: 'failure', method: 'api-key', user: name, client, reason: name === undefined ? 'unknown, revoked or expired API key' : 'the key\'s user is disabled' });
+            this.deps.onEvent({ outcome: 'failure', method: 'api-key', user: name, client, reason: name === undefined ? 'unknown, revoked or expired API key' : "the key's user is disabled" });
             throw unauthenticated('the API key is not valid');
           }
           this.deps.onEvent({ outcome: 'success', method: 'api-key', user: user.name, client, reason: 'API key' });

@@ -5,12 +5,7 @@
  */
 
 /** What a request presents. */
-export type Credentials =
-  | { kind: 'none' }
-  | { kind: 'basic'; user: string; password: string }
-  | { kind: 'bearer'; token: string }
-  | { kind: 'api-key'; key: string }
-  | { kind: 'malformed'; scheme: string; problem: string };
+export type Credentials = { kind: 'none' } | { kind: 'basic'; user: string; password: string } | { kind: 'bearer'; token: string } | { kind: 'api-key'; key: string } | { kind: 'malformed'; scheme: string; problem: string };
 
 /** Longest Authorization header value considered (larger ones are malformed, not parsed). */
 const MAX_CREDENTIAL_LENGTH = 8192;

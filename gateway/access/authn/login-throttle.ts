@@ -47,8 +47,11 @@ type ThrottleDatabase = Pick<CatalogDatabase, 'login_throttle' | 'sign_in_delays
 export class LoginThrottle {
   private readonly db: Kysely<ThrottleDatabase>;
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any catalog schema that includes the throttle tables
-  constructor(db: Kysely<any>, private readonly limits: ThrottleLimits) {
+  constructor(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any catalog schema that includes the throttle tables
+    db: Kysely<any>,
+    private readonly limits: ThrottleLimits,
+  ) {
     this.db = db;
   }
 
@@ -59,7 +62,10 @@ export class LoginThrottle {
       this.db.selectFrom('sign_in_delays').select('delayed_until').where('user_name', '=', key.user).where('client', '=', key.client).executeTakeFirst(),
       this.db.selectFrom('login_throttle').select('locked_until').where('key', '=', clientKey(client)).executeTakeFirst(),
     ]);
-    for (const [scope, until] of [['user', pair?.delayed_until], ['client', clientRow?.locked_until]] as const) {
+    for (const [scope, until] of [
+      ['user', pair?.delayed_until],
+      ['client', clientRow?.locked_until],
+    ] as const) {
       const ms = until === null || until === undefined ? 0 : Number(until);
       if (ms > now) return { locked: true, scope, retryAfterSeconds: Math.ceil((ms - now) / 1000) };
     }

@@ -16,9 +16,7 @@ import { newSecret, secretDigest, secretMatches, splitSecret } from './secrets.j
 const PREFIX = 'aegisr_';
 
 /** The outcome of redeeming a refresh token. */
-export type Redemption =
-  | { ok: true; user: string; token: string }
-  | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused'; /** The token's user, when the token is genuine (for the audit trail). */ user?: string };
+export type Redemption = { ok: true; user: string; token: string } | { ok: false; reason: 'unknown' | 'expired' | 'revoked' | 'reused'; /** The token's user, when the token is genuine (for the audit trail). */ user?: string };
 
 type RefreshDatabase = Pick<CatalogDatabase, 'refresh_tokens'>;
 
@@ -30,8 +28,12 @@ export class RefreshTokens {
    * `lifetimeSeconds`: how long one token lives; `absoluteLifetimeSeconds`: how long a family (a
    * sign-in) lives, rotations included.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any catalog schema that includes `refresh_tokens`
-  constructor(db: Kysely<any>, private readonly lifetimeSeconds: number, private readonly absoluteLifetimeSeconds: number) {
+  constructor(
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any catalog schema that includes `refresh_tokens`
+    db: Kysely<any>,
+    private readonly lifetimeSeconds: number,
+    private readonly absoluteLifetimeSeconds: number,
+  ) {
     this.db = db;
   }
 
@@ -51,13 +53,7 @@ export class RefreshTokens {
     const alive = Date.parse(row.expires_at) > now.getTime() && this.familyEnd(row.family_started_at) > now.getTime();
     if (!alive) return { ok: false, reason: 'expired', user: row.user_name };
     // Mark it used only if nobody did first: of two concurrent redemptions, one wins.
-    const used = await this.db
-      .updateTable('refresh_tokens')
-      .set({ used_at: now.toISOString() })
-      .where('id', '=', row.id)
-      .where('used_at', 'is', null)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
+    const used = await this.db.updateTable('refresh_tokens').set({ used_at: now.toISOString() }).where('id', '=', row.id).where('used_at', 'is', null).where('revoked_at', 'is', null).executeTakeFirst();
     if (Number(used.numUpdatedRows) === 0) {
       await this.revokeFamily(row.family, now);
       return { ok: false, reason: 'reused', user: row.user_name };

@@ -56,7 +56,10 @@ export interface AccessAbility {
 const FULL_VIEW: StudyView = Object.freeze({ deidentify: false, maskedFields: Object.freeze([]) as unknown as string[] });
 
 abstract class BaseAbility {
-  constructor(readonly denied: DeniedAs, readonly breakGlass: boolean) {}
+  constructor(
+    readonly denied: DeniedAs,
+    readonly breakGlass: boolean,
+  ) {}
 
   deniedError(message: string): GatewayError {
     return new GatewayError(this.denied === 'forbidden' ? 'FORBIDDEN' : 'NOT_FOUND', message);
@@ -65,7 +68,11 @@ abstract class BaseAbility {
 
 /** The ability of an `admin` subject. Break-glass follows the policy's `breakGlass.subjects`, as for anyone. */
 export class AdminAbility extends BaseAbility implements AccessAbility {
-  constructor(denied: DeniedAs, breakGlass: boolean, private readonly breakGlassAllowed: boolean) {
+  constructor(
+    denied: DeniedAs,
+    breakGlass: boolean,
+    private readonly breakGlassAllowed: boolean,
+  ) {
     super(denied, breakGlass);
   }
 

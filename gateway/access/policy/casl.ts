@@ -41,15 +41,12 @@ function ordering(compare: Compare) {
   };
 }
 
-const studyMatcher = buildMongoQueryMatcher(
-  {},
-  {
-    gte: ordering((a, b) => a >= b),
-    gt: ordering((a, b) => a > b),
-    lte: ordering((a, b) => a <= b),
-    lt: ordering((a, b) => a < b),
-  } as never,
-);
+const studyMatcher = buildMongoQueryMatcher({}, {
+  gte: ordering((a, b) => a >= b),
+  gt: ordering((a, b) => a > b),
+  lte: ordering((a, b) => a <= b),
+  lt: ordering((a, b) => a < b),
+} as never);
 
 /** An ability over studies from CASL rules (highest priority last, as CASL orders them). */
 export function createStudyAbility(rules: StudyRawRule[]): StudyAbility {

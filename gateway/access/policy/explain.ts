@@ -37,14 +37,7 @@ export interface Explanation {
 }
 
 /** Explains `ability`'s decision on `action` (and `resource`), rule by rule. */
-export function explainDecision(
-  document: PolicyDocument,
-  ability: AccessAbility,
-  subject: Subject,
-  facts: RequestFacts,
-  action: Action,
-  resource?: StudyResource,
-): Explanation {
+export function explainDecision(document: PolicyDocument, ability: AccessAbility, subject: Subject, facts: RequestFacts, action: Action, resource?: StudyResource): Explanation {
   const admin = subject.role === ADMIN_ROLE;
   return {
     decision: ability.can(action, resource),

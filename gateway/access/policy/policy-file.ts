@@ -17,7 +17,10 @@ import { checkTimeZone, parseTimeWindow } from './time-window.js';
 
 /** The policy file is invalid (POLICY_INVALID); `problems` lists every problem. */
 export class PolicyError extends GatewayError {
-  constructor(readonly source: string, readonly problems: readonly string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
     super('POLICY_INVALID', `invalid policy ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
   }
 }
@@ -94,9 +97,7 @@ const Resources = z.record(z.string(), z.unknown()).transform((value, ctx): Reso
 
 function resourceTests(ctx: Ctx, attribute: ResourceAttribute, condition: unknown): ResourceTest[] {
   const operators: Array<[Operator, unknown, Path]> =
-    condition !== null && typeof condition === 'object' && !Array.isArray(condition)
-      ? Object.entries(condition).map(([op, v]) => [op as Operator, v, [attribute, op]])
-      : [[Array.isArray(condition) ? 'in' : 'eq', condition, [attribute]]];
+    condition !== null && typeof condition === 'object' && !Array.isArray(condition) ? Object.entries(condition).map(([op, v]) => [op as Operator, v, [attribute, op]]) : [[Array.isArray(condition) ? 'in' : 'eq', condition, [attribute]]];
   if (operators.length === 0) problem(ctx, `no condition: give a value, a list, or operators (${OPERATORS.join(', ')})`, [attribute]);
   const tests: ResourceTest[] = [];
   for (const [operator, operand, path] of operators) {
@@ -126,9 +127,7 @@ function resourceTests(ctx: Ctx, attribute: ResourceAttribute, condition: unknow
   return tests;
 }
 
-const Window = z
-  .strictObject({ from: z.string(), to: z.string(), days: oneOrMany(z.string()).optional() })
-  .transform((window, ctx) => attempt(ctx, [], () => parseTimeWindow(window)) ?? z.NEVER);
+const Window = z.strictObject({ from: z.string(), to: z.string(), days: oneOrMany(z.string()).optional() }).transform((window, ctx) => attempt(ctx, [], () => parseTimeWindow(window)) ?? z.NEVER);
 
 const Environment = z.strictObject({
   purpose: oneOrMany(z.enum(PURPOSES)).optional(),
@@ -170,7 +169,12 @@ const PolicySchema = z.strictObject({
   breakGlass: z
     .strictObject({
       subjects: Subjects,
-      maxMinutes: z.number().int().min(1).max(24 * 60).default(60),
+      maxMinutes: z
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60)
+        .default(60),
     })
     .optional(),
   rules: z.array(Rule).default([]),
@@ -183,7 +187,11 @@ const PolicySchema = z.strictObject({
 export function parsePolicyDocument(text: string, source: string): PolicyDocument {
   const lines = new LineCounter();
   const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: true });
-  if (yaml.errors.length > 0) throw new PolicyError(source, yaml.errors.map((e) => e.message.split('\n')[0]));
+  if (yaml.errors.length > 0)
+    throw new PolicyError(
+      source,
+      yaml.errors.map((e) => e.message.split('\n')[0]),
+    );
   const raw: unknown = yaml.toJS() ?? {};
   const problems: Array<{ path: Path; message: string }> = [];
   const parsed = PolicySchema.safeParse(raw);
@@ -192,32 +200,33 @@ export function parsePolicyDocument(text: string, source: string): PolicyDocumen
   if (problems.length > 0 || !parsed.success) {
     const located = problems.map(({ path, message }) => ({ ...where(yaml, lines, path), message }));
     located.sort((a, b) => a.line - b.line);
-    throw new PolicyError(source, located.map(({ name, line, message }) => `${name}${line > 0 ? ` (line ${line})` : ''}: ${message}`));
+    throw new PolicyError(
+      source,
+      located.map(({ name, line, message }) => `${name}${line > 0 ? ` (line ${line})` : ''}: ${message}`),
+    );
   }
   const { rules, breakGlass, ...top } = parsed.data;
   const document: PolicyDocument = {
     ...top,
     ...(breakGlass && { breakGlass }),
-    rules: rules.map(
-      (rule, index): PolicyRule => ({
-        id: rule.id,
-        ...(rule.description !== undefined && { description: rule.description }),
-        effect: rule.effect,
-        kind: rule.effect === 'deny' && rule.fields ? 'mask' : 'access',
-        index,
-        subjects: rule.subjects,
-        actions: [...new Set(rule.actions)],
-        resources: rule.resources ?? [],
-        environment: {
-          ...(rule.environment?.purpose && { purposes: rule.environment.purpose }),
-          ...(rule.environment?.network && { networks: rule.environment.network }),
-          ...(rule.environment?.time && { windows: rule.environment.time }),
-          ...(rule.environment?.breakGlass !== undefined && { breakGlass: rule.environment.breakGlass }),
-        },
-        deidentified: rule.view === 'deidentified',
-        fields: [...new Set(rule.fields ?? [])],
-      }),
-    ),
+    rules: rules.map((rule, index): PolicyRule => ({
+      id: rule.id,
+      ...(rule.description !== undefined && { description: rule.description }),
+      effect: rule.effect,
+      kind: rule.effect === 'deny' && rule.fields ? 'mask' : 'access',
+      index,
+      subjects: rule.subjects,
+      actions: [...new Set(rule.actions)],
+      resources: rule.resources ?? [],
+      environment: {
+        ...(rule.environment?.purpose && { purposes: rule.environment.purpose }),
+        ...(rule.environment?.network && { networks: rule.environment.network }),
+        ...(rule.environment?.time && { windows: rule.environment.time }),
+        ...(rule.environment?.breakGlass !== undefined && { breakGlass: rule.environment.breakGlass }),
+      },
+      deidentified: rule.view === 'deidentified',
+      fields: [...new Set(rule.fields ?? [])],
+    })),
   };
   return deepFreeze(document);
 }

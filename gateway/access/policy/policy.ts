@@ -26,7 +26,10 @@ export class Policy {
   private readonly abilities = new LRUCache<string, AccessAbility>({ max: ABILITY_CACHE_SIZE });
 
   /** `source` names the policy in messages (its path). */
-  constructor(readonly document: PolicyDocument, readonly source: string) {
+  constructor(
+    readonly document: PolicyDocument,
+    readonly source: string,
+  ) {
     this.clock = new PolicyClock(document.timeZone);
   }
 
@@ -52,10 +55,7 @@ export class Policy {
     const key = `${subject.name}\0${subject.role}\0${JSON.stringify(subject.attributes)}\0${facts.breakGlass}\0${rules.map((r) => r.index).join(',')}`;
     let ability = this.abilities.get(key);
     if (ability === undefined) {
-      ability =
-        subject.role === ADMIN_ROLE
-          ? new AdminAbility(this.document.denied, facts.breakGlass, this.mayBreakGlass(subject))
-          : new PolicyAbility(this.document, subject, rules, facts.breakGlass);
+      ability = subject.role === ADMIN_ROLE ? new AdminAbility(this.document.denied, facts.breakGlass, this.mayBreakGlass(subject)) : new PolicyAbility(this.document, subject, rules, facts.breakGlass);
       this.abilities.set(key, ability);
     }
     return ability;

@@ -25,10 +25,7 @@ export type StudiesExpressionBuilder = ExpressionBuilder<any, any>;
  * Which studies an action may touch: all, none, or those a condition selects. `studies` is the name
  * or alias of the studies table in the query (default `studies`; QIDO's is `st`).
  */
-export type StudyFilter =
-  | { kind: 'all' }
-  | { kind: 'none' }
-  | { kind: 'where'; expression: (eb: StudiesExpressionBuilder, studies?: string) => Expression<SqlBool> };
+export type StudyFilter = { kind: 'all' } | { kind: 'none' } | { kind: 'where'; expression: (eb: StudiesExpressionBuilder, studies?: string) => Expression<SqlBool> };
 
 /** A node of CASL's condition tree (`@ucast` Condition). */
 type Node = { operator: string; value: unknown; field?: string };

@@ -56,7 +56,7 @@ function dayRange(item: string, problems: string[]): number[] {
     return [];
   }
   const days = [a];
-  for (let day = a; day !== b; ) days.push((day = (day + 1) % 7));
+  for (let day = a; day !== b;) days.push((day = (day + 1) % 7));
   return days;
 }
 

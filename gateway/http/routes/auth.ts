@@ -77,7 +77,12 @@ const MAX_REASON = 1000;
  * digits in a form (where every value is text).
  */
 function breakGlassRequest(limit: number, form: boolean) {
-  const minutes = form ? z.string().regex(/^[0-9]{1,6}$/).transform(Number) : z.number();
+  const minutes = form
+    ? z
+        .string()
+        .regex(/^[0-9]{1,6}$/)
+        .transform(Number)
+    : z.number();
   return z.strictObject({
     reason: z
       .string()
@@ -138,7 +143,16 @@ export function sessionRoutes(access: AccessControl): express.Router {
     const limit = access.policy.breakGlass?.maxMinutes ?? 0;
     const actor = { name: subject.name, role: subject.role, method: subject.method, clientAddress: environment.clientAddress, attributes: subject.attributes };
     const refuse = async (code: 'BAD_REQUEST' | 'FORBIDDEN', message: string): Promise<never> => {
-      await access.audit.recordNow({ requestId: req.id, kind: 'break-glass', operation: 'start', actor, action: 'read', outcome: 'denied', reason: `${message}${given ? ` (reason given: ${given.slice(0, 200)})` : ''}`, purpose: environment.purpose });
+      await access.audit.recordNow({
+        requestId: req.id,
+        kind: 'break-glass',
+        operation: 'start',
+        actor,
+        action: 'read',
+        outcome: 'denied',
+        reason: `${message}${given ? ` (reason given: ${given.slice(0, 200)})` : ''}`,
+        purpose: environment.purpose,
+      });
       throw new GatewayError(code, message);
     };
     if (subject.method === 'anonymous' || !access.policy.mayBreakGlass(subject)) await refuse('FORBIDDEN', 'the policy does not allow you to declare an emergency');

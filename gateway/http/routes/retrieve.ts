@@ -8,18 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/transfer-syntax.js';
 import { GatewayError } from '../../errors.js';
-import {
-  VerifiedInstances,
-  findReadable,
-  instanceMetadataText,
-  pixelLayout,
-  readBulkData,
-  readFrames,
-  readInstance,
-  streamInstance,
-  type RetrieveDeps,
-  type SeenInstance,
-} from '../../services/retrieve.js';
+import { VerifiedInstances, findReadable, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance, type RetrieveDeps, type SeenInstance } from '../../services/retrieve.js';
 import { instanceUrl } from '../../services/resources.js';
 import { bulkDataInView, instanceBytesInView, instanceGiven, metadataInView, pixelsInView } from '../../deidentify/views.js';
 import type { InstanceRow } from '../../catalog/catalog.js';
@@ -69,10 +58,7 @@ async function instances(retrieval: Retrieval, req: Request, res: Response): Pro
   const sendable = given.filter(({ row }) => negotiation.acceptable(row.transfer_syntax_uid));
   if (sendable.length === 0) {
     const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))].join(', ');
-    throw new GatewayError(
-      'NOT_ACCEPTABLE',
-      `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`,
-    );
+    throw new GatewayError('NOT_ACCEPTABLE', `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`);
   }
   const omitted = [
     ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
@@ -80,7 +66,13 @@ async function instances(retrieval: Retrieval, req: Request, res: Response): Pro
   ];
   if (omitted.length > 0) res.status(206).setHeader('Warning', warningValue(`${omitted.join('; ')}: they were omitted`));
   if (!sendable[0].view.whole) return sendDerivedInstances(retrieval, req, res, sendable, negotiation.multipart);
-  return sendStoredInstances(retrieval, req, res, sendable.map(({ row }) => row), negotiation.multipart);
+  return sendStoredInstances(
+    retrieval,
+    req,
+    res,
+    sendable.map(({ row }) => row),
+    negotiation.multipart,
+  );
 }
 
 /** Instances as stored: streamed, each verified before its first byte. */
@@ -157,7 +149,10 @@ async function metadata(retrieval: Retrieval, req: Request, res: Response): Prom
     const text = instanceMetadataText(row, base);
     return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
   });
-  res.status(200).type(type).send(`[${texts.join(',')}]`);
+  res
+    .status(200)
+    .type(type)
+    .send(`[${texts.join(',')}]`);
 }
 
 /** Frames of an instance, as stored. */
@@ -207,9 +202,7 @@ async function bulkdata(retrieval: Retrieval, req: Request, res: Response): Prom
     res.end(value);
     return;
   }
-  const writer = new MultipartWriter(res, 'application/octet-stream', [
-    { headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, length: value.length },
-  ]);
+  const writer = new MultipartWriter(res, 'application/octet-stream', [{ headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(value.length) }, length: value.length }]);
   await writer.writePart(value);
   await writer.end();
 }

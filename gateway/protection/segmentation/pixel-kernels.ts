@@ -81,14 +81,7 @@ export interface LabelledFrame {
  * pixel. Also counts the pixels of each label, and codes the labels' runs unless that takes more
  * than `runsLimit` bytes.
  */
-export function labelFrame(
-  frame: Uint8Array,
-  size: 1 | 2,
-  step: number,
-  classify: (histogram: Uint32Array) => Uint8Array,
-  labels: Uint8Array,
-  runsLimit: number,
-): LabelledFrame {
+export function labelFrame(frame: Uint8Array, size: 1 | 2, step: number, classify: (histogram: Uint32Array) => Uint8Array, labels: Uint8Array, runsLimit: number): LabelledFrame {
   const k = load();
   const count = labels.length;
   const bins = size === 1 ? 256 : 65536;
@@ -136,13 +129,7 @@ export interface FrameLayout {
  * moved (`pixels` are never written). The regions are built in the workspace and handed to `take`
  * there (valid only during the call); what it returns (a sealed or plain copy) is the result.
  */
-export function scatterFrames<T>(
-  pixels: Uint8Array,
-  labels: Uint8Array,
-  layout: FrameLayout,
-  take: (region: Uint8Array, index: number) => T,
-  patch?: (frame: number, bytes: Uint8Array) => void,
-): T[] {
+export function scatterFrames<T>(pixels: Uint8Array, labels: Uint8Array, layout: FrameLayout, take: (region: Uint8Array, index: number) => T, patch?: (frame: number, bytes: Uint8Array) => void): T[] {
   const { cursors, lab, px, starts, sizes } = frameWorkspace(layout);
   const k = load();
   const frameBytes = layout.pixelsPerFrame * layout.unit * layout.planes;

@@ -23,7 +23,5 @@ export function sampleArray(bytes: Uint8Array, size: number, count: number): Sam
     aligned.set(bytes.subarray(0, count * size));
     bytes = aligned;
   }
-  return size === 2
-    ? new Uint16Array(bytes.buffer, bytes.byteOffset, count)
-    : new Uint32Array(bytes.buffer, bytes.byteOffset, count);
+  return size === 2 ? new Uint16Array(bytes.buffer, bytes.byteOffset, count) : new Uint32Array(bytes.buffer, bytes.byteOffset, count);
 }

@@ -198,13 +198,7 @@ function intensityOf(meanKey: number | null, coder: IntensityCoder, samplesPerPi
  * clustered on the histogram of every {@link histogramStep}-th pixel: a million pixels give the
  * same clusters to within a fraction of a grey level, at a quarter of the cost on a 2048 x 2048 frame.
  */
-function labelByTable(
-  pixels: Uint8Array,
-  geometry: PixelGeometry,
-  coder: IntensityCoder,
-  regions: number,
-  labels: Uint8Array,
-): { frames: FrameSegmentation[]; labelRuns?: Uint8Array[]; histogramStep: number } {
+function labelByTable(pixels: Uint8Array, geometry: PixelGeometry, coder: IntensityCoder, regions: number, labels: Uint8Array): { frames: FrameSegmentation[]; labelRuns?: Uint8Array[]; histogramStep: number } {
   const table = coder.table!;
   const pixelsPerFrame = geometry.rows * geometry.columns;
   const frameBytes = pixelsPerFrame * coder.size;

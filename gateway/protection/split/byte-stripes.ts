@@ -39,12 +39,7 @@ export interface StripedBytes {
 }
 
 /** Stripes `bytes` across `regions` fragments (each with its own ArrayBuffer). */
-export function stripeBytes(
-  bytes: Uint8Array,
-  regions: number,
-  why: { reason: StripeReason; detail: string },
-  stripe = DEFAULT_STRIPE_BYTES,
-): StripedBytes {
+export function stripeBytes(bytes: Uint8Array, regions: number, why: { reason: StripeReason; detail: string }, stripe = DEFAULT_STRIPE_BYTES): StripedBytes {
   checkRegions(regions);
   if (!Number.isInteger(stripe) || stripe < 1) throw new GatewayError('INTERNAL', `the stripe size must be a positive integer, got ${stripe}`);
   const regionBytes = stripeLengths(bytes.length, regions, stripe);
@@ -115,10 +110,15 @@ function stripeLengths(length: number, regions: number, stripe: number): number[
  * fragments.
  */
 export function splitEncapsulated(value: Uint8Array, regions: number, stripe = DEFAULT_STRIPE_BYTES): StripedBytes {
-  return stripeBytes(value, regions, {
-    reason: 'encapsulated',
-    detail: 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped across the regions',
-  }, stripe);
+  return stripeBytes(
+    value,
+    regions,
+    {
+      reason: 'encapsulated',
+      detail: 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped across the regions',
+    },
+    stripe,
+  );
 }
 
 /** The exact value given to {@link splitEncapsulated}. Throws `INTEGRITY_FAILURE` like {@link joinStripes}. */

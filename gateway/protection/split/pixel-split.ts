@@ -56,7 +56,5 @@ export function splitEncapsulatedPixelData(value: Uint8Array, regions: number): 
  * the pieces do not add up.
  */
 export function joinPixelData(regions: Uint8Array[], labelMap: Uint8Array, geometry: PixelGeometry, parameters: PixelSplitParameters, into?: Uint8Array): Uint8Array {
-  return parameters.algorithm === 'byte-stripes'
-    ? joinStripes(regions, parameters)
-    : joinRegions(regions, labelMap, geometry, parameters, into);
+  return parameters.algorithm === 'byte-stripes' ? joinStripes(regions, parameters) : joinRegions(regions, labelMap, geometry, parameters, into);
 }

@@ -58,13 +58,7 @@ export interface RegionSplit {
  * (sealed, for example); by default a copy. Throws `INTERNAL`
  * when the geometry, the labels and the bytes do not belong together.
  */
-export function splitRegions(
-  pixels: Uint8Array,
-  geometry: PixelGeometry,
-  segmentation: Segmentation,
-  patch?: FramePatch,
-  take?: (region: Uint8Array, index: number) => Uint8Array,
-): RegionSplit {
+export function splitRegions(pixels: Uint8Array, geometry: PixelGeometry, segmentation: Segmentation, patch?: FramePatch, take?: (region: Uint8Array, index: number) => Uint8Array): RegionSplit {
   const refusal = segmentationRefusal(geometry, pixels.length);
   if (refusal !== undefined) throw new GatewayError('INTERNAL', `cannot split this pixel data into regions: ${refusal.detail}`);
   const pixelsPerFrame = geometry.rows * geometry.columns;
@@ -125,10 +119,7 @@ export function joinRegions(
   counts.forEach((count, r) => {
     const expected = count * geometry.samplesPerPixel * size;
     if (regions[r].length !== expected || parameters.regionBytes[r] !== expected) {
-      throw new GatewayError(
-        'INTEGRITY_FAILURE',
-        `region fragment ${r} holds ${regions[r].length} bytes (parameters: ${parameters.regionBytes[r]}); its ${count} pixels need ${expected}`,
-      );
+      throw new GatewayError('INTEGRITY_FAILURE', `region fragment ${r} holds ${regions[r].length} bytes (parameters: ${parameters.regionBytes[r]}); its ${count} pixels need ${expected}`);
     }
   });
   const trailer = Buffer.from(parameters.trailer, 'base64');
@@ -168,10 +159,7 @@ export function restoreSegmentation(labelMap: Uint8Array, geometry: PixelGeometr
   return { geometry, regions: parameters.regions, seed: parameters.seed, labels, frames };
 }
 
-const GEOMETRY_FIELDS = [
-  'rows', 'columns', 'samplesPerPixel', 'bitsAllocated', 'bitsStored', 'highBit',
-  'pixelRepresentation', 'planarConfiguration', 'frames', 'bigEndian',
-] as const satisfies ReadonlyArray<keyof PixelGeometry>;
+const GEOMETRY_FIELDS = ['rows', 'columns', 'samplesPerPixel', 'bitsAllocated', 'bitsStored', 'highBit', 'pixelRepresentation', 'planarConfiguration', 'frames', 'bigEndian'] as const satisfies ReadonlyArray<keyof PixelGeometry>;
 
 function sameGeometry(a: PixelGeometry, b: PixelGeometry | undefined): boolean {
   return b !== undefined && GEOMETRY_FIELDS.every((field) => a[field] === b[field]);

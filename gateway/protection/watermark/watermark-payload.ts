@@ -11,15 +11,7 @@ import { createHash, createHmac, timingSafeEqual, type KeyObject } from 'node:cr
 import { deriveKey } from '../../keys/derive.js';
 import { GatewayError } from '../../errors.js';
 import type { PixelGeometry } from '../../dicom/pixel-geometry.js';
-import {
-  planWatermark,
-  removeWatermark,
-  writeWatermarkChanges,
-  type ExtractedWatermark,
-  type WatermarkChanges,
-  type WatermarkOptions,
-  type WatermarkRefusal,
-} from './watermark.js';
+import { planWatermark, removeWatermark, writeWatermarkChanges, type ExtractedWatermark, type WatermarkChanges, type WatermarkOptions, type WatermarkRefusal } from './watermark.js';
 import type { WatermarkParameters } from './watermark-parameters.js';
 
 /** HKDF info of the watermark MAC key. */
@@ -85,12 +77,7 @@ export interface WatermarkSeal extends WatermarkClaims {
  * the bytes to store (a watermarked copy, or `pixels` itself when refused) and the record for the
  * manifest.
  */
-export function watermarkPixelData(
-  pixels: Uint8Array,
-  geometry: PixelGeometry,
-  seal: WatermarkSeal,
-  options: WatermarkOptions = {},
-): { pixels: Uint8Array; record: WatermarkRecord } {
+export function watermarkPixelData(pixels: Uint8Array, geometry: PixelGeometry, seal: WatermarkSeal, options: WatermarkOptions = {}): { pixels: Uint8Array; record: WatermarkRecord } {
   const { changes, record } = planPixelWatermark(pixels, geometry, seal, options);
   if (changes === undefined) return { pixels, record };
   const watermarked = new Uint8Array(pixels);
@@ -102,12 +89,7 @@ export function watermarkPixelData(
  * What {@link watermarkPixelData} does without copying the pixels: the samples to change
  * ({@link writeWatermarkChanges}; none when refused) and the record for the manifest.
  */
-export function planPixelWatermark(
-  pixels: Uint8Array,
-  geometry: PixelGeometry,
-  seal: WatermarkSeal,
-  options: WatermarkOptions = {},
-): { changes?: WatermarkChanges; record: WatermarkRecord } {
+export function planPixelWatermark(pixels: Uint8Array, geometry: PixelGeometry, seal: WatermarkSeal, options: WatermarkOptions = {}): { changes?: WatermarkChanges; record: WatermarkRecord } {
   const { key, ...claims } = seal;
   const pixelSha256 = createHash('sha256').update(pixels).digest();
   const plan = planWatermark(pixels, geometry, watermarkPayload(key, { ...claims, pixelSha256 }), options);
@@ -121,13 +103,7 @@ export function planPixelWatermark(
  * are (integrity then rests on the manifest's hashes). Throws `INTEGRITY_FAILURE` when the
  * watermark does not verify.
  */
-export function verifyAndRemoveWatermark(
-  stored: Uint8Array,
-  geometry: PixelGeometry,
-  record: WatermarkRecord,
-  verification: { key: Uint8Array | KeyObject; sopInstanceUid: string },
-  options: WatermarkOptions = {},
-): Uint8Array {
+export function verifyAndRemoveWatermark(stored: Uint8Array, geometry: PixelGeometry, record: WatermarkRecord, verification: { key: Uint8Array | KeyObject; sopInstanceUid: string }, options: WatermarkOptions = {}): Uint8Array {
   if ('refused' in record) return stored;
   const restored = new Uint8Array(stored);
   verifyAndRemoveWatermarkInPlace(restored, geometry, record, verification, options);

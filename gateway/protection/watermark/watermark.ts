@@ -40,17 +40,7 @@
 import { GatewayError } from '../../errors.js';
 import { sampleCodec, samplesPerFrame, unsupportedSampleAccess, type PixelGeometry, type SampleCodec } from '../../dicom/pixel-geometry.js';
 import { encodePositions, newHistogram, OffsetList, scanSamples, type Histogram, type VisitingOrder } from './watermark-scan.js';
-import {
-  checkWatermarkParameters,
-  digestLabel,
-  MAX_PASSES,
-  MAX_SKIPPED_SAMPLES,
-  MIN_PAYLOAD_BYTES,
-  WATERMARK_SCHEME,
-  watermarkIntegrityError,
-  type WatermarkParameters,
-  type WatermarkPass,
-} from './watermark-parameters.js';
+import { checkWatermarkParameters, digestLabel, MAX_PASSES, MAX_SKIPPED_SAMPLES, MIN_PAYLOAD_BYTES, WATERMARK_SCHEME, watermarkIntegrityError, type WatermarkParameters, type WatermarkPass } from './watermark-parameters.js';
 
 /** Options of {@link embedWatermark}, {@link extractWatermark} and {@link watermarkCapacity}. */
 export interface WatermarkOptions {
@@ -193,12 +183,7 @@ export function planWatermark(pixels: Uint8Array, geometry: PixelGeometry, paylo
  * `INTEGRITY_FAILURE` when the parameters are malformed or inconsistent with the data (another
  * visiting order or geometry, a sample that no longer decodes, a different number of bits).
  */
-export function extractWatermark(
-  watermarked: Uint8Array,
-  geometry: PixelGeometry,
-  parameters: WatermarkParameters,
-  options: WatermarkOptions = {},
-): ExtractedWatermark {
+export function extractWatermark(watermarked: Uint8Array, geometry: PixelGeometry, parameters: WatermarkParameters, options: WatermarkOptions = {}): ExtractedWatermark {
   const restored = new Uint8Array(watermarked);
   return { payload: removeWatermark(restored, geometry, parameters, options), restored };
 }

@@ -31,6 +31,9 @@ it('refuses to key an external subject without issuer and sub', () => {
     { ...base, name: 'grace', method: 'oidc', externalId: 'x' },
     { ...base, name: 'grace', method: 'oidc', issuer: '', externalId: 'x' },
   ] as Subject[]) {
-    assert.throws(() => subjectKey(subject), (error: unknown) => isGatewayError(error, 'INTERNAL'));
+    assert.throws(
+      () => subjectKey(subject),
+      (error: unknown) => isGatewayError(error, 'INTERNAL'),
+    );
   }
 });

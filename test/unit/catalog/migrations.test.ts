@@ -14,7 +14,7 @@ import { openSqlite, type OpenedSqlite } from '../../../gateway/catalog/sqlite.j
 describe('catalog migrations over existing rows', () => {
   let dir: string;
   let sqlite: OpenedSqlite;
-   
+
   let db: Kysely<any>;
   let migrator: Migrator;
 
@@ -56,10 +56,13 @@ describe('catalog migrations over existing rows', () => {
   });
 
   it('0006: per-name lock counts go, client counts stay', async () => {
-    await db.insertInto('login_throttle').values([
-      { key: 'user:admin', failures: 5, window_started_at: 1, locked_until: 2 },
-      { key: 'client:10.0.0.1', failures: 3, window_started_at: 1, locked_until: null },
-    ]).execute();
+    await db
+      .insertInto('login_throttle')
+      .values([
+        { key: 'user:admin', failures: 5, window_started_at: 1, locked_until: 2 },
+        { key: 'client:10.0.0.1', failures: 3, window_started_at: 1, locked_until: null },
+      ])
+      .execute();
     await migrateTo('0006-sign-in-delays');
     assert.deepEqual(await db.selectFrom('login_throttle').select('key').execute(), [{ key: 'client:10.0.0.1' }]);
     assert.deepEqual(await db.selectFrom('sign_in_delays').selectAll().execute(), []);
@@ -67,10 +70,13 @@ describe('catalog migrations over existing rows', () => {
 
   it('0007: grants recorded by bare name end, since they cannot say whose they are', async () => {
     const future = Date.now() + 3_600_000;
-    await db.insertInto('break_glass_grants').values([
-      { id: 'g1', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: null },
-      { id: 'g2', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: 'earlier' },
-    ]).execute();
+    await db
+      .insertInto('break_glass_grants')
+      .values([
+        { id: 'g1', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: null },
+        { id: 'g2', user_name: 'grace', reason: 'r', purpose: 'ETREAT', granted_at: 'a', expires_at: future, revoked_at: 'earlier' },
+      ])
+      .execute();
     await migrateTo('0007-break-glass-subjects');
     const rows = await db.selectFrom('break_glass_grants').select(['id', 'subject_key', 'revoked_at']).orderBy('id').execute();
     assert.equal(rows[0].subject_key, null);

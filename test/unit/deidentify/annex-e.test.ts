@@ -15,9 +15,7 @@ describe('Table E.1-1 (annex-e.ts)', () => {
     const tags = annexERows.map((r) => r.tag);
     assert.equal(new Set(tags).size, tags.length, 'a tag is listed twice');
     assert.ok(annexERows.length > 600, `only ${annexERows.length} rows`);
-    const wrong = annexERows
-      .filter((r) => !PATTERNS.has(r.tag) && keywordForTag(r.tag) !== r.keyword)
-      .map((r) => `${r.tag} ${r.keyword} (dictionary: ${keywordForTag(r.tag)})`);
+    const wrong = annexERows.filter((r) => !PATTERNS.has(r.tag) && keywordForTag(r.tag) !== r.keyword).map((r) => `${r.tag} ${r.keyword} (dictionary: ${keywordForTag(r.tag)})`);
     assert.deepEqual(wrong, []);
     assert.deepEqual(tags.filter((t) => !/^[0-9A-F]{8}$/.test(t)).sort(), [...PATTERNS].sort());
   });
@@ -63,7 +61,10 @@ describe('Table E.1-1 (annex-e.ts)', () => {
     assert.equal(annexEAction('00100032')?.retainLongModifiedDates, undefined, 'Patient Birth Time');
     const temporal = annexERows.filter((r) => r.retainLongFullDates === 'K');
     assert.equal(temporal.length, 165);
-    assert.ok(temporal.every((r) => r.retainLongModifiedDates === 'C'), 'Full Dates K goes with Modified Dates C');
+    assert.ok(
+      temporal.every((r) => r.retainLongModifiedDates === 'C'),
+      'Full Dates K goes with Modified Dates C',
+    );
   });
 
   it('lists the identity attributes as exact tags and the method codes of CID 7050', () => {

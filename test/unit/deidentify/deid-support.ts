@@ -19,10 +19,7 @@ export function withoutGroupLengths(json: DicomJson): DicomJson {
   const out: DicomJson = {};
   for (const [tag, attribute] of Object.entries(json)) {
     if (tag.endsWith('0000')) continue;
-    out[tag] =
-      attribute.vr === 'SQ' && attribute.Value !== undefined
-        ? { ...attribute, Value: attribute.Value.map((item) => withoutGroupLengths(item as DicomJson)) }
-        : attribute;
+    out[tag] = attribute.vr === 'SQ' && attribute.Value !== undefined ? { ...attribute, Value: attribute.Value.map((item) => withoutGroupLengths(item as DicomJson)) } : attribute;
   }
   return out;
 }
@@ -31,10 +28,7 @@ export function withoutGroupLengths(json: DicomJson): DicomJson {
  * De-identifies `bytes`, checks that the result parses and that its JSON and report equal those of
  * deidentifyJson on the original's JSON; returns the result and both parses.
  */
-export function deidentifyAndCompare(
-  bytes: Uint8Array,
-  options: DeidentifyOptions = {},
-): DeidentifiedInstance & { original: ParsedInstance; parsed: ParsedInstance } {
+export function deidentifyAndCompare(bytes: Uint8Array, options: DeidentifyOptions = {}): DeidentifiedInstance & { original: ParsedInstance; parsed: ParsedInstance } {
   const original = parseInstance(bytes);
   const result = deidentifyInstance(bytes, options);
   const parsed = parseInstance(result.bytes);

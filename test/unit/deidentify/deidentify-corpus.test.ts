@@ -32,7 +32,15 @@ function metaElements(bytes: Uint8Array): Array<{ tag: string; start: number; en
     const long = ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV'].includes(vr);
     const length = long ? data.readUInt32LE(at + 8) : data.readUInt16LE(at + 6);
     const start = at + (long ? 12 : 8);
-    out.push({ tag: `0002${data.readUInt16LE(at + 2).toString(16).toUpperCase().padStart(4, '0')}`, start, end: start + length });
+    out.push({
+      tag: `0002${data
+        .readUInt16LE(at + 2)
+        .toString(16)
+        .toUpperCase()
+        .padStart(4, '0')}`,
+      start,
+      end: start + length,
+    });
     at = start + length;
   }
   return out;
@@ -41,7 +49,11 @@ function metaElements(bytes: Uint8Array): Array<{ tag: string; start: number; en
 /** The Media Storage SOP Instance UID (0002,0003) of the File Meta Information. */
 function mediaStorageSOPInstanceUID(bytes: Uint8Array): string {
   const element = metaElements(bytes).find((e) => e.tag === '00020003');
-  return element === undefined ? '' : Buffer.from(bytes.subarray(element.start, element.end)).toString('latin1').replace(/[\0 ]+$/, '');
+  return element === undefined
+    ? ''
+    : Buffer.from(bytes.subarray(element.start, element.end))
+        .toString('latin1')
+        .replace(/[\0 ]+$/, '');
 }
 
 const OPTION_SETS: Array<[string, DeidentifyOptions]> = [
@@ -124,10 +136,7 @@ const pydicom = pydicomWalk(cases.flatMap((c) => (c.outputFile === undefined ? [
 
 /** Every element path of our parse of a data set (as pydicom-walk.py writes them). */
 function paths(json: DicomJson, prefix = ''): string[] {
-  return Object.entries(json).flatMap(([tag, attribute]) => [
-    prefix + tag,
-    ...(attribute.vr === 'SQ' ? (attribute.Value ?? []).flatMap((item, i) => paths(item as DicomJson, `${prefix}${tag}/${i}/`)) : []),
-  ]);
+  return Object.entries(json).flatMap(([tag, attribute]) => [prefix + tag, ...(attribute.vr === 'SQ' ? (attribute.Value ?? []).flatMap((item, i) => paths(item as DicomJson, `${prefix}${tag}/${i}/`)) : [])]);
 }
 
 describe(`deidentifyInstance over the pydicom corpus (${cases.length / OPTION_SETS.length} files)`, () => {

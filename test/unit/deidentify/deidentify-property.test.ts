@@ -18,19 +18,30 @@ import { contains, deflateDataSet, deidentifyAndCompare, groupLength, viewOf, wi
 
 /** Identity attributes of Table E.1-1 (X, Z, X/Z/D, ... in the Basic Profile) and their VRs. */
 const IDENTITY: Array<[string, string]> = [
-  ['00080050', 'SH'], ['00080080', 'LO'], ['00080090', 'PN'], ['00081030', 'LO'], ['0008103E', 'LO'],
-  ['00081070', 'PN'], ['00100010', 'PN'], ['00100020', 'LO'], ['00101000', 'LO'], ['00101001', 'PN'],
-  ['00104000', 'LT'], ['00181030', 'LO'], ['00200010', 'SH'], ['00204000', 'LT'], ['00321032', 'PN'],
-  ['0040A075', 'PN'], ['0040A123', 'PN'],
+  ['00080050', 'SH'],
+  ['00080080', 'LO'],
+  ['00080090', 'PN'],
+  ['00081030', 'LO'],
+  ['0008103E', 'LO'],
+  ['00081070', 'PN'],
+  ['00100010', 'PN'],
+  ['00100020', 'LO'],
+  ['00101000', 'LO'],
+  ['00101001', 'PN'],
+  ['00104000', 'LT'],
+  ['00181030', 'LO'],
+  ['00200010', 'SH'],
+  ['00204000', 'LT'],
+  ['00321032', 'PN'],
+  ['0040A075', 'PN'],
+  ['0040A123', 'PN'],
 ];
 /** Sequences: not in the table (kept), Referenced Study (X/Z, kept by Retain UIDs), Content (D), Request Attributes (X). */
 const SEQUENCES = ['00081250', '00540016', '00089215', '00081110', '0040A730', '00400275'];
 
 const marker = fc.stringMatching(/^[A-Z]{6,10}$/).map((s) => `ZQ${s}`);
 
-const identityElement: fc.Arbitrary<Spec> = fc
-  .tuple(fc.constantFrom(...IDENTITY), marker)
-  .map(([[tag, vr], value]) => [tag, vr, vr === 'PN' ? `${value}^${value.slice(0, 4)}` : value]);
+const identityElement: fc.Arbitrary<Spec> = fc.tuple(fc.constantFrom(...IDENTITY), marker).map(([[tag, vr], value]) => [tag, vr, vr === 'PN' ? `${value}^${value.slice(0, 4)}` : value]);
 
 const privateBlock: fc.Arbitrary<Spec[]> = fc.tuple(marker, marker).map(([creator, value]) => [
   ['00290010', 'LO', creator],
@@ -40,9 +51,7 @@ const privateBlock: fc.Arbitrary<Spec[]> = fc.tuple(marker, marker).map(([creato
 function dataSet(depth: number): fc.Arbitrary<Spec[]> {
   const parts: Array<fc.Arbitrary<Spec[]>> = [fc.array(identityElement, { maxLength: 4 }), fc.option(privateBlock, { nil: [] })];
   if (depth < 2) {
-    const sequence: fc.Arbitrary<Spec> = fc
-      .tuple(fc.constantFrom(...SEQUENCES), fc.boolean(), fc.array(dataSet(depth + 1), { maxLength: 2 }))
-      .map(([tag, undefinedLength, items]) => [tag, 'SQ', { undefinedLength, items }]);
+    const sequence: fc.Arbitrary<Spec> = fc.tuple(fc.constantFrom(...SEQUENCES), fc.boolean(), fc.array(dataSet(depth + 1), { maxLength: 2 })).map(([tag, undefinedLength, items]) => [tag, 'SQ', { undefinedLength, items }]);
     parts.push(fc.array(sequence, { maxLength: 2 }));
   }
   return fc.tuple(...parts).map((groups) => uniqueSorted(groups.flat()));
@@ -80,13 +89,7 @@ describe('de-identification of random synthetic instances (fast-check)', () => {
   it('always parses, agrees with the JSON, keeps lengths consistent and leaves no identity value', () => {
     fc.assert(
       fc.property(dataSet(0), fc.constantFrom(...(Object.keys(ENCODINGS) as Array<keyof typeof ENCODINGS>)), fc.boolean(), options, (body, encoding, groupLengths, opts) => {
-        const specs = uniqueSorted([
-          ...identity('1.2.3.4.5'),
-          ...imagePixel(2, 2, 8),
-          ['7FE00010', 'OB', ramp(4)],
-          ...(groupLengths ? ([['00100000', 'UL', [0]]] as Spec[]) : []),
-          ...body,
-        ]);
+        const specs = uniqueSorted([...identity('1.2.3.4.5'), ...imagePixel(2, 2, 8), ['7FE00010', 'OB', ramp(4)], ...(groupLengths ? ([['00100000', 'UL', [0]]] as Spec[]) : []), ...body]);
         const deflated = encoding === 'deflated';
         let bytes = buildInstance(specs, { transferSyntax: deflated ? ENCODINGS['explicit LE'] : ENCODINGS[encoding] });
         if (groupLengths) bytes = withTrueGroupLengths(bytes);

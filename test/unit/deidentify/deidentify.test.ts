@@ -73,7 +73,9 @@ function value(json: DicomJson, tag: string): unknown[] | undefined {
 
 /** The top-level tags of an instance, in the order of the bytes. */
 function topLevelTags(bytes: Uint8Array): string[] {
-  return rawElements(bytes).filter((e) => e.depth === 0).map((e) => e.tag);
+  return rawElements(bytes)
+    .filter((e) => e.depth === 0)
+    .map((e) => e.tag);
 }
 
 function pixelBytes(bytes: Uint8Array): Uint8Array {
@@ -84,7 +86,11 @@ function pixelBytes(bytes: Uint8Array): Uint8Array {
 }
 
 describe('deidentifyInstance: the Basic Profile on the bytes', () => {
-  for (const [name, transferSyntax] of [['Explicit VR Little Endian', EXPLICIT_LE], ['Implicit VR Little Endian', IMPLICIT_LE], ['Explicit VR Big Endian', EXPLICIT_BE]]) {
+  for (const [name, transferSyntax] of [
+    ['Explicit VR Little Endian', EXPLICIT_LE],
+    ['Implicit VR Little Endian', IMPLICIT_LE],
+    ['Explicit VR Big Endian', EXPLICIT_BE],
+  ]) {
     it(`${name}: empties, removes and inserts, and copies the rest byte for byte`, () => {
       const bytes = buildInstance(patientSpecs(), { transferSyntax });
       const { bytes: out, parsed, report } = deidentifyAndCompare(bytes);
@@ -114,7 +120,14 @@ describe('deidentifyInstance: the Basic Profile on the bytes', () => {
   }
 
   it('inserts the 0012 attributes between group 0010 and later groups, and replaces old ones', () => {
-    const bytes = buildInstance(patientSpecs([['00120062', 'CS', 'NO'], ['00120063', 'LO', 'something else'], ['00180015', 'CS', 'CHEST']]), {});
+    const bytes = buildInstance(
+      patientSpecs([
+        ['00120062', 'CS', 'NO'],
+        ['00120063', 'LO', 'something else'],
+        ['00180015', 'CS', 'CHEST'],
+      ]),
+      {},
+    );
     const { bytes: out, parsed } = deidentifyAndCompare(bytes);
     const tags = topLevelTags(out);
     assert.deepEqual(tags, [...tags].sort(), 'top-level elements in ascending order');
@@ -137,19 +150,50 @@ describe('deidentifyInstance: the Basic Profile on the bytes', () => {
 
 describe('deidentifyInstance: sequences and items at every depth', () => {
   const nested = (undefinedLength: boolean): Spec[] => [
-    ['00081110', 'SQ', { undefinedLength, items: [[['00081150', 'UI', '1.2.840.10008.3.1.2.3.1'], ['00081155', 'UI', '1.2.3.99']]] }],
-    ['00081250', 'SQ', {
-      undefinedLength,
-      items: [
-        [
-          ['00100010', 'PN', 'Doe^Jane'],
-          ['0040A730', 'SQ', { undefinedLength, items: [[['0040A160', 'UT', 'Secret Jane Doe note']]] }],
-          ['00400275', 'SQ', { undefinedLength: !undefinedLength, items: [[['00080050', 'SH', 'ACC-77812']]] }],
-          ['00540016', 'SQ', { undefinedLength, items: [[['00181072', 'TM', '101500'], ['00101000', 'LO', 'OTHER-991']]] }],
+    [
+      '00081110',
+      'SQ',
+      {
+        undefinedLength,
+        items: [
+          [
+            ['00081150', 'UI', '1.2.840.10008.3.1.2.3.1'],
+            ['00081155', 'UI', '1.2.3.99'],
+          ],
         ],
-        [['00100020', 'LO', 'PID-0042'], ['00080060', 'CS', 'OT']],
-      ],
-    }],
+      },
+    ],
+    [
+      '00081250',
+      'SQ',
+      {
+        undefinedLength,
+        items: [
+          [
+            ['00100010', 'PN', 'Doe^Jane'],
+            ['0040A730', 'SQ', { undefinedLength, items: [[['0040A160', 'UT', 'Secret Jane Doe note']]] }],
+            ['00400275', 'SQ', { undefinedLength: !undefinedLength, items: [[['00080050', 'SH', 'ACC-77812']]] }],
+            [
+              '00540016',
+              'SQ',
+              {
+                undefinedLength,
+                items: [
+                  [
+                    ['00181072', 'TM', '101500'],
+                    ['00101000', 'LO', 'OTHER-991'],
+                  ],
+                ],
+              },
+            ],
+          ],
+          [
+            ['00100020', 'LO', 'PID-0042'],
+            ['00080060', 'CS', 'OT'],
+          ],
+        ],
+      },
+    ],
   ];
 
   for (const undefinedLength of [false, true]) {
@@ -181,7 +225,10 @@ describe('deidentifyInstance: sequences and items at every depth', () => {
   }
 
   it('treats a sequence encoded as UN (implicit VR little endian items) in a big endian data set', () => {
-    const implicitItems = encodeImplicitItem([['00100010', 'Doe^Jane'], ['00080100', 'CODE']]);
+    const implicitItems = encodeImplicitItem([
+      ['00100010', 'Doe^Jane'],
+      ['00080100', 'CODE'],
+    ]);
     const bytes = buildInstance(patientSpecs([['00081250', 'UN', implicitItems]]), { transferSyntax: EXPLICIT_BE });
     const { bytes: out, parsed } = deidentifyAndCompare(bytes);
     const nestedItems = value(parsed.metadata, '00081250') as DicomJson[];
@@ -213,7 +260,17 @@ function encodeImplicitItem(elements: Array<[string, string]>): Uint8Array {
 describe('deidentifyInstance: lengths outside sequences', () => {
   it('rewrites group lengths of the groups that change, and leaves the others as they are', () => {
     for (const transferSyntax of [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE]) {
-      const bytes = withTrueGroupLengths(buildInstance(patientSpecs([['00100000', 'UL', [0]], ['00120000', 'UL', [0]], ['00120010', 'LO', 'Sponsor'], ['00280000', 'UL', [0]]]), { transferSyntax }));
+      const bytes = withTrueGroupLengths(
+        buildInstance(
+          patientSpecs([
+            ['00100000', 'UL', [0]],
+            ['00120000', 'UL', [0]],
+            ['00120010', 'LO', 'Sponsor'],
+            ['00280000', 'UL', [0]],
+          ]),
+          { transferSyntax },
+        ),
+      );
       const { bytes: out } = deidentifyAndCompare(bytes);
       for (const group of ['0010', '0012', '0028']) {
         const { declared, actual } = groupLength(out, group);
@@ -224,7 +281,23 @@ describe('deidentifyInstance: lengths outside sequences', () => {
   });
 
   it('replaces UIDs with keyed 2.25 UIDs, in the File Meta Information too, and fixes its group length', () => {
-    const bytes = buildInstance(patientSpecs([['00082112', 'SQ', { items: [[['00081150', 'UI', '1.2.840.10008.5.1.4.1.1.7'], ['00081155', 'UI', '1.2.3.4.5.6']]] }]]), {});
+    const bytes = buildInstance(
+      patientSpecs([
+        [
+          '00082112',
+          'SQ',
+          {
+            items: [
+              [
+                ['00081150', 'UI', '1.2.840.10008.5.1.4.1.1.7'],
+                ['00081155', 'UI', '1.2.3.4.5.6'],
+              ],
+            ],
+          },
+        ],
+      ]),
+      {},
+    );
     const options: DeidentifyOptions = { retainUids: false, key: KEY };
     const { bytes: out, parsed, report } = deidentifyAndCompare(bytes, options);
     const sop = value(parsed.metadata, '00080018')?.[0] as string;
@@ -239,7 +312,10 @@ describe('deidentifyInstance: lengths outside sequences', () => {
     assert.equal(metaGroup.readUInt32LE(8), header.position - 132 - 12, 'File Meta Information Group Length');
     assert.ok(metaGroup.includes(Buffer.from(sop, 'latin1')), 'Media Storage SOP Instance UID equals the new SOP Instance UID');
     assert.ok(!contains(out, Buffer.from('1.2.3.4.5.6', 'latin1')), 'no original SOP Instance UID');
-    assert.deepEqual(report.methods.map((m) => m.code), ['113100']);
+    assert.deepEqual(
+      report.methods.map((m) => m.code),
+      ['113100'],
+    );
     assert.equal(deidentifyInstance(bytes, options).bytes.length, out.length, 'deterministic');
     const other = deidentifyInstance(bytes, { retainUids: false, key: 'another key' });
     assert.notEqual(parseInstance(other.bytes).sopInstanceUID, sop, 'another key, other UIDs');
@@ -247,7 +323,12 @@ describe('deidentifyInstance: lengths outside sequences', () => {
 
   it('keeps the bytes of encapsulated pixel data and their fragments', () => {
     const fragments = [ramp(10, 1), ramp(6, 50)];
-    const bytes = buildInstance(patientSpecs().filter(([t]) => t !== '7FE00010').concat([['7FE00010', 'OB', { fragments, basicOffsetTable: [0] }]]), { transferSyntax: JPEG_BASELINE });
+    const bytes = buildInstance(
+      patientSpecs()
+        .filter(([t]) => t !== '7FE00010')
+        .concat([['7FE00010', 'OB', { fragments, basicOffsetTable: [0] }]]),
+      { transferSyntax: JPEG_BASELINE },
+    );
     const { bytes: out } = deidentifyAndCompare(bytes);
     assert.deepEqual(pixelBytes(out), pixelBytes(bytes));
     assert.equal(parseInstance(out).pixelData?.encapsulated, true);
@@ -266,14 +347,17 @@ describe('deidentifyInstance: lengths outside sequences', () => {
 
 describe('deidentifyInstance: values and options', () => {
   it('writes dummy values valid for their VR, ASCII in any character set', () => {
-    const bytes = buildInstance(patientSpecs([
-      ['00080005', 'CS', 'ISO_IR 192'],
-      ['00120010', 'LO', 'Sponsor Inc'],
-      ['0040A075', 'PN', 'Observer^Otto'],
-      ['0040A030', 'DT', '20240115101500'],
-      ['0072005F', 'AS', '045Y'],
-      ['00720065', 'OB', ramp(6)],
-    ]), {});
+    const bytes = buildInstance(
+      patientSpecs([
+        ['00080005', 'CS', 'ISO_IR 192'],
+        ['00120010', 'LO', 'Sponsor Inc'],
+        ['0040A075', 'PN', 'Observer^Otto'],
+        ['0040A030', 'DT', '20240115101500'],
+        ['0072005F', 'AS', '045Y'],
+        ['00720065', 'OB', ramp(6)],
+      ]),
+      {},
+    );
     const { parsed } = deidentifyAndCompare(bytes);
     const json = parsed.metadata;
     assert.deepEqual(value(json, '00120010'), ['ANONYMOUS'], 'LO');
@@ -284,7 +368,10 @@ describe('deidentifyInstance: values and options', () => {
   });
 
   it('shifts dates by a per-patient number of days with the Modified Dates option, and keeps times', () => {
-    const specs = patientSpecs([['00080021', 'DA', '20240116'], ['0008002A', 'DT', '20240115101500.25+0100']]);
+    const specs = patientSpecs([
+      ['00080021', 'DA', '20240116'],
+      ['0008002A', 'DT', '20240115101500.25+0100'],
+    ]);
     const options: DeidentifyOptions = { dates: 'shift', key: KEY };
     const { parsed, report } = deidentifyAndCompare(buildInstance(specs, {}), options);
     const json = parsed.metadata;
@@ -298,7 +385,10 @@ describe('deidentifyInstance: values and options', () => {
     assert.deepEqual(value(json, '00080030'), ['101500'], 'Study Time kept');
     assert.deepEqual(json['00100030'], { vr: 'DA' }, 'the birth date is not longitudinal: emptied');
     assert.equal(report.counts.datesShifted, 3);
-    assert.deepEqual(report.methods.map((m) => m.code), ['113100', '113107', '113110']);
+    assert.deepEqual(
+      report.methods.map((m) => m.code),
+      ['113100', '113107', '113110'],
+    );
     const other = deidentifyJson({ ...parseInstance(buildInstance(specs, {})).metadata, '00100020': { vr: 'LO', Value: ['ANOTHER'] } }, options);
     assert.notDeepEqual(value(other.json, '00080020'), [study], 'another patient, another shift (for this key)');
   });
@@ -306,7 +396,10 @@ describe('deidentifyInstance: values and options', () => {
   it('keeps dates with the Full Dates option', () => {
     const { parsed, report } = deidentifyAndCompare(buildInstance(patientSpecs(), {}), { dates: 'keep' });
     assert.deepEqual(value(parsed.metadata, '00080020'), ['20240115']);
-    assert.deepEqual(report.methods.map((m) => m.code), ['113100', '113106', '113110']);
+    assert.deepEqual(
+      report.methods.map((m) => m.code),
+      ['113100', '113106', '113110'],
+    );
   });
 
   it('reports Burned In Annotation', () => {
@@ -328,7 +421,7 @@ describe('deidentifyInstance: values and options', () => {
     const json = parsed.metadata;
     assert.equal(json['00100010'], undefined);
     assert.equal(json['00081030'], undefined);
-    assert.equal(((value(json, '00081250') as DicomJson[])[0])['00100010'], undefined, 'nested');
+    assert.equal((value(json, '00081250') as DicomJson[])[0]['00100010'], undefined, 'nested');
     assert.deepEqual(value(json, '00100020'), ['PID-0042'], 'not masked, no profile');
     assert.equal(json['00120062'], undefined, 'no de-identification claim');
     assert.equal(report.counts.masked, 3);
@@ -337,19 +430,34 @@ describe('deidentifyInstance: values and options', () => {
 
   it('refuses unusable options with INTERNAL', () => {
     const bytes = buildInstance(patientSpecs(), {});
-    assert.throws(() => deidentifyInstance(bytes, { mask: ['NoSuchKeyword'] }), (e: unknown) => isGatewayError(e, 'INTERNAL') && /NoSuchKeyword/.test(e.message));
-    assert.throws(() => deidentifyInstance(bytes, { retainUids: false }), (e: unknown) => isGatewayError(e, 'INTERNAL') && /key/.test(e.message));
-    assert.throws(() => deidentifyJson({}, { dates: 'shift', key: '' }), (e: unknown) => isGatewayError(e, 'INTERNAL'));
+    assert.throws(
+      () => deidentifyInstance(bytes, { mask: ['NoSuchKeyword'] }),
+      (e: unknown) => isGatewayError(e, 'INTERNAL') && /NoSuchKeyword/.test(e.message),
+    );
+    assert.throws(
+      () => deidentifyInstance(bytes, { retainUids: false }),
+      (e: unknown) => isGatewayError(e, 'INTERNAL') && /key/.test(e.message),
+    );
+    assert.throws(
+      () => deidentifyJson({}, { dates: 'shift', key: '' }),
+      (e: unknown) => isGatewayError(e, 'INTERNAL'),
+    );
   });
 
   it('refuses with DEIDENTIFICATION_FAILED bytes the parser did not account for (a repeated tag)', () => {
     const specs = patientSpecs();
     const bytes = buildInstance([...specs.slice(0, 12), ['00100010', 'PN', 'Doe^Jane'], ...specs.slice(12)], {});
-    assert.throws(() => deidentifyInstance(bytes), (e: unknown) => isGatewayError(e, 'DEIDENTIFICATION_FAILED'));
+    assert.throws(
+      () => deidentifyInstance(bytes),
+      (e: unknown) => isGatewayError(e, 'DEIDENTIFICATION_FAILED'),
+    );
   });
 
   it('rejects what is not DICOM with INVALID_DICOM', () => {
-    assert.throws(() => deidentifyInstance(new Uint8Array(200)), (e: unknown) => isGatewayError(e, 'INVALID_DICOM'));
+    assert.throws(
+      () => deidentifyInstance(new Uint8Array(200)),
+      (e: unknown) => isGatewayError(e, 'INVALID_DICOM'),
+    );
   });
 
   it('is idempotent on its own output (Basic Profile, UIDs and dates as configured)', () => {
@@ -380,8 +488,11 @@ function rawMeta(bytes: Uint8Array): Spec[] {
   const specs: Spec[] = [];
   const end = readMetaHeader(bytes).position;
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let at = 132; at < end; ) {
-    const tag = `${data.readUInt16LE(at).toString(16).padStart(4, '0')}${data.readUInt16LE(at + 2).toString(16).padStart(4, '0')}`.toUpperCase();
+  for (let at = 132; at < end;) {
+    const tag = `${data.readUInt16LE(at).toString(16).padStart(4, '0')}${data
+      .readUInt16LE(at + 2)
+      .toString(16)
+      .padStart(4, '0')}`.toUpperCase();
     const vr = data.toString('latin1', at + 4, at + 6);
     const long = ['OB', 'OW', 'UN', 'UT', 'SQ', 'UC', 'UR'].includes(vr);
     const length = long ? data.readUInt32LE(at + 8) : data.readUInt16LE(at + 6);
@@ -409,15 +520,10 @@ describe('deidentifyInstance: preamble and File Meta Information', () => {
     const scratch = mkdtempSync(join(tmpdir(), 'aegis-deid-meta-'));
     try {
       const files: string[] = [];
-      const cases = [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN].flatMap((transferSyntax) =>
-        (['basic', 'none'] as const).map((profile) => ({ transferSyntax, profile })),
-      );
+      const cases = [EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE, DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN].flatMap((transferSyntax) => (['basic', 'none'] as const).map((profile) => ({ transferSyntax, profile })));
       for (const { transferSyntax, profile } of cases) {
         const what = `${transferSyntax} ${profile}`;
-        const plain =
-          transferSyntax === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
-            ? deflateDataSet(buildInstance(patientSpecs(), { transferSyntax, explicitVR: true, littleEndian: true }))
-            : buildInstance(patientSpecs(), { transferSyntax });
+        const plain = transferSyntax === DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN ? deflateDataSet(buildInstance(patientSpecs(), { transferSyntax, explicitVR: true, littleEndian: true })) : buildInstance(patientSpecs(), { transferSyntax });
         const bytes = withFileMeta(plain, PREAMBLE, EXTRA);
         const options: DeidentifyOptions = profile === 'basic' ? {} : { profile: 'none', mask: ['PatientName'] };
         const { bytes: out } = deidentifyInstance(bytes, options);

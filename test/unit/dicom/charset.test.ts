@@ -65,8 +65,7 @@ describe('Specific Character Set: pydicom charset corpus', () => {
 });
 
 describe('Specific Character Set: decoders', () => {
-  const bytes = (...parts: Array<string | number[]>): Uint8Array =>
-    Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'latin1')] : p)));
+  const bytes = (...parts: Array<string | number[]>): Uint8Array => Uint8Array.from(parts.flatMap((p) => (typeof p === 'string' ? [...Buffer.from(p, 'latin1')] : p)));
   const ESC = 0x1b;
 
   it('ISO_IR 100 is ISO 8859-1, not windows-1252 (0x80-0x9F are C1 controls)', () => {

@@ -11,14 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as dictionary from '../../../gateway/dicom/dictionary.js';
-import {
-  DICTIONARY_DATA_PATH,
-  buildDictionaryData,
-  checkAgainstDcmjs,
-  dcmjsStandardEntries,
-  loadDcmjs,
-  serializeDictionaryData,
-} from '../../../scripts/generate-dictionary.mjs';
+import { DICTIONARY_DATA_PATH, buildDictionaryData, checkAgainstDcmjs, dcmjsStandardEntries, loadDcmjs, serializeDictionaryData } from '../../../scripts/generate-dictionary.mjs';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const source = loadDcmjs();
@@ -30,7 +23,10 @@ const reference = (() => {
   const RETIRED_PREFIX = 'RETIRED_';
   const AMBIGUOUS_VR: Record<string, string> = { ox: 'OB or OW', xs: 'US or SS', lt: 'US or OW', up: 'UL' };
   function normalizeTag(tag: string): string | undefined {
-    const hex = tag.replace(/^x/i, '').replace(/[(),\s]/g, '').toUpperCase();
+    const hex = tag
+      .replace(/^x/i, '')
+      .replace(/[(),\s]/g, '')
+      .toUpperCase();
     return TAG_PATTERN.test(hex) ? hex : undefined;
   }
   function entryForTag(tag: string) {

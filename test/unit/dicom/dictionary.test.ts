@@ -81,10 +81,7 @@ describe('transfer syntaxes', () => {
 
   it('unknown ones are explicit VR little endian, encapsulated, octet-stream', () => {
     assert.equal(isKnownTransferSyntax('1.2.3.4'), false);
-    assert.deepEqual(
-      { ...transferSyntax('1.2.3.4'), name: '' },
-      { uid: '1.2.3.4', name: '', explicitVR: true, littleEndian: true, deflated: false, encapsulated: true, mediaType: 'application/octet-stream' },
-    );
+    assert.deepEqual({ ...transferSyntax('1.2.3.4'), name: '' }, { uid: '1.2.3.4', name: '', explicitVR: true, littleEndian: true, deflated: false, encapsulated: true, mediaType: 'application/octet-stream' });
   });
 
   it('the table has unique UIDs', () => {

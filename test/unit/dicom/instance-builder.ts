@@ -5,13 +5,7 @@
  */
 
 /** A value: text (padded per VR), numbers (binary VRs), raw bytes, items (SQ) or fragments. */
-export type Value =
-  | string
-  | number[]
-  | bigint[]
-  | Uint8Array
-  | { items: Spec[][]; undefinedLength?: boolean }
-  | { fragments: Uint8Array[]; basicOffsetTable?: number[] };
+export type Value = string | number[] | bigint[] | Uint8Array | { items: Spec[][]; undefinedLength?: boolean } | { fragments: Uint8Array[]; basicOffsetTable?: number[] };
 
 /** One element: tag as 8 hex digits, VR, value. */
 export type Spec = [tag: string, vr: string, value: Value];
@@ -209,14 +203,7 @@ export function imagePixel(rows: number, columns: number, bitsAllocated: number,
     ['00280004', 'CS', samples === 3 ? 'RGB' : 'MONOCHROME2'],
   ];
   if (frames !== undefined) specs.push(['00280008', 'IS', String(frames)]);
-  specs.push(
-    ['00280010', 'US', [rows]],
-    ['00280011', 'US', [columns]],
-    ['00280100', 'US', [bitsAllocated]],
-    ['00280101', 'US', [bitsAllocated]],
-    ['00280102', 'US', [bitsAllocated - 1]],
-    ['00280103', 'US', [0]],
-  );
+  specs.push(['00280010', 'US', [rows]], ['00280011', 'US', [columns]], ['00280100', 'US', [bitsAllocated]], ['00280101', 'US', [bitsAllocated]], ['00280102', 'US', [bitsAllocated - 1]], ['00280103', 'US', [0]]);
   return specs;
 }
 

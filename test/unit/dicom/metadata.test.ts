@@ -92,15 +92,7 @@ describe('DICOM JSON model', () => {
   it('binary values: InlineBinary up to 1024 bytes, BulkDataURI above, pixel data always', () => {
     const small = ramp(1024);
     const large = ramp(1026);
-    const m = parseInstance(
-      buildInstance([
-        ...identity(),
-        ['00091010', 'OB', small],
-        ['00091011', 'OB', large],
-        ...imagePixel(1, 2, 8),
-        ['7FE00010', 'OB', ramp(2)],
-      ]),
-    );
+    const m = parseInstance(buildInstance([...identity(), ['00091010', 'OB', small], ['00091011', 'OB', large], ...imagePixel(1, 2, 8), ['7FE00010', 'OB', ramp(2)]]));
     assert.deepEqual(m.metadata['00091010'], { vr: 'OB', InlineBinary: Buffer.from(small).toString('base64') });
     assert.deepEqual(m.metadata['00091011'], { vr: 'OB', BulkDataURI: 'bulkdata/00091011' });
     assert.deepEqual(m.metadata['7FE00010'], { vr: 'OB', BulkDataURI: 'bulkdata/7FE00010' });

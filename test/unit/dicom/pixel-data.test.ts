@@ -36,14 +36,7 @@ describe('native pixel data', () => {
     it(c.name, () => {
       const frameLength = (c.rows * c.columns * c.samples * c.bits) / 8;
       const pixels = ramp(frameLength * c.frames, 7);
-      const bytes = buildInstance(
-        [
-          ...identity(),
-          ...imagePixel(c.rows, c.columns, c.bits, c.samples, c.frames === 1 ? undefined : c.frames),
-          ['7FE00010', c.bits > 8 ? 'OW' : 'OB', pixels],
-        ],
-        { transferSyntax: c.ts },
-      );
+      const bytes = buildInstance([...identity(), ...imagePixel(c.rows, c.columns, c.bits, c.samples, c.frames === 1 ? undefined : c.frames), ['7FE00010', c.bits > 8 ? 'OW' : 'OB', pixels]], { transferSyntax: c.ts });
       const parsed = parseInstance(bytes);
       const layout = parsed.pixelData;
       assert.ok(layout !== undefined && !layout.encapsulated);
@@ -55,12 +48,15 @@ describe('native pixel data', () => {
         assert.deepEqual(frameBytes(bytes, parsed, n), Buffer.from(pixels.subarray((n - 1) * frameLength, n * frameLength)));
       }
       assert.deepEqual(parsed.metadata['7FE00010'], { vr: c.bits > 8 ? 'OW' : 'OB', BulkDataURI: 'bulkdata/7FE00010' });
-      assert.deepEqual(parsed.bulkData.find((b) => b.path === '7FE00010'), {
-        path: '7FE00010',
-        vr: c.bits > 8 ? 'OW' : 'OB',
-        offset: layout.offset,
-        length: pixels.length,
-      });
+      assert.deepEqual(
+        parsed.bulkData.find((b) => b.path === '7FE00010'),
+        {
+          path: '7FE00010',
+          vr: c.bits > 8 ? 'OW' : 'OB',
+          offset: layout.offset,
+          length: pixels.length,
+        },
+      );
     });
   }
 
@@ -92,7 +88,10 @@ describe('native pixel data', () => {
     const layout = parseInstance(bytes).pixelData;
     assert.ok(layout !== undefined);
     for (const n of [0, 3, 1.5, -1]) {
-      assert.throws(() => frameRanges(layout, n), (e: unknown) => isGatewayError(e, 'NOT_FOUND') && /has 2 frames/.test(e.message));
+      assert.throws(
+        () => frameRanges(layout, n),
+        (e: unknown) => isGatewayError(e, 'NOT_FOUND') && /has 2 frames/.test(e.message),
+      );
     }
   });
 
@@ -113,15 +112,7 @@ describe('encapsulated pixel data', () => {
   const tail = (n: number, fill: number): Uint8Array => new Uint8Array(n).fill(fill);
 
   function build(fragments: Uint8Array[], frames: number, options: { bot?: number[]; ts?: string; extra?: Spec[] } = {}): Uint8Array {
-    return buildInstance(
-      [
-        ...identity(),
-        ...imagePixel(8, 8, 8, 1, frames),
-        ...(options.extra ?? []),
-        ['7FE00010', 'OB', { fragments, basicOffsetTable: options.bot }],
-      ],
-      { transferSyntax: options.ts ?? JPEG },
-    );
+    return buildInstance([...identity(), ...imagePixel(8, 8, 8, 1, frames), ...(options.extra ?? []), ['7FE00010', 'OB', { fragments, basicOffsetTable: options.bot }]], { transferSyntax: options.ts ?? JPEG });
   }
 
   it('one fragment per frame', () => {
@@ -219,10 +210,7 @@ describe('encapsulated pixel data', () => {
 
   it('implicit VR little endian with encapsulated pixel data (a writer error pydicom tolerates) is read', () => {
     const fragments = [soi(10, 1), soi(12, 2)];
-    const bytes = buildInstance(
-      [...identity(), ...imagePixel(8, 8, 8, 1, 2), ['7FE00010', 'OB', { fragments }], ['FFFCFFFC', 'OB', new Uint8Array(4)]],
-      { transferSyntax: JPEG, explicitVR: false },
-    );
+    const bytes = buildInstance([...identity(), ...imagePixel(8, 8, 8, 1, 2), ['7FE00010', 'OB', { fragments }], ['FFFCFFFC', 'OB', new Uint8Array(4)]], { transferSyntax: JPEG, explicitVR: false });
     const parsed = parseInstance(bytes);
     assert.deepEqual(frameBytes(bytes, parsed, 2), Buffer.from(fragments[1]));
     assert.deepEqual(parsed.metadata.FFFCFFFC, { vr: 'OB', InlineBinary: 'AAAAAA==' });

@@ -79,11 +79,14 @@ describe('pixelGeometry', () => {
       [{ ...us('00280010', 2), ...us('00280100', 16) }, /Columns \(0028,0011\) is missing/],
     ];
     for (const [metadata, reason] of cases) {
-      assert.throws(() => pixelGeometry(metadata, NATIVE), (error: unknown) => {
-        assert.ok(isGatewayError(error, 'INVALID_DICOM'), `not INVALID_DICOM: ${String(error)}`);
-        assert.match(error.message, reason);
-        return true;
-      });
+      assert.throws(
+        () => pixelGeometry(metadata, NATIVE),
+        (error: unknown) => {
+          assert.ok(isGatewayError(error, 'INVALID_DICOM'), `not INVALID_DICOM: ${String(error)}`);
+          assert.match(error.message, reason);
+          return true;
+        },
+      );
     }
   });
 });

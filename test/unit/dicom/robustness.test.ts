@@ -42,11 +42,7 @@ function outcome(bytes: Uint8Array): 'parsed' | 'rejected' {
 }
 
 type Mutation =
-  | { kind: 'byte'; at: number; value: number }
-  | { kind: 'uint32'; at: number; value: number }
-  | { kind: 'delete'; at: number; length: number }
-  | { kind: 'insert'; at: number; bytes: number[] }
-  | { kind: 'truncate'; at: number };
+  { kind: 'byte'; at: number; value: number } | { kind: 'uint32'; at: number; value: number } | { kind: 'delete'; at: number; length: number } | { kind: 'insert'; at: number; bytes: number[] } | { kind: 'truncate'; at: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('byte' as const), at: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x), value: fc.integer({ min: 0, max: 255 }) }),
@@ -127,7 +123,13 @@ function syntheticSeed(explicitVR: boolean): Uint8Array {
       'SQ',
       {
         undefinedLength: true,
-        items: [[['00080100', 'SH', 'A'], ['00400440', 'SQ', { items: [[['00080104', 'LO', 'B']]], undefinedLength: true }]], [['00080100', 'SH', 'C']]],
+        items: [
+          [
+            ['00080100', 'SH', 'A'],
+            ['00400440', 'SQ', { items: [[['00080104', 'LO', 'B']]], undefinedLength: true }],
+          ],
+          [['00080100', 'SH', 'C']],
+        ],
       },
     ],
     ...imagePixel(4, 4, 8, 1, 2),

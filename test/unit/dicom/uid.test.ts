@@ -13,7 +13,11 @@ describe('assertUid', () => {
 
   it('refuses leading zeros, empty components, letters and more than 64 characters with INVALID_UID', () => {
     for (const uid of ['', '1.02', '1..2', '.1', '1.', '1.2.a', ' 1.2', `1.${'2'.repeat(63)}`]) {
-      assert.throws(() => assertUid(uid, 'Study Instance UID'), (error: unknown) => isGatewayError(error, 'INVALID_UID') && error.message.startsWith('Study Instance UID '), JSON.stringify(uid));
+      assert.throws(
+        () => assertUid(uid, 'Study Instance UID'),
+        (error: unknown) => isGatewayError(error, 'INVALID_UID') && error.message.startsWith('Study Instance UID '),
+        JSON.stringify(uid),
+      );
     }
   });
 });

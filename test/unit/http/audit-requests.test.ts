@@ -71,7 +71,14 @@ describe('auditRequests', () => {
   it('logs, and does not throw, when building or writing the record fails', async () => {
     const errors: unknown[] = [];
     const log = { ...silentLog, error: (details: unknown) => void errors.push(details) };
-    const trail = { record: () => { throw new Error('boom'); }, recordNow: () => { throw new Error('boom'); } } as unknown as AuditTrail;
+    const trail = {
+      record: () => {
+        throw new Error('boom');
+      },
+      recordNow: () => {
+        throw new Error('boom');
+      },
+    } as unknown as AuditTrail;
     const { req, res } = exchange('/dicom-web/studies', 200);
     await new Promise<void>((resolve) => auditRequests(trail, log as never)(req, res, () => resolve()));
     assert.doesNotThrow(() => res.end());
@@ -117,6 +124,9 @@ describe('auditRequests', () => {
     res.emit('close');
     res.end();
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(trail.events.map((e) => e.http?.status), [499]);
+    assert.deepEqual(
+      trail.events.map((e) => e.http?.status),
+      [499],
+    );
   });
 });

@@ -20,7 +20,7 @@ describe('header text', () => {
     assert.equal(warningValue('the "x"'), '299 aegis "the \\"x\\""');
   });
 
-  it('keeps a URI\'s own percent-escapes and encodes what a header cannot carry', () => {
+  it("keeps a URI's own percent-escapes and encodes what a header cannot carry", () => {
     assert.equal(headerValue('http://gw/dicom-web/studies/1.2%2F3'), 'http://gw/dicom-web/studies/1.2%2F3');
     assert.equal(headerValue('http://gw/studies/1.2\r\nX-Evil: 1'), 'http://gw/studies/1.2%0D%0AX-Evil: 1');
     assert.equal(headerValue('application/dicom; transfer-syntax=1.2.\x01'), 'application/dicom; transfer-syntax=1.2.%01');

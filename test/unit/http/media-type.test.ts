@@ -22,9 +22,15 @@ describe('media types', () => {
 
   it('splits Accept on commas outside quotes and sorts by q', () => {
     const ranges = parseAccept('image/png;q=0.5, multipart/related; type="application/dicom, x"; q=0.9, */*;q=0');
-    assert.deepEqual(ranges.map((r) => `${r.type}/${r.subtype}`), ['multipart/related', 'image/png']);
+    assert.deepEqual(
+      ranges.map((r) => `${r.type}/${r.subtype}`),
+      ['multipart/related', 'image/png'],
+    );
     assert.equal(param(ranges[0], 'type'), 'application/dicom, x');
-    assert.deepEqual(parseAccept(undefined).map((r) => `${r.type}/${r.subtype}`), ['*/*']);
+    assert.deepEqual(
+      parseAccept(undefined).map((r) => `${r.type}/${r.subtype}`),
+      ['*/*'],
+    );
   });
 });
 

@@ -51,7 +51,11 @@ describe('keyring', () => {
     const keyring = await Keyring.load({ dataDir, env: {} });
     assert.equal(keyring.active, undefined, 'no active key');
     assert.deepEqual(keyring.keys, []);
-    assert.throws(() => keyring.wrap(generateDataKey()), (e) => isGatewayError(e, 'KEY_NOT_FOUND'), 'wrap without a key');
+    assert.throws(
+      () => keyring.wrap(generateDataKey()),
+      (e) => isGatewayError(e, 'KEY_NOT_FOUND'),
+      'wrap without a key',
+    );
   });
 
   it('creates owner-only key files k1, k2; the highest is active and older ones still unwrap', async () => {
@@ -69,11 +73,22 @@ describe('keyring', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['k1.key', 'k2.key'], 'no temporary file left');
     const keyring = await Keyring.load({ dataDir, env: {} });
     assert.equal(keyring.active?.id, 'k2', 'k2 active');
-    assert.deepEqual(keyring.keys.map((k) => k.id), ['k1', 'k2']);
+    assert.deepEqual(
+      keyring.keys.map((k) => k.id),
+      ['k1', 'k2'],
+    );
     assert.equal(keyring.wrap(dataKey).keyId, 'k2', 'new wraps use k2');
     assert.equal(keyring.unwrap(wrappedUnderK1).equals(dataKey), true, 'k1 still unwraps');
-    assert.throws(() => keyring.unwrap({ keyId: 'k9', wrapped: wrappedUnderK1.wrapped }), (e) => isGatewayError(e, 'KEY_NOT_FOUND'), 'unknown key id');
-    assert.throws(() => keyring.unwrap({ keyId: 'k2', wrapped: wrappedUnderK1.wrapped }), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), 'wrapped under another key');
+    assert.throws(
+      () => keyring.unwrap({ keyId: 'k9', wrapped: wrappedUnderK1.wrapped }),
+      (e) => isGatewayError(e, 'KEY_NOT_FOUND'),
+      'unknown key id',
+    );
+    assert.throws(
+      () => keyring.unwrap({ keyId: 'k2', wrapped: wrappedUnderK1.wrapped }),
+      (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+      'wrapped under another key',
+    );
   });
 
   it('orders keys by number, not by name (k10 after k9)', async () => {
@@ -94,7 +109,10 @@ describe('keyring', () => {
     const named = await Keyring.load({ dataDir, env: { AEGIS_MASTER_KEY: material, AEGIS_MASTER_KEY_ID: 'hsm-2025' } });
     assert.equal(named.active?.id, 'hsm-2025');
     assert.equal(named.active?.source, 'environment');
-    assert.deepEqual(named.keys.map((k) => k.id), ['k1', 'hsm-2025']);
+    assert.deepEqual(
+      named.keys.map((k) => k.id),
+      ['k1', 'hsm-2025'],
+    );
     const dataKey = generateDataKey();
     assert.equal(named.unwrap(named.wrap(dataKey)).equals(dataKey), true, 'round trip');
   });
@@ -187,7 +205,11 @@ describe('development key', () => {
     const wrapped = first.wrap(dataKey);
     const second = await ensureDevelopmentKey(join(dataDir, 'fresh'), logger, {});
     assert.equal(logger.warnings.length, 1, 'no second warning');
-    assert.deepEqual(second.keys.map((k) => k.id), ['k1'], 'the same key, no new one');
+    assert.deepEqual(
+      second.keys.map((k) => k.id),
+      ['k1'],
+      'the same key, no new one',
+    );
     assert.equal(second.unwrap(wrapped).equals(dataKey), true, 'reused: what the first wrapped, the second unwraps');
   });
 

@@ -41,7 +41,10 @@ describe('rewrapDataKeys', () => {
       store.put({ id: uid, ...keyring.wrap(dataKey) });
       fragments.set(uid, encryptFragment(dataKey, Buffer.from(`fragment of ${uid}`), aad(uid)));
     }
-    assert.deepEqual(UIDS.map((uid) => store.get(uid)?.keyId), ['k1', 'k1', 'k2', 'k2']);
+    assert.deepEqual(
+      UIDS.map((uid) => store.get(uid)?.keyId),
+      ['k1', 'k1', 'k2', 'k2'],
+    );
     const fragmentsBefore = new Map([...fragments].map(([uid, bytes]) => [uid, Buffer.from(bytes)]));
 
     await newKey();
@@ -56,7 +59,11 @@ describe('rewrapDataKeys', () => {
       assert.equal(fragments.get(uid)!.equals(fragmentsBefore.get(uid)!), true, 'fragment bytes untouched');
     }
     // Only k3 is needed now: a keyring of k3 alone unwraps everything; k1 alone nothing.
-    assert.throws(() => k1.unwrap(store.get(UIDS[0])!), (e) => isGatewayError(e, 'KEY_NOT_FOUND'), 'k1 no longer needed');
+    assert.throws(
+      () => k1.unwrap(store.get(UIDS[0])!),
+      (e) => isGatewayError(e, 'KEY_NOT_FOUND'),
+      'k1 no longer needed',
+    );
 
     const again = await rewrapDataKeys(k3, store);
     assert.deepEqual(again, { activeKeyId: 'k3', examined: 4, rewrapped: 0, alreadyActive: 4, skipped: 0, failed: [] }, 'idempotent');
@@ -73,7 +80,13 @@ describe('rewrapDataKeys', () => {
     await newKey();
     const report = await rewrapDataKeys(await load(), store);
     assert.equal(report.rewrapped, 1, 'the good one');
-    assert.deepEqual(report.failed.map((f) => [f.id, f.keyId]), [['1.2.3.2', 'k1'], ['1.2.3.3', 'k0-lost']]);
+    assert.deepEqual(
+      report.failed.map((f) => [f.id, f.keyId]),
+      [
+        ['1.2.3.2', 'k1'],
+        ['1.2.3.3', 'k0-lost'],
+      ],
+    );
     assert.equal(store.get('1.2.3.2')!.wrapped.equals(altered.wrapped), true, 'altered record left as it is');
     assert.equal(store.get('1.2.3.3')!.keyId, 'k0-lost', 'orphan left as it is');
   });

@@ -19,10 +19,7 @@ import { newUid, syntheticInstance, type SyntheticOptions } from '../../fixtures
 const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
 const ring = new Keyring([key], key);
 
-const formats = fc.oneof(
-  fc.record({ bitsAllocated: fc.constant(8 as const), bitsStored: fc.constantFrom(8, 7, 6) }),
-  fc.record({ bitsAllocated: fc.constant(16 as const), bitsStored: fc.constantFrom(16, 12, 10) }),
-);
+const formats = fc.oneof(fc.record({ bitsAllocated: fc.constant(8 as const), bitsStored: fc.constantFrom(8, 7, 6) }), fc.record({ bitsAllocated: fc.constant(16 as const), bitsStored: fc.constantFrom(16, 12, 10) }));
 
 const options: fc.Arbitrary<SyntheticOptions> = fc
   .record({

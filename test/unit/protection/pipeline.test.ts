@@ -79,17 +79,29 @@ describe('protection pipeline', () => {
           const bit = Math.floor(Math.random() * bytesOf.length * 8);
           bytesOf[bit >> 3] ^= 1 << (bit & 7);
           copy.set(key, bytesOf);
-          assert.throws(() => reassembleInstance(body, copy, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), `${mode}: a flipped bit in ${key}`);
+          assert.throws(
+            () => reassembleInstance(body, copy, ring),
+            (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+            `${mode}: a flipped bit in ${key}`,
+          );
           refused++;
         }
         const regions = [...stored.keys()].filter((k) => k.startsWith('region:'));
         const swapped = new Map(stored);
         swapped.set(regions[0], stored.get(regions[1])!);
         swapped.set(regions[1], stored.get(regions[0])!);
-        assert.throws(() => reassembleInstance(body, swapped, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), `${mode}: swapped regions`);
+        assert.throws(
+          () => reassembleInstance(body, swapped, ring),
+          (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+          `${mode}: swapped regions`,
+        );
         const altered = JSON.parse(JSON.stringify(manifest)) as Manifest;
         altered.cuts.identity[0].offset += 1;
-        assert.throws(() => verifyManifest(altered, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), `${mode}: an altered manifest`);
+        assert.throws(
+          () => verifyManifest(altered, ring),
+          (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+          `${mode}: an altered manifest`,
+        );
       }
     }
     assert.ok(refused >= 360, `refused ${refused}`);
@@ -112,7 +124,11 @@ describe('protection pipeline', () => {
         changed[at] ^= 0x01;
         const copy = new Map(stored).set(key, changed);
         const records = body.fragments.map((f) => (fragmentKey(f) === key ? { ...f, sha256: createHash('sha256').update(changed).digest('hex') } : f));
-        assert.throws(() => reassembleInstance({ ...body, fragments: records }, copy, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), `byte ${at} of ${key}`);
+        assert.throws(
+          () => reassembleInstance({ ...body, fragments: records }, copy, ring),
+          (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+          `byte ${at} of ${key}`,
+        );
         refused++;
       }
     }
@@ -128,6 +144,10 @@ describe('protection pipeline', () => {
     forged.fragments = forged.fragments.map((f) => (f.role === 'skeleton' ? pb.manifest.fragments.find((g) => g.role === 'skeleton')! : f));
     const stored = new Map(pa.stored);
     stored.set('skeleton:0', pb.stored.get('skeleton:0')!);
-    assert.throws(() => reassembleInstance(forged, stored, ring), (e) => isGatewayError(e, 'INTEGRITY_FAILURE'), 'the AAD binds the fragment to its instance');
+    assert.throws(
+      () => reassembleInstance(forged, stored, ring),
+      (e) => isGatewayError(e, 'INTEGRITY_FAILURE'),
+      'the AAD binds the fragment to its instance',
+    );
   });
 });

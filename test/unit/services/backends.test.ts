@@ -57,9 +57,13 @@ describe('backends: adapter errors become gateway errors', () => {
     await writeFile(file, 'not a directory');
     const broken = withGatewayErrors(new FsFragmentStore({ name: 'broken', path: join(file, 'store') }));
     await expectGatewayError(broken.check(), 'BACKEND_UNAVAILABLE', 503);
-    await expectGatewayError((async () => {
-      for await (const locator of broken.list()) assert.fail(`nothing to list, got ${locator}`);
-    })(), 'BACKEND_UNAVAILABLE', 503);
+    await expectGatewayError(
+      (async () => {
+        for await (const locator of broken.list()) assert.fail(`nothing to list, got ${locator}`);
+      })(),
+      'BACKEND_UNAVAILABLE',
+      503,
+    );
     await broken.close();
   });
 

@@ -18,7 +18,10 @@ describe('VerifiedInstances', () => {
     };
     const results = await Promise.all(Array.from({ length: 5 }, () => verified.get('a', load)));
     assert.equal(loads, 1, 'one reassembly for five concurrent reads');
-    assert.ok(results.every((r) => r === results[0]), 'every reader gets the same verified bytes');
+    assert.ok(
+      results.every((r) => r === results[0]),
+      'every reader gets the same verified bytes',
+    );
     await verified.get('a', load);
     assert.equal(loads, 1, 'a later read is served from the cache');
   });

@@ -76,12 +76,19 @@ it('two processes appending 500 events each at once leave one intact chain of 10
   assert.equal(result.ok, true, JSON.stringify(result));
   assert.equal(result.records, 2 * PER_PROCESS);
   const rows = await catalog.db.selectFrom('audit_events').select(['seq', 'event']).orderBy('seq').execute();
-  assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 2 * PER_PROCESS }, (_, i) => i + 1));
+  assert.deepEqual(
+    rows.map((r) => r.seq),
+    Array.from({ length: 2 * PER_PROCESS }, (_, i) => i + 1),
+  );
   const ids = rows.map((r) => (JSON.parse(r.event) as StoredAuditEvent).requestId!);
   assert.equal(new Set(ids).size, 2 * PER_PROCESS, 'every event once');
   for (const label of ['a', 'b']) {
     const own = ids.filter((id) => id.startsWith(`${label}-`)).map((id) => Number(id.slice(2)));
-    assert.deepEqual(own, Array.from({ length: PER_PROCESS }, (_, i) => i + 1), `process ${label}'s events in its own order`);
+    assert.deepEqual(
+      own,
+      Array.from({ length: PER_PROCESS }, (_, i) => i + 1),
+      `process ${label}'s events in its own order`,
+    );
   }
   const firstB = ids.findIndex((id) => id.startsWith('b-'));
   const lastA = ids.findLastIndex((id) => id.startsWith('a-'));

@@ -67,7 +67,13 @@ describe('normalizeAuditEvent', () => {
   });
 
   it('refuses an invalid time or a missing actor name', () => {
-    assert.throws(() => normalizeAuditEvent(sampleEvent(1, { time: new Date(Number.NaN) })), (e: unknown) => isGatewayError(e, 'BAD_REQUEST'));
-    assert.throws(() => normalizeAuditEvent(sampleEvent(1, { actor: { name: '' } })), (e: unknown) => isGatewayError(e, 'BAD_REQUEST'));
+    assert.throws(
+      () => normalizeAuditEvent(sampleEvent(1, { time: new Date(Number.NaN) })),
+      (e: unknown) => isGatewayError(e, 'BAD_REQUEST'),
+    );
+    assert.throws(
+      () => normalizeAuditEvent(sampleEvent(1, { actor: { name: '' } })),
+      (e: unknown) => isGatewayError(e, 'BAD_REQUEST'),
+    );
   });
 });

@@ -61,7 +61,11 @@ describe('exportAuditTrail', () => {
       assert.equal(e.EventID['csd-code'], id, `${what}: EventID`);
       assert.equal(e.EventID.codeSystemName, id === 'http-request' ? '99AEGIS' : 'DCM', `${what}: coding scheme`);
       assert.equal(e.EventActionCode, action, `${what}: EventActionCode`);
-      assert.deepEqual((e.EventTypeCode ?? []).map((c) => c['csd-code']), types, `${what}: EventTypeCode`);
+      assert.deepEqual(
+        (e.EventTypeCode ?? []).map((c) => c['csd-code']),
+        types,
+        `${what}: EventTypeCode`,
+      );
       assert.equal(e.EventOutcomeIndicator, outcome, `${what}: EventOutcomeIndicator`);
       assert.equal(e.EventOutcomeDescription, event.reason, `${what}: EventOutcomeDescription`);
       assert.equal(e.EventDateTime, event.time!.toISOString(), `${what}: EventDateTime`);
@@ -70,7 +74,10 @@ describe('exportAuditTrail', () => {
 
   it('carries seq, MAC and key id of each record, and the audit source', async () => {
     const rows = await catalog.db.selectFrom('audit_events').select(['seq', 'mac', 'key_id']).orderBy('seq').execute();
-    assert.deepEqual(messages.map((m) => [m.seq, m.mac, m.keyId]), rows.map((r) => [r.seq, r.mac, r.key_id]));
+    assert.deepEqual(
+      messages.map((m) => [m.seq, m.mac, m.keyId]),
+      rows.map((r) => [r.seq, r.mac, r.key_id]),
+    );
     for (const m of messages) assert.deepEqual(m.AuditSourceIdentification, { AuditSourceID: SOURCE, AuditSourceTypeCode: { code: '4', originalText: 'Application Server Process' } });
   });
 
@@ -91,7 +98,11 @@ describe('exportAuditTrail', () => {
     ]);
     assert.deepEqual(read.EventIdentification.PurposeOfUse, [{ 'csd-code': 'TREAT', codeSystemName: '2.16.840.1.113883.5.8', originalText: 'treatment' }]);
     const start = messages[16];
-    assert.deepEqual(start.ActiveParticipant.map((p) => p.UserID), [SOURCE], 'the gateway alone when it is the actor');
+    assert.deepEqual(
+      start.ActiveParticipant.map((p) => p.UserID),
+      [SOURCE],
+      'the gateway alone when it is the actor',
+    );
   });
 
   it('identifies studies by Study Instance UID (110180), series and instances in the details, and queries by SOP Class (110181)', () => {

@@ -28,8 +28,7 @@ describe('AuditTrail', () => {
     trails.push(trail);
     return trail;
   };
-  const stored = async () =>
-    (await catalog.db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({ ...r, parsed: JSON.parse(r.event) as StoredAuditEvent }));
+  const stored = async () => (await catalog.db.selectFrom('audit_events').selectAll().orderBy('seq').execute()).map((r) => ({ ...r, parsed: JSON.parse(r.event) as StoredAuditEvent }));
   const count = async () => (await stored()).length;
 
   beforeEach(async () => {
@@ -48,8 +47,14 @@ describe('AuditTrail', () => {
     assert.equal(await count(), 0, 'nothing written before the flush');
     await trail.flush();
     const rows = await stored();
-    assert.deepEqual(rows.map((r) => r.parsed.requestId), Array.from({ length: 10 }, (_, i) => `req-${i + 1}`));
-    assert.deepEqual(rows.map((r) => r.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+    assert.deepEqual(
+      rows.map((r) => r.parsed.requestId),
+      Array.from({ length: 10 }, (_, i) => `req-${i + 1}`),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.seq),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
     assert.equal(rows[0].at, '2025-01-01T08:00:00.001Z', 'at is the event time');
     assert.equal(trail.pending, 0);
     assert.deepEqual(logger.errors, []);
@@ -75,10 +80,13 @@ describe('AuditTrail', () => {
     trail.record(sampleEvent(1));
     await trail.recordNow(sampleEvent(2, { kind: 'authentication', operation: 'login', outcome: 'denied', reason: 'wrong password' }));
     const rows = await stored();
-    assert.deepEqual(rows.map((r) => [r.parsed.requestId, r.parsed.kind, r.parsed.outcome]), [
-      ['req-1', 'request', 'success'],
-      ['req-2', 'authentication', 'denied'],
-    ]);
+    assert.deepEqual(
+      rows.map((r) => [r.parsed.requestId, r.parsed.kind, r.parsed.outcome]),
+      [
+        ['req-1', 'request', 'success'],
+        ['req-2', 'authentication', 'denied'],
+      ],
+    );
   });
 
   it('signs new records with the active key: records under k1 then k2 verify with both keys', async () => {
@@ -88,7 +96,10 @@ describe('AuditTrail', () => {
     const after = open(ringK2, recordingLogger());
     for (let i = 4; i <= 6; i++) after.record(sampleEvent(i));
     await after.close();
-    assert.deepEqual((await stored()).map((r) => r.key_id), ['k1', 'k1', 'k1', 'k2', 'k2', 'k2']);
+    assert.deepEqual(
+      (await stored()).map((r) => r.key_id),
+      ['k1', 'k1', 'k1', 'k2', 'k2', 'k2'],
+    );
     const result = await verifyAuditTrail(catalog.db, ringK2);
     assert.equal(result.ok, true, JSON.stringify(result));
     assert.equal(result.records, 6);
@@ -104,7 +115,11 @@ describe('AuditTrail', () => {
     await rotated.recordNow(sampleEvent(1));
     await old.recordNow(sampleEvent(2));
     assert.equal(reloads, 1);
-    assert.deepEqual((await stored()).map((r) => r.key_id), ['k2', 'k2'], 'after the reload the newer active key signs');
+    assert.deepEqual(
+      (await stored()).map((r) => r.key_id),
+      ['k2', 'k2'],
+      'after the reload the newer active key signs',
+    );
     assert.deepEqual(logger.errors, []);
 
     const stuck = open(ringK1, logger, { flushIntervalMs: 60_000 });
@@ -118,7 +133,10 @@ describe('AuditTrail', () => {
     const trail = open(ringK1, logger, { flushIntervalMs: 60_000, maxBuffered: 3, retryDelayMs: 60_000 });
     await trail.recordNow(sampleEvent(1));
     const head = await catalog.db.selectFrom('audit_head').selectAll().executeTakeFirstOrThrow();
-    await catalog.db.updateTable('audit_head').set({ signature: '0'.repeat(64) }).execute();
+    await catalog.db
+      .updateTable('audit_head')
+      .set({ signature: '0'.repeat(64) })
+      .execute();
 
     await assert.rejects(trail.recordNow(sampleEvent(2)), (e: unknown) => isGatewayError(e, 'AUDIT_TRAIL_BROKEN'));
     assert.match(logger.errors.join('\n'), /AUDIT TRAIL WRITE FAILED/);
@@ -134,7 +152,10 @@ describe('AuditTrail', () => {
     await catalog.db.updateTable('audit_head').set({ signature: head.signature }).execute();
     await trail.flush();
     const rows = await stored();
-    assert.deepEqual(rows.map((r) => r.parsed.requestId ?? r.parsed.kind), ['req-1', 'integrity', 'req-2', 'req-3', 'req-4']);
+    assert.deepEqual(
+      rows.map((r) => r.parsed.requestId ?? r.parsed.kind),
+      ['req-1', 'integrity', 'req-2', 'req-3', 'req-4'],
+    );
     assert.match(rows[1].parsed.reason ?? '', /^3 audit events were dropped/);
     assert.equal(trail.dropped, 0);
     assert.match(logger.warnings.join('\n'), /audit trail writes resumed/);

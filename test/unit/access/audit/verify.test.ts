@@ -60,7 +60,10 @@ describe('audit chain verification', () => {
   it('verifies an intact trail, page by page or at once, and chains from the genesis value', async () => {
     assert.deepEqual(await verify(), { ok: true, records: RECORDS, head: { seq: RECORDS, mac: row(RECORDS).mac } });
     assert.deepEqual(await verify(keyring, 2), { ok: true, records: RECORDS, head: { seq: RECORDS, mac: row(RECORDS).mac } });
-    assert.deepEqual(original.map((r) => r.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      original.map((r) => r.seq),
+      [1, 2, 3, 4, 5],
+    );
     assert.equal(row(1).prev_mac, GENESIS_MAC);
     for (const r of original.slice(1)) assert.equal(r.prev_mac, row(r.seq - 1).mac, `record ${r.seq} chains to ${r.seq - 1}`);
     assert.equal(originalHead.seq, RECORDS);
@@ -122,19 +125,39 @@ describe('audit chain verification', () => {
 
   it('names a forged record appended after the last, inserted in the middle, or given a fractional seq', async () => {
     const forged = (seq: number, prevMac: string) => ({ seq, at: '2025-01-01T09:00:00.000Z', event: '{"kind":"request"}', key_id: 'k1', prev_mac: prevMac, mac: 'f'.repeat(64) });
-    await catalog.db.insertInto('audit_events').values(forged(RECORDS + 1, row(RECORDS).mac)).execute();
+    await catalog.db
+      .insertInto('audit_events')
+      .values(forged(RECORDS + 1, row(RECORDS).mac))
+      .execute();
     expectBroken(await verify(), RECORDS + 1, /MAC does not match/, 'appended forgery');
-    await catalog.db.deleteFrom('audit_events').where('seq', '=', RECORDS + 1).execute();
+    await catalog.db
+      .deleteFrom('audit_events')
+      .where('seq', '=', RECORDS + 1)
+      .execute();
 
     // Make room at seq 3 by renumbering 3..5 to 4..6 (in two steps: the key is unique).
-    await catalog.db.updateTable('audit_events').set((eb) => ({ seq: eb('seq', '+', 1000) })).where('seq', '>=', 3).execute();
-    await catalog.db.updateTable('audit_events').set((eb) => ({ seq: eb('seq', '-', 999) })).where('seq', '>=', 1000).execute();
-    await catalog.db.insertInto('audit_events').values(forged(3, row(2).mac)).execute();
+    await catalog.db
+      .updateTable('audit_events')
+      .set((eb) => ({ seq: eb('seq', '+', 1000) }))
+      .where('seq', '>=', 3)
+      .execute();
+    await catalog.db
+      .updateTable('audit_events')
+      .set((eb) => ({ seq: eb('seq', '-', 999) }))
+      .where('seq', '>=', 1000)
+      .execute();
+    await catalog.db
+      .insertInto('audit_events')
+      .values(forged(3, row(2).mac))
+      .execute();
     expectBroken(await verify(), 3, /MAC does not match/, 'inserted forgery');
     await catalog.db.deleteFrom('audit_events').execute();
     await catalog.db.insertInto('audit_events').values(original).execute();
 
-    await catalog.db.insertInto('audit_events').values(forged(2.5, row(2).mac)).execute();
+    await catalog.db
+      .insertInto('audit_events')
+      .values(forged(2.5, row(2).mac))
+      .execute();
     expectBroken(await verify(), 2.5, /out of place/, 'fractional seq');
   });
 
@@ -151,7 +174,9 @@ describe('audit chain verification', () => {
     await setHead({ mac: prevMac, signature: headSignature(impostor, RECORDS, prevMac) });
     expectBroken(await verify(), 3, /MAC does not match/, 'recomputed with the wrong key');
     // Nor with a plain (unkeyed) HMAC over the same bytes under an empty key.
-    const unkeyed = createHmac('sha256', '').update(JSON.stringify([row(2).mac, 3, row(3).at, row(3).event])).digest('hex');
+    const unkeyed = createHmac('sha256', '')
+      .update(JSON.stringify([row(2).mac, 3, row(3).at, row(3).event]))
+      .digest('hex');
     assert.notEqual(unkeyed, row(3).mac, 'the MAC depends on the master key');
   });
 

@@ -44,7 +44,11 @@ describe('RefreshTokens', () => {
     // Issued at 22 h: it would live until 34 h if rotation restarted the lifetime; the family ends at 24 h.
     assert.deepEqual(await tokens.redeem(token, at(24)), { ok: false, reason: 'expired', user: 'alice' });
     const rows = await catalog.db.selectFrom('refresh_tokens').select(['expires_at']).where('user_name', '=', 'alice').orderBy('created_at').execute();
-    assert.deepEqual(rows.map((r) => r.expires_at), [at(12), at(23), at(24)].map((d) => d.toISOString()), 'the last token expires with its family');
+    assert.deepEqual(
+      rows.map((r) => r.expires_at),
+      [at(12), at(23), at(24)].map((d) => d.toISOString()),
+      'the last token expires with its family',
+    );
   });
 
   it('a family started longer ago than the absolute lifetime ends, whatever its last token says (lifetime shortened since)', async () => {

@@ -105,7 +105,10 @@ describe('explanations', () => {
     const explanation = POLICY.explain(alice, env, 'read', { ...resource, institution: 'CHU', modality: ['CT'], department: 'neuro' });
     assert.deepEqual(explanation.decision, { allowed: true, rule: 'own-institution', reason: "allowed by rule 'own-institution'" });
     assert.deepEqual(explanation.view, { deidentify: false, maskedFields: ['00100030'] });
-    assert.deepEqual(explanation.rules.filter((r) => r.applies).map((r) => r.id), ['own-institution', 'hide-birth-date']);
+    assert.deepEqual(
+      explanation.rules.filter((r) => r.applies).map((r) => r.id),
+      ['own-institution', 'hide-birth-date'],
+    );
   });
 
   it('say when a template cannot be filled, and what that does', () => {
@@ -125,6 +128,9 @@ describe('explanations', () => {
   it('for the admin role, evaluate no rule', () => {
     const explanation = POLICY.explain({ ...alice, role: 'admin' }, env, 'delete', resource);
     assert.equal(explanation.decision.rule, 'builtin:admin');
-    assert.ok(explanation.rules.every((r) => r.stage === 'admin' && !r.applies), 'no rule evaluated for admin');
+    assert.ok(
+      explanation.rules.every((r) => r.stage === 'admin' && !r.applies),
+      'no rule evaluated for admin',
+    );
   });
 });

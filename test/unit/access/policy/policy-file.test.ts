@@ -71,7 +71,7 @@ rules:
       "rules.0.resources.department (line 12): '${user.department}' is not a template: use ${subject.name}, ${subject.role} or ${subject.<attribute>}",
       'rules.0.environment.purpose (line 14): Invalid option: expected one of "TREAT"|"ETREAT"|"HRESCH"',
       "rules.0.environment.network.0 (line 15): '10.0.0.0/33' is not an IPv4 or IPv6 address or CIDR range (like 10.0.0.0/8 or fd00::/8)",
-      "rules.0.environment.network.2 (line 15): Invalid input: expected string, received number",
+      'rules.0.environment.network.2 (line 15): Invalid input: expected string, received number',
       "rules.0.environment.time (line 16): '7:00' is not a time HH:MM from 00:00 to 23:59; '25:00' is not a time HH:MM from 00:00 to 23:59 (or 24:00); 'fry' is not a day (sun, mon, tue, wed, thu, fri, sat) or a range of days like mon-fri",
       "rules.0.fields.1 (line 17): 'NoSuchKeyword' is not a DICOM keyword or tag",
       'rules.0.fields.2 (line 17): 100030 is a number to YAML: write tags in quotes ("00100030") or use the keyword',
@@ -101,7 +101,7 @@ rules:
   it('requires subjects, actions and version, and refuses unknown rule keys, empty lists, null values and bad time zones', () => {
     assert.deepEqual(problems('rules:\n  - id: a\n    action: read\n    subject: anyone\n    resources: { institution: ~, modality: [] }\ntimeZone: Mars/Olympus\n'), [
       'version (line 1): the only policy version is 1',
-      'rules.0.subjects (line 2): must be \'anyone\' or a map of subject conditions (role, name or an attribute: a value or a list)',
+      "rules.0.subjects (line 2): must be 'anyone' or a map of subject conditions (role, name or an attribute: a value or a list)",
       'rules.0.actions (line 2): Invalid option: expected one of "search"|"read"|"create"|"delete"|"export"|"admin"',
       'rules.0 (line 2): Unrecognized keys: "action", "subject"',
       'rules.0.resources.institution (line 5): must be a text (or number) value',
@@ -170,7 +170,10 @@ rules:
       assert.equal(policy.source, file);
       assert.equal(policy.denied, 'forbidden');
       assert.deepEqual(policy.document.rules, []);
-      assert.throws(() => loadPolicy(join(dir, 'missing.yaml')), (error: unknown) => error instanceof PolicyError && /cannot read the policy file: ENOENT/.test(error.problems[0]));
+      assert.throws(
+        () => loadPolicy(join(dir, 'missing.yaml')),
+        (error: unknown) => error instanceof PolicyError && /cannot read the policy file: ENOENT/.test(error.problems[0]),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -188,10 +191,19 @@ rules:
     assert.deepEqual([...operators].sort(), ['eq', 'gte', 'in', 'lt', 'lte', 'ne', 'notIn'].sort(), 'the example uses the operators');
     assert.ok(rules.some((r) => r.kind === 'mask') && rules.some((r) => r.deidentified), 'the example has a mask and a de-identified view');
     for (const condition of ['windows', 'networks', 'purposes'] as const) {
-      assert.ok(rules.some((r) => r.environment[condition] !== undefined), `the example has ${condition} conditions`);
+      assert.ok(
+        rules.some((r) => r.environment[condition] !== undefined),
+        `the example has ${condition} conditions`,
+      );
     }
-    assert.ok(rules.some((r) => r.environment.windows?.some((w) => w.from > w.to)), 'the example has an overnight window');
-    assert.ok(rules.some((r) => r.environment.breakGlass === true), 'the example has a break-glass rule');
+    assert.ok(
+      rules.some((r) => r.environment.windows?.some((w) => w.from > w.to)),
+      'the example has an overnight window',
+    );
+    assert.ok(
+      rules.some((r) => r.environment.breakGlass === true),
+      'the example has a break-glass rule',
+    );
     assert.ok(example.document.timeZone !== undefined, 'the example names its time zone');
   });
 });

@@ -76,7 +76,17 @@ before(async () => {
     for (let s = 0; s < i % 4; s++) {
       await catalog.db
         .insertInto('series')
-        .values({ series_uid: `${uid}.${s}`, study_uid: uid, modality: (i + s) % 6 === 5 ? null : MODALITIES[(i * 3 + s) % MODALITIES.length], series_number: s, series_description: null, performed_start_date: null, performed_start_time: null, attributes: '{}', created_at: now })
+        .values({
+          series_uid: `${uid}.${s}`,
+          study_uid: uid,
+          modality: (i + s) % 6 === 5 ? null : MODALITIES[(i * 3 + s) % MODALITIES.length],
+          series_number: s,
+          series_description: null,
+          performed_start_date: null,
+          performed_start_time: null,
+          attributes: '{}',
+          created_at: now,
+        })
         .execute();
     }
   }
@@ -95,7 +105,10 @@ before(async () => {
         patient_id: pick(DOMAINS.patientId, c === 0 ? i * 7 : n * 11),
         accession_number: pick(DOMAINS.accessionNumber, c === 0 ? i * 5 : n * 13),
       };
-      await catalog.db.insertInto('study_policy_attributes').values({ study_uid: uid, key: `combination-${c}`, ...values }).execute();
+      await catalog.db
+        .insertInto('study_policy_attributes')
+        .values({ study_uid: uid, key: `combination-${c}`, ...values })
+        .execute();
     }
   }
   resources = [];
@@ -129,7 +142,12 @@ const scalarCondition = fc.constantFrom(...SCALARS).chain((attribute) =>
 );
 
 const modalityCondition = fc
-  .oneof(fc.constantFrom(...MODALITIES), fc.array(fc.constantFrom(...MODALITIES), { minLength: 1, maxLength: 3 }), fc.record({ ne: fc.constantFrom(...MODALITIES) }), fc.record({ notIn: fc.array(fc.constantFrom(...MODALITIES), { minLength: 1, maxLength: 2 }) }))
+  .oneof(
+    fc.constantFrom(...MODALITIES),
+    fc.array(fc.constantFrom(...MODALITIES), { minLength: 1, maxLength: 3 }),
+    fc.record({ ne: fc.constantFrom(...MODALITIES) }),
+    fc.record({ notIn: fc.array(fc.constantFrom(...MODALITIES), { minLength: 1, maxLength: 2 }) }),
+  )
   .map((condition) => ['modality', condition] as const);
 
 const resourcesArbitrary = fc.uniqueArray(fc.oneof({ weight: 3, arbitrary: scalarCondition }, modalityCondition), { maxLength: 3, selector: ([attribute]) => attribute }).map((entries) => Object.fromEntries(entries));
@@ -154,7 +172,10 @@ it('studyFilter SQL selects exactly the studies can() allows (random policies, r
     fc.asyncProperty(policyArbitrary, fc.constantFrom('studies', 'st'), async (document, alias) => {
       const policy = parsePolicy(stringify(document), 'random policy');
       const ability = policy.abilityFor(subject, env);
-      const expected = resources.filter((r) => r.combinations.length > 0 && r.combinations.every((c) => ability.can('search', c).allowed)).map((r) => r.study).sort();
+      const expected = resources
+        .filter((r) => r.combinations.length > 0 && r.combinations.every((c) => ability.can('search', c).allowed))
+        .map((r) => r.study)
+        .sort();
       const filter = ability.studyFilter('search');
       let selected: string[];
       // 'all' adds no condition: every study, and every study the gateway records has instances
@@ -165,8 +186,16 @@ it('studyFilter SQL selects exactly the studies can() allows (random policies, r
         where += 1;
         const rows =
           alias === 'st'
-            ? await catalog.db.selectFrom('studies as st').select('st.study_uid').where((eb) => filter.expression(eb, 'st')).execute()
-            : await catalog.db.selectFrom('studies').select('studies.study_uid').where((eb) => filter.expression(eb)).execute();
+            ? await catalog.db
+                .selectFrom('studies as st')
+                .select('st.study_uid')
+                .where((eb) => filter.expression(eb, 'st'))
+                .execute()
+            : await catalog.db
+                .selectFrom('studies')
+                .select('studies.study_uid')
+                .where((eb) => filter.expression(eb))
+                .execute();
         selected = rows.map((r) => r.study_uid);
       }
       assert.deepEqual(selected.sort(), expected, `policy:\n${stringify(document)}`);

@@ -38,7 +38,21 @@ function metadata(series: string, sop: string, modality: string | null, changes:
 }
 
 function instance(series: string, sop: string, modality: string | null, changes: DicomJson = {}): NewInstance {
-  return { sopInstanceUid: sop, seriesUid: series, studyUid: '1.2.3', sopClassUid: '1.2.840.10008.5.1.4.1.1.2', transferSyntaxUid: '1.2.840.10008.1.2.1', metadata: metadata(series, sop, modality, changes), layout: {}, size: 1, sha256: '0'.repeat(64), backend: 'local', key: sop, locator: sop, manifest: '{}' };
+  return {
+    sopInstanceUid: sop,
+    seriesUid: series,
+    studyUid: '1.2.3',
+    sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
+    transferSyntaxUid: '1.2.840.10008.1.2.1',
+    metadata: metadata(series, sop, modality, changes),
+    layout: {},
+    size: 1,
+    sha256: '0'.repeat(64),
+    backend: 'local',
+    key: sop,
+    locator: sop,
+    manifest: '{}',
+  };
 }
 
 const EXPECTED = {
@@ -118,11 +132,29 @@ it('the migration fills the combinations of the instances recorded before it', a
     const now = new Date().toISOString();
     await db.insertInto('studies').values({ study_uid: '1.2.3', attributes: '{}', created_at: now, updated_at: now, institution_name: 'CHU Nord', confidentiality_code: 'N' }).execute();
     await db.insertInto('series').values({ series_uid: '1.2.3.1', study_uid: '1.2.3', modality: 'CT', attributes: '{}', created_at: now }).execute();
-    for (const [sop, changes] of [['1.2.3.1.1', { '00401008': { vr: 'LO', Value: ['N'] } }], ['1.2.3.1.2', {}], ['1.2.3.1.3', {}]] as const) {
+    for (const [sop, changes] of [
+      ['1.2.3.1.1', { '00401008': { vr: 'LO', Value: ['N'] } }],
+      ['1.2.3.1.2', {}],
+      ['1.2.3.1.3', {}],
+    ] as const) {
       const { metadata: meta, ...rest } = instance('1.2.3.1', sop, 'CT', changes as DicomJson);
       await db
         .insertInto('instances')
-        .values({ sop_instance_uid: sop, series_uid: rest.seriesUid, study_uid: rest.studyUid, sop_class_uid: rest.sopClassUid, transfer_syntax_uid: rest.transferSyntaxUid, size: 1, sha256: rest.sha256, metadata: JSON.stringify(meta), layout: '{}', backend: 'local', locator: sop, created_at: now, manifest: null })
+        .values({
+          sop_instance_uid: sop,
+          series_uid: rest.seriesUid,
+          study_uid: rest.studyUid,
+          sop_class_uid: rest.sopClassUid,
+          transfer_syntax_uid: rest.transferSyntaxUid,
+          size: 1,
+          sha256: rest.sha256,
+          metadata: JSON.stringify(meta),
+          layout: '{}',
+          backend: 'local',
+          locator: sop,
+          created_at: now,
+          manifest: null,
+        })
         .execute();
     }
     await db.destroy();
@@ -132,7 +164,10 @@ it('the migration fills the combinations of the instances recorded before it', a
       const found = (await loadStudyResource(catalog.db, '1.2.3'))!;
       assert.deepEqual(found.map((r) => r.confidentiality).sort(), ['N', 'R'], 'the R instances are seen, not just the first');
       const keys = await catalog.db.selectFrom('instances').select('policy_key').execute();
-      assert.ok(keys.every((k) => k.policy_key !== null), 'every instance points at its combination');
+      assert.ok(
+        keys.every((k) => k.policy_key !== null),
+        'every instance points at its combination',
+      );
     } finally {
       await catalog.close();
     }
@@ -160,5 +195,11 @@ rules:
   const views = studyDecision(ability, 'read', [base, { ...base, confidentiality: 'V' }]);
   assert.equal(views.decision.allowed, true);
   assert.deepEqual(views.view, { deidentify: true, maskedFields: ['00100010'] }, 'the masks of the R combination and the de-identification of the V one');
-  assert.deepEqual(strictestView([{ deidentify: false, maskedFields: ['00100030'] }, { deidentify: false, maskedFields: ['00100010', '00100030'] }]), { deidentify: false, maskedFields: ['00100010', '00100030'] });
+  assert.deepEqual(
+    strictestView([
+      { deidentify: false, maskedFields: ['00100030'] },
+      { deidentify: false, maskedFields: ['00100010', '00100030'] },
+    ]),
+    { deidentify: false, maskedFields: ['00100010', '00100030'] },
+  );
 });

@@ -26,10 +26,16 @@ describe('time windows', () => {
 
   it('holds on the listed days only; ranges of days may wrap around the week', () => {
     const weekdays = parseTimeWindow({ from: '00:00', to: '24:00', days: ['mon-fri'] });
-    assert.deepEqual(DAYS.filter((d) => inTimeWindow(weekdays, at(d, '12:00'))), ['mon', 'tue', 'wed', 'thu', 'fri']);
+    assert.deepEqual(
+      DAYS.filter((d) => inTimeWindow(weekdays, at(d, '12:00'))),
+      ['mon', 'tue', 'wed', 'thu', 'fri'],
+    );
     assert.equal(inTimeWindow(weekdays, at('fri', '23:59')), true, '24:00 ends at midnight');
     const weekend = parseTimeWindow({ from: '08:00', to: '12:00', days: ['fri-sun', 'wed'] });
-    assert.deepEqual(DAYS.filter((d) => inTimeWindow(weekend, at(d, '09:00'))), ['sun', 'wed', 'fri', 'sat']);
+    assert.deepEqual(
+      DAYS.filter((d) => inTimeWindow(weekend, at(d, '09:00'))),
+      ['sun', 'wed', 'fri', 'sat'],
+    );
   });
 
   it('runs over midnight when it ends before it starts, on the day it starts', () => {

@@ -134,7 +134,7 @@ describe('FsFragmentStore (fs-specific)', () => {
     assert.deepEqual(await store.get('a'), Buffer.from('file a'));
     assert.deepEqual(await store.get('d/e'), Buffer.from('file d/e'));
     assert.deepEqual(await collect(store.list()), ['a', 'd/e']);
-    assert.deepEqual((await readdir(join(root, 'd'))), ['e']);
+    assert.deepEqual(await readdir(join(root, 'd')), ['e']);
   });
 
   it('a segment longer than the file system allows is BAD_REQUEST', async () => {

@@ -57,7 +57,12 @@ describe('S3FragmentStore (s3-specific)', () => {
   it('a streamed body is stored as exactly its bytes (no aws-chunked framing in the object)', async () => {
     const store = s3Store({ prefix: 'framing/' });
     const data = randomBytes(10);
-    await store.put('f/ab/x.0', { stream: (async function* () { yield data; })(), length: 10 });
+    await store.put('f/ab/x.0', {
+      stream: (async function* () {
+        yield data;
+      })(),
+      length: 10,
+    });
     const onDisk = await readFile(join(s3.directory, BUCKET, 'framing/f/ab/x.0._S3rver_object'));
     assert.deepEqual(onDisk, data);
     await store.close();
@@ -91,7 +96,11 @@ describe('S3FragmentStore (s3-specific)', () => {
 
   it('an invalid prefix is refused when the store is made', () => {
     for (const prefix of ['no-slash', '/abs/', 'a//', 'sp ace/']) {
-      assert.throws(() => s3Store({ prefix }), (error: unknown) => error instanceof FragmentStoreError && error.code === 'BAD_REQUEST', prefix);
+      assert.throws(
+        () => s3Store({ prefix }),
+        (error: unknown) => error instanceof FragmentStoreError && error.code === 'BAD_REQUEST',
+        prefix,
+      );
     }
   });
 

@@ -31,7 +31,7 @@ describe('pixel kernels', () => {
           const random = seededRandom(seed);
           // Runs of repeated values, so that the run code has something to do.
           const values = new Array<number>(count);
-          for (let i = 0; i < count; ) {
+          for (let i = 0; i < count;) {
             const value = Math.floor(random() * (size === 1 ? 256 : 65536));
             const run = 1 + Math.floor(random() * 12);
             for (let k = 0; k < run && i < count; k++) values[i++] = value;
@@ -74,7 +74,7 @@ describe('pixel kernels', () => {
         (unit, pixelsPerFrame, planes, frames, regions, seed) => {
           const random = seededRandom(seed);
           const labels = new Uint8Array(pixelsPerFrame * frames);
-          for (let p = 0; p < labels.length; ) {
+          for (let p = 0; p < labels.length;) {
             const label = Math.floor(random() * regions);
             const run = 1 + Math.floor(random() * 20);
             for (let k = 0; k < run && p < labels.length; k++) labels[p++] = label;
@@ -89,8 +89,18 @@ describe('pixel kernels', () => {
           const layout = { frames, pixelsPerFrame, planes, unit, counts };
           const expected = referenceScatter(pixels, labels, layout, regions);
           const patched: number[] = [];
-          const out = scatterFrames(pixels, labels, layout, (region) => region.slice(), (f) => patched.push(f));
-          assert.deepEqual(patched, Array.from({ length: frames }, (_, f) => f), 'the patch sees each frame');
+          const out = scatterFrames(
+            pixels,
+            labels,
+            layout,
+            (region) => region.slice(),
+            (f) => patched.push(f),
+          );
+          assert.deepEqual(
+            patched,
+            Array.from({ length: frames }, (_, f) => f),
+            'the patch sees each frame',
+          );
           out.forEach((region, r) => assert.deepEqual(region, expected[r], `region ${r}`));
           const back = new Uint8Array(pixels.length);
           gatherFrames(back, labels, layout, out);
@@ -125,7 +135,7 @@ describe('pixel kernels', () => {
 /** The run code of label-map.ts mode 0, without the mode byte. */
 function referenceRuns(labels: Uint8Array): Uint8Array {
   const out: number[] = [];
-  for (let p = 0; p < labels.length; ) {
+  for (let p = 0; p < labels.length;) {
     let end = p + 1;
     while (end < labels.length && labels[end] === labels[p]) end++;
     out.push(labels[p]);

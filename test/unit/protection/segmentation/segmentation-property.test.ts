@@ -47,14 +47,16 @@ const geometries: fc.Arbitrary<PixelGeometry> = fc
 
 /** A geometry, its pixel data value (a pad byte when odd), R. Low maxima make few distinct values. */
 const inputs = geometries.chain((geometry) =>
-  fc.record({
-    geometry: fc.constant(geometry),
-    pixels: fc.constantFrom(1, 15, 255).chain((max) => {
-      const length = frameByteLength(geometry) * geometry.frames;
-      return fc.uint8Array({ minLength: length, maxLength: length, max });
-    }),
-    regions: fc.integer({ min: 2, max: 6 }),
-  }).map(({ pixels, ...rest }) => ({ ...rest, pixels: pixels.length % 2 === 1 ? Uint8Array.from([...pixels, 0]) : pixels })),
+  fc
+    .record({
+      geometry: fc.constant(geometry),
+      pixels: fc.constantFrom(1, 15, 255).chain((max) => {
+        const length = frameByteLength(geometry) * geometry.frames;
+        return fc.uint8Array({ minLength: length, maxLength: length, max });
+      }),
+      regions: fc.integer({ min: 2, max: 6 }),
+    })
+    .map(({ pixels, ...rest }) => ({ ...rest, pixels: pixels.length % 2 === 1 ? Uint8Array.from([...pixels, 0]) : pixels })),
 );
 
 describe('segmentation properties over every pixel format', () => {
@@ -74,8 +76,15 @@ describe('segmentation properties over every pixel format', () => {
           assert.ok(Buffer.from(region).equals(expectedRegion(pixels, geometry, segmentation.labels, r)), `region ${r} holds other bytes than its pixels'`);
         });
         const sampleBytes = bytesPerSample(geometry) * geometry.samplesPerPixel;
-        assert.equal(split.regions.reduce((n, r) => n + r.length, 0), geometry.rows * geometry.columns * geometry.frames * sampleBytes);
-        assertKmeans(pixels, segmentation, parameters.frames.every((f) => f.iterations < parameters.maxIterations));
+        assert.equal(
+          split.regions.reduce((n, r) => n + r.length, 0),
+          geometry.rows * geometry.columns * geometry.frames * sampleBytes,
+        );
+        assertKmeans(
+          pixels,
+          segmentation,
+          parameters.frames.every((f) => f.iterations < parameters.maxIterations),
+        );
         const perFrame = geometry.rows * geometry.columns;
         for (let frame = 0; frame < geometry.frames; frame++) {
           const order = backgroundFirstOrder(segmentation, frame);

@@ -43,13 +43,20 @@ describe('segmentPixels and splitRegions per pixel format', () => {
         const pixels = syntheticPixelData(options);
         const geometry = syntheticGeometry(options);
         const segmentation = segmentPixels(pixels, geometry, { regions });
-        assertKmeans(pixels, segmentation, segmentation.frames.every((f) => f.iterations < 100));
+        assertKmeans(
+          pixels,
+          segmentation,
+          segmentation.frames.every((f) => f.iterations < 100),
+        );
         const split = splitRegions(pixels, geometry, segmentation);
         assert.equal(split.regions.length, regions);
         split.regions.forEach((region, r) => {
           assert.ok(Buffer.from(region).equals(expectedRegion(pixels, geometry, segmentation.labels, r)), `region ${r} holds other bytes than its pixels'`);
         });
-        assert.deepEqual(split.parameters.regionBytes, split.regions.map((region) => region.length));
+        assert.deepEqual(
+          split.parameters.regionBytes,
+          split.regions.map((region) => region.length),
+        );
         assert.ok(Buffer.from(joinRegions(split.regions, split.labelMap, geometry, split.parameters)).equals(pixels), 'join differs from the original');
       });
     }
@@ -91,7 +98,10 @@ describe('segmentPixels and splitRegions per pixel format', () => {
     const parameters = split.parameters as SegmentationParameters;
     assert.deepEqual(parameters.frames[0].counts, [4, 2, 0, 0]);
     assert.deepEqual(parameters.frames[0].centroids, [9, 200, null, null]);
-    assert.deepEqual(split.regions.map((r) => [...r]), [[9, 9, 9, 9], [200, 200], [], []]);
+    assert.deepEqual(
+      split.regions.map((r) => [...r]),
+      [[9, 9, 9, 9], [200, 200], [], []],
+    );
     assert.deepEqual(joinPixelData(split.regions, split.labelMap, geometry, split.parameters), pixels);
   });
 
@@ -111,7 +121,7 @@ describe('segmentPixels and splitRegions per pixel format', () => {
       const expected = p % 2048 >= 1024 ? 1 : 0;
       if (segmentation.labels[p] !== expected) assert.fail(`pixel ${p} (value ${view.getUint16(2 * p, true)}) labelled ${segmentation.labels[p]}`);
     }
-    assert.deepEqual(segmentation.frames[0].counts, [1100 * 1024, 1100 * 1024], 'exact counts, not the sample\'s');
+    assert.deepEqual(segmentation.frames[0].counts, [1100 * 1024, 1100 * 1024], "exact counts, not the sample's");
   });
 
   it('takes a value at any byte offset (unaligned 16 and 32-bit samples)', () => {
@@ -129,9 +139,15 @@ describe('segmentPixels and splitRegions per pixel format', () => {
   it('refuses R outside 2..255 and layouts it cannot segment', () => {
     const geometry = syntheticGeometry({ rows: 2, columns: 2, bitsAllocated: 8 });
     for (const regions of [1, 256, 2.5]) {
-      assert.throws(() => segmentPixels(new Uint8Array(4), geometry, { regions }), (e: unknown) => isGatewayError(e, 'INTERNAL') && /regions/.test(e.message));
+      assert.throws(
+        () => segmentPixels(new Uint8Array(4), geometry, { regions }),
+        (e: unknown) => isGatewayError(e, 'INTERNAL') && /regions/.test(e.message),
+      );
     }
-    assert.throws(() => segmentPixels(new Uint8Array(3), geometry, { regions: 2 }), (e: unknown) => isGatewayError(e, 'INTERNAL') && /need 4/.test(e.message));
+    assert.throws(
+      () => segmentPixels(new Uint8Array(3), geometry, { regions: 2 }),
+      (e: unknown) => isGatewayError(e, 'INTERNAL') && /need 4/.test(e.message),
+    );
   });
 });
 
@@ -151,7 +167,10 @@ describe('backgroundFirstOrder', () => {
       }
       assert.equal(labels[order[0]], 0);
     }
-    assert.throws(() => backgroundFirstOrder(segmentation, 2), (e: unknown) => isGatewayError(e, 'NOT_FOUND'));
+    assert.throws(
+      () => backgroundFirstOrder(segmentation, 2),
+      (e: unknown) => isGatewayError(e, 'NOT_FOUND'),
+    );
   });
 
   it('is the same after a restore from the stored label map and parameters', () => {
@@ -178,7 +197,7 @@ describe('region fragments', () => {
     assert.deepEqual(joinPixelData(split.regions, split.labelMap, geometry, split.parameters), new Uint8Array(marked));
   });
 
-  it('keep the pad byte of an odd-length value (and a writer\'s padding) in the parameters, in no region', () => {
+  it("keep the pad byte of an odd-length value (and a writer's padding) in the parameters, in no region", () => {
     const options: SyntheticOptions = { rows: 3, columns: 3, bitsAllocated: 8, samplesPerPixel: 3, pixels: 'gradient' };
     const geometry = syntheticGeometry(options);
     for (const trailer of [[0], new Array<number>(128).fill(0), [1, 2, 3]]) {
@@ -187,7 +206,10 @@ describe('region fragments', () => {
       const parameters = split.parameters as SegmentationParameters;
       assert.equal(parameters.algorithm, 'kmeans-histogram');
       assert.equal(parameters.trailer, Buffer.from(trailer).toString('base64'));
-      assert.equal(split.regions.reduce((n, r) => n + r.length, 0), 27);
+      assert.equal(
+        split.regions.reduce((n, r) => n + r.length, 0),
+        27,
+      );
       assert.deepEqual(joinPixelData(split.regions, split.labelMap, geometry, parameters), new Uint8Array(value));
     }
     const tooLong = splitPixelData(Buffer.alloc(27 + 1025), geometry, { regions: 2 });
@@ -220,7 +242,7 @@ describe('region fragments', () => {
 });
 
 describe('label map', () => {
-  it('round-trips runs of any length, at any offset, and counts each frame\'s regions', () => {
+  it("round-trips runs of any length, at any offset, and counts each frame's regions", () => {
     const labels = new Uint8Array(1 + 3 + 130 + 20000 + 7 + 1);
     labels.fill(2, 1, 4);
     labels.fill(1, 4, 134);
@@ -232,14 +254,25 @@ describe('label map', () => {
       const map = encodeLabelMap(view, 5);
       const decoded = decodeLabelMap(map, labels.length / 2, 2, 5);
       assert.deepEqual(decoded.labels, labels);
-      assert.deepEqual(decoded.counts, [[1, 130, 3, 0, 9937], [7, 0, 0, 1, 10063]]);
+      assert.deepEqual(decoded.counts, [
+        [1, 130, 3, 0, 9937],
+        [7, 0, 0, 1, 10063],
+      ]);
     }
     assert.throws(() => decodeLabelMap(encodeLabelMap(labels, 5), labels.length, 1, 4), isIntegrityFailure(/label 4 but there are 4 regions/));
     assert.throws(() => decodeLabelMap(Uint8Array.of(1, 2, 3), 10, 1, 4), isIntegrityFailure(/does not inflate/));
   });
 
   it('packs noisy labels in 1, 2, 4 or 8 bits when that is shorter than their runs', () => {
-    for (const [regions, bits] of [[2, 1], [3, 2], [4, 2], [5, 4], [16, 4], [17, 8], [255, 8]]) {
+    for (const [regions, bits] of [
+      [2, 1],
+      [3, 2],
+      [4, 2],
+      [5, 4],
+      [16, 4],
+      [17, 8],
+      [255, 8],
+    ]) {
       const labels = Uint8Array.from({ length: 1001 }, (_, i) => (Math.imul(i + 1, 2654435761) >>> 20) % regions);
       const map = encodeLabelMap(labels, regions);
       assert.equal(inflateRawSync(map)[0], bits, `R=${regions}: mode`);

@@ -19,8 +19,14 @@ describe('byte stripes', () => {
         for (const regions of [2, 3, 5]) {
           const { regions: fragments, parameters } = splitEncapsulated(value, regions, stripe);
           assert.equal(fragments.length, regions);
-          assert.deepEqual(parameters.regionBytes, fragments.map((f) => f.length));
-          assert.equal(fragments.reduce((n, f) => n + f.length, 0), length);
+          assert.deepEqual(
+            parameters.regionBytes,
+            fragments.map((f) => f.length),
+          );
+          assert.equal(
+            fragments.reduce((n, f) => n + f.length, 0),
+            length,
+          );
           assert.ok(Buffer.from(joinEncapsulated(fragments, parameters)).equals(value), `stripe ${stripe}, ${length} bytes, R=${regions}`);
         }
       }
@@ -30,7 +36,14 @@ describe('byte stripes', () => {
   it('deal one byte to each region in turn by default, so no region holds two consecutive bytes', () => {
     const value = Uint8Array.from({ length: 11 }, (_, i) => i);
     const { regions, parameters } = splitEncapsulated(value, 3);
-    assert.deepEqual(regions.map((r) => [...r]), [[0, 3, 6, 9], [1, 4, 7, 10], [2, 5, 8]]);
+    assert.deepEqual(
+      regions.map((r) => [...r]),
+      [
+        [0, 3, 6, 9],
+        [1, 4, 7, 10],
+        [2, 5, 8],
+      ],
+    );
     assert.deepEqual(parameters, {
       version: 1,
       algorithm: 'byte-stripes',

@@ -45,7 +45,10 @@ describe('watermark payload', () => {
     ];
     for (const v of variants) assert.notDeepEqual(watermarkPayload(KEY, { ...v, pixelSha256: SHA }), mac, JSON.stringify(v));
     assert.notDeepEqual(watermarkPayload(KEY, { ...CLAIMS, pixelSha256: createHash('sha256').update('other').digest() }), mac);
-    assert.throws(() => watermarkPayload(KEY, { ...CLAIMS, pixelSha256: new Uint8Array(20) }), (e: unknown) => isGatewayError(e, 'INTERNAL'));
+    assert.throws(
+      () => watermarkPayload(KEY, { ...CLAIMS, pixelSha256: new Uint8Array(20) }),
+      (e: unknown) => isGatewayError(e, 'INTERNAL'),
+    );
   });
 
   it('verifyWatermark recomputes the MAC over the restored pixels', () => {

@@ -77,12 +77,16 @@ function phantom(geometry: PixelGeometry, seed = 1): Uint8Array {
   const { min, max } = valueRange(geometry);
   const span = max - min;
   const per = geometry.rows * geometry.columns * geometry.samplesPerPixel;
-  return pixelsFor(geometry, (i) => {
-    const p = Math.floor((i % per) / geometry.samplesPerPixel);
-    const [y, x] = [Math.floor(p / geometry.columns) / geometry.rows - 0.5, (p % geometry.columns) / geometry.columns - 0.5];
-    const base = x * x + y * y < 0.12 ? min + Math.floor(span * 0.6) : min + Math.floor(span * 0.05);
-    return Math.min(max, base + NOISE[next() % 8]);
-  }, seed);
+  return pixelsFor(
+    geometry,
+    (i) => {
+      const p = Math.floor((i % per) / geometry.samplesPerPixel);
+      const [y, x] = [Math.floor(p / geometry.columns) / geometry.rows - 0.5, (p % geometry.columns) / geometry.columns - 0.5];
+      const base = x * x + y * y < 0.12 ? min + Math.floor(span * 0.6) : min + Math.floor(span * 0.05);
+      return Math.min(max, base + NOISE[next() % 8]);
+    },
+    seed,
+  );
 }
 
 describe('round trip per sample format', () => {
@@ -115,7 +119,12 @@ describe('round trip per sample format', () => {
 
   it('a longer payload (512 bits) and a constant image (peak next to the top of the range)', () => {
     const geometry = geometryOf({ rows: 40, columns: 40, bitsAllocated: 8 });
-    const { parameters } = roundTrip(pixelsFor(geometry, () => 255), geometry, {}, payloadOf(64, 3));
+    const { parameters } = roundTrip(
+      pixelsFor(geometry, () => 255),
+      geometry,
+      {},
+      payloadOf(64, 3),
+    );
     assert.deepEqual([parameters.payloadBits, parameters.passes[0].peak, parameters.passes[0].zero, parameters.samplesScanned], [512, 255, 254, 512]);
   });
 
@@ -124,7 +133,10 @@ describe('round trip per sample format', () => {
     const pixels = pixelsFor(geometry, (i) => 1000 + 3 * (i % 20));
     const { parameters } = roundTrip(pixels, geometry);
     assert.ok(parameters.passes.length >= 3, `${parameters.passes.length} passes`);
-    assert.equal(parameters.passes.reduce((sum, pass) => sum + pass.bits, 0), 256);
+    assert.equal(
+      parameters.passes.reduce((sum, pass) => sum + pass.bits, 0),
+      256,
+    );
   });
 
   it('leaves samples holding the zero point untouched and lists them', () => {
@@ -139,7 +151,10 @@ describe('round trip per sample format', () => {
     const tampered = new Uint8Array(watermarked);
     const offset = [...Array(pass.samples).keys()].find((u) => codec.read(watermarked, u) === pass.zero)!;
     codec.write(tampered, offset, pass.zero === 0 ? 1 : pass.zero - 1);
-    assert.throws(() => extractWatermark(tampered, geometry, parameters), (error: unknown) => isGatewayError(error, 'INTEGRITY_FAILURE'));
+    assert.throws(
+      () => extractWatermark(tampered, geometry, parameters),
+      (error: unknown) => isGatewayError(error, 'INTEGRITY_FAILURE'),
+    );
   });
 });
 
@@ -189,13 +204,26 @@ describe('refusals and errors', () => {
     const ybr = embedWatermark(new Uint8Array(64), geometryOf({ bitsAllocated: 8, samplesPerPixel: 3, photometricInterpretation: 'YBR_FULL_422' }), payload);
     assert.equal('refused' in ybr && ybr.reason, 'unsupported-pixel-format');
     const tiny = geometryOf({ rows: 15, columns: 15 });
-    const small = embedWatermark(pixelsFor(tiny, () => 7), tiny, payload);
+    const small = embedWatermark(
+      pixelsFor(tiny, () => 7),
+      tiny,
+      payload,
+    );
     assert.deepEqual(small, { refused: 'insufficient capacity: the 225 visited samples offer at most 225 bits (their 16 most frequent values), the payload needs 256', reason: 'insufficient-capacity' });
     const noise = geometryOf({ rows: 64, columns: 64 });
     const next = prng(9);
-    const refused = embedWatermark(pixelsFor(noise, () => next() & 0xffff), noise, payload);
+    const refused = embedWatermark(
+      pixelsFor(noise, () => next() & 0xffff),
+      noise,
+      payload,
+    );
     assert.equal('refused' in refused && refused.reason, 'insufficient-capacity');
-    const nothing = embedWatermark(pixelsFor(noise, () => 0), noise, payload, { order: () => [] });
+    const nothing = embedWatermark(
+      pixelsFor(noise, () => 0),
+      noise,
+      payload,
+      { order: () => [] },
+    );
     assert.match('refused' in nothing ? nothing.refused : '', /the 0 visited samples offer at most 0 bits/);
   });
 
@@ -226,11 +254,14 @@ describe('refusals and errors', () => {
       ['not an object', null, /not an object/],
     ];
     for (const [name, bad, reason] of mutations) {
-      assert.throws(() => extractWatermark(watermarked, geometry, bad as WatermarkParameters), (error: unknown) => {
-        assert.ok(isGatewayError(error, 'INTEGRITY_FAILURE'), `${name}: not INTEGRITY_FAILURE: ${String(error)}`);
-        assert.match(error.message, reason, name);
-        return true;
-      });
+      assert.throws(
+        () => extractWatermark(watermarked, geometry, bad as WatermarkParameters),
+        (error: unknown) => {
+          assert.ok(isGatewayError(error, 'INTEGRITY_FAILURE'), `${name}: not INTEGRITY_FAILURE: ${String(error)}`);
+          assert.match(error.message, reason, name);
+          return true;
+        },
+      );
     }
     const other = { ...parameters, scanDigest: '0'.repeat(64) };
     assertCode(() => extractWatermark(watermarked, geometry, other), 'INTEGRITY_FAILURE', /differs from the one the watermark was embedded with/);
