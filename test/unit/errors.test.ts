@@ -5,7 +5,7 @@ import { ERROR_CATALOGUE, GatewayError, isGatewayError } from '../../gateway/err
 
 it('docs/errors.md lists exactly the codes and statuses of the catalogue', () => {
   const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
-  const rows = [...doc.matchAll(/^\| ([A-Z_]+) \| (\d{3}) \| (.+) \|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
+  const rows = [...doc.matchAll(/^\| ([A-Z_]+) +\| (\d{3}) +\| (.+?) *\|$/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
   const expected = Object.entries(ERROR_CATALOGUE).map(([code, v]) => [code, v.status, v.description]);
   assert.deepEqual(rows, expected);
 });
