@@ -30,6 +30,11 @@ describe('catalog migrations over existing rows', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Rows as plain objects: better-sqlite3 on Node 24 hands them out with a null prototype. */
+  async function rowsOf<T extends object>(query: { execute(): Promise<T[]> }): Promise<T[]> {
+    return (await query.execute()).map((row) => ({ ...row }));
+  }
+
   async function migrateTo(name: string): Promise<void> {
     const { error } = await migrator.migrateTo(name);
     assert.equal(error, undefined);
@@ -47,7 +52,7 @@ describe('catalog migrations over existing rows', () => {
       await db.insertInto('refresh_tokens').values({ id, family, user_name: 'alice', secret_sha256: 'x', created_at: at, expires_at: at, used_at: null, revoked_at: null }).execute();
     }
     await migrateTo('0005-refresh-token-families');
-    const migrated = await db.selectFrom('refresh_tokens').select(['id', 'family_started_at']).orderBy('id').execute();
+    const migrated = await rowsOf(db.selectFrom('refresh_tokens').select(['id', 'family_started_at']).orderBy('id'));
     assert.deepEqual(migrated, [
       { id: '1', family_started_at: '2030-01-01T00:00:00.000Z' },
       { id: '2', family_started_at: '2030-01-01T00:00:00.000Z' },
@@ -64,7 +69,7 @@ describe('catalog migrations over existing rows', () => {
       ])
       .execute();
     await migrateTo('0006-sign-in-delays');
-    assert.deepEqual(await db.selectFrom('login_throttle').select('key').execute(), [{ key: 'client:10.0.0.1' }]);
+    assert.deepEqual(await rowsOf(db.selectFrom('login_throttle').select('key')), [{ key: 'client:10.0.0.1' }]);
     assert.deepEqual(await db.selectFrom('sign_in_delays').selectAll().execute(), []);
   });
 
