@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, formatTable, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { ApiKeyStore, type ApiKeyInfo } from '../access/authn/api-keys.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
@@ -90,15 +90,5 @@ function formatKeys(keys: ApiKeyInfo[]): string {
   if (keys.length === 0) return 'no API keys\n';
   const status = (k: ApiKeyInfo) => (k.revokedAt ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'active');
   const rows = [['ID', 'USER', 'STATUS', 'CREATED', 'LAST USED', 'LABEL']].concat(keys.map((k) => [k.id, k.user, status(k), k.createdAt.slice(0, 19), k.lastUsedAt?.slice(0, 19) ?? '-', k.label]));
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]) : cell))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable(rows);
 }

@@ -77,3 +77,18 @@ export async function runCommand(name: string, io: Pick<CommandIo, 'stderr'>, bo
     throw error;
   }
 }
+
+/** Rows as an aligned text table: every column but the last padded to its widest cell, two spaces apart. */
+export function formatTable(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((cell, i) => (i < r.length - 1 ? cell.padEnd(widths[i]) : cell))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}

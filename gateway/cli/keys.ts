@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, formatTable, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { createKeyFile, keyDirectory } from '../keys/key-directory.js';
 import { Keyring } from '../keys/keyring.js';
@@ -152,15 +152,5 @@ function formatKeys(keyring: Keyring, dir: string): string {
   const rows = [['ID', 'ACTIVE', 'CREATED', 'SOURCE']].concat(
     keyring.keys.map((k) => [k.id, keyring.active === k ? 'yes' : '', k.createdAt?.toISOString() ?? '-', `${k.source === 'environment' ? 'AEGIS_MASTER_KEY' : 'file'}${k.development ? ' (development key: replace for production)' : ''}`]),
   );
-  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i].length)));
-  return (
-    rows
-      .map((r) =>
-        r
-          .map((cell, i) => (i < 3 ? cell.padEnd(widths[i]) : cell))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return formatTable(rows);
 }

@@ -21,60 +21,12 @@ describe('DICOMweb on the embedded default', () => {
   const sopA1 = newUid();
   const sopA2 = newUid();
   const sopB1 = newUid();
-  const a1 = syntheticInstance({
-    studyInstanceUID: study,
-    seriesInstanceUID: seriesA,
-    sopInstanceUID: sopA1,
-    instanceNumber: 1,
-    seriesNumber: 1,
-    patientName: 'Müller^Jürgen',
-    patientID: 'PID-1',
-    studyDate: '20240315',
-    studyTime: '101500',
-    accessionNumber: 'ACC1',
-    modality: 'CT',
-    rows: 32,
-    columns: 48,
-    seed: 1,
-    studyDescription: 'Chest CT',
-  });
-  const a2 = syntheticInstance({
-    studyInstanceUID: study,
-    seriesInstanceUID: seriesA,
-    sopInstanceUID: sopA2,
-    instanceNumber: 2,
-    seriesNumber: 1,
-    patientName: 'Müller^Jürgen',
-    patientID: 'PID-1',
-    studyDate: '20240315',
-    studyTime: '101500',
-    accessionNumber: 'ACC1',
-    modality: 'CT',
-    rows: 32,
-    columns: 48,
-    seed: 2,
-    numberOfFrames: 3,
-    studyDescription: 'Chest CT',
-  });
-  const b1 = syntheticInstance({
-    studyInstanceUID: study,
-    seriesInstanceUID: seriesB,
-    sopInstanceUID: sopB1,
-    instanceNumber: 1,
-    seriesNumber: 2,
-    patientName: 'Müller^Jürgen',
-    patientID: 'PID-1',
-    studyDate: '20240315',
-    studyTime: '101500',
-    accessionNumber: 'ACC1',
-    modality: 'MR',
-    rows: 16,
-    columns: 16,
-    bitsAllocated: 8,
-    samplesPerPixel: 3,
-    seed: 3,
-    studyDescription: 'Chest CT',
-  });
+  /** The patient and study every instance shares. */
+  const patientStudy = { studyInstanceUID: study, patientName: 'Müller^Jürgen', patientID: 'PID-1', studyDate: '20240315', studyTime: '101500', accessionNumber: 'ACC1', studyDescription: 'Chest CT' };
+  const ct = { ...patientStudy, seriesInstanceUID: seriesA, seriesNumber: 1, modality: 'CT', rows: 32, columns: 48 };
+  const a1 = syntheticInstance({ ...ct, sopInstanceUID: sopA1, instanceNumber: 1, seed: 1 });
+  const a2 = syntheticInstance({ ...ct, sopInstanceUID: sopA2, instanceNumber: 2, seed: 2, numberOfFrames: 3 });
+  const b1 = syntheticInstance({ ...patientStudy, seriesInstanceUID: seriesB, sopInstanceUID: sopB1, instanceNumber: 1, seriesNumber: 2, modality: 'MR', rows: 16, columns: 16, bitsAllocated: 8, samplesPerPixel: 3, seed: 3 });
 
   before(async () => {
     gw = await startTestGateway();
