@@ -30,6 +30,7 @@ export const ERROR_CATALOGUE = {
   TOO_MANY_REQUESTS: { status: 429, description: 'Too many failed sign-ins: this user name is delayed from this client, or the client is locked out, for a while (see Retry-After).' },
   TOO_MANY_CONNECTIONS: { status: 429, description: 'The client address has as many connections open as allowed; the new one is closed at once.' },
   URI_TOO_LONG: { status: 414, description: 'The request target or query string exceeds the configured limit.' },
+  EXPECTATION_FAILED: { status: 417, description: 'The request has an Expect header other than 100-continue (or empty), which the gateway cannot meet.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request Content-Type is not supported by this resource.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, description: 'The request line and header fields exceed the limit of the HTTP server.' },
   INTEGRITY_FAILURE: { status: 502, description: 'Stored data failed verification; nothing of it was sent (security event).' },

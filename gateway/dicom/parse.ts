@@ -85,8 +85,8 @@ export function readInstanceTree(bytes: Uint8Array, parsed: ParsedInstance): Ins
   const header = readMetaHeader(bytes);
   const view = datasetView(bytes, parsed);
   const syntax = withDetectedVR(view, header.position, transferSyntax(header.transferSyntaxUID));
-  const dataSet = readInstanceDataSet(view, header.position, syntax);
-  return { view, position: header.position, dataSet, explicitVR: syntax.explicitVR, littleEndian: syntax.littleEndian };
+  const { dataSet, padding } = readPaddedDataSet(view, header.position, syntax);
+  return { view: view.subarray(0, view.length - padding), position: header.position, dataSet, explicitVR: syntax.explicitVR, littleEndian: syntax.littleEndian };
 }
 
 function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
@@ -101,7 +101,7 @@ function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
   const view = syntax.deflated ? inflateDataSet(bytes, header.position, options.maxInflatedBytes ?? DEFAULT_MAX_INFLATED) : bytes;
   if (header.position >= view.length) throw invalid('the instance has a meta header but an empty data set');
   const detected = withDetectedVR(view, header.position, syntax);
-  const dataSet = readInstanceDataSet(view, header.position, detected);
+  const { dataSet, padding } = readPaddedDataSet(view, header.position, detected);
   const fatal = dataSet.warnings.filter((w) => !HARMLESS_WARNING.test(w));
   if (fatal.length > 0) throw invalid(`truncated or malformed: ${readableTags(fatal[0])}`);
 
@@ -125,15 +125,23 @@ function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
     bulkData,
     deflated: syntax.deflated,
   };
+  if (padding > 0) parsed.trailingPadding = padding;
   const pixelElement = dataSet.elements.x7fe00010;
   if (pixelElement !== undefined) {
-    parsed.pixelData = pixelDataLayout({
-      element: pixelDataElement(pixelElement),
-      metadata,
-      transferSyntax: syntax,
-      view,
-      extendedOffsetTable: extendedOffsetTable(dataSet, view, syntax),
-    });
+    try {
+      parsed.pixelData = pixelDataLayout({
+        element: pixelDataElement(pixelElement),
+        metadata,
+        transferSyntax: syntax,
+        view,
+        extendedOffsetTable: extendedOffsetTable(dataSet, view, syntax),
+      });
+    } catch (error) {
+      // Pixel Data whose frames cannot be told apart (a malformed Number of Frames, a value shorter
+      // than its frames): the instance is still stored as received, its pixel data kept as opaque bytes.
+      if (!(error instanceof GatewayError) || error.code !== 'INVALID_DICOM') throw error;
+      parsed.unreadablePixelData = error.message;
+    }
   }
   if (syntax.deflated) inflatedViews.set(parsed, view);
   return parsed;
@@ -194,6 +202,41 @@ function withDetectedVR(view: Uint8Array, position: number, syntax: TransferSynt
   const code = String.fromCharCode(view[position + 4], view[position + 5]);
   const looksExplicit = VR_CODES.has(code);
   return looksExplicit === syntax.explicitVR ? syntax : { ...syntax, explicitVR: looksExplicit };
+}
+
+/** The tag key dicom-parser gives what it reads from zero bytes: (0000,0000), no element of a data set. */
+const ZERO_TAG = 'x00000000';
+
+/**
+ * Reads the data set after the meta header, which may be followed by zero bytes: some scanners pad
+ * their files to a block size. Padding is no element (read as elements it is (0000,0000) with no
+ * VR, or runs past the end): the data set ends where the last real element ends, provided that only
+ * zero bytes follow it. The padding stays in the instance's bytes; `padding` says how long it is.
+ */
+function readPaddedDataSet(view: Uint8Array, position: number, syntax: TransferSyntax): { dataSet: DataSet; padding: number } {
+  let failure: unknown;
+  try {
+    const dataSet = readInstanceDataSet(view, position, syntax);
+    if (dataSet.elements[ZERO_TAG] === undefined) return { dataSet, padding: 0 };
+  } catch (error) {
+    if (view[view.length - 1] !== 0) throw error;
+    failure = error;
+  }
+  const { dataSet, stream } = readDataSet(view, position, syntax);
+  try {
+    readElements(dataSet, stream, syntax.explicitVR);
+  } catch {
+    // Read as far as it goes: the elements before the padding are what matter.
+  }
+  let end = position;
+  for (const element of Object.values(dataSet.elements)) {
+    if (element.tag !== ZERO_TAG && element.length !== undefined) end = Math.max(end, element.dataOffset + element.length);
+  }
+  if (end <= position || end >= view.length || view.subarray(end).some((byte) => byte !== 0)) {
+    if (failure !== undefined) throw failure;
+    return { dataSet: readInstanceDataSet(view, position, syntax), padding: 0 };
+  }
+  return { dataSet: readInstanceDataSet(view.subarray(0, end), position, syntax), padding: view.length - end };
 }
 
 /** Reads the data set after the meta header; parser failures become readable INVALID_DICOM reasons. */

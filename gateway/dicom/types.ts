@@ -78,4 +78,11 @@ export interface ParsedInstance {
    * bytes returned by `datasetView(bytes)`, the inflated form; otherwise to the instance bytes.
    */
   deflated: boolean;
+  /** Zero bytes after the last element (files padded to a block size), kept in the instance's bytes; absent when none. */
+  trailingPadding?: number;
+  /**
+   * Why the Pixel Data value cannot be read as frames (a malformed Number of Frames, a value that
+   * does not hold its frames); `pixelData` is then absent, though the element is there.
+   */
+  unreadablePixelData?: string;
 }

@@ -9,6 +9,7 @@ import { authenticate } from './authenticate.js';
 import { auditRequests } from './audit-requests.js';
 import { requestLog } from './request-log.js';
 import { refuseMalformedTarget } from './request-target.js';
+import { refuseUnmetExpectation } from './expectations.js';
 import { headerValue } from './header-text.js';
 import { readForwardedHeaders } from './forwarded.js';
 import { minimumBodyRate } from './body-rate.js';
@@ -20,6 +21,7 @@ import { deleteRoutes } from './routes/delete.js';
 import { retrieveRoutes } from './routes/retrieve.js';
 import { searchRoutes } from './routes/search.js';
 import { stowRoutes } from './routes/stow.js';
+import { sendJsonText } from './json-response.js';
 
 const EXPOSED_HEADERS = ['Content-Type', 'Content-Location', 'Content-Length', 'Warning', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
 
@@ -34,6 +36,7 @@ export function buildApp(deps: AppDeps): express.Express {
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
   app.use(refuseMalformedTarget);
+  app.use(refuseUnmetExpectation);
   app.use(minimumBodyRate(config.limits, deps.logger));
 
   if (config.cors.origins.length > 0) {
@@ -186,10 +189,7 @@ function errorHandler(deps: AppDeps) {
         requestId: req.id,
       },
     };
-    res
-      .status(gatewayError.status)
-      .type(gatewayError.body ? 'application/dicom+json' : 'application/json')
-      .send(JSON.stringify(body));
+    sendJsonText(res, gatewayError.status, gatewayError.body ? 'application/dicom+json' : 'application/json', JSON.stringify(body));
   };
 }
 

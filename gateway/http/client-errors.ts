@@ -105,7 +105,7 @@ function refuse(socket: Duplex, deps: ClientErrorDeps, refusal: Refusal): void {
   };
   const answer = () => {
     const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message, requestId: refusal.requestId } });
-    const fields = { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), 'X-Request-Id': refusal.requestId, Connection: 'close', ...refusal.headers };
+    const fields = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)), 'X-Request-Id': refusal.requestId, Connection: 'close', ...refusal.headers };
     const head = `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status]}\r\n${Object.entries(fields)
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('')}\r\n`;
@@ -126,7 +126,7 @@ export function endInProgress(res: ServerResponse, refusal: Pick<Refusal, 'statu
   const requestId = (res.req as { id?: string } | undefined)?.id;
   res.statusCode = refusal.status;
   res.setHeader('Connection', 'close');
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Type', 'application/json');
   res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message, requestId } }));
 }
 

@@ -14,7 +14,8 @@
  *   excess gets 429 at once, before anything is read, and is closed. Trusted proxies (which carry
  *   many clients) are exempt. The count is per worker process.
  */
-import { createServer, STATUS_CODES, type Server } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { checkExpectation } from './expectations.js';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
 import type { AuditTrail } from '../access/audit/trail.js';
@@ -38,6 +39,10 @@ const REFUSED_LINGER_MS = 1000;
 export function createGatewayServer(app: Express, deps: GatewayServerDeps): Server {
   const { server: settings } = deps.config;
   const headersTimeout = settings.headersTimeoutSeconds * 1000;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    normalizeRequestTarget(req);
+    app(req, res);
+  };
   const server = createServer(
     {
       headersTimeout,
@@ -46,16 +51,14 @@ export function createGatewayServer(app: Express, deps: GatewayServerDeps): Serv
       // How often Node looks for requests past those timeouts: a quarter of the headers timeout.
       connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)),
     },
-    (req, res) => {
-      normalizeRequestTarget(req);
-      app(req, res);
-    },
+    handle,
   );
   server.timeout = settings.idleTimeoutSeconds * 1000;
   // A client that half-closes its side after the request (RFC 9112 §9.6) still gets the response:
   // by default Node ends the connection at once, losing any response not yet written (one held
   // for its audit record, a STOW still storing).
   (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+  server.on('checkExpectation', guarded(deps.logger, 'check-expectation', checkExpectation(handle)));
   handleClientErrors(server, deps);
   limitConnectionsPerClient(server, deps);
   // An error of the listening socket once it serves (accept failing with EMFILE under a flood of
@@ -104,6 +107,6 @@ function limitConnectionsPerClient(server: Server, deps: GatewayServerDeps): voi
 function refuseConnection(socket: Socket, max: number): void {
   socket.pause(); // its request is never parsed
   const body = JSON.stringify({ error: { code: 'TOO_MANY_CONNECTIONS', message: `this client already holds ${max} connections, the most allowed; close one or wait` } });
-  socket.end(`HTTP/1.1 429 ${STATUS_CODES[429]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 429 ${STATUS_CODES[429]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
 }

@@ -113,6 +113,11 @@ function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: Pr
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
   }
   const layout = parsed.pixelData;
+  if (layout === undefined && parsed.unreadablePixelData !== undefined) {
+    const reason = `the pixel data cannot be read as frames (${parsed.unreadablePixelData}): its bytes are striped over the regions as opaque data`;
+    const split = stripeBytes(pixelBytes, options.regions, { reason: 'unreadable', detail: parsed.unreadablePixelData });
+    return striped({ kind: 'striped', reason, split: json(split.parameters), watermark: { applied: false, reason: 'unreadable pixel data' } }, split.regions);
+  }
   if (layout === undefined || layout.encapsulated) {
     const split = splitEncapsulatedPixelData(pixelBytes, options.regions);
     const reason = 'encapsulated (compressed) pixel data cannot be segmented without decoding: its bytes are striped over the regions';

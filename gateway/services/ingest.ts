@@ -11,7 +11,7 @@ import { parseInstance } from '../dicom/parse.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
 import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
 import { isGatewayError } from '../errors.js';
-import { FailureReason, type StoreOutcome } from './stow-outcomes.js';
+import { FailureReason, WarningReason, type StoreOutcome } from './stow-outcomes.js';
 
 /** One received part of a STOW-RS request. */
 export interface ReceivedPart {
@@ -57,6 +57,9 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   const refusal = await deps.authorize?.(parsed.metadata, parsed.studyInstanceUID);
   if (refusal !== undefined) return { ok: false, ...ids, failureReason: FailureReason.notAuthorized, reason: refusal };
   const stored: Stored = { ok: true as const, ...ids, studyUid: parsed.studyInstanceUID, seriesUid: parsed.seriesInstanceUID };
+  if (parsed.unreadablePixelData !== undefined) {
+    stored.warning = { warningReason: WarningReason.doesNotMatch, reason: `${parsed.sopInstanceUID}: stored as received, its pixel data kept as opaque bytes: ${parsed.unreadablePixelData}` };
+  }
   const seriesStudy = await deps.catalog.studyOfSeries(parsed.seriesInstanceUID);
   if (seriesStudy !== undefined && seriesStudy !== parsed.studyInstanceUID) {
     return {
@@ -185,7 +188,7 @@ export function catalogEntry(parsed: ParsedInstance, size: number, sha256: strin
     sopClassUid: parsed.sopClassUID,
     transferSyntaxUid: parsed.transferSyntaxUID,
     metadata: { ...parsed.metadata, '00083002': { vr: 'UI', Value: [parsed.transferSyntaxUID] } },
-    layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated },
+    layout: { bulkData: parsed.bulkData, pixelData: parsed.pixelData, deflated: parsed.deflated, ...(parsed.unreadablePixelData === undefined ? {} : { unreadablePixelData: parsed.unreadablePixelData }) },
     size,
     sha256,
     backend: written.backend,

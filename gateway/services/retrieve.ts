@@ -91,6 +91,8 @@ export interface InstanceLayout {
   bulkData: BulkDataLocation[];
   pixelData?: PixelDataLayout;
   deflated: boolean;
+  /** Why the pixel data cannot be read as frames (it was stored as opaque bytes). */
+  unreadablePixelData?: string;
 }
 
 /** The instances of a scope; NOT_FOUND when there are none. */
@@ -129,9 +131,13 @@ export function instanceMetadataText(row: InstanceRow, baseUrl: string): string 
   return row.metadata.replaceAll('"BulkDataURI":"bulkdata/', `"BulkDataURI":"${url}/bulkdata/`);
 }
 
-/** The pixel data layout of an instance; NOT_FOUND when it has no pixel data. */
+/** The pixel data layout of an instance; NOT_FOUND when it has no pixel data, or none that can be read as frames. */
 export function pixelLayout(row: InstanceRow): PixelDataLayout {
-  const layout = JSON.parse(row.layout) as InstanceLayout;
+  return framesOf(JSON.parse(row.layout) as InstanceLayout);
+}
+
+function framesOf(layout: InstanceLayout): PixelDataLayout {
+  if (layout.unreadablePixelData !== undefined) throw new GatewayError('NOT_FOUND', `the pixel data cannot be read as frames (${layout.unreadablePixelData}); retrieve the instance`);
   if (!layout.pixelData) throw new GatewayError('NOT_FOUND', 'the instance has no pixel data');
   return layout.pixelData;
 }
@@ -139,8 +145,7 @@ export function pixelLayout(row: InstanceRow): PixelDataLayout {
 /** Reads frames (1-based numbers) of an instance; NOT_FOUND for a frame out of range. */
 export async function readFrames(deps: RetrieveDeps, row: InstanceRow, frames: number[]): Promise<Buffer[]> {
   const layout = JSON.parse(row.layout) as InstanceLayout;
-  if (!layout.pixelData) throw new GatewayError('NOT_FOUND', 'the instance has no pixel data');
-  const pixelData = layout.pixelData;
+  const pixelData = framesOf(layout);
   const ranges = frames.map((n) => frameRanges(pixelData, n));
   return readRanges(deps, row, layout, ranges);
 }

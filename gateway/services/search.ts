@@ -113,6 +113,8 @@ async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string
     const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
     Object.assign(out, select(JSON.parse(row.attributes), SERIES_DEFAULTS, query));
     Object.assign(out, {
+      // Under a study in the path its unique key stays in every result: clients join results by it.
+      '0020000D': { vr: 'UI', Value: [row.study_uid] },
       '00081190': { vr: 'UR', Value: [seriesUrl(baseUrl, row.study_uid, row.series_uid)] },
       '00201209': { vr: 'IS', Value: [counts.get(row.series_uid) ?? 0] },
     });
@@ -130,6 +132,9 @@ async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: stri
     const metadata = JSON.parse(row.metadata) as DicomJson;
     Object.assign(out, select(withoutBulkData(metadata), INSTANCE_DEFAULTS, query));
     Object.assign(out, {
+      // Under a study or series in the path their unique keys stay in every result.
+      '0020000D': { vr: 'UI', Value: [row.study_uid] },
+      '0020000E': { vr: 'UI', Value: [row.series_uid] },
       '00080056': { vr: 'CS', Value: ['ONLINE'] },
       '00081190': { vr: 'UR', Value: [instanceUrl(baseUrl, row.study_uid, row.series_uid, row.sop_instance_uid)] },
     });

@@ -2,7 +2,8 @@
  * The outcomes of STOW-RS (PS3.18 §10.5): what became of each received instance, and the response
  * data set that reports them (PS3.18 Table 10.5.3-2): ReferencedSOPSequence for the stored
  * instances, FailedSOPSequence with a FailureReason (PS3.4 Annex GG / C.4.2.1.4) for the others,
- * and the HTTP status: 200 all stored, 202 some, 409 none.
+ * and the HTTP status: 200 all stored, 202 some or all stored with warnings (WarningReason in
+ * their ReferencedSOPSequence item), 409 none.
  */
 import type { DicomJson } from '../dicom/types.js';
 import { instanceUrl, studyUrl } from './resources.js';
@@ -23,8 +24,16 @@ export const FailureReason = {
   cannotUnderstand: 0xc000,
 } as const;
 
-/** The outcome of storing one instance. */
-export type StoreOutcome = { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string } | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
+/** WarningReason values (0008,1196) of instances stored with a warning (PS3.4 Annex GG). */
+export const WarningReason = {
+  /** 0xB007 Data Set does not match SOP Class (here: pixel data that cannot be read as frames, stored as opaque bytes). */
+  doesNotMatch: 0xb007,
+} as const;
+
+/** The outcome of storing one instance; a stored one may carry a warning (WarningReason and why). */
+export type StoreOutcome =
+  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string; warning?: { warningReason: number; reason: string } }
+  | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
 export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {
@@ -51,9 +60,10 @@ export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: 
         '00081150': { vr: 'UI', Value: [o.sopClassUid] },
         '00081155': { vr: 'UI', Value: [o.sopInstanceUid] },
         '00081190': { vr: 'UR', Value: [instanceUrl(baseUrl, o.studyUid, o.seriesUid, o.sopInstanceUid)] },
+        ...(o.warning ? { '00081196': { vr: 'US', Value: [o.warning.warningReason] } } : {}),
       })),
     };
   }
-  const status = failed.length === 0 ? 200 : stored.length === 0 ? 409 : 202;
+  const status = stored.length === 0 ? 409 : failed.length > 0 || stored.some((o) => o.warning) ? 202 : 200;
   return { status, body };
 }

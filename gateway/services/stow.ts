@@ -60,7 +60,7 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
     bodyError = error;
   }
   const outcomes = await Promise.all(pending);
-  const warnings = outcomes.filter((o) => !o.ok).map((o) => (o as { reason: string }).reason);
+  const warnings = outcomes.map((o) => (o.ok ? o.warning?.reason : o.reason)).filter((reason) => reason !== undefined);
   if (bodyError) {
     if (!outcomes.some((o) => o.ok)) throw bodyError;
     // Instances already stored stay stored; say what happened to the rest.

@@ -21,8 +21,8 @@ const LIMITS = { maxPartBytes: 2 * MiB, maxBodyBytes: 8 * MiB, maxParts: 20, max
 const PYDICOM = '/usr/lib/python3/dist-packages/pydicom/data/test_files';
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const DICOM_JSON = 'application/dicom+json';
-const DICOM_JSON_RESPONSE = 'application/dicom+json; charset=utf-8';
-const JSON_ERROR = 'application/json; charset=utf-8';
+const DICOM_JSON_RESPONSE = 'application/dicom+json';
+const JSON_ERROR = 'application/json';
 const CANNOT_UNDERSTAND = 0xc000;
 const DOES_NOT_MATCH = 0xa900;
 const DUPLICATE = 0x0111;
@@ -228,10 +228,10 @@ describe('bad input', { timeout: 120_000 }, () => {
       expectError(res, 400, 'MALFORMED_MULTIPART', /does not start with the boundary given in the Content-Type/);
     });
 
-    it('a boundary longer than 70 characters: 400 MALFORMED_MULTIPART', async () => {
-      const long = 'b'.repeat(71);
+    it('a boundary longer than 200 characters: 400 MALFORMED_MULTIPART', async () => {
+      const long = 'b'.repeat(201);
       const res = await post('/studies', body, { 'Content-Type': `multipart/related; type="application/dicom"; boundary=${long}` });
-      expectError(res, 400, 'MALFORMED_MULTIPART', /longer than 70/);
+      expectError(res, 400, 'MALFORMED_MULTIPART', /longer than 200/);
     });
 
     it('no Content-Type, application/dicom, type="application/dicom+json" and multipart/form-data: 415', async () => {

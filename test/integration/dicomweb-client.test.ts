@@ -355,6 +355,7 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
         '00080060': attr('CS', 'CT'),
         '0008103E': attr('LO', 'Axial'),
         '00081190': attr('UR', `${base}/studies/${study1}/series/${seriesA}`),
+        '0020000D': attr('UI', study1),
         '0020000E': attr('UI', seriesA),
         '00200011': attr('IS', 1),
         '00201209': attr('IS', 2),
@@ -363,6 +364,7 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
         '00080060': attr('CS', 'MR'),
         '0008103E': attr('LO', 'Colour'),
         '00081190': attr('UR', `${base}/studies/${study1}/series/${seriesB}`),
+        '0020000D': attr('UI', study1),
         '0020000E': attr('UI', seriesB),
         '00200011': attr('IS', 2),
         '00201209': attr('IS', 1),
@@ -379,7 +381,7 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
     });
 
     it('searches the instances of a series, of a study and across studies', async () => {
-      // Under /studies/{study}/series/{series} the study and series attributes are not repeated.
+      // Under /studies/{study}/series/{series} the study and series attributes are not repeated, but their UIDs are.
       const inA = await client.searchForInstances({ studyInstanceUID: study1, seriesInstanceUID: seriesA });
       assert.deepEqual(inA, [
         {
@@ -387,6 +389,8 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
           '00080018': attr('UI', optA1.sopInstanceUID),
           '00080056': attr('CS', 'ONLINE'),
           '00081190': attr('UR', instanceUrl(study1, seriesA, optA1.sopInstanceUID!)),
+          '0020000D': attr('UI', study1),
+          '0020000E': attr('UI', seriesA),
           '00200013': attr('IS', 1),
           '00280010': attr('US', 32),
           '00280011': attr('US', 48),
@@ -397,6 +401,8 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
           '00080018': attr('UI', optA2.sopInstanceUID),
           '00080056': attr('CS', 'ONLINE'),
           '00081190': attr('UR', instanceUrl(study1, seriesA, optA2.sopInstanceUID!)),
+          '0020000D': attr('UI', study1),
+          '0020000E': attr('UI', seriesA),
           '00200013': attr('IS', 2),
           '00280008': attr('IS', 4),
           '00280010': attr('US', 16),

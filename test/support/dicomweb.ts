@@ -48,14 +48,14 @@ export function multipartParts(body: Buffer, contentType: string): ResponsePart[
 }
 
 /** GETs a URL with an Accept header; returns status, headers and the body bytes. */
-export async function get(url: string, accept?: string) {
-  const res = await fetch(url, { headers: accept ? { Accept: accept } : {} });
+export async function get(url: string, accept?: string, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { headers: accept ? { ...headers, Accept: accept } : headers });
   return { status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) };
 }
 
-/** Retrieves instances as stored (`transfer-syntax=*`) and returns the parts. */
-export async function retrieveAsStored(url: string) {
-  const res = await get(url, 'multipart/related; type="application/dicom"; transfer-syntax=*');
+/** Retrieves instances as stored (`transfer-syntax=*`) and returns the parts; `headers` such as Authorization go along. */
+export async function retrieveAsStored(url: string, headers: Record<string, string> = {}) {
+  const res = await get(url, 'multipart/related; type="application/dicom"; transfer-syntax=*', headers);
   if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${res.body.toString().slice(0, 300)}`);
   return multipartParts(res.body, res.headers.get('content-type')!);
 }

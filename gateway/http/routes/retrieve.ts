@@ -17,6 +17,7 @@ import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
+import { sendJsonText } from '../json-response.js';
 
 /** What the handlers share: the app's dependencies and the verified-instance cache of the retrieve service. */
 type Retrieval = AppDeps & RetrieveDeps;
@@ -149,10 +150,7 @@ async function metadata(retrieval: Retrieval, req: Request, res: Response): Prom
     const text = instanceMetadataText(row, base);
     return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
   });
-  res
-    .status(200)
-    .type(type)
-    .send(`[${texts.join(',')}]`);
+  sendJsonText(res, 200, type, `[${texts.join(',')}]`);
 }
 
 /** Frames of an instance, as stored. */

@@ -11,6 +11,7 @@ import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';
 import { negotiateJson } from '../negotiate.js';
 import { accessOf } from '../authenticate.js';
+import { sendJsonText } from '../json-response.js';
 
 /** The QIDO-RS router. */
 export function searchRoutes(deps: AppDeps): Router {
@@ -22,7 +23,7 @@ export function searchRoutes(deps: AppDeps): Router {
     const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults });
     const result = await search(deps.catalog, query, dicomWebBase(req, deps.config), accessOf(req));
     if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map(warningValue));
-    res.status(200).type(type).send(JSON.stringify(result.matches));
+    sendJsonText(res, 200, type, JSON.stringify(result.matches));
   };
   router.get('/studies', handler('study'));
   router.get('/series', handler('series'));

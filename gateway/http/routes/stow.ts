@@ -15,6 +15,7 @@ import { warningValue } from '../header-text.js';
 import { param, parseMediaType } from '../media-type.js';
 import { readMultipart, type MultipartLimits, type RequestPart } from '../multipart.js';
 import { negotiateJson } from '../negotiate.js';
+import { sendJsonText } from '../json-response.js';
 
 /** The STOW-RS router. */
 export function stowRoutes(deps: AppDeps): Router {
@@ -48,7 +49,7 @@ export function stowRoutes(deps: AppDeps): Router {
       res.setHeader('Warning', result.warnings.map(warningValue).slice(0, 20));
       req.log.info({ stored: result.stored, failed: result.warnings.length }, 'stow: some instances were not stored');
     }
-    res.status(result.status).type(responseType).send(JSON.stringify(result.body));
+    sendJsonText(res, result.status, responseType, JSON.stringify(result.body));
   };
   router.post('/studies', handler);
   router.post('/studies/:study', handler);
@@ -65,6 +66,9 @@ async function* bodyParts(req: IncomingMessage, res: ServerResponse, boundary: s
   }
 }
 
+/** The longest multipart boundary taken: RFC 2046's 70 characters, with room for the clients that exceed it. */
+const MAX_BOUNDARY_LENGTH = 200;
+
 /** Validates the request Content-Type and returns its boundary. */
 function checkContentType(header: string | undefined): string {
   const media = header ? parseMediaType(header) : undefined;
@@ -77,6 +81,7 @@ function checkContentType(header: string | undefined): string {
   }
   const boundary = media.params.get('boundary')?.[0];
   if (!boundary) throw new GatewayError('MALFORMED_MULTIPART', 'the Content-Type has no boundary parameter');
-  if (boundary.length > 70) throw new GatewayError('MALFORMED_MULTIPART', 'the boundary is longer than 70 characters (RFC 2046)');
+  // RFC 2046 says at most 70 characters, but real clients send longer ones (Orthanc: 73).
+  if (boundary.length > MAX_BOUNDARY_LENGTH) throw new GatewayError('MALFORMED_MULTIPART', `the boundary is longer than ${MAX_BOUNDARY_LENGTH} characters`);
   return boundary;
 }

@@ -13,7 +13,7 @@ import { checkRegions, type SegmentationRefusal } from '../segmentation/segmenta
 export const DEFAULT_STRIPE_BYTES = 1;
 
 /** Why the bytes were striped rather than segmented. */
-export type StripeReason = 'encapsulated' | SegmentationRefusal['reason'];
+export type StripeReason = 'encapsulated' | 'unreadable' | SegmentationRefusal['reason'];
 
 /** What {@link joinStripes} needs (JSON, kept in the manifest). */
 export interface StripeParameters {
