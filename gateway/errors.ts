@@ -33,6 +33,7 @@ export const ERROR_CATALOGUE = {
   EXPECTATION_FAILED: { status: 417, description: 'The request has an Expect header other than 100-continue (or empty), which the gateway cannot meet.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request Content-Type is not supported by this resource.' },
   REQUEST_HEADERS_TOO_LARGE: { status: 431, description: 'The request line and header fields exceed the limit of the HTTP server.' },
+  RECEIPT_INVALID: { status: 400, description: 'A STOW receipt does not verify (altered, signed by another key, or not a receipt).' },
   INTEGRITY_FAILURE: { status: 502, description: 'Stored data failed verification; nothing of it was sent (security event).' },
   UNSUPPORTED: { status: 501, description: 'A storage backend cannot do what was asked (for example list its fragments, which reindex needs).' },
   BACKEND_UNAVAILABLE: { status: 503, description: 'A storage backend or the catalog is unavailable; retry later.' },

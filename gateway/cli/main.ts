@@ -22,6 +22,7 @@ commands:
   reindex rebuild the catalog from the backends ('aegis reindex --help')
   stats   count instances by protection and bytes stored per backend ('aegis stats --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
+  receipt verify signed STOW receipts offline ('aegis receipt --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -34,7 +35,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time', 'keys', 'instance'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -56,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
   if (positionals[0] === 'stats') return (await import('./stats.js')).statsCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
+  if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
   return startCommand(argv);
 }
 

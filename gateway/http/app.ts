@@ -22,6 +22,7 @@ import { retrieveRoutes } from './routes/retrieve.js';
 import { searchRoutes } from './routes/search.js';
 import { stowRoutes } from './routes/stow.js';
 import { sendJsonText } from './json-response.js';
+import { RECEIPT_KEYS_PATH, receiptKeySet } from '../services/receipts.js';
 
 const EXPOSED_HEADERS = ['Content-Type', 'Content-Location', 'Content-Length', 'Warning', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
 
@@ -56,8 +57,13 @@ export function buildApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', readiness(deps));
+  app.get(RECEIPT_KEYS_PATH, async (_req, res) => {
+    // Public keys: whoever holds a receipt checks it against them, offline if they keep a copy.
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    sendJsonText(res, 200, 'application/jwk-set+json', JSON.stringify(await receiptKeySet(deps.keyring)));
+  });
 
-  // Public: probes and the token endpoint (which checks credentials itself). Everything after
+  // Public: probes, the receipt keys and the token endpoint (which checks credentials itself). Everything after
   // this point requires authentication, unknown paths included (they answer 401, not 404).
   const mounts = new Map<unknown, string>();
   const mount = (prefix: string, router: express.Router) => {

@@ -74,6 +74,7 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   // Hashed in place: WebCrypto would hash on the thread pool but copy the instance first, and the
   // protection that follows runs on this thread anyway.
   const sha256 = createHash('sha256').update(part.bytes).digest('hex');
+  Object.assign(stored, { sha256, length: part.bytes.length });
   const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
   if (existing) {
     if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes

@@ -24,6 +24,12 @@ export const FailureReason = {
   cannotUnderstand: 0xc000,
 } as const;
 
+/** The private creator of the receipt attribute in a ReferencedSOPSequence item, and where it is reserved (0009,0010). */
+export const RECEIPT_CREATOR = 'AEGIS RECEIPT';
+export const RECEIPT_CREATOR_TAG = '00090010';
+/** The signed receipt of a stored instance (UT, a compact JWS), in the block reserved by {@link RECEIPT_CREATOR}. */
+export const RECEIPT_TAG = '00091010';
+
 /** WarningReason values (0008,1196) of instances stored with a warning (PS3.4 Annex GG). */
 export const WarningReason = {
   /** 0xB007 Data Set does not match SOP Class (here: pixel data that cannot be read as frames, stored as opaque bytes). */
@@ -32,7 +38,19 @@ export const WarningReason = {
 
 /** The outcome of storing one instance; a stored one may carry a warning (WarningReason and why). */
 export type StoreOutcome =
-  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string; warning?: { warningReason: number; reason: string } }
+  | {
+      ok: true;
+      sopClassUid: string;
+      sopInstanceUid: string;
+      studyUid: string;
+      seriesUid: string;
+      /** SHA-256 (hex) and length of the bytes stored, once known. */
+      sha256?: string;
+      length?: number;
+      warning?: { warningReason: number; reason: string };
+      /** The signed receipt of the store (a compact JWS), sent in the item's private attribute {@link RECEIPT_TAG}. */
+      receipt?: string;
+    }
   | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
@@ -61,6 +79,7 @@ export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: 
         '00081155': { vr: 'UI', Value: [o.sopInstanceUid] },
         '00081190': { vr: 'UR', Value: [instanceUrl(baseUrl, o.studyUid, o.seriesUid, o.sopInstanceUid)] },
         ...(o.warning ? { '00081196': { vr: 'US', Value: [o.warning.warningReason] } } : {}),
+        ...(o.receipt ? { [RECEIPT_CREATOR_TAG]: { vr: 'LO', Value: [RECEIPT_CREATOR] }, [RECEIPT_TAG]: { vr: 'UT', Value: [o.receipt] } } : {}),
       })),
     };
   }

@@ -9,6 +9,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { storeAuthorizer, type RequestAccess } from './authorization.js';
 import { storeInstance, type ReceivedPart, type StoreDeps } from './ingest.js';
 import { FailureReason, stowResponse, type StoreOutcome } from './stow-outcomes.js';
+import { signReceipt } from './receipts.js';
 
 /** Instances of one request being stored at the same time. */
 const PARTS_IN_FLIGHT = 4;
@@ -60,6 +61,7 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
     bodyError = error;
   }
   const outcomes = await Promise.all(pending);
+  await signReceipts(storeDeps, outcomes);
   const warnings = outcomes.map((o) => (o.ok ? o.warning?.reason : o.reason)).filter((reason) => reason !== undefined);
   if (bodyError) {
     if (!outcomes.some((o) => o.ok)) throw bodyError;
@@ -69,4 +71,29 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
   }
   if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
   return { ...stowResponse(outcomes, request.baseUrl, request.study), stored: outcomes.filter((o) => o.ok).length, warnings };
+}
+
+/** Adds a signed receipt to every stored instance's outcome (a failure to sign is logged: the instance is stored all the same). */
+async function signReceipts(deps: StoreDeps, outcomes: StoreOutcome[]): Promise<void> {
+  const storedAt = new Date().toISOString();
+  await Promise.all(
+    outcomes.map(async (o) => {
+      if (!o.ok || o.sha256 === undefined || o.length === undefined) return;
+      try {
+        o.receipt = await signReceipt(deps.keyring, {
+          v: 1,
+          iss: deps.protection.gatewayId,
+          storedAt,
+          studyInstanceUid: o.studyUid,
+          seriesInstanceUid: o.seriesUid,
+          sopInstanceUid: o.sopInstanceUid,
+          sopClassUid: o.sopClassUid,
+          sha256: o.sha256,
+          length: o.length,
+        });
+      } catch (error) {
+        deps.logger.error({ err: error, sopInstanceUid: o.sopInstanceUid }, 'signing a STOW receipt failed');
+      }
+    }),
+  );
 }

@@ -23,7 +23,7 @@ import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { readTrail } from '../support/trail.js';
 
 const PASSWORD = 'correct horse battery staple';
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'POST /auth/token', 'ALL /auth/token']);
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /.well-known/aegis-receipt-keys', 'POST /auth/token', 'ALL /auth/token']);
 
 function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
