@@ -5,6 +5,7 @@
  * and the HTTP status: 200 all stored, 202 some, 409 none.
  */
 import type { DicomJson } from '../dicom/types.js';
+import type { GatewayError } from '../errors.js';
 import { instanceUrl, studyUrl } from './resources.js';
 
 /** FailureReason values used in FailedSOPSequence. */
@@ -24,7 +25,17 @@ export const FailureReason = {
 } as const;
 
 /** The outcome of storing one instance. */
-export type StoreOutcome = { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string } | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
+export type StoreOutcome =
+  | { ok: true; sopClassUid: string; sopInstanceUid: string; studyUid: string; seriesUid: string }
+  | {
+      ok: false;
+      sopClassUid?: string;
+      sopInstanceUid?: string;
+      failureReason: number;
+      reason: string;
+      /** The backend failure (BACKEND_UNAVAILABLE, BACKEND_TIMEOUT) that stopped the write, if that is why. */
+      backendError?: GatewayError;
+    };
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
 export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {
