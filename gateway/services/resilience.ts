@@ -149,14 +149,17 @@ export class ResilientFragmentStore implements FragmentStore {
   }
 
   /**
-   * Checks the backend once, through the breaker but without retries, bounded by `timeoutMs` (a
-   * readiness probe must not hang): the state, the latency and the failure's code. While the
-   * breaker is open nothing is sent; once it may half-open, this probe is the call that tests it.
+   * Checks the backend once, without retries, bounded by `timeoutMs` (a readiness probe must not
+   * hang): the state, the latency and the failure's code. While the breaker is closed the probe
+   * passes beside it, so that a short probe timeout never counts against a slow but working
+   * backend; while it is open nothing is sent, until it may half-open: then this probe is the call
+   * that tests the backend (so that a backend that recovered is seen without other traffic).
    */
   async probe(timeoutMs: number): Promise<ProbeResult> {
     const start = performance.now();
+    const check = () => withTimeout(this.name, 'check', Math.min(timeoutMs, this.timeoutMs), undefined, (signal) => this.store.check({ signal }));
     try {
-      await this.breaker.execute(() => withTimeout(this.name, 'check', Math.min(timeoutMs, this.timeoutMs), undefined, (signal) => this.store.check({ signal })));
+      await (this.breaker.state === CircuitState.Closed ? check() : this.breaker.execute(check));
       return { state: 'ok', latencyMs: Math.round(performance.now() - start), error: null };
     } catch (error) {
       if (error instanceof BrokenCircuitError) return { state: 'breaker-open', latencyMs: null, error: 'BACKEND_UNAVAILABLE' };

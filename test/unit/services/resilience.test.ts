@@ -190,12 +190,24 @@ describe('resilience: retries, deadline and circuit breaker of a backend', () =>
       [['circuit breaker opened', 'flaky', 'BACKEND_UNAVAILABLE']],
     );
     await new Promise((resolve) => setTimeout(resolve, 350));
-    assert.equal(await store.has('f/x'), false, 'the half-open probe reaches the backend');
+    assert.deepEqual((await store.probe(500)).state, 'ok', 'once it may half-open, a readiness probe tests the backend');
+    assert.equal(scripted.calls.check, 1);
     assert.equal(store.breakerState, 'closed');
+    assert.equal(await store.has('f/x'), false);
     assert.deepEqual(
       logs.filter((l) => l.msg.startsWith('circuit breaker')).map((l) => l.msg),
       ['circuit breaker opened', 'circuit breaker half-open: probing the backend', 'circuit breaker closed'],
     );
+  });
+
+  it('a readiness probe that fails does not count against a closed breaker', async () => {
+    const store = build({ ...SETTINGS, breaker: { failures: 1, halfOpenAfterSeconds: 30 } });
+    scripted.faults.push('hang', 'BACKEND_UNAVAILABLE');
+    const timedOut = await store.probe(100);
+    assert.deepEqual([timedOut.state, timedOut.error], ['failing', 'BACKEND_TIMEOUT']);
+    assert.ok(timedOut.latencyMs !== null && timedOut.latencyMs >= 90 && timedOut.latencyMs < 1000, `latency ${timedOut.latencyMs}`);
+    assert.equal((await store.probe(100)).error, 'BACKEND_UNAVAILABLE');
+    assert.equal(store.breakerState, 'closed');
   });
 
   it('a success between failures resets the count', async () => {
