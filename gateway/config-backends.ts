@@ -9,20 +9,58 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
-export const BackendName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes');
-/** Longest one call of a backend may take before it fails with BACKEND_TIMEOUT (504). */
+/** Longest one call of a backend may take, retries included, before it fails with BACKEND_TIMEOUT (504). */
 const TimeoutSeconds = z.number().positive().max(3600).default(30);
 
-const FsBackend = z.strictObject({
+/**
+ * Retries of a call that failed with BACKEND_UNAVAILABLE or BACKEND_TIMEOUT, after an exponentially
+ * growing, jittered delay, while the call's `timeoutSeconds` last. Only idempotent calls are retried
+ * (reads, has, delete, check, list before its first result, and puts of a byte array: the gateway
+ * writes each key once, so writing it again writes the same bytes); a put of a stream is not.
+ */
+const Retries = z
+  .strictObject({
+    /** Retries after the first attempt; 0: none. */
+    attempts: z.number().int().min(0).max(10).default(2),
+    /** Delay before the first retry, in milliseconds (the jitter spreads it). */
+    initialDelayMs: z.number().int().min(1).max(60_000).default(100),
+    /** Longest delay between two attempts, in milliseconds. */
+    maxDelayMs: z.number().int().min(1).max(60_000).default(2000),
+  })
+  .prefault({});
+
+/**
+ * The circuit breaker of a backend: after `failures` consecutive calls failed with
+ * BACKEND_UNAVAILABLE or BACKEND_TIMEOUT (retries included), calls fail at once with
+ * BACKEND_UNAVAILABLE (503, Retry-After) for `halfOpenAfterSeconds`; then one call probes the
+ * backend, and its outcome closes the breaker or opens it again.
+ */
+const Breaker = z
+  .strictObject({
+    failures: z.number().int().min(1).max(1000).default(5),
+    halfOpenAfterSeconds: z.number().positive().max(3600).default(30),
+  })
+  .prefault({});
+
+export const BackendName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'backend names are lower-case letters, digits and dashes');
+
+/** The settings every kind of backend shares (spread into each kind's schema): name, timeout, retries, circuit breaker. */
+export const BACKEND_COMMON = {
   name: BackendName,
+  timeoutSeconds: TimeoutSeconds,
+  retries: Retries,
+  breaker: Breaker,
+};
+
+const FsBackend = z.strictObject({
+  ...BACKEND_COMMON,
   kind: z.literal('fs'),
   /** Folder of the store; default `DATA/stores/<name>`. */
   path: z.string().min(1).optional(),
-  timeoutSeconds: TimeoutSeconds,
 });
 
 const S3Backend = z.strictObject({
-  name: BackendName,
+  ...BACKEND_COMMON,
   kind: z.literal('s3'),
   /** Service URL of an S3-compatible store; absent: AWS S3 in `region`. */
   endpoint: z.url().optional(),
@@ -37,15 +75,13 @@ const S3Backend = z.strictObject({
   forcePathStyle: z.boolean().default(false),
   /** A JSON file `{ accessKeyId, secretAccessKey, sessionToken? }` readable by its owner only; otherwise the environment. */
   credentialsFile: z.string().min(1).optional(),
-  timeoutSeconds: TimeoutSeconds,
 });
 
 const IpfsBackend = z.strictObject({
-  name: BackendName,
+  ...BACKEND_COMMON,
   kind: z.literal('ipfs'),
   /** The Kubo RPC API of the node (or IPFS Cluster), e.g. `http://127.0.0.1:5001/api/v0`. */
   url: z.url(),
-  timeoutSeconds: TimeoutSeconds,
 });
 
 /** One storage backend, by `kind`. */

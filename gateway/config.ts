@@ -63,7 +63,7 @@ const ConfigSchema = z.strictObject({
   backends: z
     .array(Backend)
     .min(1)
-    .default(() => [{ name: 'local', kind: 'fs' as const, timeoutSeconds: 30 }]),
+    .prefault(() => [{ name: 'local', kind: 'fs' as const }]),
   placement: z
     .strictObject({
       /** The backend of each instance's skeleton, identity fragment and manifest copy. */

@@ -21,6 +21,7 @@ commands:
   audit   check or export the audit trail: verify, export ('aegis audit --help')
   reindex rebuild the catalog from the backends ('aegis reindex --help')
   stats   count instances by protection and bytes stored per backend ('aegis stats --help')
+  status  probe the catalog and each backend: state, latency, readiness ('aegis status --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
 
@@ -35,7 +36,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time', 'keys', 'instance'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time', 'keys', 'instance', 'timeout'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -56,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
   if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
   if (positionals[0] === 'stats') return (await import('./stats.js')).statsCommand(argv);
+  if (positionals[0] === 'status') return (await import('./status.js')).statusCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
   return startCommand(argv);

@@ -7,7 +7,9 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import { openFragmentStore } from '../../adapters/registry.js';
+import type { Logger } from 'pino';
 import { withGatewayErrors } from '../services/backends.js';
+import { withResilience } from '../services/resilience.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ConfigError, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
@@ -30,11 +32,12 @@ export interface RunningServer {
 
 /**
  * Opens the stores named in the configuration through the adapter registry, each with its errors
- * translated into the gateway's. S3 credentials are read here, from `env` or the backend's
+ * translated into the gateway's and its calls under the backend's deadline, retries and circuit
+ * breaker (which log to `logger`). S3 credentials are read here, from `env` or the backend's
  * credentials file (already checked when the configuration was loaded).
  */
-export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): Map<string, FragmentStore> {
-  return new Map(config.backends.map((b) => [b.name, withGatewayErrors(openBackend(b, env))]));
+export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(config.log.level)): Map<string, FragmentStore> {
+  return new Map(config.backends.map((b) => [b.name, withResilience(withGatewayErrors(openBackend(b, env)), b, logger)]));
 }
 
 function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentStore {
@@ -61,7 +64,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const logger = createLogger(config.log.level);
   prepareDataDirectory(config.dataDir);
   const catalog = await Catalog.openSqlite(catalogFile(config.dataDir));
-  const stores = openStores(config);
+  const stores = openStores(config, process.env, logger);
   const keyring = await ensureDevelopmentKey(config.dataDir, logger);
   // A key generated while the gateway runs becomes active here within a minute.
   const keyRefresh = setInterval(() => void keyring.refresh().catch((error: unknown) => logger.error({ err: error }, 'reading the master keys again failed')), 60_000);

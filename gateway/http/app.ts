@@ -23,6 +23,7 @@ import { searchRoutes } from './routes/search.js';
 import { stowRoutes } from './routes/stow.js';
 import { sendJsonText } from './json-response.js';
 import { RECEIPT_KEYS_PATH, receiptKeySet } from '../services/receipts.js';
+import { backendsNeededToWrite, Readiness } from '../services/readiness.js';
 
 const EXPOSED_HEADERS = ['Content-Type', 'Content-Location', 'Content-Length', 'Warning', 'Retry-After', 'WWW-Authenticate', 'X-Request-Id'];
 
@@ -106,25 +107,16 @@ function refuseLongQuery(maxQueryLength: number) {
   };
 }
 
-/** The readiness probe: 200 when the catalog and every backend answer, else 503 with Retry-After and what failed. */
+/**
+ * The readiness probe: 200 when the catalog and every backend a write needs answer, else 503 with
+ * Retry-After; the body says per backend its kind, state, latency and error code.
+ */
 function readiness(deps: AppDeps) {
+  const probes = new Readiness({ catalog: deps.catalog, stores: deps.stores, required: backendsNeededToWrite(deps.config) });
   return async (_req: Request, res: Response) => {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      deps.catalog.check().then(
-        () => (checks.catalog = 'ok'),
-        (e: Error) => (checks.catalog = e.message),
-      ),
-      ...[...deps.stores.values()].map((store) =>
-        store.check().then(
-          () => (checks[`backend:${store.name}`] = 'ok'),
-          (e: Error) => (checks[`backend:${store.name}`] = e.message),
-        ),
-      ),
-    ]);
-    const ready = Object.values(checks).every((v) => v === 'ok');
-    if (!ready) res.setHeader('Retry-After', '5');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', checks });
+    const report = await probes.report();
+    if (report.status !== 'ready') res.setHeader('Retry-After', '5');
+    res.status(report.status === 'ready' ? 200 : 503).json(report);
   };
 }
 

@@ -144,7 +144,8 @@ async function placeAndCommit(deps: StoreDeps, instance: Admitted): Promise<Stor
     written = deps.protection.mode === 'none' ? await writeWhole(deps, bytes, sha256) : await writeProtected(deps, bytes, parsed, sha256);
   } catch (error) {
     deps.logger.error({ err: error }, 'protecting or storing an instance failed');
-    return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance' };
+    const backendError = isGatewayError(error, 'BACKEND_UNAVAILABLE') || isGatewayError(error, 'BACKEND_TIMEOUT') ? error : undefined;
+    return { ok: false, ...ids, failureReason: FailureReason.outOfResources, reason: 'the backends could not store the instance', ...(backendError && { backendError }) };
   }
   const { locator } = written;
   try {

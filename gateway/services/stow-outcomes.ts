@@ -6,6 +6,7 @@
  * their ReferencedSOPSequence item), 409 none.
  */
 import type { DicomJson } from '../dicom/types.js';
+import type { GatewayError } from '../errors.js';
 import { instanceUrl, studyUrl } from './resources.js';
 
 /** FailureReason values used in FailedSOPSequence. */
@@ -51,7 +52,15 @@ export type StoreOutcome =
       /** The signed receipt of the store (a compact JWS), sent in the item's private attribute {@link RECEIPT_TAG}. */
       receipt?: string;
     }
-  | { ok: false; sopClassUid?: string; sopInstanceUid?: string; failureReason: number; reason: string };
+  | {
+      ok: false;
+      sopClassUid?: string;
+      sopInstanceUid?: string;
+      failureReason: number;
+      reason: string;
+      /** The backend failure (BACKEND_UNAVAILABLE, BACKEND_TIMEOUT) that stopped the write, if that is why. */
+      backendError?: GatewayError;
+    };
 
 /** Builds the STOW-RS response data set (PS3.18 Table 10.5.3-2) and its HTTP status. */
 export function stowResponse(outcomes: StoreOutcome[], baseUrl: string, study?: string): { status: number; body: DicomJson } {

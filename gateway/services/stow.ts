@@ -37,7 +37,8 @@ export interface StowResult {
 
 /**
  * Stores the instances of a request. Throws when nothing was stored because the body could not be
- * read (its GatewayError), or when the body has no parts (MALFORMED_MULTIPART).
+ * read (its GatewayError), when the body has no parts (MALFORMED_MULTIPART), or when every
+ * instance failed because a backend was unavailable or did not answer in time (that backend error).
  */
 export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request: StowRequest): Promise<StowResult> {
   const storeDeps: StoreDeps = { ...deps, authorize: storeAuthorizer(deps.catalog, request.access) };
@@ -70,6 +71,10 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
     outcomes.push({ ok: false, failureReason: FailureReason.cannotUnderstand, reason: bodyError.message });
   }
   if (outcomes.length === 0) throw new GatewayError('MALFORMED_MULTIPART', 'the request contains no parts');
+  // Nothing stored because a backend is down or hangs: the backend's 503 (with Retry-After) or 504,
+  // which tells the client to come back, rather than 409, which tells it the instances are at fault.
+  const backendErrors = outcomes.map((o) => (o.ok ? undefined : o.backendError));
+  if (backendErrors.every((e) => e !== undefined)) throw backendErrors[0];
   return { ...stowResponse(outcomes, request.baseUrl, request.study), stored: outcomes.filter((o) => o.ok).length, warnings };
 }
 

@@ -5,13 +5,16 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, s3Credentials } from '../../gateway/config.js';
 
+/** What every backend gets unless its configuration says otherwise: timeout, retries, circuit breaker. */
+const RESILIENCE_DEFAULTS = { timeoutSeconds: 30, retries: { attempts: 2, initialDelayMs: 100, maxDelayMs: 2000 }, breaker: { failures: 5, halfOpenAfterSeconds: 30 } };
+
 describe('configuration', () => {
   it('has embedded defaults: 127.0.0.1:8080, ./data, one fs backend', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.server.host, '127.0.0.1');
     assert.equal(config.server.port, 8080);
     assert.equal(config.dataDir, resolve('data'));
-    assert.deepEqual(config.backends, [{ name: 'local', kind: 'fs', path: resolve('data/stores/local'), timeoutSeconds: 30 }]);
+    assert.deepEqual(config.backends, [{ name: 'local', kind: 'fs', path: resolve('data/stores/local'), ...RESILIENCE_DEFAULTS }]);
     assert.equal(config.catalog.kind, 'sqlite');
     assert.ok(Object.isFrozen(config) && Object.isFrozen(config.server), 'the configuration is frozen');
   });
@@ -30,7 +33,7 @@ describe('configuration', () => {
     assert.equal(env.server.port, 9100);
     assert.equal(env.server.host, '127.0.0.3');
     assert.equal(env.dataDir, dir);
-    assert.deepEqual(env.backends[0], { name: 'local', kind: 'fs', path: join(dir, 'stores/local'), timeoutSeconds: 30 });
+    assert.deepEqual(env.backends[0], { name: 'local', kind: 'fs', path: join(dir, 'stores/local'), ...RESILIENCE_DEFAULTS });
     const flags = loadConfig({ file: yaml, env: { AEGIS_PORT: '9100' }, flags: { port: 9200, host: '::1' } });
     assert.equal(flags.server.port, 9200);
     assert.equal(flags.server.host, '::1');
@@ -134,9 +137,17 @@ describe('backends of every kind', () => {
 
   it('fs, s3 and ipfs backends with a placement that uses them; credentials are not kept in the configuration', () => {
     const config = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs' }, s3, ipfs], placement: { instances: 'local', regions: ['s3-eu', 'ipfs'] } }, env: keys });
-    assert.deepEqual(config.backends[1], { ...s3, prefix: '', timeoutSeconds: 30 });
-    assert.deepEqual(config.backends[2], ipfs);
+    assert.deepEqual(config.backends[1], { ...s3, prefix: '', ...RESILIENCE_DEFAULTS });
+    assert.deepEqual(config.backends[2], { ...RESILIENCE_DEFAULTS, ...ipfs });
     assert.deepEqual(config.placement.regions, ['s3-eu', 'ipfs']);
+    const tuned = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs', retries: { attempts: 0 }, breaker: { failures: 2 } }] }, env: {} });
+    assert.deepEqual(
+      [tuned.backends[0].retries, tuned.backends[0].breaker],
+      [
+        { attempts: 0, initialDelayMs: 100, maxDelayMs: 2000 },
+        { failures: 2, halfOpenAfterSeconds: 30 },
+      ],
+    );
     assert.doesNotMatch(JSON.stringify(config), /AKIA|secret/);
   });
 
@@ -182,13 +193,27 @@ describe('backends of every kind', () => {
           { name: 'x', kind: 'ftp' },
           { ...s3, bucket: 'Bad_Bucket', prefix: 'no-slash', extra: 1 },
           { ...ipfs, url: 'not a url', timeoutSeconds: 0 },
+          { name: 'tuned', kind: 'fs', retries: { attempts: -1, initialDelayMs: 0, jitter: true }, breaker: { failures: 0, halfOpenAfterSeconds: 0 } },
         ],
         placement: { instances: 'local', regions: ['ipfs'] },
         protection: { mode: 'paper' },
       },
       keys,
     ).join('\n');
-    for (const expected of [/backends\.1\.kind/, /backends\.2\.bucket/, /backends\.2\.prefix/, /backends\.2: Unrecognized key: "extra"/, /backends\.3\.url/, /backends\.3\.timeoutSeconds/, /protection\.mode: paper .*'ipfs'/]) {
+    for (const expected of [
+      /backends\.1\.kind/,
+      /backends\.2\.bucket/,
+      /backends\.2\.prefix/,
+      /backends\.2: Unrecognized key: "extra"/,
+      /backends\.3\.url/,
+      /backends\.3\.timeoutSeconds/,
+      /backends\.4\.retries\.attempts/,
+      /backends\.4\.retries\.initialDelayMs/,
+      /backends\.4\.retries: Unrecognized key: "jitter"/,
+      /backends\.4\.breaker\.failures/,
+      /backends\.4\.breaker\.halfOpenAfterSeconds/,
+      /protection\.mode: paper .*'ipfs'/,
+    ]) {
       assert.match(problems, expected);
     }
   });
