@@ -19,6 +19,7 @@ import { sealManifestCopy } from '../protection/manifest-copy.js';
 import { fragmentBackend, fragmentStoreKey, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
+import { discardWrite } from './removals.js';
 
 /** What writing and reading protected instances needs. */
 export interface ProtectionDeps {
@@ -74,7 +75,7 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     written.push({ store: home, locator });
     return { manifest, backend: home.name, key, locator };
   } catch (error) {
-    await Promise.all(written.map(({ store, locator }) => store.delete(locator).catch(() => undefined)));
+    await discardWrite(deps, body.dataKey, written);
     throw error;
   }
 }
