@@ -37,9 +37,7 @@ export class RemovalLedger {
       await this.db
         .insertInto('removal_ledger')
         .values({ ...entry, attempts: 1, recorded_at: now, attempted_at: now })
-        .onConflict((oc) =>
-          oc.columns(['backend', 'locator']).doUpdateSet((eb) => ({ status: entry.status, detail: entry.detail, attempts: eb('removal_ledger.attempts', '+', 1), attempted_at: now })),
-        )
+        .onConflict((oc) => oc.columns(['backend', 'locator']).doUpdateSet((eb) => ({ status: entry.status, detail: entry.detail, attempts: eb('removal_ledger.attempts', '+', 1), attempted_at: now })))
         .execute();
     }
   }

@@ -42,7 +42,12 @@ async function shredAndRecord(deps: DeleteDeps, access: RequestAccess, removed: 
   let outcome: AuditEvent['outcome'] = 'success';
   let reason: string;
   try {
-    reason = shredReason(shredInstances(deps.keyring, removed.map((row) => row.manifest)));
+    reason = shredReason(
+      shredInstances(
+        deps.keyring,
+        removed.map((row) => row.manifest),
+      ),
+    );
   } catch (error) {
     deps.logger.error({ err: error }, 'destroying the shred keys of deleted instances failed');
     outcome = 'error';
