@@ -5,10 +5,12 @@
  * the gateway still holds: every master key of the keyring, the data keys the manifest copies give
  * once opened with those keys, the catalog and the shred key vault, through the gateway's own read
  * path. Nothing opens them. The audit trail records the key destruction, and `aegis stats` counts
- * the fragments awaiting physical removal.
+ * the fragments awaiting physical removal. A STOW whose write fails part-way leaves no instance, no
+ * shred key, and every fragment it had written on IPFS in the removal ledger.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create as ipfsClient } from 'kubo-rpc-client';
@@ -216,5 +218,48 @@ describe('crypto-shredding delete on IPFS', () => {
     assert.equal(stats.awaitingRemoval.failed, 0);
     const table = await runAegis(['stats', '--config', configFile], { unset: ['AEGIS_DATA_DIR', 'AEGIS_CONFIG'] });
     assert.match(table.stdout, new RegExp(`^fragments awaiting physical removal\\s+${expected}$`, 'm'));
+  });
+});
+
+describe('a STOW write that fails part-way', () => {
+  it('leaves no visible instance, destroys its shred key and records every fragment it wrote on IPFS for removal', async () => {
+    const scratch = await mkdtemp(join(tmpdir(), 'aegis-broken-'));
+    const blocker = join(scratch, 'not-a-folder');
+    await writeFile(blocker, 'a file where the fs backend wants its folder');
+    const gw = await startTestGateway({
+      backends: [
+        { name: 'ipfs-a', kind: 'ipfs', url: ipfs.url, timeoutSeconds: 10 },
+        { name: 'broken', kind: 'fs', path: blocker },
+      ],
+      placement: { instances: 'ipfs-a', regions: ['ipfs-a', 'broken'] },
+    });
+    try {
+      const study = newUid();
+      const res = await stow(gw.dicomWebUrl, [syntheticInstance({ studyInstanceUID: study, seed: 9, rows: 24, columns: 20 })]);
+      assert.equal(res.status, 409, JSON.stringify(res.json));
+      const search = await fetch(`${gw.dicomWebUrl}/studies/${study}/instances`);
+      assert.equal(search.status, 200);
+      assert.deepEqual(await search.json(), [], 'QIDO finds no instance');
+      const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+      const vault = ShredKeyVault.open(shredKeyVaultFile(gw.dataDir));
+      try {
+        assert.deepEqual(await catalog.listInstances({ study }), []);
+        assert.equal(vault.count(), 0, 'the shred key of the failed write is destroyed');
+        const ledger = await catalog.db.selectFrom('removal_ledger').selectAll().execute();
+        // skeleton, identity, labels and region 0 go to ipfs-a; region 1 to the broken folder.
+        assert.deepEqual(
+          ledger.map((r) => [r.backend, r.status]),
+          Array.from({ length: 4 }, () => ['ipfs-a', 'best-effort']),
+          JSON.stringify(ledger),
+        );
+        for (const row of ledger) assert.match(row.locator, /^baf/);
+      } finally {
+        vault.close();
+        await catalog.close();
+      }
+    } finally {
+      await gw.stop();
+      await rm(scratch, { recursive: true, force: true });
+    }
   });
 });
