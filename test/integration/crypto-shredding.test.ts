@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { create as ipfsClient } from 'kubo-rpc-client';
 import { Catalog } from '../../gateway/catalog/catalog.js';
+import { openSqlite } from '../../gateway/catalog/sqlite.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../../gateway/catalog/shred-key-vault.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { fragmentAad } from '../../gateway/keys/associated-data.js';
@@ -260,6 +261,49 @@ describe('a STOW write that fails part-way', () => {
     } finally {
       await gw.stop();
       await rm(scratch, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a DELETE interrupted after the shred keys went', () => {
+  it('leaves an instance that no longer opens, never an erasure undone; repeating the DELETE finishes it', async () => {
+    const gw = await startTestGateway({ protection: { verifiedCacheMiB: 0 } });
+    try {
+      const study = newUid();
+      const bytes = syntheticInstance({ studyInstanceUID: study, seed: 11, rows: 16, columns: 16 });
+      const res = await stow(gw.dicomWebUrl, [bytes]);
+      assert.equal(res.status, 200);
+      const url = res.json!['00081199'].Value[0]['00081190'].Value[0] as string;
+      // The catalog refuses to remove instance rows, as when the disk fails or the process dies midway.
+      const catalogFile = join(gw.dataDir, 'catalog.sqlite');
+      const db = openSqlite(catalogFile);
+      db.exec("CREATE TRIGGER interrupt_delete BEFORE DELETE ON instances BEGIN SELECT RAISE(ABORT, 'interrupted'); END");
+      try {
+        assert.equal((await fetch(`${gw.dicomWebUrl}/studies/${study}`, { method: 'DELETE' })).status, 500);
+      } finally {
+        db.exec('DROP TRIGGER interrupt_delete');
+        db.close();
+      }
+      const vault = ShredKeyVault.open(shredKeyVaultFile(gw.dataDir));
+      try {
+        assert.equal(vault.count(), 0, 'the shred key went before the catalog row');
+      } finally {
+        vault.close();
+      }
+      const read = await fetch(url, { headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+      assert.equal(read.status, 502, 'the instance still listed does not open');
+      assert.equal((await fetch(`${gw.dicomWebUrl}/studies/${study}`, { method: 'DELETE' })).status, 204, 'the DELETE repeated');
+      assert.equal((await fetch(url)).status, 404);
+      const destruction = (await readTrail(gw.dataDir)).events.filter((e) => e.operation === 'key-destruction');
+      assert.deepEqual(
+        destruction.map((e) => [e.outcome, e.reason]),
+        [
+          ['success', 'crypto-shredding: shred keys of 1 instances destroyed'],
+          ['success', 'crypto-shredding: shred keys of 0 instances destroyed'],
+        ],
+      );
+    } finally {
+      await gw.stop();
     }
   });
 });
