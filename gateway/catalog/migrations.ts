@@ -287,6 +287,29 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('instances').dropColumn('storage_key').execute();
     },
   },
+  '0011-removal-ledger': {
+    // Fragments whose removal a backend could not confirm: its delete failed (retried later), or
+    // it deletes only best-effort (IPFS: other nodes may keep copies; the shredded key protects
+    // them). One row per backend and locator; `aegis stats` counts them.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('removal_ledger')
+        .addColumn('backend', 'varchar(64)', (c) => c.notNull())
+        .addColumn('locator', 'text', (c) => c.notNull())
+        /** `failed` (to retry) or `best-effort` (deleted as far as the store can say). */
+        .addColumn('status', 'varchar(16)', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('recorded_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('attempted_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('removal_ledger_pk', ['backend', 'locator'])
+        .execute();
+      await db.schema.createIndex('removal_ledger_status').on('removal_ledger').columns(['status', 'attempted_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('removal_ledger').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

@@ -188,6 +188,17 @@ export interface AuditHeadTable {
   signature: string;
 }
 
+/** Fragments awaiting physical removal (`removal-ledger.ts`). */
+export interface RemovalLedgerTable {
+  backend: string;
+  locator: string;
+  status: 'failed' | 'best-effort';
+  detail: string;
+  attempts: number;
+  recorded_at: string;
+  attempted_at: string;
+}
+
 /** The catalog database as Kysely sees it. */
 export interface CatalogDatabase {
   studies: StudiesTable;
@@ -202,4 +213,5 @@ export interface CatalogDatabase {
   break_glass_grants: BreakGlassGrantsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  removal_ledger: RemovalLedgerTable;
 }

@@ -1,13 +1,15 @@
 /**
  * `aegis reindex`: rebuilds the catalog from the backends alone — after a lost or wiped
  * catalog, the manifest copies in the backends give back every instance (QIDO and WADO). Needs the
- * master keys that signed and sealed them. Works beside a running gateway (SQLite WAL). Exit codes:
+ * master keys that signed and sealed them, and the shred key vault beside the catalog (a deleted
+ * instance's shred key is gone, so its copy no longer opens). Works beside a running gateway (SQLite WAL). Exit codes:
  * 0 done (every manifest verified), 1 some did not verify or another failure, 2 usage.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
+import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
@@ -19,7 +21,8 @@ export const REINDEX_USAGE = `usage: aegis reindex [--json] [--config FILE] [--d
 
 Rebuilds the catalog from the manifest copies in the backends: every instance whose manifest and
 fragments verify is recorded again (instances already recorded with the same SHA-256 are left alone).
-Needs the master keys (DATA/keys/ or AEGIS_MASTER_KEY) that protected the instances.
+Needs the master keys (DATA/keys/ or AEGIS_MASTER_KEY) that protected the instances, and the
+shred key vault (DATA/shred-keys.sqlite): a deleted instance's copy no longer opens.
 `;
 
 /** Runs `aegis reindex`; resolves to the exit code. */
@@ -36,6 +39,8 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     if (keyring.active === undefined) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): nothing protected can be opened');
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
+    const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
+    keyring.useShredKeys(shredKeys);
     const stores = openStores(config, io.env);
     try {
       const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: config.placement.instances });
@@ -48,6 +53,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
       return report.failed.length === 0 ? 0 : 1;
     } finally {
       await catalog.close();
+      shredKeys.close();
       await Promise.all([...stores.values()].map((s) => s.close()));
     }
   });

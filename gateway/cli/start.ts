@@ -11,6 +11,8 @@ import type { Logger } from 'pino';
 import { withGatewayErrors } from '../services/backends.js';
 import { withResilience } from '../services/resilience.js';
 import { Catalog } from '../catalog/catalog.js';
+import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
+import { retryRemovals } from '../services/removals.js';
 import { ConfigError, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
@@ -65,10 +67,16 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   prepareDataDirectory(config.dataDir);
   const catalog = await Catalog.openSqlite(catalogFile(config.dataDir));
   const stores = openStores(config, process.env, logger);
-  const keyring = await ensureDevelopmentKey(config.dataDir, logger);
+  const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
+  const keyring = (await ensureDevelopmentKey(config.dataDir, logger)).useShredKeys(shredKeys);
   // A key generated while the gateway runs becomes active here within a minute.
   const keyRefresh = setInterval(() => void keyring.refresh().catch((error: unknown) => logger.error({ err: error }, 'reading the master keys again failed')), 60_000);
   keyRefresh.unref();
+  // Removals that failed are retried at start-up and then every ten minutes.
+  const retry = () => void retryRemovals({ catalog, stores, logger }).catch((error: unknown) => logger.error({ err: error }, 'retrying the removal ledger failed'));
+  retry();
+  const removalRetry = setInterval(retry, 10 * 60_000);
+  removalRetry.unref();
   const policy = config.policy === undefined ? DEFAULT_POLICY : loadPolicy(config.policy);
   const audit = new AuditTrail(catalog.db, keyring, logger, { reloadKeyring: () => Keyring.load({ dataDir: config.dataDir, env: process.env }) });
   // Durable before serving: a start without a stop in the trail marks a process that died.
@@ -102,9 +110,11 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       await closed;
       clearTimeout(grace);
       clearInterval(keyRefresh);
+      clearInterval(removalRetry);
       audit.record({ kind: 'application', operation: 'stop', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}` });
       await audit.close();
       await catalog.close();
+      shredKeys.close();
       await Promise.all([...stores.values()].map((s) => s.close()));
       logger.info('stopped');
       logger.flush();

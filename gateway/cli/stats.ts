@@ -17,7 +17,8 @@ export const STATS_USAGE = `usage: aegis stats [--json] [--config FILE] [--data 
 Counts the catalog's instances by protection (mode; pixels segmented, striped, none or opaque;
 watermarked or manifest-only; identity split or opaque; each with the reasons) and the bytes
 received and stored per backend (fragments, manifest copies, unprotected instances), with the
-storage overhead ratio. The same JSON as GET /admin/stats.
+storage overhead ratio, and the fragments of deleted instances awaiting physical removal (deletes
+that failed and are retried, deletes a store makes only best-effort). The same JSON as GET /admin/stats.
 `;
 
 /** Runs `aegis stats`; resolves to the exit code. */
@@ -76,5 +77,11 @@ export function formatStats(stats: ProtectionStats): string {
     if (b.unprotectedInstances > 0) row(`unprotected (${b.unprotectedInstances})`, b.unprotectedBytes, 2);
   }
   row('overhead ratio', stats.bytes.overheadRatio === null ? '-' : stats.bytes.overheadRatio.toFixed(4), 1);
+  const removal = stats.awaitingRemoval;
+  row('fragments awaiting physical removal', removal.total);
+  for (const [name, b] of Object.entries(removal.backends)) {
+    if (b.failed > 0) row(`${name}: delete failed, retried`, b.failed, 1);
+    if (b.bestEffort > 0) row(`${name}: deleted best-effort`, b.bestEffort, 1);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -10,6 +10,7 @@ import { GatewayError } from '../errors.js';
 import { unwrapDataKey, wrapDataKey } from './envelope.js';
 import { createKeyFile, keyDirectory, readKeyDirectory } from './key-directory.js';
 import { keyFromEnvironment, type MasterKey } from './master-key.js';
+import type { ShredKeyStore } from './instance-keys.js';
 
 /** Where a keyring is loaded from. */
 export interface KeyringSources {
@@ -40,6 +41,7 @@ export class Keyring {
   #active: MasterKey | undefined;
   #sources: KeyringSources | undefined;
   #refreshed = 0;
+  #shredKeys: ShredKeyStore | undefined;
 
   /** Builds a keyring; `active` must be one of `keys`. Throws `KEYRING_INVALID` on duplicate ids. */
   constructor(keys: readonly MasterKey[], active: MasterKey | undefined, sources?: KeyringSources) {
@@ -51,6 +53,21 @@ export class Keyring {
   /** The key new data keys are wrapped under; undefined when the keyring is empty. */
   get active(): MasterKey | undefined {
     return this.#active;
+  }
+
+  /**
+   * The shred key vault that instance keys need (`instance-keys.ts`). Throws `KEY_NOT_FOUND` when
+   * none was attached: instances are never sealed without a key that can be destroyed.
+   */
+  get shredKeys(): ShredKeyStore {
+    if (this.#shredKeys === undefined) throw new GatewayError('KEY_NOT_FOUND', 'no shred key vault is open: protected instances can be neither written nor read');
+    return this.#shredKeys;
+  }
+
+  /** Attaches the shred key vault (the composition root opens it); returns this keyring. */
+  useShredKeys(store: ShredKeyStore): this {
+    this.#shredKeys = store;
+    return this;
   }
 
   /** Loads the environment key and the key files; does not create anything. */

@@ -1,7 +1,8 @@
 /**
  * The manifest of a protected instance: a versioned record of everything
  * needed to restore and verify it — original length and SHA-256, transfer syntax, the byte ranges
- * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key, and
+ * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key (and
+ * the id of its shred key), and
  * the fragments (role, index, backend, locator, length, SHA-256 of the stored bytes). Signed with
  * HMAC-SHA-256 under a key derived (HKDF, RFC 5869) from a master key, whose id the signature
  * names: a manifest altered anywhere, or moved to another instance, does not verify.
@@ -12,6 +13,7 @@ import { canonicalJson, type JsonValue } from '../canonical-json.js';
 import type { ByteRange } from './split/byte-cuts.js';
 import { GatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
+import type { RecordedDataKey } from '../keys/instance-keys.js';
 
 /** The manifest format this code writes. */
 export const MANIFEST_VERSION = 1;
@@ -63,8 +65,11 @@ export interface ManifestBody {
   createdAt: string;
   gatewayId: string;
   mode: ProtectionMode;
-  /** The per-instance data key wrapped by a master key (hardened mode). */
-  dataKey?: { keyId: string; wrapped: string };
+  /**
+   * The per-instance data key wrapped by a master key, and the id of the shred key in the vault
+   * that, with it, makes the key of the fragments (hardened mode; `keys/instance-keys.ts`).
+   */
+  dataKey?: RecordedDataKey;
   /** Ranges of the instance cut out of the skeleton. */
   cuts: { identity: ByteRange[]; pixels?: ByteRange };
   /** `split` when identity values were cut out; `opaque` (with why) when the data set could not be cut. */

@@ -2,8 +2,9 @@
  * Protects one instance before it is stored (docs/architecture.md, "Data flow"): the identity
  * values leave the skeleton (identity split), the pixel data leaves it too and is split over the
  * region fragments, and in hardened mode every fragment is sealed with AES-256-GCM under a fresh
- * per-instance data key bound to the instance, the fragment's role and index (envelope
- * encryption; the data key is wrapped by the active master key). Pure computation: the caller
+ * per-instance key bound to the instance, the fragment's role and index (envelope encryption: the
+ * instance key is derived from a data key wrapped by the active master key and a shred key kept in
+ * the vault, destroyed when the instance is deleted). Pure computation: the caller
  * stores the fragments, then signs and records the manifest. Never re-serializes: fragments are
  * byte ranges of the received instance.
  */
@@ -12,7 +13,8 @@ import { cutRanges, type ByteRange } from './split/byte-cuts.js';
 import { identityRanges } from './split/identity-ranges.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { fragmentAad } from '../keys/associated-data.js';
-import { encryptFragment, generateDataKey } from '../keys/envelope.js';
+import { encryptFragment } from '../keys/envelope.js';
+import { destroyInstanceKeys, newInstanceKey } from '../keys/instance-keys.js';
 import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
 import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from './segmentation/segmentation.js';
@@ -65,7 +67,9 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
   const pixelBytes = pixelIndex >= 0 ? cut[pixelIndex] : new Uint8Array(0);
 
   const createdAt = (options.now ?? new Date()).toISOString();
-  const dataKey = options.mode === 'hardened' ? generateDataKey() : undefined;
+  const instanceKey = options.mode === 'hardened' ? newInstanceKey(options.keyring) : undefined;
+  const dataKey = instanceKey?.instanceKey;
+  let done = false;
   try {
     // Every fragment goes through `seal` (regions while they are still in the pixel kernels' workspace).
     const seal = (role: string, index: number, plain: Uint8Array): Uint8Array =>
@@ -95,11 +99,12 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
       identity,
       pixels,
     };
-    if (dataKey === undefined) return { body, fragments };
-    const wrapped = options.keyring.wrap(dataKey);
-    return { body: { ...body, dataKey: { keyId: wrapped.keyId, wrapped: Buffer.from(wrapped.wrapped).toString('base64') } }, fragments };
+    done = true;
+    return instanceKey === undefined ? { body, fragments } : { body: { ...body, dataKey: instanceKey.record }, fragments };
   } finally {
     dataKey?.fill(0);
+    // Nothing was sealed for good: the shred key made for it goes again.
+    if (!done && instanceKey !== undefined) destroyInstanceKeys(options.keyring, [instanceKey.record]);
   }
 }
 

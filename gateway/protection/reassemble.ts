@@ -11,6 +11,7 @@ import { GatewayError } from '../errors.js';
 import { fragmentAad } from '../keys/associated-data.js';
 import { decryptFragment, plaintextLength, SEALED_OVERHEAD } from '../keys/envelope.js';
 import type { Keyring } from '../keys/keyring.js';
+import { openInstanceKey } from '../keys/instance-keys.js';
 import type { FragmentRecord, ManifestBody } from './manifest.js';
 import { backgroundFirstPixels } from './segmentation/segmentation.js';
 import { joinRegions, restoreSegmentation, type SegmentationParameters } from './split/region-split.js';
@@ -109,7 +110,7 @@ function openFragments(manifest: ManifestBody, fetched: ReadonlyMap<string, Uint
 
 function unwrap(manifest: ManifestBody, keyring: Keyring): Buffer {
   if (!manifest.dataKey) throw integrity('a hardened manifest without a data key');
-  return keyring.unwrap({ keyId: manifest.dataKey.keyId, wrapped: Buffer.from(manifest.dataKey.wrapped, 'base64') });
+  return openInstanceKey(keyring, manifest.dataKey);
 }
 
 /**

@@ -9,7 +9,8 @@ import { createHash } from 'node:crypto';
 import type { Catalog, InstanceRow, NewInstance } from '../catalog/catalog.js';
 import { parseInstance } from '../dicom/parse.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
-import { removeProtected, writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
+import { writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
+import { removeStoredInstance, type RemovalDeps } from './removals.js';
 import { isGatewayError } from '../errors.js';
 import { FailureReason, WarningReason, type StoreOutcome } from './stow-outcomes.js';
 
@@ -200,11 +201,10 @@ export function catalogEntry(parsed: ParsedInstance, size: number, sha256: strin
   };
 }
 
-/** Removes the stored bytes of a catalog row: its fragments and manifest copy, or the whole instance of a row from before protection. */
-export async function removeStored(deps: Pick<ProtectionDeps, 'stores' | 'logger'>, row: { manifest: string | null; backend: string; locator: string }): Promise<void> {
-  if (row.manifest !== null) return removeProtected(deps, row.manifest, row);
-  await deps.stores
-    .get(row.backend)
-    ?.delete(row.locator)
-    .catch((error: unknown) => deps.logger.warn({ err: error, backend: row.backend, locator: row.locator }, 'orphaned instance: deleting it failed'));
+/**
+ * Removes the stored bytes of a catalog row: its shred key destroyed, then its fragments and
+ * manifest copy, or the whole instance of a row from before protection (`removals.ts`).
+ */
+export async function removeStored(deps: RemovalDeps, row: { manifest: string | null; backend: string; locator: string }): Promise<void> {
+  await removeStoredInstance(deps, row);
 }

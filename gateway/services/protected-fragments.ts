@@ -19,6 +19,7 @@ import { sealManifestCopy } from '../protection/manifest-copy.js';
 import { fragmentBackend, fragmentStoreKey, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
+import { discardWrite } from './removals.js';
 
 /** What writing and reading protected instances needs. */
 export interface ProtectionDeps {
@@ -58,7 +59,9 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
   const id = newStorageId();
   const written: Array<{ store: FragmentStore; locator: string }> = [];
   try {
-    const records = await Promise.all(
+    // Every put settles before a failure is acted on: a put still running when another failed would
+    // land after the cleanup, neither removed nor recorded.
+    const settled = await Promise.allSettled(
       fragments.map(async (fragment, n): Promise<FragmentRecord> => {
         const store = storeFor(deps, fragmentBackend(deps.placement, fragment));
         const key = fragmentStoreKey(id, n);
@@ -67,6 +70,10 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
         return { role: fragment.role, index: fragment.index, backend: store.name, key, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
       }),
     );
+    const records = settled.map((outcome) => {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      return outcome.value;
+    });
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const home = storeFor(deps, deps.placement.instances);
     const key = manifestCopyKey(id);
@@ -74,7 +81,7 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     written.push({ store: home, locator });
     return { manifest, backend: home.name, key, locator };
   } catch (error) {
-    await Promise.all(written.map(({ store, locator }) => store.delete(locator).catch(() => undefined)));
+    await discardWrite(deps, body.dataKey, written);
     throw error;
   }
 }

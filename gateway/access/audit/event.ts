@@ -25,9 +25,10 @@ export type HttpVerb = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'O
  * What happened within a kind: `login`/`logout` (authentication), `start`/`stop` (break-glass,
  * application), and for `admin` which security setting changed: `user` (a user's attributes,
  * password, enabled state), `roles`, `configuration` (policy, settings), `keys` (master keys),
- * `audit-read` (someone read the audit trail itself).
+ * `audit-read` (someone read the audit trail itself), `key-destruction` (the shred keys of deleted
+ * instances destroyed: crypto-shredding).
  */
-export type AuditOperation = 'login' | 'logout' | 'start' | 'stop' | 'user' | 'roles' | 'configuration' | 'keys' | 'audit-read';
+export type AuditOperation = 'login' | 'logout' | 'start' | 'stop' | 'user' | 'roles' | 'configuration' | 'keys' | 'audit-read' | 'key-destruction';
 
 /** Who acted. */
 export interface AuditActor {

@@ -1,6 +1,6 @@
 /**
  * The wrapped data keys of protected instances, as `aegis keys rotate` sees them: each
- * lives in its instance's signed manifest. Rewrapping replaces the manifest's data key, signs the
+ * lives in its instance's signed manifest (with the id of its shred key, which rotation keeps). Rewrapping replaces the manifest's data key, signs the
  * manifest again under the active master key, records it in the catalog (compare and set on the
  * old manifest) and rewrites the manifest copy in the backend under its key. A store that cannot
  * overwrite (content-addressed, IPFS) gives the rewritten copy a new locator: it is recorded in the
@@ -41,7 +41,8 @@ export class ManifestKeyStore implements WrappedKeyStore {
     if (!row?.manifest) return false;
     const body = verifyManifest(JSON.parse(row.manifest) as Manifest, this.keyring, next.id);
     if (body.dataKey?.keyId !== expectedKeyId) return false;
-    const manifest = signManifest({ ...body, dataKey: { keyId: next.keyId, wrapped: next.wrapped.toString('base64') } }, this.keyring);
+    // The shred key id stays: rotation rewraps the data key, never the shred key in the vault.
+    const manifest = signManifest({ ...body, dataKey: { ...body.dataKey, keyId: next.keyId, wrapped: next.wrapped.toString('base64') } }, this.keyring);
     const text = JSON.stringify(manifest);
     if (!(await this.catalog.replaceManifest(next.id, row.manifest, text))) return false;
     const home = this.stores.get(row.backend);

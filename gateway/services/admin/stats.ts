@@ -3,12 +3,13 @@
  * protected — mode, what happened to the pixels and the identity, which carry a watermark and which
  * rest on the manifest alone, and why — and what that costs in storage per backend. One pass over
  * the catalog's manifests in pages (constant memory: only counters are kept), plus one aggregate
- * query for the rows recorded before protection. Reads the catalog only: manifests are not verified
+ * query for the rows recorded before protection, and the removal ledger's counts. Reads the catalog only: manifests are not verified
  * (no master key needed) and no backend is asked; the size of each manifest copy is computed from
  * the manifest (`manifestCopyLength`). Not a snapshot: instances stored or deleted during the pass
  * may or may not be counted.
  */
 import type { Catalog } from '../../catalog/catalog.js';
+import { RemovalLedger, type RemovalTotals } from '../../catalog/removal-ledger.js';
 import type { Manifest } from '../../protection/manifest.js';
 import { manifestCopyLength } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
@@ -59,6 +60,12 @@ export interface ProtectionStats {
     overheadRatio: number | null;
     backends: Record<string, BackendBytes>;
   };
+  /**
+   * Fragments of deleted instances awaiting physical removal (the removal ledger): deletes that
+   * failed and are retried, and deletes a store made only best-effort (copies may remain elsewhere,
+   * unreadable: their shred keys are destroyed).
+   */
+  awaitingRemoval: RemovalTotals;
 }
 
 /** Length of the id in a manifest copy key `m/<ab>/<id>` (a UUID without dashes). */
@@ -76,6 +83,7 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     watermark: { watermarked: 0, manifestOnly: counts() },
     identity: { split: 0, opaque: counts() },
     bytes: { received: 0, stored: 0, overheadRatio: null, backends: {} },
+    awaitingRemoval: { total: 0, failed: 0, bestEffort: 0, backends: {} },
   };
   const backend = (name: string) => (stats.bytes.backends[name] ??= { fragments: 0, fragmentBytes: 0, manifestCopies: 0, manifestCopyBytes: 0, unprotectedInstances: 0, unprotectedBytes: 0, bytes: 0 });
   for (const name of options.backends ?? []) backend(name);
@@ -127,6 +135,7 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     stats.bytes.stored += b.bytes;
   }
   stats.bytes.overheadRatio = stats.bytes.received > 0 ? stats.bytes.stored / stats.bytes.received : null;
+  stats.awaitingRemoval = await new RemovalLedger(catalog.db).totals();
   return stats;
 }
 

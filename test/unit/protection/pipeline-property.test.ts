@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseInstance } from '../../../gateway/dicom/parse.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
+import { MemoryShredKeyStore } from '../../../gateway/keys/instance-keys.js';
 import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { signManifest, verifyManifest, type FragmentRecord } from '../../../gateway/protection/manifest.js';
 import { protectInstance } from '../../../gateway/protection/protect.js';
@@ -17,7 +18,7 @@ import { fragmentKey, reassembleInstance } from '../../../gateway/protection/rea
 import { newUid, syntheticInstance, type SyntheticOptions } from '../../fixtures/synthetic.js';
 
 const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
-const ring = new Keyring([key], key);
+const ring = new Keyring([key], key).useShredKeys(new MemoryShredKeyStore());
 
 const formats = fc.oneof(fc.record({ bitsAllocated: fc.constant(8 as const), bitsStored: fc.constantFrom(8, 7, 6) }), fc.record({ bitsAllocated: fc.constant(16 as const), bitsStored: fc.constantFrom(16, 12, 10) }));
 

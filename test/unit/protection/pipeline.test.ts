@@ -11,6 +11,7 @@ import { parseInstance } from '../../../gateway/dicom/parse.js';
 import type { ParsedInstance } from '../../../gateway/dicom/types.js';
 import { isGatewayError } from '../../../gateway/errors.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
+import { MemoryShredKeyStore } from '../../../gateway/keys/instance-keys.js';
 import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { createSecretKey } from 'node:crypto';
 import { signManifest, verifyManifest, type FragmentRecord, type Manifest, type ProtectionMode } from '../../../gateway/protection/manifest.js';
@@ -20,7 +21,7 @@ import { corpusFiles } from '../../support/corpus.js';
 
 function keyring(): Keyring {
   const key: MasterKey = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
-  return new Keyring([key], key);
+  return new Keyring([key], key).useShredKeys(new MemoryShredKeyStore());
 }
 
 /** Protects, "stores" (in a map) and signs, as the store service will. */

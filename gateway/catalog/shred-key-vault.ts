@@ -1,0 +1,99 @@
+/**
+ * The shred key vault (`keys/instance-keys.ts`): one small SQLite file, `DATA/shred-keys.sqlite`,
+ * owner-only, apart from the catalog so that `aegis reindex` can rebuild a lost catalog while the
+ * vault survives beside it (backups must include both). A deleted shred key must be gone from the
+ * disk, not only from the table:
+ *
+ * - `secure_delete` makes SQLite overwrite deleted rows and freed pages with zeros;
+ * - the vault runs in WAL mode and every destruction ends with a `wal_checkpoint(TRUNCATE)`, so the
+ *   zeroed pages reach the database file and the WAL, which still held the key, is emptied;
+ * - `synchronous = FULL`: a shred key is durable before any fragment sealed under it is written.
+ *
+ * What SQLite cannot reach (copies the file system or its storage keep of overwritten blocks,
+ * backups) is the operator's to handle; docs/protection.md says so.
+ */
+import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { GatewayError } from '../errors.js';
+import type { ShredKeyStore } from '../keys/instance-keys.js';
+import { openSqlite, type OpenedSqlite } from './sqlite.js';
+
+/** The vault file of a data directory. */
+export function shredKeyVaultFile(dataDir: string): string {
+  return join(dataDir, 'shred-keys.sqlite');
+}
+
+/** Shred keys in an SQLite file that really deletes. */
+export class ShredKeyVault implements ShredKeyStore {
+  private constructor(private readonly sqlite: OpenedSqlite) {}
+
+  /** Opens (creating owner-only if needed) the vault at `file`. Throws `BACKEND_UNAVAILABLE` when it cannot. */
+  static open(file: string): ShredKeyVault {
+    let sqlite: OpenedSqlite | undefined;
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      createOwnerOnly(file);
+      sqlite = openSqlite(file);
+      sqlite.exec('PRAGMA busy_timeout = 5000');
+      sqlite.exec('PRAGMA secure_delete = ON');
+      sqlite.exec('PRAGMA journal_mode = WAL');
+      sqlite.exec('PRAGMA synchronous = FULL');
+      sqlite.exec('CREATE TABLE IF NOT EXISTS shred_keys (id TEXT PRIMARY KEY, secret BLOB NOT NULL, created_at TEXT NOT NULL)');
+    } catch (error) {
+      sqlite?.close();
+      throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the shred key vault at ${file}`, { cause: error });
+    }
+    return new ShredKeyVault(sqlite);
+  }
+
+  add(id: string, secret: Uint8Array): void {
+    this.sqlite.database.prepare('INSERT INTO shred_keys (id, secret, created_at) VALUES (?, ?, ?)').run([id, Buffer.from(secret), new Date().toISOString()]);
+  }
+
+  find(id: string): Buffer | undefined {
+    const rows = this.sqlite.database.prepare('SELECT secret FROM shred_keys WHERE id = ?').all([id]) as Array<{ secret: Uint8Array }>;
+    return rows.length === 0 ? undefined : Buffer.from(rows[0].secret);
+  }
+
+  destroy(ids: readonly string[]): number {
+    const remove = this.sqlite.database.prepare('DELETE FROM shred_keys WHERE id = ?');
+    let destroyed = 0;
+    this.sqlite.exec('BEGIN IMMEDIATE');
+    try {
+      for (const id of ids) destroyed += Number(remove.run([id]).changes);
+      this.sqlite.exec('COMMIT');
+    } catch (error) {
+      this.sqlite.exec('ROLLBACK');
+      throw error;
+    }
+    this.sqlite.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    return destroyed;
+  }
+
+  /** Number of shred keys held (the instances that can still be read). */
+  count(): number {
+    const rows = this.sqlite.database.prepare('SELECT count(*) AS n FROM shred_keys').all([]) as Array<{ n: number | bigint }>;
+    return Number(rows[0].n);
+  }
+
+  /** Closes the file. */
+  close(): void {
+    this.sqlite.close();
+  }
+}
+
+/** Creates the vault file readable and writable by its owner only, unless it exists (SQLite gives its WAL the same mode). */
+function createOwnerOnly(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
+}
