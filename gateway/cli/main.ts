@@ -21,6 +21,8 @@ commands:
   audit   check or export the audit trail: verify, export ('aegis audit --help')
   reindex rebuild the catalog from the backends ('aegis reindex --help')
   stats   count instances by protection and bytes stored per backend ('aegis stats --help')
+  scrub   check every stored fragment and shard against the manifests ('aegis scrub --help')
+  repair  rebuild missing or corrupt shards from the others ('aegis repair --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
 
 options (every command):
@@ -34,7 +36,7 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time'] as const;
+const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time', 'rate'] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -55,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'audit') return (await import('./audit.js')).auditCommand(argv);
   if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
   if (positionals[0] === 'stats') return (await import('./stats.js')).statsCommand(argv);
+  if (positionals[0] === 'scrub') return (await import('./scrub.js')).scrubCommand(argv);
+  if (positionals[0] === 'repair') return (await import('./scrub.js')).repairCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   return startCommand(argv);
 }

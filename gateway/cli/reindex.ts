@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, targetOf } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 import { reindex } from '../services/admin/reindex.js';
@@ -38,7 +38,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
     const stores = openStores(config, io.env);
     try {
-      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: config.placement.instances });
+      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: targetOf(config.placement, config.placement.instances).backends[0] });
       if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         io.stdout.write(`${report.manifests} manifest copies: ${report.restored} instances restored, ${report.alreadyPresent} already in the catalog, ${report.failed.length} failed\n`);

@@ -6,6 +6,7 @@
  * no byte of the instance.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,8 @@ import { corpusFiles } from '../support/corpus.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { readTrail } from '../support/trail.js';
+import { runAegis } from '../support/aegis-cli.js';
+import type { RepairReport } from '../../gateway/services/admin/scrub.js';
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const DISKS = ['disk-a', 'disk-b', 'disk-c', 'disk-d'];
@@ -137,7 +140,89 @@ describe('2-of-4 erasure coding over four fs backends', () => {
     }
     assert.equal((await get(url, STORED)).status, 200, 'with the shards back it reads again');
   });
+
+  describe('aegis scrub and aegis repair', () => {
+    const aegis = async (args: string[]) => {
+      const configFile = join(gw.dataDir, 'cli-config.json');
+      await writeFile(configFile, JSON.stringify({ ...TWO_OF_FOUR, dataDir: gw.dataDir }));
+      const run = await runAegis(args, { env: { AEGIS_CONFIG: configFile }, unset: ['AEGIS_MASTER_KEY', 'AEGIS_MASTER_KEY_ID', 'AEGIS_DATA_DIR'] });
+      return { ...run, report: args.includes('--json') && run.stdout.startsWith('{') ? (JSON.parse(run.stdout) as RepairReport) : undefined };
+    };
+
+    it('finds every piece whole', async () => {
+      const run = await aegis(['scrub', '--json']);
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(run.report!.instances, stored.length);
+      assert.deepEqual(run.report!.faults, []);
+      const shards = stored.reduce((n, s) => n + s.fragments.length * 4, 0);
+      assert.equal(run.report!.pieces, shards);
+      for (const disk of DISKS) assert.deepEqual({ ...run.report!.backends[disk], pieces: 0, bytes: 0 }, { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 }, disk);
+      const human = await aegis(['scrub']);
+      assert.match(human.stdout, /^  backend disk-b: \d+ pieces, [\d.]+ MB, whole$/m);
+      assert.match(human.stdout, /^everything is whole$/m);
+    });
+
+    it('reports a backend emptied and a corrupt shard, repair rewrites them, and scrub is clean again', async () => {
+      const emptied = stored.flatMap((s) => s.fragments.flatMap((f) => f.shards)).filter((s) => s.backend === 'disk-b');
+      for (const s of emptied) await rm(shardFile(s.backend, s.locator));
+      const corrupt = stored[3].fragments[0].shards[2];
+      const original = await readFile(shardFile(corrupt.backend, corrupt.locator));
+      const flipped = Buffer.from(original);
+      flipped[flipped.length - 1] ^= 1;
+      await writeFile(shardFile(corrupt.backend, corrupt.locator), flipped);
+
+      const found = await aegis(['scrub', '--json']);
+      assert.equal(found.status, 1);
+      assert.equal(found.report!.backends['disk-b'].missing, emptied.length);
+      assert.equal(found.report!.backends['disk-c'].corrupt, 1);
+      assert.equal(found.report!.faults.length, emptied.length + 1);
+      assert.deepEqual(found.report!.unreadable, [], 'every instance can still be read');
+      assert.match((await aegis(['scrub'])).stdout, new RegExp(`^  corrupt: instance ${stored[3].sop} \\w+:\\d+ shard 2 on disk-c: `, 'm'));
+
+      const fixed = await aegis(['repair', '--json']);
+      assert.equal(fixed.status, 0, fixed.stdout + fixed.stderr);
+      assert.equal(fixed.report!.repaired.length, emptied.length + 1);
+      assert.deepEqual(fixed.report!.unrepaired, []);
+      for (const s of emptied) assert.equal(sha256(await readFile(shardFile(s.backend, s.locator))), s.sha256, 'rewritten as recorded');
+      assert.ok((await readFile(shardFile(corrupt.backend, corrupt.locator))).equals(original));
+
+      const clean = await aegis(['scrub', '--json']);
+      assert.equal(clean.status, 0);
+      assert.deepEqual(clean.report!.faults, []);
+      for (const { bytes, url } of stored) assert.ok(Buffer.from((await retrieveAsStored(url))[0].bytes).equals(bytes));
+    });
+
+    it('rewrites a lost manifest copy; three shards of one fragment gone are reported, not repaired', async () => {
+      const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+      const row = (await catalog.findInstance(stored[4].sop))!;
+      await catalog.close();
+      const copy = join(gw.dataDir, 'stores', row.backend, row.locator);
+      const copyBytes = await readFile(copy);
+      await rm(copy);
+      const gone = stored[0].fragments[1].shards.slice(1);
+      const kept = await Promise.all(gone.map((s) => readFile(shardFile(s.backend, s.locator))));
+      await Promise.all(gone.map((s) => rm(shardFile(s.backend, s.locator))));
+      try {
+        const run = await aegis(['repair', '--json']);
+        assert.equal(run.status, 1);
+        assert.deepEqual(run.report!.unreadable, [{ sopInstanceUid: stored[0].sop, reason: `fragment ${stored[0].fragments[1].role}:${stored[0].fragments[1].index} has 1 intact pieces, too few to read` }]);
+        assert.equal(run.report!.unrepaired.length, 3);
+        assert.match(run.report!.unrepaired[0].reason, /only 1 of the 2 shards needed to rebuild a fragment are intact/);
+        assert.deepEqual(run.report!.repaired, [{ sopInstanceUid: stored[4].sop, fragment: 'manifest-copy', backend: row.backend }]);
+        // Sealed again under a fresh nonce: the same manifest, other bytes of the same length.
+        assert.equal((await readFile(copy)).length, copyBytes.length, 'the copy is written back');
+      } finally {
+        await Promise.all(gone.map((s, i) => writeFile(shardFile(s.backend, s.locator), kept[i])));
+      }
+      assert.equal((await aegis(['scrub'])).status, 0);
+    });
+  });
 });
+
+/** SHA-256 (hex). */
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 /** Polls `probe` until it returns `count` items or more (the trail writes buffered events in batches). */
 async function waitFor<T>(probe: () => Promise<T[]>, count = 1, ms = 10_000): Promise<T[]> {
