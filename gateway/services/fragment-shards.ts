@@ -1,9 +1,11 @@
 /**
  * Reading and writing one fragment of a protected instance on its target (`protection/placement.ts`):
  * whole on one backend, or as the n shards of its redundancy group (`protection/erasure.ts`). Shards
- * are written in parallel (all n must be durable), and read in parallel: each shard is checked
- * against the SHA-256 the signed manifest records, the fragment is rebuilt as soon as k shards
- * check out, and the reads still in flight are cancelled. Shards that are missing, corrupt or on a
+ * are written in parallel (all n must be durable), and read in parallel: the k data shards first,
+ * each failed one replaced by the next shard at once, and every other shard as well once the first
+ * reads outlast a short hedge delay (a slow or hanging backend). Each shard is checked against the
+ * SHA-256 the signed manifest records, the fragment is rebuilt as soon as k shards check out, and
+ * the reads still in flight are cancelled. Shards that are missing, corrupt or on a
  * backend that failed are reported, so that the read can be audited as degraded and `aegis scrub`
  * can say what `aegis repair` must rewrite.
  */
@@ -36,10 +38,15 @@ export interface WrittenPiece {
   locator: string;
 }
 
+/** How long the first k shard reads may take before the other shards are read too. */
+export const DEFAULT_HEDGE_MS = 300;
+
 /** What reading and writing shards needs. */
 export interface ShardIo {
   store(name: string): FragmentStore;
   limiter: Limiter;
+  /** Milliseconds before the shards beyond the first k are read as well (a slow or hanging backend); default {@link DEFAULT_HEDGE_MS}. */
+  hedgeMs?: number;
 }
 
 /** SHA-256 (hex) of `bytes`. */
@@ -107,30 +114,50 @@ export async function readFragment(io: ShardIo, record: FragmentRecord, signal?:
 
 async function readSharded(io: ShardIo, record: ShardedFragmentRecord, signal?: AbortSignal): Promise<{ bytes: Uint8Array; faults: ShardFault[] }> {
   const { k, n } = record.redundancy;
+  const shards = [...record.shards].sort((a, b) => a.index - b.index);
   const done = new AbortController();
   const both = signal === undefined ? done.signal : AbortSignal.any([signal, done.signal]);
   const intact: Array<Uint8Array | undefined> = new Array(n);
   const faults: ShardFault[] = [];
   const errors: unknown[] = [];
+  const pending = new Set<Promise<void>>();
   let count = 0;
-  await Promise.all(
-    record.shards.map(async (shard) => {
-      const fault = (problem: ShardProblem, detail: string) => faults.push({ role: record.role, index: record.index, shard: shard.index, backend: shard.backend, problem, detail });
-      try {
-        const bytes = await io.limiter.run(() => io.store(shard.backend).get(shard.locator, { signal: both }), both);
-        if (done.signal.aborted) return;
-        if (bytes.length !== shard.length || sha256Hex(bytes) !== shard.sha256) return void fault('corrupt', `shard ${shard.index} on backend ${shard.backend} is not the bytes recorded`);
-        if (shard.index >= 0 && shard.index < n && intact[shard.index] === undefined) intact[shard.index] = bytes;
-        if (++count === k) done.abort();
-      } catch (error) {
-        if (done.signal.aborted) return; // cancelled: k shards were already in
-        if (signal?.aborted) throw error;
-        if (isGatewayError(error, 'NOT_FOUND')) return void fault('missing', `shard ${shard.index} is missing from backend ${shard.backend}`);
-        errors.push(error);
-        fault('unavailable', `backend ${shard.backend}: ${(error as Error).message}`);
-      }
-    }),
-  );
+  let next = 0;
+  const readOne = async (shard: ShardRecord): Promise<void> => {
+    const fault = (problem: ShardProblem, detail: string) => {
+      faults.push({ role: record.role, index: record.index, shard: shard.index, backend: shard.backend, problem, detail });
+      launch(); // one more shard in place of this one
+    };
+    try {
+      const bytes = await io.limiter.run(() => io.store(shard.backend).get(shard.locator, { signal: both }), both);
+      if (done.signal.aborted) return;
+      if (bytes.length !== shard.length || sha256Hex(bytes) !== shard.sha256) return void fault('corrupt', `shard ${shard.index} on backend ${shard.backend} is not the bytes recorded`);
+      if (shard.index >= 0 && shard.index < n && intact[shard.index] === undefined) intact[shard.index] = bytes;
+      if (++count === k) done.abort();
+    } catch (error) {
+      if (done.signal.aborted) return; // cancelled: k shards were already in
+      if (signal?.aborted) throw error;
+      if (isGatewayError(error, 'NOT_FOUND')) return void fault('missing', `shard ${shard.index} is missing from backend ${shard.backend}`);
+      errors.push(error);
+      fault('unavailable', `backend ${shard.backend}: ${(error as Error).message}`);
+    }
+  };
+  function launch(): void {
+    if (next >= shards.length || done.signal.aborted) return;
+    const read: Promise<void> = readOne(shards[next++]).finally(() => pending.delete(read));
+    pending.add(read);
+  }
+  // The k data shards first (no decoding when they are intact); a failed one is replaced at once by
+  // the next shard, and a shard slower than the hedge delay by all the rest.
+  for (let i = 0; i < k; i++) launch();
+  const hedge = setTimeout(() => {
+    while (next < shards.length && !done.signal.aborted) launch();
+  }, io.hedgeMs ?? DEFAULT_HEDGE_MS);
+  try {
+    while (pending.size > 0) await Promise.all([...pending]);
+  } finally {
+    clearTimeout(hedge);
+  }
   if (count < k) {
     const lost = faults.filter((f) => f.problem !== 'unavailable').length;
     if (lost > n - k || errors.length === 0) throw new GatewayError('INTEGRITY_FAILURE', `fragment ${record.role}:${record.index}: only ${count} of the ${k} shards needed are intact (${faults.map((f) => f.detail).join('; ')})`);
