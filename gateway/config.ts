@@ -295,6 +295,9 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (parsed.success) {
     const { backends, placement, protection } = parsed.data;
     problems.push(...placementProblems(placement, new Set(backends.map((b) => b.name)), protection.regions ?? Math.max(2, placement.regions?.length ?? 1)));
+    if (protection.mode === 'none' && Object.hasOwn(placement.groups, placement.instances)) {
+      problems.push(`placement.instances: protection mode none stores each instance whole on one backend, not on a redundancy group ('${placement.instances}')`);
+    }
     for (const [i, backend] of parsed.data.backends.entries()) {
       if (backend.kind !== 's3') continue;
       const found = s3Credentials(backend, env);

@@ -57,6 +57,13 @@ describe('placement', () => {
     assert.match(problemsOf({ backends: fs('a', 'b'), placement: { instances: 'copies', regions: ['copies'], groups: replicas } }).join('\n'), /provider 'a' could rebuild regions 0, 1/);
   });
 
+  it('refuses a group as the instances target of protection mode none, which stores whole instances on one backend', () => {
+    const groups = { spread: { scheme: 'erasure', k: 2, backends: ['a', 'b', 'c'] } };
+    assert.deepEqual(problemsOf({ backends: fs('a', 'b', 'c'), placement: { instances: 'spread', groups }, protection: { mode: 'none' } }), [
+      "placement.instances: protection mode none stores each instance whole on one backend, not on a redundancy group ('spread')",
+    ]);
+  });
+
   it('reports groups that name unknown backends, list one twice, cannot be coded, or shadow a backend', () => {
     const problems = problemsOf({
       backends: fs('a', 'b', 'c'),
