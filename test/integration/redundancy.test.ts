@@ -106,7 +106,8 @@ describe('2-of-4 erasure coding over four fs backends', () => {
     const degraded = await waitFor(async () => (await readTrail(gw.dataDir)).events.filter((e) => e.kind === 'integrity' && e.outcome === 'success' && e.resources?.[0]?.instance === sop), 2);
     // The data shards (0, 1) are read first: without disk-c and disk-d (parity) a read is not degraded.
     assert.equal(degraded.length, 2, 'one degraded read per round that lost a data shard');
-    assert.match(degraded[0].reason!, /^degraded read: read from 2 of 4 shards per fragment; shard 0 of fragment \w+:\d+ on backend disk-a missing; shard 1 of fragment/);
+    assert.match(degraded[0].reason!, /^degraded read: read from 2 of 4 shards per fragment; shard [01] of fragment \w+:\d+ on backend disk-[ab] missing; /);
+    for (const disk of ['disk-a', 'disk-b']) assert.match(degraded[0].reason!, new RegExp(`shard ${disk === 'disk-a' ? 0 : 1} of fragment \\w+:\\d+ on backend ${disk} missing`));
   });
 
   it('takes a corrupt shard for a missing one: the read succeeds from the others', async () => {
