@@ -28,7 +28,7 @@ const PROTECTION_INTERNALS = {
  */
 const LAYERS = [
   {
-    files: ['gateway/errors.ts', 'gateway/logger.ts', 'gateway/canonical-json.ts', 'gateway/config.ts', 'gateway/config-backends.ts', 'gateway/config-oidc.ts', 'gateway/network.ts', 'gateway/keys/**'],
+    files: ['gateway/errors.ts', 'gateway/logger.ts', 'gateway/canonical-json.ts', 'gateway/config.ts', 'gateway/config-backends.ts', 'gateway/config-placement.ts', 'gateway/config-oidc.ts', 'gateway/network.ts', 'gateway/keys/**'],
     what: 'The base modules (errors, logger, canonical-json, config, network, keys) import no other part of the gateway',
     forbidden: ['dicom', 'protection', 'deidentify', 'catalog', 'access', 'services', 'http', 'cli', 'adapters'],
   },

@@ -120,7 +120,7 @@ function problem(op: Operation, r: HttpResult, instance?: BenchInstance): string
 async function prepare(dataDir: string, set: AccessSet): Promise<{ apiKey: string }> {
   const g = await startGateway({ dataDir, keepData: true, config: { server: { workers: 1 } } });
   try {
-    const server = { kind: 'aegis' as const, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers: {}, peakRss: () => 0, cpuMs: () => 0, stop: () => g.stop() };
+    const server = { kind: 'aegis' as const, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers: {}, peakRss: () => 0, cpuMs: () => 0, overhead: () => Promise.resolve(NaN), stop: () => g.stop() };
     const stored = await stowPass(server, set.instances, 10, 2);
     if (stored.errors > 0) throw new Error(`storing the data set failed: ${stored.samples.join('; ')}`);
   } finally {

@@ -10,7 +10,8 @@
 import { cpus } from 'node:os';
 import { generateSet, SET_NAMES, warmupInstances, type BenchSet, type SetName } from './lib/dataset.js';
 import { framesPass, qidoPass, qidoQueries, stowPass, wadoPass, type PassResult } from './lib/operations.js';
-import { startServer, type BenchServer, type ServerKind } from './lib/servers.js';
+import { SERVER_KINDS, startServer, type BenchServer, type ServerKind } from './lib/servers.js';
+import { stopPlacementServers } from './lib/placements.js';
 import { writeResults } from './lib/results.js';
 import { fmt, medianBy, table } from './lib/stats.js';
 
@@ -49,7 +50,7 @@ function readSettings(): Settings {
   return {
     scale: num('BENCH_SCALE', 1, 0.001),
     sets: list('BENCH_SETS', SET_NAMES, SET_NAMES),
-    servers: list<ServerKind>('BENCH_SERVERS', ['aegis', 'aegis-unprotected', 'orthanc'], ['aegis', 'aegis-unprotected', 'orthanc']),
+    servers: list<ServerKind>('BENCH_SERVERS', SERVER_KINDS, SERVER_KINDS),
     rounds: Math.floor(num('BENCH_ROUNDS', 3, 1)),
     concurrency: Math.floor(num('BENCH_CONCURRENCY', 4, 1)),
     batchSize: Math.floor(num('BENCH_BATCH', 10, 2)),
@@ -70,6 +71,8 @@ interface RoundResult extends PassResult {
   peakRssBytes: number;
   /** CPU time the server used during the pass (all processes and threads), in milliseconds. */
   serverCpuMs: number;
+  /** After a STOW pass: bytes the server stored over bytes it received (warm-up included). */
+  overhead?: number;
 }
 
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
@@ -106,6 +109,8 @@ async function runRound(kind: ServerKind, set: BenchSet, round: number, s: Setti
     const w2 = await wadoPass(server, warm, s.concurrency);
     if (w1.errors + w2.errors + w1.mismatches + w2.mismatches > 0) log(`  warm-up on ${kind} failed: ${[...w1.samples, ...w2.samples][0]}`);
     await record(server, 'stow-1', () => stowPass(server, set.instances, 1, s.concurrency));
+    const received = [...warm, ...set.instances].reduce((n, i) => n + i.bytes.length, 0);
+    out[out.length - 1].overhead = await server.overhead(received);
     // Small sets are read several times (bounded by bytes) so that one slow request does not decide.
     const passes = Math.max(1, Math.min(Math.ceil(s.wadoMinRequests / set.instances.length), Math.floor((s.wadoMaxMB * 1e6) / set.totalBytes)));
     const reads = Array.from({ length: passes }, () => set.instances).flat();
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
           const message = `${kind} failed in ${name} round ${round}: ${(err as Error).message.split('\n').slice(0, 6).join('\n')}`;
           problems.push(message);
           log(`  !! ${message}`);
-          if (/did not start|exited with|before listening|not found|ENOENT|Cannot find module/i.test((err as Error).message)) {
+          if (/did not start|exited with|before listening|not found|not installed|ENOENT|Cannot find module/i.test((err as Error).message)) {
             unavailable.add(kind);
             log(`  !! ${kind} is unavailable: skipping it for the rest of the run`);
           }
@@ -259,6 +264,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${'!'.repeat(78)}\n!! BYTE MISMATCHES: ${mismatches} retrieved object(s) differ from what was stored\n!! ${where.join('\n!! ')}\n${'!'.repeat(78)}\n`);
   }
   if (errors > 0) process.stdout.write(`\n${errors} failed request(s); see the JSON file for samples.\n`);
+  process.stdout.write(placementNote(summary, results));
   for (const p of problems) process.stdout.write(`\nproblem: ${p}\n`);
 
   const finishedAt = new Date();
@@ -275,4 +281,26 @@ async function main(): Promise<void> {
   if (mismatches > 0 || errors > 0 || problems.length > 0) process.exitCode = 1;
 }
 
-await main();
+/**
+ * The closing note: per placement (server kind), STOW and WADO throughput of the median round and
+ * the storage overhead ratio (bytes stored / bytes received) measured after each STOW pass.
+ */
+function placementNote(summary: SummaryRow[], results: RoundResult[]): string {
+  const kinds = [...new Set(summary.map((r) => r.server))];
+  if (kinds.length === 0) return '';
+  const rows = kinds.flatMap((kind) =>
+    [...new Set(summary.filter((r) => r.server === kind).map((r) => r.set))].map((set) => {
+      const mb = (op: string) => summary.find((r) => r.server === kind && r.set === set && r.op === op)?.mbPerSecond ?? NaN;
+      const ratios = results.filter((r) => r.server === kind && r.set === set && r.overhead !== undefined).map((r) => r.overhead!);
+      const overhead = ratios.length > 0 ? ratios.sort((a, b) => a - b)[Math.floor((ratios.length - 1) / 2)] : NaN;
+      return [kind, set, fmt(mb('stow-1')), fmt(mb('wado-instance')), `${fmt(overhead, 3)}x`];
+    }),
+  );
+  return `\nPer placement: throughput (MB/s, median round) and storage overhead (bytes stored / bytes received):\n\n${table(['server', 'set', 'stow-1 MB/s', 'wado-instance MB/s', 'stored / received'], rows, 2)}\n`;
+}
+
+try {
+  await main();
+} finally {
+  await stopPlacementServers();
+}

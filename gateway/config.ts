@@ -13,7 +13,9 @@ import { z } from 'zod';
 import { parseNetworkRange } from './network.js';
 import { Backend, s3Credentials } from './config-backends.js';
 import { NAME, OidcProvider } from './config-oidc.js';
+import { Placement, placementProblems } from './config-placement.js';
 
+export { targetOf, type PlacementConfig } from './config-placement.js';
 export { s3CredentialVariable, s3Credentials, type BackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
 
 const MiB = 1024 * 1024;
@@ -64,14 +66,7 @@ const ConfigSchema = z.strictObject({
     .array(Backend)
     .min(1)
     .prefault(() => [{ name: 'local', kind: 'fs' as const }]),
-  placement: z
-    .strictObject({
-      /** The backend of each instance's skeleton, identity fragment and manifest copy. */
-      instances: z.string().default('local'),
-      /** The backends of the pixel regions, region i on regions[i mod n]; default: the instances backend. */
-      regions: z.array(z.string()).min(1).optional(),
-    })
-    .prefault({}),
+  placement: Placement,
   protection: z
     .strictObject({
       /**
@@ -298,6 +293,11 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     problems.push('server.headersTimeoutSeconds: must not exceed server.requestTimeoutSeconds');
   }
   if (parsed.success) {
+    const { backends, placement, protection } = parsed.data;
+    problems.push(...placementProblems(placement, new Set(backends.map((b) => b.name)), protection.regions ?? Math.max(2, placement.regions?.length ?? 1)));
+    if (protection.mode === 'none' && Object.hasOwn(placement.groups, placement.instances)) {
+      problems.push(`placement.instances: protection mode none stores each instance whole on one backend, not on a redundancy group ('${placement.instances}')`);
+    }
     for (const [i, backend] of parsed.data.backends.entries()) {
       if (backend.kind !== 's3') continue;
       const found = s3Credentials(backend, env);
@@ -325,6 +325,12 @@ function crossCheck(raw: Record<string, unknown>): string[] {
     if (names.has(backend?.name)) problems.push(`backends.${i}.name: duplicate backend name '${String(backend.name)}'`);
     names.add(backend?.name);
   });
+  // A role may name a redundancy group as well as a backend (`config-placement.ts` checks the groups).
+  const groups = (raw.placement as { groups?: unknown } | undefined)?.groups;
+  const groupBackends = new Map<unknown, unknown[]>(
+    groups !== null && typeof groups === 'object' ? Object.entries(groups).map(([name, g]) => [name, Array.isArray((g as { backends?: unknown })?.backends) ? (g as { backends: unknown[] }).backends : []]) : [],
+  );
+  for (const name of groupBackends.keys()) names.add(name);
   const instances = (raw.placement as { instances?: unknown } | undefined)?.instances ?? 'local';
   if (!names.has(instances)) problems.push(`placement.instances: no backend named '${String(instances)}'`);
   const regions = (raw.placement as { regions?: unknown } | undefined)?.regions;
@@ -337,7 +343,7 @@ function crossCheck(raw: Record<string, unknown>): string[] {
   // regions of paper mode may, and deleting one instance would then unpin another's region.
   if ((raw.protection as { mode?: unknown } | undefined)?.mode === 'paper') {
     const ipfs = new Set(backends.filter((b) => (b as { kind?: unknown })?.kind === 'ipfs').map((b) => b.name));
-    const used = [instances, ...(Array.isArray(regions) ? regions : [])].filter((name) => ipfs.has(name));
+    const used = [instances, ...(Array.isArray(regions) ? regions : [])].flatMap((name) => groupBackends.get(name) ?? [name]).filter((name) => ipfs.has(name));
     for (const name of new Set(used)) problems.push(`protection.mode: paper stores plain fragments, which an ipfs backend ('${String(name)}') would share between instances with equal bytes; use hardened`);
   }
   return problems;

@@ -1,16 +1,23 @@
 /**
- * The two servers under comparison, behind one small interface: Aegis started through its CLI
- * (`startGateway`, embedded defaults, fresh data dir) and Orthanc with its DICOMweb plugin
- * (`startOrthanc`, fresh storage dir). Each benchmark round starts fresh servers.
+ * The servers under comparison, behind one small interface: Aegis started through its CLI
+ * (`startGateway`, fresh data dir; embedded defaults or one of the placements of `placements.ts`)
+ * and Orthanc with its DICOMweb plugin (`startOrthanc`, fresh storage dir). Each benchmark round
+ * starts fresh servers.
  */
 import { startGateway } from '../../test/support/gateway.js';
 import { cpuTimeMs, peakRssBytes, startOrthanc } from '../../test/support/orthanc.js';
+import { aegisOverhead, orthancOverhead, placementConfig } from './placements.js';
 
 /**
- * `aegis`: the gateway as configured by default (hardened protection); `aegis-unprotected`: the same
- * gateway storing whole instances (`protection.mode: none`), the baseline of the protection's cost.
+ * `aegis`: the gateway as configured by default (hardened protection, one fs folder);
+ * `aegis-unprotected`: the same gateway storing whole instances (`protection.mode: none`), the
+ * baseline of the protection's cost; `aegis-s3`: hardened, everything in an S3 bucket;
+ * `aegis-2of4`: hardened, 2-of-4 erasure coding over two folders, the bucket and an IPFS node.
  */
-export type ServerKind = 'aegis' | 'aegis-unprotected' | 'orthanc';
+export type ServerKind = 'aegis' | 'aegis-unprotected' | 'aegis-s3' | 'aegis-2of4' | 'orthanc';
+
+/** Every server kind, in the order the bench runs them. */
+export const SERVER_KINDS: readonly ServerKind[] = ['aegis', 'aegis-unprotected', 'aegis-s3', 'aegis-2of4', 'orthanc'];
 
 /** A running server under test. */
 export interface BenchServer {
@@ -23,6 +30,8 @@ export interface BenchServer {
   peakRss(): number;
   /** CPU time of the server (all its processes and threads) so far, in milliseconds. */
   cpuMs(): number;
+  /** Bytes stored over bytes received (`received`: what the bench sent, for a server that cannot tell). */
+  overhead(received: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -33,15 +42,16 @@ export interface BenchServer {
 export async function startServer(kind: ServerKind): Promise<BenchServer> {
   if (kind === 'orthanc') {
     const o = await startOrthanc();
-    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), cpuMs: () => cpuTimeMs(o.pid), stop: () => o.stop() };
+    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), cpuMs: () => cpuTimeMs(o.pid), overhead: (received) => orthancOverhead(o.storageDir, received), stop: () => o.stop() };
   }
   // The gateway's default log level (info) is kept: startGateway waits for the 'listening' line.
   const env: Record<string, string> = {};
   if (process.env.BENCH_AEGIS_LOG_LEVEL) env.AEGIS_LOG_LEVEL = process.env.BENCH_AEGIS_LOG_LEVEL;
   if (process.env.BENCH_AEGIS_CONFIG) env.AEGIS_CONFIG = process.env.BENCH_AEGIS_CONFIG;
-  const g = await startGateway({ env, config: kind === 'aegis-unprotected' ? { protection: { mode: 'none' } } : undefined });
+  const config = kind === 'aegis-unprotected' ? { protection: { mode: 'none' } } : kind === 'aegis-s3' ? await placementConfig('s3') : kind === 'aegis-2of4' ? await placementConfig('2of4') : undefined;
+  const g = await startGateway({ env, config });
   const headers: Record<string, string> = {};
   const auth = process.env.BENCH_AEGIS_AUTH;
   if (auth) headers.authorization = /^\w+ /.test(auth) ? auth : `Basic ${Buffer.from(auth).toString('base64')}`;
-  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), cpuMs: () => cpuTimeMs(g.pid), stop: () => g.stop() };
+  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), cpuMs: () => cpuTimeMs(g.pid), overhead: () => aegisOverhead(g.dataDir), stop: () => g.stop() };
 }

@@ -22,6 +22,8 @@ commands:
   reindex rebuild the catalog from the backends ('aegis reindex --help')
   stats   count instances by protection and bytes stored per backend ('aegis stats --help')
   status  probe the catalog and each backend: state, latency, readiness ('aegis status --help')
+  scrub   check every stored fragment and shard against the manifests ('aegis scrub --help')
+  repair  rebuild missing or corrupt shards from the others ('aegis repair --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
 
@@ -36,7 +38,31 @@ options of start:
 `;
 
 /** Options that take a value, of any command: needed to tell the command word from option values. */
-const VALUE_OPTIONS = ['config', 'data', 'host', 'port', 'role', 'attr', 'password-file', 'label', 'expires', 'from', 'to', 'out', 'policy', 'user', 'action', 'study', 'purpose', 'client', 'time', 'keys', 'instance', 'timeout'] as const;
+const VALUE_OPTIONS = [
+  'config',
+  'data',
+  'host',
+  'port',
+  'role',
+  'attr',
+  'password-file',
+  'label',
+  'expires',
+  'from',
+  'to',
+  'out',
+  'policy',
+  'user',
+  'action',
+  'study',
+  'purpose',
+  'client',
+  'time',
+  'keys',
+  'instance',
+  'timeout',
+  'rate',
+] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -58,6 +84,8 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'reindex') return (await import('./reindex.js')).reindexCommand(argv);
   if (positionals[0] === 'stats') return (await import('./stats.js')).statsCommand(argv);
   if (positionals[0] === 'status') return (await import('./status.js')).statusCommand(argv);
+  if (positionals[0] === 'scrub') return (await import('./scrub.js')).scrubCommand(argv);
+  if (positionals[0] === 'repair') return (await import('./scrub.js')).repairCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
   return startCommand(argv);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
-import { loadConfig } from '../config.js';
+import { loadConfig, targetOf } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 import { reindex } from '../services/admin/reindex.js';
@@ -43,7 +43,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     keyring.useShredKeys(shredKeys);
     const stores = openStores(config, io.env);
     try {
-      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: config.placement.instances });
+      const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: targetOf(config.placement, config.placement.instances).backends[0] });
       if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else {
         io.stdout.write(`${report.manifests} manifest copies: ${report.restored} instances restored, ${report.alreadyPresent} already in the catalog, ${report.failed.length} failed\n`);

@@ -2,8 +2,8 @@
  * The manifest of a protected instance: a versioned record of everything
  * needed to restore and verify it — original length and SHA-256, transfer syntax, the byte ranges
  * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key (and
- * the id of its shred key), and
- * the fragments (role, index, backend, locator, length, SHA-256 of the stored bytes). Signed with
+ * the id of its shred key), and the fragments (role, index, backend, locator, length, SHA-256 of the
+ * stored bytes; or, for a fragment kept with k-of-n redundancy, the same of each of its shards). Signed with
  * HMAC-SHA-256 under a key derived (HKDF, RFC 5869) from a master key, whose id the signature
  * names: a manifest altered anywhere, or moved to another instance, does not verify.
  */
@@ -21,20 +21,55 @@ export const MANIFEST_VERSION = 1;
 /** Hardened (encrypted fragments, the default) or paper (the paper's plain regions; weaker, for experiments). */
 export type ProtectionMode = 'hardened' | 'paper';
 
-/** One stored fragment. */
-export interface FragmentRecord {
+/** What every fragment record says: which fragment, and its bytes as stored (sealed in hardened mode). */
+interface FragmentFacts {
   /** `skeleton`, `identity`, `labels` or `region` (with `index` the region number). */
   role: string;
   index: number;
+  /** Bytes as stored (sealed in hardened mode). */
+  length: number;
+  /** SHA-256 (hex) of the stored bytes. */
+  sha256: string;
+}
+
+/** Where one piece of stored bytes is: a whole fragment, or one shard of it. */
+export interface StoredPiece {
   backend: string;
   /** The key the backend was asked to store it under (absent in manifests written before keys were kept apart). */
   key?: string;
   /** What the backend returned to read it with: the key, or a content address (an IPFS CID). */
   locator: string;
-  /** Bytes as stored (sealed in hardened mode). */
+  /** Bytes as stored. */
   length: number;
   /** SHA-256 (hex) of the stored bytes. */
   sha256: string;
+}
+
+/** A fragment stored whole on one backend. */
+export interface WholeFragmentRecord extends FragmentFacts, Omit<StoredPiece, 'length' | 'sha256'> {
+  shards?: undefined;
+}
+
+/** One shard of a fragment kept with redundancy: shard `index` (data shards first, then parity). */
+export interface ShardRecord extends StoredPiece {
+  index: number;
+}
+
+/**
+ * A fragment kept with k-of-n redundancy (`erasure.ts`): `length` and `sha256` are the fragment's,
+ * each shard has its own; any `k` intact shards rebuild it.
+ */
+export interface ShardedFragmentRecord extends FragmentFacts {
+  redundancy: { scheme: 'erasure' | 'replication'; k: number; n: number };
+  shards: ShardRecord[];
+}
+
+/** One stored fragment. */
+export type FragmentRecord = WholeFragmentRecord | ShardedFragmentRecord;
+
+/** The pieces of stored bytes a fragment record names: the fragment itself, or its shards. */
+export function storedPieces(fragment: FragmentRecord): StoredPiece[] {
+  return fragment.shards === undefined ? [{ backend: fragment.backend, key: fragment.key, locator: fragment.locator, length: fragment.length, sha256: fragment.sha256 }] : fragment.shards;
 }
 
 /** How the pixel data was protected. */

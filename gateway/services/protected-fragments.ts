@@ -2,11 +2,12 @@
  * Where the protection pipeline meets the backends: on write, the fragments of
  * `protection/protect.ts` go to the backends and under the opaque keys `protection/placement.ts`
  * names, the manifest is signed, and a copy of it (`protection/manifest-copy.ts`) goes next to the
- * skeleton so that `aegis reindex` can rebuild the catalog from the backends alone. On read, every
- * fragment is fetched in parallel and `protection/reassemble.ts` restores and verifies the instance
- * before anything is returned. Removal deletes every fragment and the copy.
+ * skeleton so that `aegis reindex` can rebuild the catalog from the backends alone. A fragment placed
+ * on a redundancy group is stored as shards (`fragment-shards.ts`). On read, every fragment is
+ * fetched in parallel (k shards of each sharded one; what was missing or corrupt is reported as a
+ * degraded read) and `protection/reassemble.ts` restores and verifies the instance before anything
+ * is returned. Removal deletes every fragment (every shard) and the copy.
  */
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
@@ -14,17 +15,42 @@ import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
-import { signManifest, verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
+import { signManifest, verifyManifest, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
 import { sealManifestCopy } from '../protection/manifest-copy.js';
-import { fragmentBackend, fragmentStoreKey, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
+import { fragmentTarget, manifestCopyBackend, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
 import { discardWrite } from './removals.js';
+import { putAll, readFragment, writeFragment, type ShardFault, type ShardIo, type WrittenPiece } from './fragment-shards.js';
+import { Limiter } from './limiter.js';
+
+/** Backend calls in flight at once for one instance, unless the placement says otherwise. */
+export const DEFAULT_SHARD_CONCURRENCY = 8;
+
+/** A read that succeeded although some shards were missing, corrupt or unreachable. */
+export interface DegradedRead {
+  sopInstanceUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  faults: ShardFault[];
+  /** In words: "read from k of n shards of ...; shard j on backend b missing". */
+  summary: string;
+}
+
+/** What reading a protected instance needs. */
+export interface ReadDeps {
+  stores: Map<string, FragmentStore>;
+  keyring: Keyring;
+  /** Told of every read that needed redundancy to succeed (the audit trail records it); must not throw. */
+  onDegradedRead?: (read: DegradedRead) => void;
+  /** Shard reads in flight at once for one instance. */
+  shardConcurrency?: number;
+}
 
 /** What writing and reading protected instances needs. */
 export interface ProtectionDeps {
   stores: Map<string, FragmentStore>;
-  placement: Placement;
+  placement: Placement & { concurrency?: number };
   protection: { mode: ProtectionMode | 'none'; regions: number; gatewayId: string };
   keyring: Keyring;
   logger: Logger;
@@ -34,7 +60,7 @@ export interface ProtectionDeps {
 export function protectionSettings(config: GatewayConfig): Pick<ProtectionDeps, 'placement' | 'protection'> {
   const regions = config.placement.regions ?? [config.placement.instances];
   return {
-    placement: { instances: config.placement.instances, regions },
+    placement: { instances: config.placement.instances, regions, groups: config.placement.groups, concurrency: config.placement.concurrency },
     protection: {
       mode: config.protection.mode,
       regions: config.protection.regions ?? Math.max(2, regions.length),
@@ -57,29 +83,17 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
   if (mode === 'none') throw new GatewayError('INTERNAL', 'writeProtected with protection mode none');
   const { body, fragments } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring });
   const id = newStorageId();
-  const written: Array<{ store: FragmentStore; locator: string }> = [];
+  const written: WrittenPiece[] = [];
+  const io = shardIo(deps, deps.placement.concurrency);
   try {
-    // Every put settles before a failure is acted on: a put still running when another failed would
-    // land after the cleanup, neither removed nor recorded.
-    const settled = await Promise.allSettled(
-      fragments.map(async (fragment, n): Promise<FragmentRecord> => {
-        const store = storeFor(deps, fragmentBackend(deps.placement, fragment));
-        const key = fragmentStoreKey(id, n);
-        const { locator } = await store.put(key, fragment.bytes);
-        written.push({ store, locator });
-        return { role: fragment.role, index: fragment.index, backend: store.name, key, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
-      }),
-    );
-    const records = settled.map((outcome) => {
-      if (outcome.status === 'rejected') throw outcome.reason;
-      return outcome.value;
-    });
+    const settled = await Promise.allSettled(fragments.map((fragment, n) => writeFragment(io, fragmentTarget(deps.placement, fragment), id, n, fragment, written)));
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const records = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof writeFragment>>>).value);
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
-    const home = storeFor(deps, deps.placement.instances);
     const key = manifestCopyKey(id);
-    const { locator } = await home.put(key, sealManifestCopy(manifest, deps.keyring, id));
-    written.push({ store: home, locator });
-    return { manifest, backend: home.name, key, locator };
+    const [copy] = await putAll(io, [{ backend: manifestCopyBackend(deps.placement), key, bytes: sealManifestCopy(manifest, deps.keyring, id) }], written);
+    return { manifest, backend: copy.backend, key, locator: copy.locator };
   } catch (error) {
     await discardWrite(deps, body.dataKey, written);
     throw error;
@@ -90,7 +104,7 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
  * Fetches, verifies and reassembles a protected instance: the exact received bytes, or
  * INTEGRITY_FAILURE (a manifest naming a master key the keyring lacks cannot be verified either).
  */
-export async function readProtected(deps: Pick<ProtectionDeps, 'stores' | 'keyring'>, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
+export async function readProtected(deps: ReadDeps, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
   try {
     return await readVerified(deps, manifestText, sopInstanceUid);
   } catch (error) {
@@ -106,7 +120,7 @@ export async function readProtected(deps: Pick<ProtectionDeps, 'stores' | 'keyri
   }
 }
 
-async function readVerified(deps: Pick<ProtectionDeps, 'stores' | 'keyring'>, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
+async function readVerified(deps: ReadDeps, manifestText: string, sopInstanceUid: string): Promise<Uint8Array> {
   let signed: Manifest;
   try {
     signed = JSON.parse(manifestText) as Manifest;
@@ -115,33 +129,34 @@ async function readVerified(deps: Pick<ProtectionDeps, 'stores' | 'keyring'>, ma
   }
   if (signed === null || typeof signed !== 'object' || !Array.isArray(signed.fragments)) throw new GatewayError('INTEGRITY_FAILURE', 'the recorded manifest is malformed');
   const manifest = verifyManifest(signed, deps.keyring, sopInstanceUid);
+  const io = shardIo(deps, deps.shardConcurrency);
   const fetched = new Map<string, Uint8Array>();
+  const faults: ShardFault[] = [];
   await Promise.all(
     manifest.fragments.map(async (f) => {
-      try {
-        fetched.set(fragmentKey(f), await storeFor(deps, f.backend).get(f.locator));
-      } catch (error) {
-        // A fragment that is gone is data lost or tampered with, not a client error.
-        if ((error as { code?: string }).code === 'NOT_FOUND') throw new GatewayError('INTEGRITY_FAILURE', `fragment ${fragmentKey(f)} is missing from backend ${f.backend}`, { cause: error });
-        throw error;
-      }
+      const read = await readFragment(io, f);
+      fetched.set(fragmentKey(f), read.bytes);
+      faults.push(...read.faults);
     }),
   );
-  return reassembleInstance(manifest, fetched, deps.keyring);
+  const bytes = reassembleInstance(manifest, fetched, deps.keyring);
+  if (faults.length > 0) reportDegraded(deps, manifest, faults);
+  return bytes;
 }
 
-/** Deletes every fragment of a protected instance and its manifest copy; failures are logged (orphans). */
-export async function removeProtected(deps: Pick<ProtectionDeps, 'stores' | 'logger'>, manifestText: string, copy: { backend: string; locator: string }): Promise<void> {
-  const manifest = JSON.parse(manifestText) as ManifestBody;
-  await Promise.all(
-    [...manifest.fragments, copy].map(async (f) => {
-      try {
-        await deps.stores.get(f.backend)?.delete(f.locator);
-      } catch (error) {
-        deps.logger.warn({ err: error, backend: f.backend, locator: f.locator }, 'orphaned fragment: deleting it failed');
-      }
-    }),
-  );
+function reportDegraded(deps: ReadDeps, manifest: ManifestBody, faults: ShardFault[]): void {
+  const shards = manifest.fragments.filter((f) => f.shards !== undefined).map((f) => `${f.redundancy!.k} of ${f.redundancy!.n}`);
+  const summary = `read from ${[...new Set(shards)].join(', ')} shards per fragment; ${faults.map((f) => `shard ${f.shard} of fragment ${f.role}:${f.index} on backend ${f.backend} ${f.problem}`).join('; ')}`;
+  try {
+    deps.onDegradedRead?.({ sopInstanceUid: manifest.sopInstanceUid, studyInstanceUid: manifest.studyInstanceUid, seriesInstanceUid: manifest.seriesInstanceUid, faults, summary });
+  } catch {
+    // Reporting must never fail a read that succeeded.
+  }
+}
+
+/** Shard I/O over the configured stores under a fresh per-instance bound. */
+function shardIo(deps: Pick<ProtectionDeps, 'stores'>, concurrency = DEFAULT_SHARD_CONCURRENCY): ShardIo {
+  return { store: (name) => storeFor(deps, name), limiter: new Limiter(concurrency) };
 }
 
 function storeFor(deps: Pick<ProtectionDeps, 'stores'>, name: string): FragmentStore {

@@ -11,6 +11,7 @@ import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { GatewayConfig } from '../config.js';
 import { isGatewayError } from '../errors.js';
 import { ResilientFragmentStore, type ProbeResult } from './resilience.js';
+import { targetOf } from '../config-placement.js';
 
 /** The health of one backend. */
 export interface BackendHealth extends ProbeResult {
@@ -55,8 +56,10 @@ export interface ReadinessOptions {
 }
 
 /** The backends a write needs under `config`'s placement: the instances backend and the region backends. */
-export function backendsNeededToWrite(config: Pick<GatewayConfig, 'placement'>): string[] {
-  return [...new Set([config.placement.instances, ...(config.placement.regions ?? [])])];
+export function backendsNeededToWrite(config: { placement: Pick<GatewayConfig['placement'], 'instances' | 'regions'> & Partial<Pick<GatewayConfig['placement'], 'groups'>> }): string[] {
+  // A redundancy group needs every one of its backends: a write stores all n shards.
+  const { instances, regions, groups = {} } = config.placement;
+  return [...new Set([instances, ...(regions ?? [])].flatMap((name) => targetOf({ groups }, name).backends))];
 }
 
 /** Probes the catalog and the backends, at most once per `cacheMs`. */

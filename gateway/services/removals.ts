@@ -12,7 +12,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { RemovalLedger, type PendingRemoval } from '../catalog/removal-ledger.js';
 import { destroyInstanceKeys, type RecordedDataKey } from '../keys/instance-keys.js';
 import type { Keyring } from '../keys/keyring.js';
-import type { ManifestBody } from '../protection/manifest.js';
+import { storedPieces, type ManifestBody } from '../protection/manifest.js';
 
 /** What removing stored bytes needs; without a catalog, what could not be removed is only logged. */
 export interface RemovalDeps {
@@ -64,7 +64,7 @@ export async function removeStoredInstance(deps: RemovalDeps, row: Stored & { ma
 
 /** Deletes every fragment of an instance and its manifest copy (or the whole instance); never throws. */
 export async function removeFragments(deps: RemovalDeps, manifest: string | null, copy: Stored): Promise<void> {
-  const fragments = manifest === null ? [] : (JSON.parse(manifest) as ManifestBody).fragments;
+  const fragments = manifest === null ? [] : (JSON.parse(manifest) as ManifestBody).fragments.flatMap(storedPieces);
   await deleteAll(deps, [...fragments, copy]);
 }
 

@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { LRUCache } from 'lru-cache';
 import type { Keyring } from '../keys/keyring.js';
-import { readProtected } from './protected-fragments.js';
+import { readProtected, type ReadDeps } from './protected-fragments.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { Catalog, InstanceRow, InstanceScope } from '../catalog/catalog.js';
 import { datasetView } from '../dicom/parse.js';
@@ -25,6 +25,10 @@ export interface RetrieveDeps {
   keyring: Keyring;
   /** Instances already reassembled and verified, by SOP Instance UID and SHA-256 (frames of one instance come in many requests). */
   verified?: VerifiedInstances;
+  /** Told of every read that succeeded only thanks to redundancy (some shards missing or corrupt). */
+  onDegradedRead?: ReadDeps['onDegradedRead'];
+  /** Shard reads in flight at once for one instance. */
+  shardConcurrency?: number;
 }
 
 /**

@@ -22,7 +22,7 @@ import { fragmentAad } from '../../gateway/keys/associated-data.js';
 import { decryptFragment } from '../../gateway/keys/envelope.js';
 import { openInstanceKey } from '../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../gateway/keys/keyring.js';
-import { MANIFEST_VERSION, verifyManifest, type Manifest, type ManifestBody } from '../../gateway/protection/manifest.js';
+import { MANIFEST_VERSION, storedPieces, verifyManifest, type Manifest, type ManifestBody } from '../../gateway/protection/manifest.js';
 import { openManifestCopy } from '../../gateway/protection/manifest-copy.js';
 import { fragmentKey, reassembleInstance } from '../../gateway/protection/reassemble.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
@@ -99,10 +99,10 @@ describe('crypto-shredding delete on IPFS', () => {
         const manifest = JSON.parse(row!.manifest!) as Manifest;
         assert.equal(row!.backend, 'ipfs-a');
         assert.match(manifest.dataKey?.shredKeyId ?? '', /^[0-9a-f]{32}$/, 'the manifest names a shred key');
-        assert.ok(manifest.fragments.every((f) => f.backend.startsWith('ipfs-') && /^baf/.test(f.locator)));
+        assert.ok(manifest.fragments.flatMap(storedPieces).every((f) => f.backend.startsWith('ipfs-') && /^baf/.test(f.locator)));
         const shredKey = vault.find(manifest.dataKey!.shredKeyId!);
         assert.ok(shredKey, 'the vault holds the shred key');
-        observed.push({ sop, bytes: instances[i], copyCid: row!.locator, fragments: new Map(manifest.fragments.map((f) => [fragmentKey(f), { cid: f.locator, role: f.role, index: f.index }])), shredKey });
+        observed.push({ sop, bytes: instances[i], copyCid: row!.locator, fragments: new Map(manifest.fragments.map((f) => [fragmentKey(f), { cid: storedPieces(f)[0].locator, role: f.role, index: f.index }])), shredKey });
         // The same read path the test runs after the delete opens the instance now.
         const fetched = new Map<string, Uint8Array>();
         for (const [key, f] of observed[i].fragments) fetched.set(key, (await cat(f.cid))!);

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { IpfsFragmentStore } from '../../adapters/ipfs/ipfs-store.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
-import type { Manifest } from '../../gateway/protection/manifest.js';
+import type { Manifest, WholeFragmentRecord } from '../../gateway/protection/manifest.js';
 import { runAegis } from '../support/aegis-cli.js';
 import { corpusFiles } from '../support/corpus.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
@@ -54,13 +54,16 @@ function remoteConfig(instances = 'local'): Record<string, unknown> {
   };
 }
 
+/** A manifest whose fragments are stored whole (no redundancy group in this placement). */
+type WholeManifest = Omit<Manifest, 'fragments'> & { fragments: WholeFragmentRecord[] };
+
 /** The signed manifest the catalog of `gw` holds for an instance. */
-async function manifestOf(gw: TestGateway, sop: string): Promise<{ manifest: Manifest; row: { storage_key: string; locator: string; backend: string } }> {
+async function manifestOf(gw: TestGateway, sop: string): Promise<{ manifest: WholeManifest; row: { storage_key: string; locator: string; backend: string } }> {
   const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
   try {
     const row = await catalog.findInstance(sop);
     assert.ok(row?.manifest, `instance ${sop} has a manifest`);
-    return { manifest: JSON.parse(row.manifest) as Manifest, row };
+    return { manifest: JSON.parse(row.manifest) as WholeManifest, row };
   } finally {
     await catalog.close();
   }
@@ -124,7 +127,7 @@ describe('the gateway with regions on S3 and IPFS', () => {
   });
 
   /** Instances with a region in the bucket, and that region's record. */
-  async function withS3Region(): Promise<Array<{ url: string; file: string; region: Manifest['fragments'][number] }>> {
+  async function withS3Region(): Promise<Array<{ url: string; file: string; region: WholeFragmentRecord }>> {
     const out = [];
     for (const [sop, { url, file }] of stored) {
       const region = (await manifestOf(gw, sop)).manifest.fragments.find((f) => f.backend === 's3-test' && f.length > 0);

@@ -9,6 +9,7 @@ import { Router, type Request, type Response } from 'express';
 import { frameMediaType } from '../../dicom/transfer-syntax.js';
 import { GatewayError } from '../../errors.js';
 import { VerifiedInstances, findReadable, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance, type RetrieveDeps, type SeenInstance } from '../../services/retrieve.js';
+import type { DegradedRead } from '../../services/protected-fragments.js';
 import { instanceUrl } from '../../services/resources.js';
 import { bulkDataInView, instanceBytesInView, instanceGiven, metadataInView, pixelsInView } from '../../deidentify/views.js';
 import type { InstanceRow } from '../../catalog/catalog.js';
@@ -30,7 +31,12 @@ export function retrieveRoutes(deps: AppDeps): Router {
   const router = Router();
   // Verified instances are kept a while: a viewer asks for the frames of one instance in many requests.
   const cacheBytes = deps.config.protection.verifiedCacheMiB * 1024 * 1024;
-  const retrieval: Retrieval = { ...deps, verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined };
+  const retrieval: Retrieval = {
+    ...deps,
+    verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined,
+    shardConcurrency: deps.config.placement.concurrency,
+    onDegradedRead: (read) => auditDegradedRead(deps, read),
+  };
   const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
   router.get('/studies/:study', on(instances));
@@ -46,6 +52,21 @@ export function retrieveRoutes(deps: AppDeps): Router {
   router.get('/studies/:study/series/:series/instances/:instance/rendered', on(rendered));
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', on(rendered));
   return router;
+}
+
+/**
+ * A read that succeeded from k of n shards while others were missing, corrupt or unreachable: an
+ * integrity event (the data is intact, its redundancy is not) naming the instance and the shards,
+ * for `aegis repair`. Never throws (the audit path must not end a request or a process).
+ */
+function auditDegradedRead(deps: AppDeps, read: DegradedRead): void {
+  try {
+    const resource = { study: read.studyInstanceUid, series: read.seriesInstanceUid, instance: read.sopInstanceUid };
+    deps.access.audit.record({ kind: 'integrity', actor: { name: 'aegis' }, action: 'read', resources: [resource], outcome: 'success', reason: `degraded read: ${read.summary}` });
+    deps.logger.warn({ sopInstanceUid: read.sopInstanceUid, faults: read.faults }, 'degraded read: some shards are missing or corrupt (run aegis scrub, then aegis repair)');
+  } catch (error) {
+    deps.logger.error({ err: error }, 'the degraded read could not be audited');
+  }
 }
 
 /** Instances of a study, series or instance: as stored, or derived in the subject's view. */

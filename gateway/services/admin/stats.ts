@@ -10,7 +10,7 @@
  */
 import type { Catalog } from '../../catalog/catalog.js';
 import { RemovalLedger, type RemovalTotals } from '../../catalog/removal-ledger.js';
-import type { Manifest } from '../../protection/manifest.js';
+import { storedPieces, type Manifest } from '../../protection/manifest.js';
 import { manifestCopyLength } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
 
@@ -111,10 +111,10 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     else add(stats.identity.opaque, reasonKey(manifest.identity?.reason));
 
     stats.bytes.received += manifest.length;
-    for (const f of manifest.fragments) {
-      const b = backend(f.backend);
+    for (const piece of manifest.fragments.flatMap(storedPieces)) {
+      const b = backend(piece.backend);
       b.fragments++;
-      b.fragmentBytes += f.length;
+      b.fragmentBytes += piece.length;
     }
     const home = backend(row.backend);
     home.manifestCopies++;

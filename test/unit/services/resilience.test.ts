@@ -259,8 +259,10 @@ describe('resilience: retries, deadline and circuit breaker of a backend', () =>
     await other.close();
   });
 
-  it('the backends a write needs are the instances backend and the region backends', () => {
+  it('the backends a write needs are the instances backend and the region backends, or every backend of their groups', () => {
     assert.deepEqual(backendsNeededToWrite({ placement: { instances: 'local' } }), ['local']);
     assert.deepEqual(backendsNeededToWrite({ placement: { instances: 'local', regions: ['s3', 'local', 'ipfs'] } }), ['local', 's3', 'ipfs']);
+    const groups = { spread: { scheme: 'erasure' as const, k: 2, backends: ['a', 'b', 'c', 'd'] } };
+    assert.deepEqual(backendsNeededToWrite({ placement: { instances: 'spread', regions: ['spread'], groups } }), ['a', 'b', 'c', 'd'], 'every backend of a redundancy group');
   });
 });

@@ -1,0 +1,238 @@
+/**
+ * `aegis scrub` and `aegis repair`, the use cases. Scrub reads every stored piece of every protected
+ * instance in the catalog (each fragment stored whole, each shard of a fragment kept with
+ * redundancy) and checks it against the length and SHA-256 of the signed manifest, and checks that
+ * the manifest copy is there; it reports per backend what is missing, corrupt or unreachable, and
+ * which instances can no longer be read. It reads at a bounded rate, so that it can run beside the
+ * gateway. Repair rebuilds each faulty shard from k intact ones (`protection/erasure.ts`: decode,
+ * check the fragment's SHA-256, encode again), checks that the rebuilt shard is the one recorded
+ * and writes it under its key; a new locator (a content-addressed store) goes into the manifest,
+ * which is signed again, recorded in the catalog (compare and set) and copied to its backend. A
+ * fragment stored whole has no redundancy: it is reported, not repaired.
+ */
+import type { FragmentStore } from '../../../adapters/fragment-store.js';
+import type { Catalog } from '../../catalog/catalog.js';
+import { GatewayError, isGatewayError } from '../../errors.js';
+import type { Keyring } from '../../keys/keyring.js';
+import { decodeShards, encodeShards } from '../../protection/erasure.js';
+import { verifyManifest, type FragmentRecord, type Manifest, type ManifestBody } from '../../protection/manifest.js';
+import { sha256Hex, type ShardProblem } from '../fragment-shards.js';
+import { Limiter } from '../limiter.js';
+import { rewriteManifest } from './scrub-manifest.js';
+
+/** A piece of stored bytes that failed its check. */
+export interface PieceFault {
+  sopInstanceUid: string;
+  /** `role:index` of the fragment, or `manifest-copy`. */
+  fragment: string;
+  /** Shard number; absent for a fragment stored whole and for the manifest copy. */
+  shard?: number;
+  backend: string;
+  problem: ShardProblem;
+  detail: string;
+}
+
+/** Per backend: pieces checked, their bytes, and what failed. */
+export interface BackendScrub {
+  pieces: number;
+  bytes: number;
+  missing: number;
+  corrupt: number;
+  unavailable: number;
+}
+
+/** What a scrub found. */
+export interface ScrubReport {
+  instances: number;
+  pieces: number;
+  /** Bytes read and checked. */
+  bytes: number;
+  backends: Record<string, BackendScrub>;
+  faults: PieceFault[];
+  /** Instances that cannot be read now (a fragment with fewer than k intact pieces), or whose manifest does not verify. */
+  unreadable: Array<{ sopInstanceUid: string; reason: string }>;
+}
+
+/** What repair did on top of the scrub it ran. */
+export interface RepairReport extends ScrubReport {
+  repaired: Array<{ sopInstanceUid: string; fragment: string; shard?: number; backend: string }>;
+  /** Faults left as they were, with why. */
+  unrepaired: Array<PieceFault & { reason: string }>;
+}
+
+/** What scrub and repair need. */
+export interface ScrubDeps {
+  catalog: Catalog;
+  stores: Map<string, FragmentStore>;
+  keyring: Keyring;
+}
+
+/** Progress after each instance. */
+export interface ScrubProgress {
+  instances: number;
+  bytes: number;
+}
+
+/** How to scrub. */
+export interface ScrubOptions {
+  /** Largest average read rate; none by default. */
+  bytesPerSecond?: number;
+  /** Pieces read at once. */
+  concurrency?: number;
+  onProgress?: (progress: ScrubProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** A piece as scrub read it: its bytes when it checked out. */
+interface CheckedPiece {
+  shard?: number;
+  backend: string;
+  intact?: Buffer;
+}
+
+/** Checks every stored piece of every protected instance. */
+export function scrub(deps: ScrubDeps, options: ScrubOptions = {}): Promise<ScrubReport> {
+  return walk(deps, options, undefined);
+}
+
+/** Scrubs, and rewrites every missing or corrupt shard it can rebuild. */
+export async function repair(deps: ScrubDeps, options: ScrubOptions = {}): Promise<RepairReport> {
+  const fixes: Pick<RepairReport, 'repaired' | 'unrepaired'> = { repaired: [], unrepaired: [] };
+  const report = await walk(deps, options, fixes);
+  return { ...report, ...fixes };
+}
+
+async function walk(deps: ScrubDeps, options: ScrubOptions, fixes: Pick<RepairReport, 'repaired' | 'unrepaired'> | undefined): Promise<ScrubReport> {
+  const report: ScrubReport = { instances: 0, pieces: 0, bytes: 0, backends: {}, faults: [], unreadable: [] };
+  for (const name of deps.stores.keys()) report.backends[name] = { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 };
+  const limiter = new Limiter(options.concurrency ?? 8);
+  const started = Date.now();
+  for await (const row of deps.catalog.manifests()) {
+    options.signal?.throwIfAborted();
+    let manifest: ManifestBody;
+    try {
+      manifest = verifyManifest(JSON.parse(row.manifest) as Manifest, deps.keyring, row.sopInstanceUid);
+    } catch (error) {
+      report.unreadable.push({ sopInstanceUid: row.sopInstanceUid, reason: `the manifest does not verify: ${(error as Error).message}` });
+      continue;
+    }
+    const faults: PieceFault[] = [];
+    const checked = await Promise.all(manifest.fragments.map((f) => checkFragment(deps, limiter, report, row.sopInstanceUid, f, faults)));
+    await checkCopy(deps, report, row, faults);
+    report.faults.push(...faults);
+    manifest.fragments.forEach((f, i) => {
+      const intact = checked[i].filter((p) => p.intact !== undefined).length;
+      if (intact < (f.shards === undefined ? 1 : f.redundancy.k)) report.unreadable.push({ sopInstanceUid: row.sopInstanceUid, reason: `fragment ${f.role}:${f.index} has ${intact} intact pieces, too few to read` });
+    });
+    if (fixes !== undefined && faults.length > 0) await repairInstance(deps, row, manifest, checked, faults, fixes);
+    report.instances++;
+    options.onProgress?.({ instances: report.instances, bytes: report.bytes });
+    if (options.bytesPerSecond !== undefined) await pace(started, report.bytes, options.bytesPerSecond, options.signal);
+  }
+  return report;
+}
+
+async function checkFragment(deps: ScrubDeps, limiter: Limiter, report: ScrubReport, sop: string, f: FragmentRecord, faults: PieceFault[]): Promise<CheckedPiece[]> {
+  const pieces = f.shards === undefined ? [{ shard: undefined, backend: f.backend, locator: f.locator, length: f.length, sha256: f.sha256 }] : f.shards.map((s) => ({ ...s, shard: s.index }));
+  return Promise.all(
+    pieces.map(async (piece): Promise<CheckedPiece> => {
+      const tally = (report.backends[piece.backend] ??= { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 });
+      tally.pieces++;
+      const fault = (problem: ShardProblem, detail: string): CheckedPiece => {
+        tally[problem]++;
+        faults.push({ sopInstanceUid: sop, fragment: `${f.role}:${f.index}`, ...(piece.shard === undefined ? {} : { shard: piece.shard }), backend: piece.backend, problem, detail });
+        return { shard: piece.shard, backend: piece.backend };
+      };
+      try {
+        const store = deps.stores.get(piece.backend);
+        if (store === undefined) return fault('unavailable', `backend ${piece.backend} is not configured`);
+        const bytes = await limiter.run(() => store.get(piece.locator));
+        tally.bytes += bytes.length;
+        report.bytes += bytes.length;
+        report.pieces++;
+        if (bytes.length !== piece.length || sha256Hex(bytes) !== piece.sha256) return fault('corrupt', `${bytes.length} bytes that are not the ${piece.length} recorded`);
+        return { shard: piece.shard, backend: piece.backend, intact: bytes };
+      } catch (error) {
+        if (isGatewayError(error, 'NOT_FOUND')) return fault('missing', 'not in the backend');
+        return fault('unavailable', (error as Error).message);
+      }
+    }),
+  );
+}
+
+async function checkCopy(deps: ScrubDeps, report: ScrubReport, row: { sopInstanceUid: string; backend: string; locator: string }, faults: PieceFault[]): Promise<void> {
+  const store = deps.stores.get(row.backend);
+  const fault = (problem: ShardProblem, detail: string) => {
+    const tally = (report.backends[row.backend] ??= { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 });
+    tally[problem]++;
+    faults.push({ sopInstanceUid: row.sopInstanceUid, fragment: 'manifest-copy', backend: row.backend, problem, detail });
+  };
+  try {
+    if (store === undefined) fault('unavailable', `backend ${row.backend} is not configured`);
+    else if (!(await store.has(row.locator))) fault('missing', 'not in the backend');
+  } catch (error) {
+    fault('unavailable', (error as Error).message);
+  }
+}
+
+/** Rebuilds the faulty shards of one instance from its intact ones and writes them; the manifest follows new locators. */
+async function repairInstance(
+  deps: ScrubDeps,
+  row: { sopInstanceUid: string; manifest: string; backend: string; key: string; locator: string },
+  manifest: ManifestBody,
+  checked: CheckedPiece[][],
+  faults: PieceFault[],
+  fixes: Pick<RepairReport, 'repaired' | 'unrepaired'>,
+): Promise<void> {
+  const fragments = structuredClone(manifest.fragments);
+  let changed = false;
+  for (const [i, f] of fragments.entries()) {
+    const mine = faults.filter((x) => x.fragment === `${f.role}:${f.index}`);
+    if (mine.length === 0) continue;
+    const unrepaired = (reason: string) => fixes.unrepaired.push(...mine.map((x) => ({ ...x, reason })));
+    if (f.shards === undefined) {
+      unrepaired('stored whole, without redundancy: nothing to rebuild it from');
+      continue;
+    }
+    const intact = checked[i].map((p) => p.intact);
+    try {
+      const bytes = await decodeShards(f.redundancy, intact, f.length);
+      if (sha256Hex(bytes) !== f.sha256) throw new GatewayError('INTEGRITY_FAILURE', 'the rebuilt fragment is not the one recorded');
+      const shards = await encodeShards(f.redundancy, bytes);
+      for (const fault of mine) {
+        const record = f.shards.find((s) => s.index === fault.shard)!;
+        if (fault.problem === 'unavailable') {
+          fixes.unrepaired.push({ ...fault, reason: 'the backend is unreachable: run repair again once it is back' });
+          continue;
+        }
+        if (sha256Hex(shards[record.index]) !== record.sha256) throw new GatewayError('INTEGRITY_FAILURE', `rebuilt shard ${record.index} is not the one recorded`);
+        const { locator } = await deps.stores.get(record.backend)!.put(record.key ?? record.locator, shards[record.index]);
+        if (locator !== record.locator) {
+          record.locator = locator;
+          changed = true;
+        }
+        fixes.repaired.push({ sopInstanceUid: row.sopInstanceUid, fragment: fault.fragment, shard: record.index, backend: record.backend });
+      }
+    } catch (error) {
+      unrepaired((error as Error).message);
+    }
+  }
+  const copyFault = faults.find((x) => x.fragment === 'manifest-copy');
+  if (copyFault?.problem === 'unavailable') fixes.unrepaired.push({ ...copyFault, reason: 'the backend is unreachable: run repair again once it is back' });
+  if (!changed && (copyFault === undefined || copyFault.problem === 'unavailable')) return;
+  try {
+    const done = await rewriteManifest(deps, row, changed ? { ...manifest, fragments } : undefined);
+    if (copyFault === undefined || copyFault.problem === 'unavailable') return;
+    if (done) fixes.repaired.push({ sopInstanceUid: row.sopInstanceUid, fragment: copyFault.fragment, backend: copyFault.backend });
+    else fixes.unrepaired.push({ ...copyFault, reason: 'the catalog row changed meanwhile: run repair again' });
+  } catch (error) {
+    if (copyFault !== undefined) fixes.unrepaired.push({ ...copyFault, reason: (error as Error).message });
+    else throw error;
+  }
+}
+
+/** Waits until `bytes` read since `started` are within `bytesPerSecond`. */
+async function pace(started: number, bytes: number, bytesPerSecond: number, signal?: AbortSignal): Promise<void> {
+  const ahead = (bytes / bytesPerSecond) * 1000 - (Date.now() - started);
+  if (ahead > 0) await new Promise((resolve) => setTimeout(resolve, ahead)).then(() => signal?.throwIfAborted());
+}
