@@ -17,7 +17,8 @@ import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type FragmentStoreErrorCode } from '../../adapters/fragment-store.js';
+import type { ByteRange, FragmentRef, FragmentStore, FragmentStoreCapabilities } from '../../adapters/fragment-store.js';
+import { collect, expectCode } from '../support/fragment-stores.js';
 
 /** What an adapter's test file passes to {@link runFragmentStoreSuite}. */
 export interface FragmentStoreSuiteOptions {
@@ -541,25 +542,10 @@ async function missingLocator(store: FragmentStore): Promise<string> {
   return ref.locator;
 }
 
-/** Asserts that `promise` rejects with a {@link FragmentStoreError} of exactly `code`. */
-async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode, message?: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof FragmentStoreError, `${message ?? ''} expected a FragmentStoreError, got ${String(error)}`);
-    assert.equal(error.code, code, message);
-    return true;
-  });
-}
-
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
-}
-
-async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
 }
 
 function describeKey(key: string): string {
