@@ -9,6 +9,14 @@ import { checkFragmentKey, checkRange, DEFAULT_TIMEOUT_MS, FragmentStoreError, w
 /** Turns a foreign error of a call into the adapter's {@link FragmentStoreError}; `context` names the store and the call. */
 export type StoreErrorTranslator = (error: unknown, context: string) => FragmentStoreError;
 
+/** What the options of every adapter begin with, as in the `backends` configuration. */
+export interface StoreOptions {
+  /** The backend's name from the configuration. */
+  name: string;
+  /** Longest a call may take; default 30 s. */
+  timeoutMs?: number;
+}
+
 /** Options of a {@link StoreCalls}. */
 export interface StoreCallsOptions {
   /** The backend's name, named in timeout and error messages. */

@@ -9,7 +9,7 @@ import type { FragmentStore } from '../../adapters/fragment-store.js';
 import { openFragmentStore } from '../../adapters/registry.js';
 import { withGatewayErrors } from '../services/backends.js';
 import { Catalog } from '../catalog/catalog.js';
-import { ConfigError, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
+import { ConfigError, dicomwebAuthorization, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
@@ -30,7 +30,7 @@ export interface RunningServer {
 
 /**
  * Opens the stores named in the configuration through the adapter registry, each with its errors
- * translated into the gateway's. S3 credentials are read here, from `env` or the backend's
+ * translated into the gateway's. S3 and DICOMweb credentials are read here, from `env` or the backend's
  * credentials file (already checked when the configuration was loaded).
  */
 export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env): Map<string, FragmentStore> {
@@ -49,6 +49,11 @@ function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentSt
       if ('problem' in found) throw new ConfigError([`backends ${backend.name}: ${found.problem}`]);
       const { endpoint, region, bucket, prefix, forcePathStyle } = backend;
       return openFragmentStore('s3', { ...common, endpoint, region, bucket, prefix, forcePathStyle, credentials: found.credentials });
+    }
+    case 'dicomweb': {
+      const found = dicomwebAuthorization(backend, env);
+      if ('problem' in found) throw new ConfigError([`backends ${backend.name}: ${found.problem}`]);
+      return openFragmentStore('dicomweb', { ...common, url: backend.url, orthancUrl: backend.orthancUrl, uidSalt: backend.uidSalt ?? backend.name, authorization: found.authorization });
     }
   }
 }
