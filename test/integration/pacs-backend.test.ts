@@ -1,0 +1,157 @@
+/**
+ * The gateway with a PACS as a backend: the background region (region 0) of every instance goes to
+ * a real Orthanc through the `dicomweb` adapter, everything else to a folder. The python3-pydicom
+ * corpus goes in through STOW-RS and reads back byte-identical; a client talking to Orthanc
+ * directly finds the instances indexed under UIDs of their own; a fragment deleted or replaced
+ * inside Orthanc behind the gateway's back makes its instance answer 502, with no byte of it sent,
+ * and an integrity event in the audit trail.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import dcmjs from 'dcmjs';
+import { Catalog } from '../../gateway/catalog/catalog.js';
+import type { Manifest } from '../../gateway/protection/manifest.js';
+import { corpusFiles } from '../support/corpus.js';
+import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
+import { startTestGateway, type TestGateway } from '../support/in-process.js';
+import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
+import { readTrail } from '../support/trail.js';
+
+const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+
+let orthanc: RunningOrthanc;
+let gw: TestGateway;
+/** SOP Instance UID -> the bytes stored, their WADO-RS URL and the corpus file. */
+const stored = new Map<string, { bytes: Buffer; url: string; file: string }>();
+
+before(async () => {
+  orthanc = await startOrthanc();
+  gw = await startTestGateway({
+    backends: [
+      { name: 'local', kind: 'fs' },
+      { name: 'pacs', kind: 'dicomweb', url: orthanc.dicomWebUrl, orthancUrl: orthanc.url, auth: 'none', timeoutSeconds: 10 },
+    ],
+    placement: { instances: 'local', regions: ['pacs', 'local'] },
+    protection: { verifiedCacheMiB: 0 },
+  });
+});
+after(async () => {
+  await gw?.stop();
+  await orthanc?.stop();
+});
+
+/** The signed manifest the catalog holds for an instance. */
+async function manifestOf(sop: string): Promise<Manifest> {
+  const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+  try {
+    const row = await catalog.findInstance(sop);
+    assert.ok(row?.manifest, `instance ${sop} has a manifest`);
+    return JSON.parse(row.manifest) as Manifest;
+  } finally {
+    await catalog.close();
+  }
+}
+
+/** Orthanc's REST answer as JSON. */
+async function rest(path: string, init?: RequestInit): Promise<any> {
+  const response = await fetch(`${orthanc.url}${path}`, init);
+  assert.equal(response.status, 200, `${path}: ${response.status}`);
+  return response.json();
+}
+
+/** The Orthanc id of the instance a locator names. */
+async function orthancId(locator: string): Promise<string> {
+  const found = (await rest('/tools/lookup', { method: 'POST', body: locator.split('/')[2] })) as Array<{ ID: string; Type: string }>;
+  const instance = found.find((f) => f.Type === 'Instance');
+  assert.ok(instance, `Orthanc has the instance of ${locator}`);
+  return instance.ID;
+}
+
+/** Instances whose region 0 is on the PACS, with that fragment's record. */
+async function onPacs(): Promise<Array<{ sop: string; url: string; file: string; fragment: Manifest['fragments'][number] }>> {
+  const out = [];
+  for (const [sop, { url, file }] of stored) {
+    const fragment = (await manifestOf(sop)).fragments.find((f) => f.backend === 'pacs');
+    if (fragment) out.push({ sop, url, file, fragment });
+  }
+  return out;
+}
+
+/** Asserts a 502 with no byte of the instance, and that the trail holds an integrity event for it. */
+async function expectIntegrityFailure(url: string, sop: string, what: string): Promise<void> {
+  const res = await get(url, STORED);
+  assert.equal(res.status, 502, what);
+  assert.match(res.headers.get('content-type') ?? '', /json/);
+  assert.equal(res.body.includes(Buffer.from('DICM')), false, 'no part of the instance was sent');
+  let events: Awaited<ReturnType<typeof readTrail>>['events'] = [];
+  for (let attempt = 0; attempt < 50; attempt++) {
+    events = (await readTrail(gw.dataDir)).events.filter((e) => e.kind === 'integrity' && JSON.stringify(e).includes(sop));
+    if (events.length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.ok(events.length > 0, `an integrity event names ${sop}`);
+  assert.equal((events.at(-1) as { http?: { status?: number } }).http?.status, 502);
+}
+
+describe('the gateway with the background region on a PACS (Orthanc)', () => {
+  it('stores the pydicom corpus through STOW-RS and reads every instance back byte-identical', async () => {
+    for (const file of corpusFiles()) {
+      const bytes = readFileSync(file);
+      const res = await stow(gw.dicomWebUrl, [bytes]);
+      assert.ok(res.status === 200 || res.status === 409, `${file}: STOW answered ${res.status}`);
+      if (res.status !== 200) continue;
+      const item = res.json!['00081199'].Value[0];
+      stored.set(item['00081155'].Value[0], { bytes, url: item['00081190'].Value[0], file });
+    }
+    assert.ok(stored.size >= 50, `only ${stored.size} corpus files were stored`);
+    for (const [sop, { bytes, url, file }] of stored) {
+      const parts = await retrieveAsStored(url);
+      assert.equal(parts.length, 1, file);
+      assert.ok(parts[0].bytes.equals(bytes), `${file} (${sop}) reads back byte-identical`);
+    }
+  });
+
+  it('Orthanc indexes one instance per fragment on the PACS, under UIDs that are none of the originals', async () => {
+    const fragments = await onPacs();
+    assert.ok(fragments.length >= 20, `only ${fragments.length} instances have a fragment on the PACS`);
+    const statistics = await rest('/statistics');
+    assert.equal(statistics.CountInstances, fragments.length);
+    const originals = new Set<string>();
+    for (const { sop } of fragments) {
+      const manifest = await manifestOf(sop);
+      for (const uid of [manifest.sopInstanceUid, manifest.studyInstanceUid, manifest.seriesInstanceUid]) originals.add(uid);
+    }
+    for (const { fragment } of fragments) {
+      assert.equal(fragment.role, 'region');
+      assert.equal(fragment.index, 0);
+      assert.match(fragment.locator, /^2\.25\.\d+\/2\.25\.\d+\/2\.25\.\d+$/);
+      for (const uid of fragment.locator.split('/')) assert.equal(originals.has(uid), false, `${uid} is an original UID`);
+      const tags = await rest(`/instances/${await orthancId(fragment.locator)}/tags?short`);
+      for (const uid of originals) assert.equal(JSON.stringify(tags).includes(uid), false, 'no original UID in what Orthanc shows');
+    }
+  });
+
+  it('a fragment deleted inside Orthanc makes its instance answer 502, audited', async () => {
+    const { sop, url, fragment } = (await onPacs())[0];
+    assert.equal((await fetch(`${orthanc.url}/instances/${await orthancId(fragment.locator)}`, { method: 'DELETE' })).status, 200);
+    await expectIntegrityFailure(url, sop, 'a fragment deleted in the PACS');
+  });
+
+  it('a fragment replaced inside Orthanc (same UIDs, one byte of the fragment changed) makes its instance answer 502, audited', async () => {
+    const { sop, url, fragment } = (await onPacs()).find((f) => f.fragment.length > 0 && f.sop !== [...stored.keys()][0])!;
+    const id = await orthancId(fragment.locator);
+    const file = Buffer.from(await (await fetch(`${orthanc.url}/instances/${id}/file`)).arrayBuffer());
+    const dicom = dcmjs.data.DicomMessage.readFile(file.buffer.slice(file.byteOffset, file.byteOffset + file.length) as ArrayBuffer);
+    const carried = new Uint8Array(dicom.dict['00091000'].Value[0] as ArrayBuffer);
+    carried[carried.length >> 1] ^= 0x01;
+    dicom.dict['00091000'] = { vr: 'OB', Value: [carried.buffer] };
+    assert.equal((await fetch(`${orthanc.url}/instances/${id}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await stow(orthanc.dicomWebUrl, [new Uint8Array(dicom.write())])).status, 200);
+    await expectIntegrityFailure(url, sop, 'a fragment changed in the PACS');
+    // The other instances still read back byte-identical.
+    const other = [...stored.entries()].find(([s]) => s !== sop && s !== [...stored.keys()][0])!;
+    assert.ok((await retrieveAsStored(other[1].url))[0].bytes.equals(other[1].bytes));
+  });
+});
