@@ -17,6 +17,8 @@ export const RAW_DATA_STORAGE = '1.2.840.10008.5.1.4.1.1.66';
 export const PRIVATE_CREATOR = 'AEGIS FRAGMENT';
 /** Explicit VR Little Endian, the transfer syntax of the plain container. */
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+/** Implicit VR Little Endian: a presentation in it is written again in explicit VR. */
+const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 /** Implementation Class UID of the files this adapter writes (a 2.25 UUID-derived UID). */
 const IMPLEMENTATION_CLASS_UID = '2.25.313423623260988270361825447908544672594';
 const PRIVATE_GROUP = '0009';
@@ -79,8 +81,16 @@ export function presentationWithFragment(presentation: Uint8Array, fragment: Uin
   const uids = uidsOf(file.dict);
   if (uids === undefined) throw new TypeError('the presentation instance lacks valid Study, Series or SOP Instance UIDs');
   const sopClass = String(file.dict['00080016']?.Value?.[0] ?? '');
-  const transferSyntax = String(file.meta['00020010']?.Value?.[0] ?? EXPLICIT_VR_LITTLE_ENDIAN);
-  return { bytes: writePart10(withFragmentBlock(file.dict, fragment), { sopClass, sopInstance: uids.instance, transferSyntax }), uids };
+  const transferSyntax = String(file.meta['00020010']?.Value?.[0] ?? '');
+  // Implicit VR would leave the private elements' VRs to a dictionary nobody has: written explicit.
+  if (transferSyntax !== EXPLICIT_VR_LITTLE_ENDIAN && transferSyntax !== IMPLICIT_VR_LITTLE_ENDIAN) throw new TypeError(`a presentation in transfer syntax ${transferSyntax} is not supported (native little endian only)`);
+  const pixelData = file.dict['7FE00010'];
+  // dcmjs reads implicit VR Pixel Data as 'ox' (OB or OW): its VR follows from Bits Allocated.
+  if (pixelData?.vr === 'ox') file.dict['7FE00010'] = { ...pixelData, vr: Number(file.dict['00280100']?.Value?.[0]) > 8 ? 'OW' : 'OB' };
+  const bytes = writePart10(withFragmentBlock(file.dict, fragment), { sopClass, sopInstance: uids.instance, transferSyntax: EXPLICIT_VR_LITTLE_ENDIAN });
+  const carried = fragmentOf(bytes, uids);
+  if (carried === undefined || !carried.equals(fragment)) throw new TypeError('the presentation instance does not carry the fragment back intact');
+  return { bytes, uids };
 }
 
 /**

@@ -188,6 +188,15 @@ export interface AuditHeadTable {
   signature: string;
 }
 
+/** Which instance of a PACS backend (its own UIDs) holds a fragment of which stored instance. */
+export interface PacsInstancesTable {
+  backend: string;
+  instance_uid: string;
+  series_uid: string;
+  study_uid: string;
+  sop_instance_uid: string;
+}
+
 /** The catalog database as Kysely sees it. */
 export interface CatalogDatabase {
   studies: StudiesTable;
@@ -202,4 +211,5 @@ export interface CatalogDatabase {
   break_glass_grants: BreakGlassGrantsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  pacs_instances: PacsInstancesTable;
 }

@@ -11,12 +11,14 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { PacsInstance } from '../catalog/catalog.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { signManifest, verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
 import { sealManifestCopy } from '../protection/manifest-copy.js';
 import { fragmentBackend, fragmentStoreKey, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
+import { pacsPresentation } from '../protection/presentation.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
 
@@ -48,22 +50,30 @@ export interface WrittenInstance {
   backend: string;
   key: string;
   locator: string;
+  /** The instances PACS (dicomweb) backends filed fragments in: locator `<study>/<series>/<instance>`. */
+  pacs?: PacsInstance[];
 }
 
 /** Protects and stores an instance; on any failure removes what it wrote and rethrows. */
 export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, parsed: ParsedInstance, sha256: string): Promise<WrittenInstance> {
   const { mode } = deps.protection;
   if (mode === 'none') throw new GatewayError('INTERNAL', 'writeProtected with protection mode none');
-  const { body, fragments } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring });
+  // A PACS holding the background region shows a presentation of the instance (protection/presentation.ts).
+  const pacs = (fragment: { role: string; index: number }) => fragment.role === 'region' && fragment.index === 0 && storeFor(deps, fragmentBackend(deps.placement, fragment)).kind === 'dicomweb';
+  const background = pacs({ role: 'region', index: 0 });
+  const { body, fragments, background: view } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring, background });
+  const presentation = background ? pacsPresentation(bytes, parsed, view) : undefined;
   const id = newStorageId();
   const written: Array<{ store: FragmentStore; locator: string }> = [];
+  const pacsInstances: PacsInstance[] = [];
   try {
     const records = await Promise.all(
       fragments.map(async (fragment, n): Promise<FragmentRecord> => {
         const store = storeFor(deps, fragmentBackend(deps.placement, fragment));
         const key = fragmentStoreKey(id, n);
-        const { locator } = await store.put(key, fragment.bytes);
+        const { locator } = await store.put(key, fragment.bytes, pacs(fragment) ? { presentation } : undefined);
         written.push({ store, locator });
+        if (store.kind === 'dicomweb') pacsInstances.push({ backend: store.name, ...pacsUids(locator) });
         return { role: fragment.role, index: fragment.index, backend: store.name, key, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
       }),
     );
@@ -72,7 +82,7 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     const key = manifestCopyKey(id);
     const { locator } = await home.put(key, sealManifestCopy(manifest, deps.keyring, id));
     written.push({ store: home, locator });
-    return { manifest, backend: home.name, key, locator };
+    return { manifest, backend: home.name, key, locator, pacs: pacsInstances };
   } catch (error) {
     await Promise.all(written.map(({ store, locator }) => store.delete(locator).catch(() => undefined)));
     throw error;
@@ -135,6 +145,12 @@ export async function removeProtected(deps: Pick<ProtectionDeps, 'stores' | 'log
       }
     }),
   );
+}
+
+/** The UIDs of a dicomweb backend's locator, `<study>/<series>/<instance>`. */
+function pacsUids(locator: string): Omit<PacsInstance, 'backend'> {
+  const [study, series, instance] = locator.split('/');
+  return { study, series, instance };
 }
 
 function storeFor(deps: Pick<ProtectionDeps, 'stores'>, name: string): FragmentStore {

@@ -2,7 +2,8 @@
  * The gateway with a PACS as a backend: the background region (region 0) of every instance goes to
  * a real Orthanc through the `dicomweb` adapter, everything else to a folder. The python3-pydicom
  * corpus goes in through STOW-RS and reads back byte-identical; a client talking to Orthanc
- * directly finds the instances indexed under UIDs of their own; a fragment deleted or replaced
+ * directly finds the instances indexed under UIDs of their own, with no patient identity and no
+ * pixel but the background's (the presentation); a fragment deleted or replaced
  * inside Orthanc behind the gateway's back makes its instance answer 502, with no byte of it sent,
  * and an integrity event in the audit trail.
  */
@@ -12,7 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import dcmjs from 'dcmjs';
 import { Catalog } from '../../gateway/catalog/catalog.js';
+import { parseInstance } from '../../gateway/dicom/parse.js';
+import { pixelGeometry } from '../../gateway/dicom/pixel-geometry.js';
+import { segmentPixels } from '../../gateway/protection/segmentation/segmentation.js';
 import type { Manifest } from '../../gateway/protection/manifest.js';
+import { RAW_DATA_STORAGE } from '../../adapters/dicomweb/fragment-instance.js';
 import { corpusFiles } from '../support/corpus.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
@@ -123,6 +128,12 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
       const manifest = await manifestOf(sop);
       for (const uid of [manifest.sopInstanceUid, manifest.studyInstanceUid, manifest.seriesInstanceUid]) originals.add(uid);
     }
+    const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    try {
+      for (const { sop, fragment } of fragments) assert.equal(await catalog.findPacsInstance('pacs', fragment.locator.split('/')[2]), sop, 'the catalog maps the PACS UIDs to the instance');
+    } finally {
+      await catalog.close();
+    }
     for (const { fragment } of fragments) {
       assert.equal(fragment.role, 'region');
       assert.equal(fragment.index, 0);
@@ -131,6 +142,74 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
       const tags = await rest(`/instances/${await orthancId(fragment.locator)}/tags?short`);
       for (const uid of originals) assert.equal(JSON.stringify(tags).includes(uid), false, 'no original UID in what Orthanc shows');
     }
+  });
+
+  it('what Orthanc shows of a segmented instance: its SOP class, no identity, and the original pixels on the background only', async () => {
+    let checked = 0;
+    let watermarked = 0;
+    let plain = 0;
+    for (const { sop, fragment } of await onPacs()) {
+      const manifest = await manifestOf(sop);
+      if (manifest.pixels.kind !== 'segmented') continue;
+      const original = parseInstance(stored.get(sop)!.bytes);
+      const layout = original.pixelData;
+      assert.ok(layout && !layout.encapsulated);
+      const geometry = pixelGeometry(original.metadata, layout);
+      const id = await orthancId(fragment.locator);
+      const tags = await rest(`/instances/${id}/tags?short`);
+      if (tags['0008,0016'] === RAW_DATA_STORAGE) {
+        // No presentation (big endian, or refused by the de-identifier): the plain container shows nothing.
+        assert.equal(tags['7fe0,0010'], undefined);
+        assert.equal(tags['0010,0010'], '');
+        plain++;
+        continue;
+      }
+      assert.equal(tags['0008,0016'], manifest.sopClassUid, 'shown as what it is');
+      for (const [tag, key] of [
+        ['00100010', '0010,0010'],
+        ['00100020', '0010,0020'],
+        ['00100030', '0010,0030'],
+      ]) {
+        const value = JSON.stringify(original.metadata[tag]?.Value?.[0] ?? '');
+        if (value.length > 4) assert.equal(JSON.stringify(tags).includes(value.slice(1, -1)), false, `${key} ${value} is not in what Orthanc shows`);
+      }
+      assert.equal(tags['0012,0062'], 'YES', 'Patient Identity Removed');
+      // Pixels: per label of the original's segmentation, zero off the background, the original (but for the watermark) on it.
+      if (geometry.samplesPerPixel !== 1 || (geometry.bitsAllocated !== 8 && geometry.bitsAllocated !== 16)) continue;
+      const shown = Buffer.from(await (await fetch(`${orthanc.url}/instances/${id}/file`)).arrayBuffer());
+      const shownLayout = parseInstance(shown).pixelData;
+      assert.ok(shownLayout && !shownLayout.encapsulated);
+      const width = geometry.bitsAllocated / 8;
+      const pixels = geometry.rows * geometry.columns * geometry.frames;
+      const originalPixels = stored.get(sop)!.bytes.subarray(layout.offset, layout.offset + pixels * width);
+      const shownPixels = shown.subarray(shownLayout.offset, shownLayout.offset + pixels * width);
+      const { labels } = segmentPixels(originalPixels, geometry, { regions: 2 });
+      let background = 0;
+      let changed = 0;
+      let hidden = 0;
+      for (let p = 0; p < pixels; p++) {
+        const a = originalPixels.subarray(p * width, (p + 1) * width);
+        const b = shownPixels.subarray(p * width, (p + 1) * width);
+        if (labels[p] !== 0) {
+          assert.ok(
+            b.every((x) => x === 0),
+            `${sop}: pixel ${p} of region ${labels[p]} is shown`,
+          );
+          if (!a.every((x) => x === 0)) hidden++;
+        } else {
+          background++;
+          if (!a.equals(b)) changed++;
+        }
+      }
+      assert.ok(background > 0 && hidden > 0, `${sop}: ${background} background pixels shown, ${hidden} others hidden`);
+      // The watermark (256 payload bits) changes a bounded number of pixels, background first (where
+      // the background has samples of the peak value it uses; otherwise in the hidden regions).
+      assert.ok(changed <= Math.max(2048, background * 0.05) && changed < background, `${sop}: ${changed} of ${background} background pixels differ`);
+      if (manifest.pixels.watermark?.applied) watermarked += changed;
+      checked++;
+    }
+    assert.ok(checked >= 5, `only ${checked} segmented instances were checked pixel by pixel (${plain} in plain containers)`);
+    assert.ok(watermarked > 0, 'the watermark shows in the background pixels Orthanc shows');
   });
 
   it('a fragment deleted inside Orthanc makes its instance answer 502, audited', async () => {
@@ -153,5 +232,21 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
     // The other instances still read back byte-identical.
     const other = [...stored.entries()].find(([s]) => s !== sop && s !== [...stored.keys()][0])!;
     assert.ok((await retrieveAsStored(other[1].url))[0].bytes.equals(other[1].bytes));
+  });
+
+  it('DELETE through the gateway deletes the instance inside Orthanc and its mapping', async () => {
+    const { sop, fragment } = (await onPacs()).at(-1)!;
+    await orthancId(fragment.locator);
+    const { url } = stored.get(sop)!;
+    const response = await fetch(url, { method: 'DELETE' });
+    assert.ok(response.status === 200 || response.status === 204, `DELETE answered ${response.status}`);
+    assert.deepEqual(await rest('/tools/lookup', { method: 'POST', body: fragment.locator.split('/')[2] }), []);
+    const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    try {
+      assert.equal(await catalog.findPacsInstance('pacs', fragment.locator.split('/')[2]), undefined);
+    } finally {
+      await catalog.close();
+    }
+    stored.delete(sop);
   });
 });
