@@ -160,4 +160,22 @@ describe('DicomwebFragmentStore (dicomweb-specific)', () => {
     await expectCode(store.check(), 'BACKEND_UNAVAILABLE');
     await store.close();
   });
+
+  it('a server that wants credentials gets the configured Authorization header; without it, BACKEND_UNAVAILABLE (401)', async () => {
+    const guarded = await startOrthanc({ config: { AuthenticationEnabled: true, RegisteredUsers: { aegis: 'pacs-password' } } });
+    try {
+      const open = (authorization?: string) => new DicomwebFragmentStore({ name: 'guarded', url: guarded.dicomWebUrl, orthancUrl: guarded.url, uidSalt: 'guarded', authorization });
+      const store = open(`Basic ${Buffer.from('aegis:pacs-password').toString('base64')}`);
+      const fragment = randomBytes(64);
+      const ref = await store.put('k', fragment);
+      assert.deepEqual(await store.get(ref.locator), fragment);
+      await store.check();
+      const error = await expectCode(open().get(ref.locator), 'BACKEND_UNAVAILABLE');
+      assert.match(error.message, /answered 401/);
+      await expectCode(open(`Basic ${Buffer.from('aegis:wrong').toString('base64')}`).put('k2', fragment), 'BACKEND_UNAVAILABLE');
+      assert.equal(await store.delete(ref.locator), true);
+    } finally {
+      await guarded.stop();
+    }
+  });
 });
