@@ -65,7 +65,6 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
   const presentation = background ? pacsPresentation(bytes, parsed, view) : undefined;
   const id = newStorageId();
   const written: Array<{ store: FragmentStore; locator: string }> = [];
-  const pacsInstances: PacsInstance[] = [];
   try {
     const records = await Promise.all(
       fragments.map(async (fragment, n): Promise<FragmentRecord> => {
@@ -73,7 +72,6 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
         const key = fragmentStoreKey(id, n);
         const { locator } = await store.put(key, fragment.bytes, pacs(fragment) ? { presentation } : undefined);
         written.push({ store, locator });
-        if (store.kind === 'dicomweb') pacsInstances.push({ backend: store.name, ...pacsUids(locator) });
         return { role: fragment.role, index: fragment.index, backend: store.name, key, locator, length: fragment.bytes.length, sha256: createHash('sha256').update(fragment.bytes).digest('hex') };
       }),
     );
@@ -82,7 +80,7 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     const key = manifestCopyKey(id);
     const { locator } = await home.put(key, sealManifestCopy(manifest, deps.keyring, id));
     written.push({ store: home, locator });
-    return { manifest, backend: home.name, key, locator, pacs: pacsInstances };
+    return { manifest, backend: home.name, key, locator, pacs: pacsInstancesOf(manifest, deps.stores) };
   } catch (error) {
     await Promise.all(written.map(({ store, locator }) => store.delete(locator).catch(() => undefined)));
     throw error;
@@ -147,10 +145,14 @@ export async function removeProtected(deps: Pick<ProtectionDeps, 'stores' | 'log
   );
 }
 
-/** The UIDs of a dicomweb backend's locator, `<study>/<series>/<instance>`. */
-function pacsUids(locator: string): Omit<PacsInstance, 'backend'> {
-  const [study, series, instance] = locator.split('/');
-  return { study, series, instance };
+/** The instances PACS (dicomweb) backends filed the fragments of `manifest` in: their locators are `<study>/<series>/<instance>`. */
+export function pacsInstancesOf(manifest: Pick<ManifestBody, 'fragments'>, stores: Map<string, FragmentStore>): PacsInstance[] {
+  return manifest.fragments
+    .filter((f) => stores.get(f.backend)?.kind === 'dicomweb')
+    .map((f) => {
+      const [study, series, instance] = f.locator.split('/');
+      return { backend: f.backend, study, series, instance };
+    });
 }
 
 function storeFor(deps: Pick<ProtectionDeps, 'stores'>, name: string): FragmentStore {

@@ -8,7 +8,7 @@
  * and an integrity event in the audit trail.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import dcmjs from 'dcmjs';
@@ -18,6 +18,7 @@ import { pixelGeometry } from '../../gateway/dicom/pixel-geometry.js';
 import { segmentPixels } from '../../gateway/protection/segmentation/segmentation.js';
 import type { Manifest } from '../../gateway/protection/manifest.js';
 import { RAW_DATA_STORAGE } from '../../adapters/dicomweb/fragment-instance.js';
+import { runAegis } from '../support/aegis-cli.js';
 import { corpusFiles } from '../support/corpus.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
@@ -28,19 +29,21 @@ const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 
 let orthanc: RunningOrthanc;
 let gw: TestGateway;
+let gatewayConfig: Record<string, unknown>;
 /** SOP Instance UID -> the bytes stored, their WADO-RS URL and the corpus file. */
 const stored = new Map<string, { bytes: Buffer; url: string; file: string }>();
 
 before(async () => {
   orthanc = await startOrthanc();
-  gw = await startTestGateway({
+  gatewayConfig = {
     backends: [
       { name: 'local', kind: 'fs' },
       { name: 'pacs', kind: 'dicomweb', url: orthanc.dicomWebUrl, orthancUrl: orthanc.url, auth: 'none', timeoutSeconds: 10 },
     ],
     placement: { instances: 'local', regions: ['pacs', 'local'] },
     protection: { verifiedCacheMiB: 0 },
-  });
+  };
+  gw = await startTestGateway(gatewayConfig);
 });
 after(async () => {
   await gw?.stop();
@@ -248,5 +251,27 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
       await catalog.close();
     }
     stored.delete(sop);
+  });
+
+  it('aegis reindex restores an instance row and its PACS mapping from the manifest copy', async () => {
+    const { sop, fragment } = (await onPacs()).at(-1)!;
+    const instanceUid = fragment.locator.split('/')[2];
+    const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    try {
+      await catalog.db.deleteFrom('instances').where('sop_instance_uid', '=', sop).execute();
+      assert.equal(await catalog.findPacsInstance('pacs', instanceUid), undefined, 'the mapping went with the row');
+    } finally {
+      await catalog.close();
+    }
+    const configFile = join(gw.dataDir, 'reindex-config.json');
+    writeFileSync(configFile, JSON.stringify({ ...gatewayConfig, dataDir: gw.dataDir }));
+    const run = await runAegis(['reindex'], { env: { AEGIS_CONFIG: configFile }, unset: ['AEGIS_MASTER_KEY', 'AEGIS_MASTER_KEY_ID', 'AEGIS_DATA_DIR'] });
+    assert.equal(run.status, 0, run.stderr);
+    const again = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    try {
+      assert.equal(await again.findPacsInstance('pacs', instanceUid), sop);
+    } finally {
+      await again.close();
+    }
   });
 });
