@@ -40,6 +40,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `put`. */
+export interface PutOptions extends CallOptions {
+  /**
+   * A DICOM Part 10 instance the caller built for a store that keeps DICOM (`dicomweb`): the store
+   * puts the fragment into it and stores that instance, so the store shows it as it is. Stores that
+   * keep opaque bytes ignore it.
+   */
+  presentation?: Uint8Array;
+}
+
 /** Options of `get` and `stream`. */
 export interface ReadOptions extends CallOptions {
   /** Only these bytes; beyond the end is cut off, like HTTP. */
@@ -107,7 +117,7 @@ export interface FragmentStore {
    * returned locator. With `overwrite`, a fragment already under `key` is replaced and a reader sees
    * either the old or the new bytes, never a mix.
    */
-  put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef>;
+  put(key: string, data: FragmentBody, options?: PutOptions): Promise<FragmentRef>;
   /** Reads a fragment, or the part of it in `options.range`. */
   get(locator: string, options?: ReadOptions): Promise<Buffer>;
   /**

@@ -5,6 +5,7 @@
  * one, for checks made before anything is opened.
  */
 import type { FragmentStore, FragmentStoreCapabilities } from './fragment-store.js';
+import { DICOMWEB_CAPABILITIES, DicomwebFragmentStore, type DicomwebFragmentStoreOptions } from './dicomweb/dicomweb-store.js';
 import { FS_CAPABILITIES, FsFragmentStore, type FsFragmentStoreOptions } from './fs/fs-store.js';
 import { IPFS_CAPABILITIES, IpfsFragmentStore, type IpfsFragmentStoreOptions } from './ipfs/ipfs-store.js';
 import { S3_CAPABILITIES, S3FragmentStore, type S3FragmentStoreOptions } from './s3/s3-store.js';
@@ -14,6 +15,7 @@ export interface AdapterOptions {
   fs: FsFragmentStoreOptions;
   s3: S3FragmentStoreOptions;
   ipfs: IpfsFragmentStoreOptions;
+  dicomweb: DicomwebFragmentStoreOptions;
 }
 
 /** A backend kind. */
@@ -29,6 +31,7 @@ const ADAPTERS: { [K in AdapterKind]: AdapterEntry<K> } = {
   fs: { capabilities: FS_CAPABILITIES, open: (options) => new FsFragmentStore(options) },
   s3: { capabilities: S3_CAPABILITIES, open: (options) => new S3FragmentStore(options) },
   ipfs: { capabilities: IPFS_CAPABILITIES, open: (options) => new IpfsFragmentStore(options) },
+  dicomweb: { capabilities: DICOMWEB_CAPABILITIES, open: (options) => new DicomwebFragmentStore(options) },
 };
 
 /** Every kind the registry knows. */

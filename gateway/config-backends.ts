@@ -1,8 +1,8 @@
 /**
- * The `backends` section of the configuration: one schema per adapter kind (fs, s3, ipfs),
- * discriminated on `kind`, and the S3 credentials, which never come from the configuration file:
- * from the environment (`AEGIS_S3_<NAME>_ACCESS_KEY_ID`, ...) or from an owner-only file the
- * configuration names. Part of the configuration module (`config.ts`), which validates them at
+ * The `backends` section of the configuration: one schema per adapter kind (fs, s3, ipfs,
+ * dicomweb), discriminated on `kind`, and the credentials of S3 and DICOMweb servers, which never
+ * come from the configuration file: from the environment (`AEGIS_S3_<NAME>_ACCESS_KEY_ID`,
+ * `AEGIS_DICOMWEB_<NAME>_PASSWORD`, ...) or from an owner-only file the configuration names. Part of the configuration module (`config.ts`), which validates them at
  * start-up with everything else.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -84,13 +84,30 @@ const IpfsBackend = z.strictObject({
   url: z.url(),
 });
 
+const DicomwebBackend = z.strictObject({
+  kind: z.literal('dicomweb'),
+  /** The DICOMweb root of the PACS, e.g. `http://pacs:8042/dicom-web`. */
+  url: z.url(),
+  /** Orthanc's REST root, e.g. `http://pacs:8042`: deletes go through its API; absent: DICOMweb DELETE. */
+  orthancUrl: z.url().optional(),
+  /** Mixed into the UIDs of the instances this backend stores (not a secret); default: the backend name. */
+  uidSalt: z.string().min(1).max(200).optional(),
+  /** How requests authenticate: `none`, HTTP `basic` or a `bearer` token (credentials from the environment or `credentialsFile`). */
+  auth: z.enum(['none', 'basic', 'bearer']),
+  /** A JSON file `{ username, password }` or `{ token }` readable by its owner only; otherwise the environment. */
+  credentialsFile: z.string().min(1).optional(),
+  ...BACKEND_COMMON,
+});
+
 /** One storage backend, by `kind`. */
-export const Backend = z.discriminatedUnion('kind', [FsBackend, S3Backend, IpfsBackend]);
+export const Backend = z.discriminatedUnion('kind', [FsBackend, S3Backend, IpfsBackend, DicomwebBackend]);
 
 /** A configured backend. */
 export type BackendConfig = z.infer<typeof Backend>;
 /** A configured S3 backend. */
 export type S3BackendConfig = z.infer<typeof S3Backend>;
+/** A configured DICOMweb backend. */
+export type DicomwebBackendConfig = z.infer<typeof DicomwebBackend>;
 
 /** Static credentials of an S3 access key. */
 export interface S3Credentials {
@@ -119,20 +136,9 @@ export function s3Credentials(backend: Pick<S3BackendConfig, 'name' | 'credentia
   const fromEnv = [keyVar, secretVar, tokenVar].some((v) => env[v] !== undefined && env[v] !== '');
   if (backend.credentialsFile !== undefined) {
     if (fromEnv) return { problem: `credentials come from credentialsFile or from ${keyVar} and ${secretVar}, not both` };
-    const file = resolve(backend.credentialsFile);
-    let text: string;
-    try {
-      if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) return { problem: `credentialsFile ${file} is readable by others than its owner (chmod 600 it)` };
-      text = readFileSync(file, 'utf8');
-    } catch (error) {
-      return { problem: `cannot read credentialsFile ${file}: ${(error as Error).message}` };
-    }
-    let parsed: Partial<S3Credentials>;
-    try {
-      parsed = JSON.parse(text) as Partial<S3Credentials>;
-    } catch {
-      return { problem: `credentialsFile ${file} is not JSON` };
-    }
+    const read = readCredentialsFile<S3Credentials>(backend.credentialsFile);
+    if ('problem' in read) return read;
+    const { file, parsed } = read;
     const { accessKeyId, secretAccessKey, sessionToken } = parsed ?? {};
     if (typeof accessKeyId !== 'string' || accessKeyId === '' || typeof secretAccessKey !== 'string' || secretAccessKey === '' || (sessionToken !== undefined && typeof sessionToken !== 'string')) {
       return { problem: `credentialsFile ${file} must hold { "accessKeyId": "...", "secretAccessKey": "..." } (and optionally "sessionToken")` };
@@ -143,4 +149,62 @@ export function s3Credentials(backend: Pick<S3BackendConfig, 'name' | 'credentia
   const secretAccessKey = env[secretVar];
   if (!accessKeyId || !secretAccessKey) return { problem: `no credentials: set ${keyVar} and ${secretVar} in the environment, or credentialsFile` };
   return { credentials: { accessKeyId, secretAccessKey, ...(env[tokenVar] ? { sessionToken: env[tokenVar] } : {}) } };
+}
+
+/**
+ * The JSON of an owner-only credentials file, or a problem: unreadable, readable by others than
+ * its owner, or not JSON.
+ */
+function readCredentialsFile<T>(name: string): { file: string; parsed: Partial<T> | null } | { problem: string } {
+  const file = resolve(name);
+  let text: string;
+  try {
+    if (process.platform !== 'win32' && (statSync(file).mode & 0o077) !== 0) return { problem: `credentialsFile ${file} is readable by others than its owner (chmod 600 it)` };
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { problem: `cannot read credentialsFile ${file}: ${(error as Error).message}` };
+  }
+  try {
+    return { file, parsed: JSON.parse(text) as Partial<T> | null };
+  } catch {
+    return { problem: `credentialsFile ${file} is not JSON` };
+  }
+}
+
+/**
+ * The environment variable of a DICOMweb backend's credential `part`: `AEGIS_DICOMWEB_<NAME>_<PART>`,
+ * the backend name in upper case with dashes as underscores.
+ */
+export function dicomwebCredentialVariable(backend: string, part: 'USERNAME' | 'PASSWORD' | 'TOKEN'): string {
+  return `AEGIS_DICOMWEB_${backend.toUpperCase().replaceAll('-', '_')}_${part}`;
+}
+
+/**
+ * The `Authorization` header of a DICOMweb backend (none for `auth: none`), its credentials from
+ * exactly one place: the `credentialsFile` (`{ username, password }` for basic, `{ token }` for
+ * bearer; owner-only) or the variables {@link dicomwebCredentialVariable} names. Never a default:
+ * credentials missing, incomplete, doubled, or given to `auth: none` are a problem saying so.
+ */
+export function dicomwebAuthorization(backend: Pick<DicomwebBackendConfig, 'name' | 'auth' | 'credentialsFile'>, env: NodeJS.ProcessEnv): { authorization?: string } | { problem: string } {
+  const parts = backend.auth === 'bearer' ? (['TOKEN'] as const) : (['USERNAME', 'PASSWORD'] as const);
+  const variables = (['USERNAME', 'PASSWORD', 'TOKEN'] as const).map((part) => dicomwebCredentialVariable(backend.name, part));
+  const fromEnv = variables.some((v) => env[v] !== undefined && env[v] !== '');
+  if (backend.auth === 'none') {
+    if (backend.credentialsFile !== undefined || fromEnv) return { problem: `auth is none, but credentials are given (credentialsFile or ${variables.join(', ')})` };
+    return {};
+  }
+  let values: Array<string | undefined>;
+  if (backend.credentialsFile !== undefined) {
+    if (fromEnv) return { problem: `credentials come from credentialsFile or from ${variables.join(', ')}, not both` };
+    const read = readCredentialsFile<{ username: string; password: string; token: string }>(backend.credentialsFile);
+    if ('problem' in read) return read;
+    values = parts.map((part) => read.parsed?.[part.toLowerCase() as 'username' | 'password' | 'token']);
+  } else {
+    values = parts.map((part) => env[dicomwebCredentialVariable(backend.name, part)]);
+  }
+  if (!values.every((v) => typeof v === 'string' && v !== '')) {
+    return { problem: `no complete ${backend.auth} credentials: set ${parts.map((p) => dicomwebCredentialVariable(backend.name, p)).join(' and ')}, or credentialsFile with { ${parts.map((p) => `"${p.toLowerCase()}"`).join(', ')} }` };
+  }
+  const [first, second] = values as string[];
+  return { authorization: backend.auth === 'bearer' ? `Bearer ${first}` : `Basic ${Buffer.from(`${first}:${second}`).toString('base64')}` };
 }

@@ -11,12 +11,12 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseNetworkRange } from './network.js';
-import { Backend, s3Credentials } from './config-backends.js';
+import { Backend, dicomwebAuthorization, s3Credentials } from './config-backends.js';
 import { NAME, OidcProvider } from './config-oidc.js';
 import { Placement, placementProblems } from './config-placement.js';
 
 export { targetOf, type PlacementConfig } from './config-placement.js';
-export { s3CredentialVariable, s3Credentials, type BackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
+export { dicomwebAuthorization, dicomwebCredentialVariable, s3CredentialVariable, s3Credentials, type BackendConfig, type DicomwebBackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
 
 const MiB = 1024 * 1024;
 
@@ -299,8 +299,8 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
       problems.push(`placement.instances: protection mode none stores each instance whole on one backend, not on a redundancy group ('${placement.instances}')`);
     }
     for (const [i, backend] of parsed.data.backends.entries()) {
-      if (backend.kind !== 's3') continue;
-      const found = s3Credentials(backend, env);
+      if (backend.kind !== 's3' && backend.kind !== 'dicomweb') continue;
+      const found = backend.kind === 's3' ? s3Credentials(backend, env) : dicomwebAuthorization(backend, env);
       if ('problem' in found) problems.push(`backends.${i} (${backend.name}): ${found.problem}`);
     }
   }
@@ -311,7 +311,7 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
   if (config.policy !== undefined) config.policy = resolve(config.policy);
   for (const backend of config.backends) {
     if (backend.kind === 'fs') backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
-    if (backend.kind === 's3' && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
+    if ((backend.kind === 's3' || backend.kind === 'dicomweb') && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
   }
   return deepFreeze(config);
 }

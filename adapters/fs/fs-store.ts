@@ -25,11 +25,9 @@ import {
   checkFragmentKey,
   checkRange,
   clampRange,
-  DEFAULT_TIMEOUT_MS,
   exactly,
   FRAGMENT_KEY_PATTERN,
   FragmentStoreError,
-  withDeadline,
   type CallOptions,
   type FragmentBody,
   type FragmentRef,
@@ -37,6 +35,7 @@ import {
   type FragmentStoreCapabilities,
   type ReadOptions,
 } from '../fragment-store.js';
+import { StoreCalls } from '../store-calls.js';
 import { codeOf, DirectorySyncs, DIRECTORY_MODE, FILE_MODE, fsError, isFile, syncDir, writeFileFlushed, writeStreamFlushed } from './fs-files.js';
 
 /** Names of temp files (in-flight or crash-left writes) start with this; `~` is not a key character. */
@@ -70,7 +69,7 @@ export class FsFragmentStore implements FragmentStore {
   readonly capabilities = FS_CAPABILITIES;
   /** The absolute root directory. */
   readonly root: string;
-  private readonly timeoutMs: number;
+  private readonly calls: StoreCalls;
   private rootReady: Promise<void> | undefined;
   private sweeping: Promise<unknown> | undefined;
   private readonly directorySyncs = new DirectorySyncs();
@@ -79,18 +78,13 @@ export class FsFragmentStore implements FragmentStore {
   constructor(options: FsFragmentStoreOptions) {
     this.name = options.name;
     this.root = resolve(options.path);
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  }
-
-  /** Runs one call under the caller's signal and this store's timeout. */
-  private call<T>(op: string, options: CallOptions | undefined, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline({ store: this.name, op, timeoutMs: this.timeoutMs, signal: options?.signal }, operation);
+    this.calls = new StoreCalls({ store: this.name, kind: this.kind, timeoutMs: options.timeoutMs });
   }
 
   async put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef> {
     const target = this.pathOf(key);
     const length = bodyLength(data);
-    return this.call(`put ${key}`, options, (signal) => this.putFile(key, target, data, length, signal));
+    return this.calls.run(`put ${key}`, options, (signal) => this.putFile(key, target, data, length, signal));
   }
 
   private async putFile(key: string, target: string, data: FragmentBody, length: number, signal: AbortSignal): Promise<FragmentRef> {
@@ -121,7 +115,7 @@ export class FsFragmentStore implements FragmentStore {
   async get(locator: string, options?: ReadOptions): Promise<Buffer> {
     const path = this.pathOf(locator);
     checkRange(options?.range);
-    return this.call(`get ${locator}`, options, () => this.readFile(path, locator, options?.range));
+    return this.calls.run(`get ${locator}`, options, () => this.readFile(path, locator, options?.range));
   }
 
   private async readFile(path: string, locator: string, range: ReadOptions['range']): Promise<Buffer> {
@@ -146,7 +140,7 @@ export class FsFragmentStore implements FragmentStore {
   async stream(locator: string, options?: ReadOptions): Promise<Readable> {
     const path = this.pathOf(locator);
     checkRange(options?.range);
-    const stream = await this.call(`stream ${locator}`, options, async (signal) => {
+    const stream = await this.calls.run(`stream ${locator}`, options, async (signal) => {
       const opened = await this.openStream(path, locator, options?.range);
       // Opened after the deadline or an abort: nobody takes it, so close it here.
       if (signal.aborted) opened.destroy();
@@ -185,7 +179,7 @@ export class FsFragmentStore implements FragmentStore {
 
   async delete(locator: string, options?: CallOptions): Promise<boolean> {
     const path = this.pathOf(locator);
-    return this.call(`delete ${locator}`, options, () => this.deleteFile(path, locator));
+    return this.calls.run(`delete ${locator}`, options, () => this.deleteFile(path, locator));
   }
 
   private async deleteFile(path: string, locator: string): Promise<boolean> {
@@ -215,12 +209,12 @@ export class FsFragmentStore implements FragmentStore {
 
   async has(locator: string, options?: CallOptions): Promise<boolean> {
     const path = this.pathOf(locator);
-    return this.call(`has ${locator}`, options, () => isFile(path));
+    return this.calls.run(`has ${locator}`, options, () => isFile(path));
   }
 
   async *list(prefix = '', options?: CallOptions): AsyncIterable<string> {
     options?.signal?.throwIfAborted();
-    await this.call('list', options, () => this.ready());
+    await this.calls.run('list', options, () => this.ready());
     for await (const key of this.walk(this.root, '', prefix)) {
       options?.signal?.throwIfAborted();
       yield key;
@@ -228,7 +222,7 @@ export class FsFragmentStore implements FragmentStore {
   }
 
   async check(options?: CallOptions): Promise<void> {
-    return this.call('check', options, () => this.probe());
+    return this.calls.run('check', options, () => this.probe());
   }
 
   private async probe(): Promise<void> {

@@ -23,22 +23,8 @@
  */
 import { Readable } from 'node:stream';
 import { create, type KuboRPCClient } from 'kubo-rpc-client';
-import {
-  bodyLength,
-  checkFragmentKey,
-  checkRange,
-  clampRange,
-  DEFAULT_TIMEOUT_MS,
-  exactly,
-  FragmentStoreError,
-  withDeadline,
-  type CallOptions,
-  type FragmentBody,
-  type FragmentRef,
-  type FragmentStore,
-  type FragmentStoreCapabilities,
-  type ReadOptions,
-} from '../fragment-store.js';
+import { bodyLength, checkFragmentKey, clampRange, exactly, FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type ReadOptions } from '../fragment-store.js';
+import { checkRead, StoreCalls } from '../store-calls.js';
 
 /** What an IPFS node can do. */
 export const IPFS_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: false, list: false, rangeRead: true, contentAddressed: true, delete: 'best-effort', network: true });
@@ -62,11 +48,11 @@ export class IpfsFragmentStore implements FragmentStore {
   readonly kind = 'ipfs';
   readonly capabilities = IPFS_CAPABILITIES;
   private readonly client: KuboRPCClient;
-  private readonly timeoutMs: number;
+  private readonly calls: StoreCalls;
 
   constructor(options: IpfsFragmentStoreOptions) {
     this.name = options.name;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.calls = new StoreCalls({ store: this.name, kind: this.kind, timeoutMs: options.timeoutMs, translate: ipfsError });
     this.client = create({ url: options.url });
   }
 
@@ -74,7 +60,7 @@ export class IpfsFragmentStore implements FragmentStore {
     checkFragmentKey(key);
     const length = bodyLength(data);
     let bodyError: unknown;
-    const added = await this.call(`put ${key}`, options, async (signal) => {
+    const added = await this.calls.run(`put ${key}`, options, async (signal) => {
       try {
         return await this.client.add(data instanceof Uint8Array ? data : recording(exactly(data, signal), (error) => (bodyError = error)), { cidVersion: 1, rawLeaves: true, pin: true, signal });
       } catch (error) {
@@ -86,9 +72,8 @@ export class IpfsFragmentStore implements FragmentStore {
   }
 
   async get(locator: string, options?: ReadOptions): Promise<Buffer> {
-    checkLocator(locator);
-    checkRange(options?.range);
-    return this.call(`get ${locator}`, options, async (signal) => {
+    checkRead(locator, options, checkLocator);
+    return this.calls.run(`get ${locator}`, options, async (signal) => {
       await this.pinned(locator, signal);
       const chunks: Uint8Array[] = [];
       for await (const chunk of this.cat(locator, options?.range, signal)) chunks.push(chunk);
@@ -97,10 +82,9 @@ export class IpfsFragmentStore implements FragmentStore {
   }
 
   async stream(locator: string, options?: ReadOptions): Promise<Readable> {
-    checkLocator(locator);
-    checkRange(options?.range);
+    checkRead(locator, options, checkLocator);
     // The deadline covers the answer (the pin check and the first chunk); the caller's signal, the rest.
-    const { first, rest } = await this.call(`stream ${locator}`, options, async (signal) => {
+    const { first, rest } = await this.calls.run(`stream ${locator}`, options, async (signal) => {
       await this.pinned(locator, signal);
       const iterator = this.cat(locator, options?.range, signal)[Symbol.asyncIterator]();
       return { first: await iterator.next(), rest: iterator };
@@ -121,7 +105,7 @@ export class IpfsFragmentStore implements FragmentStore {
 
   async delete(locator: string, options?: CallOptions): Promise<boolean> {
     checkLocator(locator);
-    return this.call(`delete ${locator}`, options, async (signal) => {
+    return this.calls.run(`delete ${locator}`, options, async (signal) => {
       try {
         await this.client.pin.rm(locator, { signal });
         return true;
@@ -134,7 +118,7 @@ export class IpfsFragmentStore implements FragmentStore {
 
   async has(locator: string, options?: CallOptions): Promise<boolean> {
     checkLocator(locator);
-    return this.call(`has ${locator}`, options, async (signal) => {
+    return this.calls.run(`has ${locator}`, options, async (signal) => {
       try {
         await this.pinned(locator, signal);
         return true;
@@ -151,23 +135,11 @@ export class IpfsFragmentStore implements FragmentStore {
   }
 
   async check(options?: CallOptions): Promise<void> {
-    await this.call('check', options, (signal) => this.client.version({ signal }));
+    await this.calls.run('check', options, (signal) => this.client.version({ signal }));
   }
 
   async close(): Promise<void> {
     // The client holds no connection of its own (fetch's pool closes idle sockets itself).
-  }
-
-  /** Runs one call under the caller's signal and this store's timeout, translating client errors. */
-  private call<T>(op: string, options: CallOptions | undefined, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline({ store: this.name, op, timeoutMs: this.timeoutMs, signal: options?.signal }, async (signal) => {
-      try {
-        return await operation(signal);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw ipfsError(error, `ipfs backend ${this.name}: ${op}`);
-      }
-    });
   }
 
   /** Resolves when this node pins `locator`; NOT_FOUND otherwise. */

@@ -25,13 +25,10 @@ import { Upload } from '@aws-sdk/lib-storage';
 import {
   bodyLength,
   checkFragmentKey,
-  checkRange,
   clampRange,
-  DEFAULT_TIMEOUT_MS,
   exactly,
   FRAGMENT_KEY_PATTERN,
   FragmentStoreError,
-  withDeadline,
   type ByteRange,
   type CallOptions,
   type FragmentBody,
@@ -40,6 +37,7 @@ import {
   type FragmentStoreCapabilities,
   type ReadOptions,
 } from '../fragment-store.js';
+import { checkRead, StoreCalls } from '../store-calls.js';
 
 /** What an S3 bucket can do. */
 export const S3_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: true, list: true, rangeRead: true, contentAddressed: false, delete: 'certain', network: true });
@@ -83,7 +81,7 @@ export class S3FragmentStore implements FragmentStore {
   readonly bucket: string;
   readonly prefix: string;
   private readonly client: S3Client;
-  private readonly timeoutMs: number;
+  private readonly calls: StoreCalls;
   private readonly partBytes: number;
 
   constructor(options: S3FragmentStoreOptions) {
@@ -93,7 +91,7 @@ export class S3FragmentStore implements FragmentStore {
     if (this.prefix !== '' && !/^(?:[A-Za-z0-9._-]+\/)+$/.test(this.prefix)) {
       throw new FragmentStoreError('BAD_REQUEST', `s3 backend ${this.name}: prefix ${JSON.stringify(this.prefix)} is not segments of [A-Za-z0-9._-] ending with /`);
     }
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.calls = new StoreCalls({ store: this.name, kind: this.kind, timeoutMs: options.timeoutMs, translate: s3Error });
     this.partBytes = Math.max(options.partBytes ?? DEFAULT_PART_BYTES, 5 * 1024 * 1024);
     this.client = new S3Client({
       endpoint: options.endpoint,
@@ -109,7 +107,7 @@ export class S3FragmentStore implements FragmentStore {
     checkFragmentKey(key);
     const length = bodyLength(data);
     const Key = this.prefix + key;
-    await this.call(`put ${key}`, options, async (abortSignal) => {
+    await this.calls.run(`put ${key}`, options, async (abortSignal) => {
       if (data instanceof Uint8Array) {
         await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body: data, ContentLength: length }), { abortSignal });
         return;
@@ -137,9 +135,8 @@ export class S3FragmentStore implements FragmentStore {
   }
 
   async get(locator: string, options?: ReadOptions): Promise<Buffer> {
-    checkFragmentKey(locator);
-    checkRange(options?.range);
-    return this.call(`get ${locator}`, options, async (abortSignal) => {
+    checkRead(locator, options);
+    return this.calls.run(`get ${locator}`, options, async (abortSignal) => {
       for (let attempt = 1; ; attempt++) {
         const opened = await this.open(locator, options?.range, abortSignal);
         if (opened === undefined) return Buffer.alloc(0);
@@ -161,9 +158,8 @@ export class S3FragmentStore implements FragmentStore {
   }
 
   async stream(locator: string, options?: ReadOptions): Promise<Readable> {
-    checkFragmentKey(locator);
-    checkRange(options?.range);
-    const body = await this.call(`stream ${locator}`, options, async (abortSignal) => {
+    checkRead(locator, options);
+    const body = await this.calls.run(`stream ${locator}`, options, async (abortSignal) => {
       const opened = (await this.open(locator, options?.range, abortSignal))?.body;
       if (abortSignal.aborted) opened?.destroy();
       return opened;
@@ -181,7 +177,7 @@ export class S3FragmentStore implements FragmentStore {
 
   async delete(locator: string, options?: CallOptions): Promise<boolean> {
     checkFragmentKey(locator);
-    return this.call(`delete ${locator}`, options, async (abortSignal) => {
+    return this.calls.run(`delete ${locator}`, options, async (abortSignal) => {
       // S3 answers a delete of a missing key with success: ask first, to say whether there was one.
       if (!(await this.exists(locator, abortSignal))) return false;
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + locator }), { abortSignal });
@@ -191,13 +187,13 @@ export class S3FragmentStore implements FragmentStore {
 
   async has(locator: string, options?: CallOptions): Promise<boolean> {
     checkFragmentKey(locator);
-    return this.call(`has ${locator}`, options, (abortSignal) => this.exists(locator, abortSignal));
+    return this.calls.run(`has ${locator}`, options, (abortSignal) => this.exists(locator, abortSignal));
   }
 
   async *list(prefix = '', options?: CallOptions): AsyncIterable<string> {
     let token: string | undefined;
     do {
-      const page = await this.call('list', options, (abortSignal) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }), { abortSignal }));
+      const page = await this.calls.run('list', options, (abortSignal) => this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }), { abortSignal }));
       // S3 lists in UTF-8 byte order, which is code-unit order for the ASCII of keys.
       for (const object of page.Contents ?? []) {
         const key = object.Key?.slice(this.prefix.length);
@@ -208,7 +204,7 @@ export class S3FragmentStore implements FragmentStore {
   }
 
   async check(options?: CallOptions): Promise<void> {
-    await this.call('check', options, async (abortSignal) => {
+    await this.calls.run('check', options, async (abortSignal) => {
       try {
         await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
       } catch (error) {
@@ -225,18 +221,6 @@ export class S3FragmentStore implements FragmentStore {
 
   async close(): Promise<void> {
     this.client.destroy();
-  }
-
-  /** Runs one call under the caller's signal and this store's timeout, translating SDK errors. */
-  private call<T>(op: string, options: CallOptions | undefined, operation: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    return withDeadline({ store: this.name, op, timeoutMs: this.timeoutMs, signal: options?.signal }, async (signal) => {
-      try {
-        return await operation(signal);
-      } catch (error) {
-        if (signal.aborted) throw signal.reason;
-        throw s3Error(error, `s3 backend ${this.name}: ${op}`);
-      }
-    });
   }
 
   /**

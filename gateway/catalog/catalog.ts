@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, Migrator, SqliteDialect, sql, type Insertable, type Selectable } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, sql, type Insertable, type Selectable, type Transaction } from 'kysely';
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
@@ -42,6 +42,16 @@ export interface NewInstance {
   locator: string;
   /** The signed manifest (JSON text) of the protected instance; null when stored whole (protection mode none). */
   manifest: string | null;
+  /** The instances PACS backends filed its fragments in, under their own UIDs. */
+  pacs?: readonly PacsInstance[];
+}
+
+/** An instance of a PACS backend, filed under UIDs of its own, that holds a fragment. */
+export interface PacsInstance {
+  backend: string;
+  study: string;
+  series: string;
+  instance: string;
 }
 
 /** The catalog database. */
@@ -120,6 +130,7 @@ export class Catalog {
             .onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing())
             .execute();
           await trx.insertInto('instances').values(row).execute();
+          await insertPacsInstances(trx, instance);
         });
         return;
       } catch (error) {
@@ -144,6 +155,7 @@ export class Catalog {
         .execute();
       const replaced = options.replace ? await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).returning('study_uid').executeTakeFirst() : undefined;
       await trx.insertInto('instances').values(row).execute();
+      await insertPacsInstances(trx, instance);
       if (replaced !== undefined) await prunePolicyAttributes(trx, [...new Set([replaced.study_uid, instance.studyUid])]);
     });
   }
@@ -227,6 +239,12 @@ export class Catalog {
     return rows.map((r) => ({ backend: r.backend, instances: Number(r.instances), bytes: Number(r.bytes ?? 0) }));
   }
 
+  /** The stored instance whose fragment the PACS backend `backend` files under SOP Instance UID `instanceUid`. */
+  async findPacsInstance(backend: string, instanceUid: string): Promise<string | undefined> {
+    const row = await this.db.selectFrom('pacs_instances').select('sop_instance_uid').where('backend', '=', backend).where('instance_uid', '=', instanceUid).executeTakeFirst();
+    return row?.sop_instance_uid;
+  }
+
   /** Resolves when the catalog answers a query (used by `/readyz`). */
   async check(): Promise<void> {
     await sql`select 1`.execute(this.db);
@@ -237,6 +255,13 @@ export class Catalog {
     await this.db.destroy();
     this.sqlite.close();
   }
+}
+
+/** Records the PACS instances of a new instance (its row is already inserted in `trx`). */
+async function insertPacsInstances(trx: Transaction<CatalogDatabase>, instance: NewInstance): Promise<void> {
+  if (!instance.pacs?.length) return;
+  const rows = instance.pacs.map((p) => ({ backend: p.backend, instance_uid: p.instance, series_uid: p.series, study_uid: p.study, sop_instance_uid: instance.sopInstanceUid }));
+  await trx.insertInto('pacs_instances').values(rows).execute();
 }
 
 /** The instance row of a new instance: its identity, the attributes QIDO matches on, where its bytes are. */

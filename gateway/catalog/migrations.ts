@@ -287,6 +287,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('instances').dropColumn('storage_key').execute();
     },
   },
+  '0010-pacs-instances': {
+    // A PACS backend files each fragment in a DICOM instance under UIDs of its own (none of the
+    // original's): which instance of which PACS belongs to which stored instance.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('pacs_instances')
+        .addColumn('backend', 'text', (c) => c.notNull())
+        .addColumn('instance_uid', 'text', (c) => c.notNull())
+        .addColumn('series_uid', 'text', (c) => c.notNull())
+        .addColumn('study_uid', 'text', (c) => c.notNull())
+        .addColumn('sop_instance_uid', 'text', (c) => c.notNull().references('instances.sop_instance_uid').onDelete('cascade'))
+        .addPrimaryKeyConstraint('pacs_instances_pk', ['backend', 'instance_uid'])
+        .execute();
+      await db.schema.createIndex('pacs_instances_by_instance').on('pacs_instances').column('sop_instance_uid').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('pacs_instances').execute();
+    },
+  },
   '0011-removal-ledger': {
     // Fragments whose removal a backend could not confirm: its delete failed (retried later), or
     // it deletes only best-effort (IPFS: other nodes may keep copies; the shredded key protects

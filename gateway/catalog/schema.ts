@@ -199,6 +199,15 @@ export interface RemovalLedgerTable {
   attempted_at: string;
 }
 
+/** Which instance of a PACS backend (its own UIDs) holds a fragment of which stored instance. */
+export interface PacsInstancesTable {
+  backend: string;
+  instance_uid: string;
+  series_uid: string;
+  study_uid: string;
+  sop_instance_uid: string;
+}
+
 /** The catalog database as Kysely sees it. */
 export interface CatalogDatabase {
   studies: StudiesTable;
@@ -214,4 +223,5 @@ export interface CatalogDatabase {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   removal_ledger: RemovalLedgerTable;
+  pacs_instances: PacsInstancesTable;
 }

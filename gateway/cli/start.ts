@@ -13,7 +13,7 @@ import { withResilience } from '../services/resilience.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
 import { retryRemovals } from '../services/removals.js';
-import { ConfigError, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
+import { ConfigError, dicomwebAuthorization, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
@@ -35,7 +35,7 @@ export interface RunningServer {
 /**
  * Opens the stores named in the configuration through the adapter registry, each with its errors
  * translated into the gateway's and its calls under the backend's deadline, retries and circuit
- * breaker (which log to `logger`). S3 credentials are read here, from `env` or the backend's
+ * breaker (which log to `logger`). S3 and DICOMweb credentials are read here, from `env` or the backend's
  * credentials file (already checked when the configuration was loaded).
  */
 export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(config.log.level)): Map<string, FragmentStore> {
@@ -54,6 +54,11 @@ function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentSt
       if ('problem' in found) throw new ConfigError([`backends ${backend.name}: ${found.problem}`]);
       const { endpoint, region, bucket, prefix, forcePathStyle } = backend;
       return openFragmentStore('s3', { ...common, endpoint, region, bucket, prefix, forcePathStyle, credentials: found.credentials });
+    }
+    case 'dicomweb': {
+      const found = dicomwebAuthorization(backend, env);
+      if ('problem' in found) throw new ConfigError([`backends ${backend.name}: ${found.problem}`]);
+      return openFragmentStore('dicomweb', { ...common, url: backend.url, orthancUrl: backend.orthancUrl, uidSalt: backend.uidSalt ?? backend.name, authorization: found.authorization });
     }
   }
 }

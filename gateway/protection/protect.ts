@@ -19,7 +19,7 @@ import type { Keyring } from '../keys/keyring.js';
 import { MANIFEST_VERSION, type ManifestBody, type PixelProtection, type ProtectionMode } from './manifest.js';
 import { backgroundFirstPixels, segmentationRefusal, segmentPixels } from './segmentation/segmentation.js';
 import { pixelGeometry, frameByteLength, type PixelGeometry } from '../dicom/pixel-geometry.js';
-import { splitEncapsulatedPixelData, splitPixelData } from './split/pixel-split.js';
+import { joinPixelData, splitEncapsulatedPixelData, splitPixelData } from './split/pixel-split.js';
 import { stripeBytes } from './split/byte-stripes.js';
 import { planPixelWatermark, watermarkKey } from './watermark/watermark-payload.js';
 import { writeWatermarkChanges } from './watermark/watermark.js';
@@ -33,6 +33,8 @@ export interface ProtectOptions {
   gatewayId: string;
   keyring: Keyring;
   now?: Date;
+  /** Also return {@link ProtectedInstance.background} (for a PACS presentation of the instance). */
+  background?: boolean;
 }
 
 /** A fragment ready to store: its bytes are sealed in hardened mode. */
@@ -46,6 +48,11 @@ export interface OutgoingFragment {
 export interface ProtectedInstance {
   body: Omit<ManifestBody, 'fragments'>;
   fragments: OutgoingFragment[];
+  /**
+   * With `options.background` and segmented pixels: the Pixel Data value with only region 0's
+   * (the background's) pixels, watermarked, every other pixel zero. Never enough to restore the image.
+   */
+  background?: Uint8Array;
 }
 
 /** Splits (and in hardened mode seals) a parsed instance. `sha256` is the hex digest of `bytes`. */
@@ -74,7 +81,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
     // Every fragment goes through `seal` (regions while they are still in the pixel kernels' workspace).
     const seal = (role: string, index: number, plain: Uint8Array): Uint8Array =>
       dataKey === undefined ? plain : encryptFragment(dataKey, plain, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role, index, manifestVersion: MANIFEST_VERSION }));
-    const { pixels, regions, labels } = parsed.deflated
+    const { pixels, regions, labels, background } = parsed.deflated
       ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
       : splitPixels(pixelBytes, parsed, options, createdAt, seal);
     const fragments: OutgoingFragment[] = [
@@ -100,7 +107,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
       pixels,
     };
     done = true;
-    return instanceKey === undefined ? { body, fragments } : { body: { ...body, dataKey: instanceKey.record }, fragments };
+    return instanceKey === undefined ? { body, fragments, background } : { body: { ...body, dataKey: instanceKey.record }, fragments, background };
   } finally {
     dataKey?.fill(0);
     // Nothing was sealed for good: the shred key made for it goes again.
@@ -112,7 +119,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
 type Seal = (role: string, index: number, plain: Uint8Array) => Uint8Array;
 
 /** The pixel data value split over the region fragments (and the label map), with what the manifest says of it. */
-function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: ProtectOptions, time: string, seal: Seal): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array } {
+function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: ProtectOptions, time: string, seal: Seal): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array; background?: Uint8Array } {
   const striped = (pixels: PixelProtection, regions: Uint8Array[]) => ({ pixels, regions: regions.map((region, index) => seal('region', index, region)) });
   if (pixelBytes.length === 0) {
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
@@ -152,10 +159,16 @@ function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: Pr
   const frameBytes = frameByteLength(geometry);
   const patch = changes && ((frame: number, bytes: Uint8Array) => writeWatermarkChanges(bytes, geometry, changes, frame * frameBytes));
   // Paper mode keeps plain regions: copies, since the workspace is reused.
-  const take = (region: Uint8Array, index: number) => (options.mode === 'paper' ? region.slice() : seal('region', index, region));
+  // With `background`, the plain regions' lengths and region 0 itself are kept for the background view.
+  const plain: Uint8Array[] = [];
+  const take = (region: Uint8Array, index: number) => {
+    if (options.background) plain[index] = index === 0 ? region.slice() : new Uint8Array(region.length);
+    return options.mode === 'paper' ? region.slice() : seal('region', index, region);
+  };
   const split = splitPixelData(pixelBytes, geometry, { regions: options.regions, segmentation, patch, take });
+  const background = options.background ? joinPixelData(plain, split.labelMap, geometry, split.parameters) : undefined;
   const watermark: PixelProtection['watermark'] = 'refused' in marked.record ? { applied: false, reason: marked.record.refused } : { applied: true, parameters: json({ keyId: active.id, ...marked.record }) };
-  return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap };
+  return { pixels: { kind: 'segmented', geometry: json(geometry), split: json(split.parameters), watermark }, regions: split.regions, labels: split.labelMap, background };
 }
 
 function json(value: unknown): JsonValue {

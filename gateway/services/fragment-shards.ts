@@ -10,7 +10,7 @@
  * can say what `aegis repair` must rewrite.
  */
 import { createHash } from 'node:crypto';
-import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { FragmentStore, PutOptions } from '../../adapters/fragment-store.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import { decodeShards, encodeShards } from '../protection/erasure.js';
 import type { FragmentRecord, ShardedFragmentRecord, ShardRecord } from '../protection/manifest.js';
@@ -59,11 +59,11 @@ export function sha256Hex(bytes: Uint8Array): string {
  * that reached a backend is pushed on `written`, also when another piece failed, so that the caller
  * can remove them; the promise settles only after every put has.
  */
-export async function writeFragment(io: ShardIo, target: FragmentTarget, id: string, n: number, fragment: { role: string; index: number; bytes: Uint8Array }, written: WrittenPiece[]): Promise<FragmentRecord> {
+export async function writeFragment(io: ShardIo, target: FragmentTarget, id: string, n: number, fragment: { role: string; index: number; bytes: Uint8Array }, written: WrittenPiece[], options?: PutOptions): Promise<FragmentRecord> {
   const facts = { role: fragment.role, index: fragment.index, length: fragment.bytes.length, sha256: sha256Hex(fragment.bytes) };
   if (target.redundancy === undefined) {
     const key = fragmentStoreKey(id, n);
-    const [shard] = await putAll(io, [{ backend: target.backend, key, bytes: fragment.bytes }], written);
+    const [shard] = await putAll(io, [{ backend: target.backend, key, bytes: fragment.bytes, options }], written);
     return { ...facts, backend: shard.backend, key, locator: shard.locator };
   }
   const shards = await encodeShards(target.redundancy, fragment.bytes);
@@ -76,12 +76,12 @@ export async function writeFragment(io: ShardIo, target: FragmentTarget, id: str
 }
 
 /** Writes one piece per entry in parallel (under the limiter); rejects with the first failure once all have settled. */
-export async function putAll(io: ShardIo, pieces: Array<{ backend: string; key: string; bytes: Uint8Array }>, written: WrittenPiece[]): Promise<ShardRecord[]> {
+export async function putAll(io: ShardIo, pieces: Array<{ backend: string; key: string; bytes: Uint8Array; options?: PutOptions }>, written: WrittenPiece[]): Promise<ShardRecord[]> {
   const settled = await Promise.allSettled(
-    pieces.map(({ backend, key, bytes }, j) =>
+    pieces.map(({ backend, key, bytes, options }, j) =>
       io.limiter.run(async (): Promise<ShardRecord> => {
         const store = io.store(backend);
-        const { locator } = await store.put(key, bytes);
+        const { locator } = await store.put(key, bytes, options);
         written.push({ store, locator });
         return { index: j, backend: store.name, key, locator, length: bytes.length, sha256: sha256Hex(bytes) };
       }),

@@ -198,6 +198,7 @@ export function catalogEntry(parsed: ParsedInstance, size: number, sha256: strin
     key: written.key,
     locator: written.locator,
     manifest: written.manifest && JSON.stringify(written.manifest),
+    pacs: written.manifest === null ? undefined : written.pacs,
   };
 }
 

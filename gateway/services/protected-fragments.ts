@@ -12,12 +12,14 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../config.js';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
+import type { PacsInstance } from '../catalog/catalog.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
-import { signManifest, verifyManifest, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
+import { signManifest, storedPieces, verifyManifest, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
 import { sealManifestCopy } from '../protection/manifest-copy.js';
 import { fragmentTarget, manifestCopyBackend, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
+import { pacsPresentation } from '../protection/presentation.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
 import { discardWrite } from './removals.js';
@@ -75,25 +77,36 @@ export interface WrittenInstance {
   backend: string;
   key: string;
   locator: string;
+  /** The instances PACS (dicomweb) backends filed fragments in: locator `<study>/<series>/<instance>`. */
+  pacs?: PacsInstance[];
 }
 
 /** Protects and stores an instance; on any failure removes what it wrote and rethrows. */
 export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, parsed: ParsedInstance, sha256: string): Promise<WrittenInstance> {
   const { mode } = deps.protection;
   if (mode === 'none') throw new GatewayError('INTERNAL', 'writeProtected with protection mode none');
-  const { body, fragments } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring });
+  // A PACS holding the background region shows a presentation of the instance (protection/presentation.ts).
+  // (Only a fragment stored whole there: a shard of a redundancy group is no picture.)
+  const pacs = (fragment: { role: string; index: number }) => {
+    if (fragment.role !== 'region' || fragment.index !== 0) return false;
+    const target = fragmentTarget(deps.placement, fragment);
+    return target.redundancy === undefined && storeFor(deps, target.backend).kind === 'dicomweb';
+  };
+  const background = pacs({ role: 'region', index: 0 });
+  const { body, fragments, background: view } = protectInstance(bytes, parsed, sha256, { ...deps.protection, mode, keyring: deps.keyring, background });
+  const presentation = background ? pacsPresentation(bytes, parsed, view) : undefined;
   const id = newStorageId();
   const written: WrittenPiece[] = [];
   const io = shardIo(deps, deps.placement.concurrency);
   try {
-    const settled = await Promise.allSettled(fragments.map((fragment, n) => writeFragment(io, fragmentTarget(deps.placement, fragment), id, n, fragment, written)));
+    const settled = await Promise.allSettled(fragments.map((fragment, n) => writeFragment(io, fragmentTarget(deps.placement, fragment), id, n, fragment, written, pacs(fragment) ? { presentation } : undefined)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     const records = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof writeFragment>>>).value);
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const key = manifestCopyKey(id);
     const [copy] = await putAll(io, [{ backend: manifestCopyBackend(deps.placement), key, bytes: sealManifestCopy(manifest, deps.keyring, id) }], written);
-    return { manifest, backend: copy.backend, key, locator: copy.locator };
+    return { manifest, backend: copy.backend, key, locator: copy.locator, pacs: pacsInstancesOf(manifest, deps.stores) };
   } catch (error) {
     await discardWrite(deps, body.dataKey, written);
     throw error;
@@ -157,6 +170,17 @@ function reportDegraded(deps: ReadDeps, manifest: ManifestBody, faults: ShardFau
 /** Shard I/O over the configured stores under a fresh per-instance bound. */
 function shardIo(deps: Pick<ProtectionDeps, 'stores'>, concurrency = DEFAULT_SHARD_CONCURRENCY): ShardIo {
   return { store: (name) => storeFor(deps, name), limiter: new Limiter(concurrency) };
+}
+
+/** The instances PACS (dicomweb) backends filed the fragments of `manifest` in: their locators are `<study>/<series>/<instance>`. */
+export function pacsInstancesOf(manifest: Pick<ManifestBody, 'fragments'>, stores: Map<string, FragmentStore>): PacsInstance[] {
+  return manifest.fragments
+    .flatMap(storedPieces)
+    .filter((f) => stores.get(f.backend)?.kind === 'dicomweb')
+    .map((f) => {
+      const [study, series, instance] = f.locator.split('/');
+      return { backend: f.backend, study, series, instance };
+    });
 }
 
 function storeFor(deps: Pick<ProtectionDeps, 'stores'>, name: string): FragmentStore {

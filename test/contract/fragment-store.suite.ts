@@ -17,7 +17,8 @@ import { createServer, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FragmentStoreError, type ByteRange, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type FragmentStoreErrorCode } from '../../adapters/fragment-store.js';
+import type { ByteRange, FragmentRef, FragmentStore, FragmentStoreCapabilities } from '../../adapters/fragment-store.js';
+import { collect, expectCode } from '../support/fragment-stores.js';
 
 /** What an adapter's test file passes to {@link runFragmentStoreSuite}. */
 export interface FragmentStoreSuiteOptions {
@@ -30,6 +31,11 @@ export interface FragmentStoreSuiteOptions {
    * with a per-call timeout of `timeoutMs`. Required when `capabilities.network`.
    */
   unresponsive?(endpoint: { host: string; port: number; url: string }, timeoutMs: number): FragmentStore;
+  /**
+   * A locator of this store's form that it never handed out, for calls that must time out before
+   * anything is asked; default a CID for content-addressed stores, a key for the others.
+   */
+  unusedLocator?: string;
 }
 
 /** What a case gets: the fresh store, and the suite's options. */
@@ -57,12 +63,17 @@ export const CAPABILITY_SKIPS: ReadonlyArray<{ applies(c: FragmentStoreCapabilit
   },
   {
     applies: (c) => !c.contentAddressed,
-    reason: 'capabilities.contentAddressed is false: the locator is the key',
-    cases: ['content-addressed: the locator is not the key; a rewrite gets a new locator and the old one stays readable until deleted', 'content-addressed: equal bytes under two keys share a locator'],
+    reason: 'capabilities.contentAddressed is false: the locator is not derived from the bytes alone',
+    cases: ['content-addressed: equal bytes under two keys share a locator'],
   },
   {
-    applies: (c) => c.contentAddressed,
-    reason: 'capabilities.contentAddressed is true: the locator is derived from the bytes, not the key',
+    applies: (c) => c.overwrite,
+    reason: 'capabilities.overwrite is true: a rewrite replaces the fragment under its locator',
+    cases: ['content-addressed: the locator is not the key; a rewrite gets a new locator and the old one stays readable until deleted'],
+  },
+  {
+    applies: (c) => !c.overwrite,
+    reason: 'capabilities.overwrite is false: every fragment put under a key has its own locator, so the locator cannot be the key',
     cases: ['key-addressed: the locator is the key'],
   },
   {
@@ -359,7 +370,7 @@ const cases: Record<string, Case> = {
     await expectCode(store.put('short', { stream: chunked(data, 65_536), length: 200_001 }), 'BAD_REQUEST', 'shorter');
     await expectCode(store.put('bad', { stream: chunked(data, 65_536), length: -1 }), 'BAD_REQUEST', 'negative length');
     await expectListed(store, '', []);
-    if (!store.capabilities.contentAddressed) {
+    if (locatorIsKey(store)) {
       assert.equal(await store.has('long'), false);
       assert.equal(await store.has('short'), false);
     }
@@ -391,7 +402,7 @@ const cases: Record<string, Case> = {
     for (const [what, call] of calls) await assert.rejects(call, (error) => error === reason, `${what} rejects with the caller's reason`);
     assert.deepEqual(await store.get(ref.locator), Buffer.from('kept'));
     await expectListed(store, '', [ref.locator]);
-    if (!store.capabilities.contentAddressed) assert.equal(await store.has('new'), false);
+    if (locatorIsKey(store)) assert.equal(await store.has('new'), false);
   },
   'abort: a put aborted while its stream flows rejects promptly, stops reading it, and nothing half-written is visible': async (store) => {
     const old = randomBytes(50_000);
@@ -433,11 +444,11 @@ const cases: Record<string, Case> = {
       const calls: Array<[string, () => Promise<unknown>]> = [
         ['put', () => store.put('k', randomBytes(1000))],
         ['put stream', () => store.put('k', { stream: chunked(randomBytes(100_000), 10_000), length: 100_000 })],
-        ['get', () => store.get(plausibleLocator(store))],
-        ['get range', () => store.get(plausibleLocator(store), { range: { start: 0, end: 10 } })],
-        ['stream', () => store.stream(plausibleLocator(store))],
-        ['has', () => store.has(plausibleLocator(store))],
-        ['delete', () => store.delete(plausibleLocator(store))],
+        ['get', () => store.get(plausibleLocator(store, options))],
+        ['get range', () => store.get(plausibleLocator(store, options), { range: { start: 0, end: 10 } })],
+        ['stream', () => store.stream(plausibleLocator(store, options))],
+        ['has', () => store.has(plausibleLocator(store, options))],
+        ['delete', () => store.delete(plausibleLocator(store, options))],
         ['check', () => store.check()],
       ];
       if (store.capabilities.list) calls.push(['list', () => collect(store.list())]);
@@ -511,8 +522,14 @@ async function expectListed(store: FragmentStore, prefix: string, locators: stri
   if (store.capabilities.list) assert.deepEqual((await collect(store.list(prefix))).sort(), [...locators].sort(), `list(${JSON.stringify(prefix)})`);
 }
 
+/** True when the locator a put returns is its key: neither derived from the bytes nor one locator per put. */
+function locatorIsKey(store: FragmentStore): boolean {
+  return !store.capabilities.contentAddressed && store.capabilities.overwrite;
+}
+
 /** A locator of the store's form that it never handed out (for calls that must time out first). */
-function plausibleLocator(store: FragmentStore): string {
+function plausibleLocator(store: FragmentStore, options: FragmentStoreSuiteOptions): string {
+  if (options.unusedLocator !== undefined) return options.unusedLocator;
   return store.capabilities.contentAddressed ? 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' : 'f/ab/never-written.0';
 }
 
@@ -541,25 +558,10 @@ async function missingLocator(store: FragmentStore): Promise<string> {
   return ref.locator;
 }
 
-/** Asserts that `promise` rejects with a {@link FragmentStoreError} of exactly `code`. */
-async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode, message?: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
-    assert.ok(error instanceof FragmentStoreError, `${message ?? ''} expected a FragmentStoreError, got ${String(error)}`);
-    assert.equal(error.code, code, message);
-    return true;
-  });
-}
-
 async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
   return Buffer.concat(chunks);
-}
-
-async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
 }
 
 function describeKey(key: string): string {

@@ -63,7 +63,7 @@ function requirePlugin(): void {
   }
 }
 
-/** Starts Orthanc and resolves once `GET /system` answers 200. Retries on a lost port race. */
+/** Starts Orthanc and resolves once `GET /system` answers (200, or 401 with authentication on). Retries on a lost port race. */
 export async function startOrthanc(options: StartOrthancOptions = {}): Promise<RunningOrthanc> {
   const binary = orthancBinary();
   requirePlugin();
@@ -140,7 +140,8 @@ async function startOnce(binary: string, options: StartOrthancOptions): Promise<
         fetch(`${url}/system`, { signal: AbortSignal.timeout(2000) }).then(
           async (r) => {
             await r.arrayBuffer();
-            return r.ok;
+            // 401: up, and asking for the credentials its configuration registers.
+            return r.ok || r.status === 401;
           },
           () => false,
         ),

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig, s3Credentials } from '../../gateway/config.js';
+import { configProblems } from '../support/config-problems.js';
 
 /** What every backend gets unless its configuration says otherwise: timeout, retries, circuit breaker. */
 const RESILIENCE_DEFAULTS = { timeoutSeconds: 30, retries: { attempts: 2, initialDelayMs: 100, maxDelayMs: 2000 }, breaker: { failures: 5, halfOpenAfterSeconds: 30 } };
@@ -125,15 +126,7 @@ describe('backends of every kind', () => {
   const s3 = { name: 's3-eu', kind: 's3', endpoint: 'http://127.0.0.1:4569', region: 'us-east-1', bucket: 'aegis', forcePathStyle: true };
   const ipfs = { name: 'ipfs', kind: 'ipfs', url: 'http://127.0.0.1:5001/api/v0', timeoutSeconds: 5 };
   const keys = { AEGIS_S3_S3_EU_ACCESS_KEY_ID: 'AKIA', AEGIS_S3_S3_EU_SECRET_ACCESS_KEY: 'secret' };
-  const problemsOf = (object: unknown, env: NodeJS.ProcessEnv = {}): string[] => {
-    try {
-      loadConfig({ object, env });
-    } catch (error) {
-      if (error instanceof ConfigError) return error.problems;
-      throw error;
-    }
-    return [];
-  };
+  const problemsOf = configProblems;
 
   it('fs, s3 and ipfs backends with a placement that uses them; credentials are not kept in the configuration', () => {
     const config = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs' }, s3, ipfs], placement: { instances: 'local', regions: ['s3-eu', 'ipfs'] } }, env: keys });

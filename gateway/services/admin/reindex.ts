@@ -18,7 +18,7 @@ import type { Keyring } from '../../keys/keyring.js';
 import { verifyManifest } from '../../protection/manifest.js';
 import { openManifestCopy } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX } from '../../protection/placement.js';
-import { readProtected } from '../protected-fragments.js';
+import { pacsInstancesOf, readProtected } from '../protected-fragments.js';
 import { catalogEntry } from '../ingest.js';
 
 /** What a reindex did. */
@@ -55,7 +55,7 @@ export async function reindex(deps: { catalog: Catalog; stores: Map<string, Frag
         }
         const bytes = await readProtected(deps, JSON.stringify(copy), manifest.sopInstanceUid);
         const parsed = parseInstance(bytes);
-        await deps.catalog.addInstance(catalogEntry(parsed, bytes.length, manifest.sha256, { manifest: copy, backend: store.name, key: locator, locator }), { replace: existing !== undefined });
+        await deps.catalog.addInstance(catalogEntry(parsed, bytes.length, manifest.sha256, { manifest: copy, backend: store.name, key: locator, locator, pacs: pacsInstancesOf(copy, deps.stores) }), { replace: existing !== undefined });
         report.restored++;
       } catch (error) {
         if (!isGatewayError(error) && !(error instanceof SyntaxError)) throw error;

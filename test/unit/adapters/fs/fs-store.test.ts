@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { FS_CAPABILITIES, FS_TEMP_PREFIX, FsFragmentStore } from '../../../../adapters/fs/fs-store.js';
-import { FragmentStoreError, type FragmentStoreErrorCode } from '../../../../adapters/fragment-store.js';
 import { runFragmentStoreSuite } from '../../../contract/fragment-store.suite.js';
+import { collect, expectCode } from '../../../support/fragment-stores.js';
 
 runFragmentStoreSuite('fs', {
   capabilities: FS_CAPABILITIES,
@@ -198,20 +198,3 @@ describe('FsFragmentStore (fs-specific)', () => {
     assert.deepEqual(await collect(store.list()), []);
   });
 });
-
-async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode): Promise<FragmentStoreError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof FragmentStoreError, `expected a FragmentStoreError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  return caught;
-}
-
-async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}

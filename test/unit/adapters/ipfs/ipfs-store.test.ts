@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { FragmentStoreError, type FragmentStoreErrorCode } from '../../../../adapters/fragment-store.js';
 import { IPFS_CAPABILITIES, IpfsFragmentStore } from '../../../../adapters/ipfs/ipfs-store.js';
 import { runFragmentStoreSuite } from '../../../contract/fragment-store.suite.js';
+import { expectCode } from '../../../support/fragment-stores.js';
 import { startIpfsDaemon, type TestIpfsDaemon } from '../../../support/ipfs-daemon.js';
 import { freePort } from '../../../support/ports.js';
 
@@ -74,14 +74,3 @@ describe('IpfsFragmentStore (ipfs-specific)', () => {
     await store.close();
   });
 });
-
-async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode): Promise<FragmentStoreError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof FragmentStoreError, `expected a FragmentStoreError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  return caught;
-}

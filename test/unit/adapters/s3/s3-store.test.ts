@@ -10,9 +10,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { FragmentStoreError, type FragmentStoreErrorCode } from '../../../../adapters/fragment-store.js';
+import { FragmentStoreError } from '../../../../adapters/fragment-store.js';
 import { S3_CAPABILITIES, S3FragmentStore } from '../../../../adapters/s3/s3-store.js';
 import { runFragmentStoreSuite } from '../../../contract/fragment-store.suite.js';
+import { collect, expectCode } from '../../../support/fragment-stores.js';
 import { freePort } from '../../../support/ports.js';
 import { startS3rver, type TestS3Server } from '../../../support/s3rver.js';
 
@@ -130,20 +131,3 @@ describe('S3FragmentStore (s3-specific)', () => {
     await store.close();
   });
 });
-
-async function expectCode(promise: Promise<unknown>, code: FragmentStoreErrorCode): Promise<FragmentStoreError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof FragmentStoreError, `expected a FragmentStoreError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  return caught;
-}
-
-async function collect(iterable: AsyncIterable<string>): Promise<string[]> {
-  const out: string[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
-}
