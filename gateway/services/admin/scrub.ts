@@ -206,7 +206,11 @@ async function repairInstance(
           continue;
         }
         if (sha256Hex(shards[record.index]) !== record.sha256) throw new GatewayError('INTEGRITY_FAILURE', `rebuilt shard ${record.index} is not the one recorded`);
-        const { locator } = await deps.stores.get(record.backend)!.put(record.key ?? record.locator, shards[record.index]);
+        const store = deps.stores.get(record.backend)!;
+        // A store that does not overwrite (a PACS keeps the first instance under its UIDs) would keep
+        // the corrupt piece where the rebuilt one goes: it goes first.
+        if (fault.problem === 'corrupt' && !store.capabilities.overwrite) await store.delete(record.locator);
+        const { locator } = await store.put(record.key ?? record.locator, shards[record.index]);
         if (locator !== record.locator) {
           record.locator = locator;
           changed = true;
