@@ -128,6 +128,18 @@ const ConfigSchema = z.strictObject({
       maxConnectionsPerClient: z.number().int().positive().default(32),
     })
     .prefault({}),
+  scrub: z
+    .strictObject({
+      /** Check every stored fragment and shard this often inside the gateway (audited); 0: never (run `aegis scrub`). */
+      intervalHours: z
+        .number()
+        .min(0)
+        .max(24 * 365)
+        .default(0),
+      /** Largest average read rate of a scheduled scrub, bytes per second. */
+      bytesPerSecond: z.number().positive().default(10_000_000),
+    })
+    .prefault({}),
   stow: z
     .strictObject({
       /** A different instance with a SOP Instance UID already stored: reject it, or replace the stored one. */

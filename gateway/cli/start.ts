@@ -2,6 +2,7 @@
  * `aegis start`: loads the configuration, opens the catalog and the backends, listens, and on
  * SIGTERM/SIGINT stops accepting, finishes in-flight requests, then closes the catalog.
  */
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
@@ -23,6 +24,7 @@ import { AuditTrail } from '../access/audit/trail.js';
 import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
 import { catalogFile, prepareDataDirectory } from './data-directory.js';
+import { scheduleScrub } from '../services/admin/scrub-schedule.js';
 
 /** A running gateway, for `main` and for tests that start one in-process. */
 export interface RunningServer {
@@ -88,6 +90,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   await audit
     .recordNow({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` })
     .catch((error: unknown) => logger.error({ err: error }, 'the start of the gateway could not be recorded in the audit trail'));
+  // Scrub on a schedule, when configured: one process at a time (the lock file), audited.
+  const scrubbing = config.scrub.intervalHours > 0 ? scheduleScrub({ catalog, stores, keyring, logger, audit }, { ...config.scrub, lockFile: join(config.dataDir, 'scrub.lock'), concurrency: config.placement.concurrency }) : undefined;
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const app = buildApp({ config, logger, catalog, stores, access, keyring });
@@ -116,6 +120,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       clearTimeout(grace);
       clearInterval(keyRefresh);
       clearInterval(removalRetry);
+      scrubbing?.stop();
       audit.record({ kind: 'application', operation: 'stop', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}` });
       await audit.close();
       await catalog.close();
