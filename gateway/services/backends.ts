@@ -6,7 +6,7 @@
  * message, the adapter's error as its cause. Other errors pass unchanged.
  */
 import type { Readable } from 'node:stream';
-import { FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type ReadOptions } from '../../adapters/fragment-store.js';
+import { FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type PutOptions, type ReadOptions } from '../../adapters/fragment-store.js';
 import { GatewayError } from '../errors.js';
 
 /** `store` with its adapter errors translated into the gateway's catalogue. */
@@ -34,7 +34,7 @@ class GatewayFragmentStore implements FragmentStore {
     return this.store.capabilities;
   }
 
-  put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef> {
+  put(key: string, data: FragmentBody, options?: PutOptions): Promise<FragmentRef> {
     return translated(this.store.put(key, data, options));
   }
 

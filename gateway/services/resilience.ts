@@ -21,7 +21,7 @@
 import type { Readable } from 'node:stream';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type CircuitBreakerPolicy, type RetryPolicy } from 'cockatiel';
 import type { Logger } from 'pino';
-import type { CallOptions, FragmentBody, FragmentRef, FragmentStore, FragmentStoreCapabilities, ReadOptions } from '../../adapters/fragment-store.js';
+import type { CallOptions, FragmentBody, FragmentRef, FragmentStore, FragmentStoreCapabilities, PutOptions, ReadOptions } from '../../adapters/fragment-store.js';
 import type { BackendConfig } from '../config.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 
@@ -100,9 +100,9 @@ export class ResilientFragmentStore implements FragmentStore {
     return state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open';
   }
 
-  put(key: string, data: FragmentBody, options?: CallOptions): Promise<FragmentRef> {
+  put(key: string, data: FragmentBody, options?: PutOptions): Promise<FragmentRef> {
     const replayable = data instanceof Uint8Array;
-    return this.call('put', options, (signal) => this.store.put(key, data, { signal }), replayable);
+    return this.call('put', options, (signal) => this.store.put(key, data, { ...options, signal }), replayable);
   }
 
   get(locator: string, options?: ReadOptions): Promise<Buffer> {

@@ -80,7 +80,8 @@ describe('a backend that accepts connections and never answers', () => {
         { name: 'local', kind: 'fs' },
         { name: 'remote', kind: 's3', endpoint, region: 'us-east-1', bucket: BUCKET, forcePathStyle: true, credentialsFile: join(secrets, 's3.json'), timeoutSeconds: TIMEOUT_SECONDS, ...remote },
       ],
-      placement: { instances: 'local', regions },
+      // One instance lies on the folder alone: both its regions there, which the operator allows.
+      placement: { instances: 'local', regions, allowSharedProvider: true },
       protection: { verifiedCacheMiB: 0 },
     };
   }
