@@ -16,6 +16,7 @@ import { openStores } from './start.js';
 import type { MasterKey } from '../keys/master-key.js';
 import { MemoryWrappedKeyStore } from '../keys/memory-wrapped-key-store.js';
 import { rewrapDataKeys, type WrappedKeyStore } from '../keys/rotation.js';
+import { createLogger } from '../logger.js';
 
 /** Usage of `aegis keys`. */
 export const KEYS_USAGE = `usage: aegis keys <sub-command> [options]
@@ -60,7 +61,7 @@ const DEFAULT_DEPS: KeysCommandDeps = {
     if (!existsSync(file)) return { store: new MemoryWrappedKeyStore(), emptyBecause: `no catalog at ${file}`, close: async () => {} };
     const keyring = await Keyring.load({ dataDir: config.dataDir, env: process.env });
     const catalog = await Catalog.openSqlite(file);
-    const stores = openStores(config, process.env);
+    const stores = openStores(config, process.env, createLogger('warn', process.stderr));
     return {
       store: new ManifestKeyStore(catalog, stores, keyring),
       emptyBecause: 'no protected instance is stored',

@@ -41,7 +41,7 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
     const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
     keyring.useShredKeys(shredKeys);
-    const stores = openStores(config, io.env);
+    const stores = openStores(config, io.env, createLogger('warn', io.stderr));
     try {
       const report = await reindex({ catalog, stores, keyring, logger: createLogger('warn', io.stderr), instances: targetOf(config.placement, config.placement.instances).backends[0] });
       if (values.json) io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -15,6 +15,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { repair, scrub, type RepairReport, type ScrubOptions, type ScrubReport } from '../services/admin/scrub.js';
+import { createLogger } from '../logger.js';
 
 const OPTIONS = `
 options:
@@ -67,7 +68,8 @@ async function run(command: 'scrub' | 'repair', argv: string[], io: CommandIo): 
   const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
   if (keyring.keys.length === 0) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): the manifests cannot be verified');
   const catalog = await Catalog.openSqlite(file);
-  const stores = openStores(config, io.env);
+  // Backend warnings (a circuit breaker opening) go to stderr: stdout holds the report.
+  const stores = openStores(config, io.env, createLogger('warn', io.stderr));
   const bar = await progressBar(io, catalog);
   try {
     const options: ScrubOptions = { bytesPerSecond: rate === undefined ? undefined : rate * 1e6, concurrency: config.placement.concurrency, onProgress: bar?.update };
