@@ -14,8 +14,8 @@ const pacs = { name: 'pacs-1', kind: 'dicomweb', url: 'http://127.0.0.1:8042/dic
 
 describe('dicomweb backends', () => {
   it('a dicomweb backend with a placement that uses it loads as written, timeout defaulted', () => {
-    const config = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs' }, pacs], placement: { instances: 'local', regions: ['pacs-1'] } }, env: {} });
-    assert.deepEqual(config.backends[1], { ...pacs, timeoutSeconds: 30 });
+    const config = loadConfig({ object: { backends: [{ name: 'local', kind: 'fs' }, pacs], placement: { instances: 'local', regions: ['pacs-1', 'local'] } }, env: {} });
+    assert.deepEqual(config.backends[1], { ...pacs, timeoutSeconds: 30, retries: config.backends[0].retries, breaker: config.backends[0].breaker });
   });
 
   it('auth is required; bad URLs and unknown keys are reported', () => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, createSecretKey, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { parseInstance } from '../../../gateway/dicom/parse.js';
+import { MemoryShredKeyStore } from '../../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
 import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { pacsPresentation } from '../../../gateway/protection/presentation.js';
@@ -15,7 +16,7 @@ import { newUid, syntheticInstance } from '../../fixtures/synthetic.js';
 
 function keyring(): Keyring {
   const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
-  return new Keyring([key], key);
+  return new Keyring([key], key).useShredKeys(new MemoryShredKeyStore());
 }
 
 function protect(bytes: Buffer, background: boolean) {
