@@ -15,10 +15,12 @@ cd "$root"
 cp package.json package-lock.json tsconfig.json tsconfig.build.json "$work/build/"
 cp -r gateway adapters "$work/build/"
 cd "$work/build"
-# Reuse the checkout's compiled native addon instead of compiling better-sqlite3 a second time.
+# Reuse the checkout's compiled native addons (better-sqlite3, @ronomon/reed-solomon) instead of
+# compiling them a second time (the Dockerfile's npm ci runs their install scripts).
 cp -a "$root/node_modules" node_modules
 npm ci --no-audit --no-fund --offline --ignore-scripts >/dev/null 2>&1 || npm ci --no-audit --no-fund >/dev/null
 cp -a "$root/node_modules/better-sqlite3/build" node_modules/better-sqlite3/ 2>/dev/null || npm rebuild better-sqlite3 >/dev/null
+cp -a "$root/node_modules/@ronomon/reed-solomon/binding.node" node_modules/@ronomon/reed-solomon/ 2>/dev/null || npm rebuild @ronomon/reed-solomon >/dev/null
 npm run build >/dev/null
 npm prune --omit=dev --no-audit --no-fund >/dev/null
 
