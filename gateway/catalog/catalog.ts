@@ -3,13 +3,13 @@
  * with where their bytes are stored. SQLite (better-sqlite3) through Kysely, whose query builder also speaks PostgreSQL.
  * Migrations run at open. An instance row is written only after its bytes are durable.
  */
-import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, SqliteDialect, sql, type Insertable, type Selectable, type Transaction } from 'kysely';
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
-import { openSqlite, type OpenedSqlite } from './sqlite.js';
+import { createOwnerOnly, openSqlite, type OpenedSqlite } from './sqlite.js';
 import type { CatalogDatabase, InstancesTable, SeriesTable, StudiesTable } from './schema.js';
 import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
 import { policyAttributesOf, policyKey } from './policy-attributes.js';
@@ -343,26 +343,6 @@ async function prunePolicyAttributes(db: Kysely<CatalogDatabase>, studies: strin
       .where('study_uid', '=', study)
       .where(({ not, exists, selectFrom }) => not(exists(selectFrom('instances').select('sop_instance_uid').where('instances.study_uid', '=', study).whereRef('instances.policy_key', '=', 'study_policy_attributes.key'))))
       .execute();
-  }
-}
-
-/**
- * Creates an empty catalog file readable and writable by its owner only (whatever the umask),
- * unless it exists: SQLite would create it 0644, and it creates the WAL and shared-memory files
- * with the mode of the database file. An empty file is a valid empty database.
- */
-function createOwnerOnly(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw error;
-  }
-  try {
-    fchmodSync(fd, 0o600);
-  } finally {
-    closeSync(fd);
   }
 }
 

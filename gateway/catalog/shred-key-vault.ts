@@ -12,11 +12,11 @@
  * What SQLite cannot reach (copies the file system or its storage keep of overwritten blocks,
  * backups) is the operator's to handle; docs/protection.md says so.
  */
-import { closeSync, constants, fchmodSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { GatewayError } from '../errors.js';
 import type { ShredKeyStore } from '../keys/instance-keys.js';
-import { openSqlite, type OpenedSqlite } from './sqlite.js';
+import { createOwnerOnly, openSqlite, type OpenedSqlite } from './sqlite.js';
 
 /** The vault file of a data directory. */
 export function shredKeyVaultFile(dataDir: string): string {
@@ -79,21 +79,5 @@ export class ShredKeyVault implements ShredKeyStore {
   /** Closes the file. */
   close(): void {
     this.sqlite.close();
-  }
-}
-
-/** Creates the vault file readable and writable by its owner only, unless it exists (SQLite gives its WAL the same mode). */
-function createOwnerOnly(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
-    throw error;
-  }
-  try {
-    fchmodSync(fd, 0o600);
-  } finally {
-    closeSync(fd);
   }
 }

@@ -5,6 +5,7 @@
  * finalizer aborts the process from an idle garbage collection (nodejs/node#65446,
  * WiseLibs/better-sqlite3#1515), and version 13, which fixes that, does not run on Node 20.
  */
+import { closeSync, constants, fchmodSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
@@ -113,4 +114,24 @@ function withStatementCache(db: { prepare(sql: string): SqliteStatement; close()
       return statement;
     },
   };
+}
+
+/**
+ * Creates an empty database file readable and writable by its owner only (whatever the umask),
+ * unless it exists: SQLite would create it 0644, and it creates the WAL and shared-memory files
+ * with the mode of the database file. An empty file is a valid empty database.
+ */
+export function createOwnerOnly(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw error;
+  }
+  try {
+    fchmodSync(fd, 0o600);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import dcmjs from 'dcmjs';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { parseInstance } from '../../gateway/dicom/parse.js';
 import { pixelGeometry } from '../../gateway/dicom/pixel-geometry.js';
@@ -23,6 +22,7 @@ import { corpusFiles } from '../support/corpus.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
+import { changeCarriedFragment, orthancId } from '../support/pacs-fragments.js';
 import { readTrail } from '../support/trail.js';
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
@@ -67,14 +67,6 @@ async function rest(path: string, init?: RequestInit): Promise<any> {
   const response = await fetch(`${orthanc.url}${path}`, init);
   assert.equal(response.status, 200, `${path}: ${response.status}`);
   return response.json();
-}
-
-/** The Orthanc id of the instance a locator names. */
-async function orthancId(locator: string): Promise<string> {
-  const found = (await rest('/tools/lookup', { method: 'POST', body: locator.split('/')[2] })) as Array<{ ID: string; Type: string }>;
-  const instance = found.find((f) => f.Type === 'Instance');
-  assert.ok(instance, `Orthanc has the instance of ${locator}`);
-  return instance.ID;
 }
 
 /** Instances whose region 0 is on the PACS, with that fragment's record. */
@@ -143,7 +135,7 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
       assert.equal(fragment.index, 0);
       assert.match(fragment.locator, /^2\.25\.\d+\/2\.25\.\d+\/2\.25\.\d+$/);
       for (const uid of fragment.locator.split('/')) assert.equal(originals.has(uid), false, `${uid} is an original UID`);
-      const tags = await rest(`/instances/${await orthancId(fragment.locator)}/tags?short`);
+      const tags = await rest(`/instances/${await orthancId(orthanc, fragment.locator)}/tags?short`);
       for (const uid of originals) assert.equal(JSON.stringify(tags).includes(uid), false, 'no original UID in what Orthanc shows');
     }
   });
@@ -159,7 +151,7 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
       const layout = original.pixelData;
       assert.ok(layout && !layout.encapsulated);
       const geometry = pixelGeometry(original.metadata, layout);
-      const id = await orthancId(fragment.locator);
+      const id = await orthancId(orthanc, fragment.locator);
       const tags = await rest(`/instances/${id}/tags?short`);
       if (tags['0008,0016'] === RAW_DATA_STORAGE) {
         // No presentation (big endian, or refused by the de-identifier): the plain container shows nothing.
@@ -218,20 +210,13 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
 
   it('a fragment deleted inside Orthanc makes its instance answer 502, audited', async () => {
     const { sop, url, fragment } = (await onPacs())[0];
-    assert.equal((await fetch(`${orthanc.url}/instances/${await orthancId(fragment.locator)}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await fetch(`${orthanc.url}/instances/${await orthancId(orthanc, fragment.locator)}`, { method: 'DELETE' })).status, 200);
     await expectIntegrityFailure(url, sop, 'a fragment deleted in the PACS');
   });
 
   it('a fragment replaced inside Orthanc (same UIDs, one byte of the fragment changed) makes its instance answer 502, audited', async () => {
     const { sop, url, fragment } = (await onPacs()).find((f) => f.fragment.length > 0 && f.sop !== [...stored.keys()][0])!;
-    const id = await orthancId(fragment.locator);
-    const file = Buffer.from(await (await fetch(`${orthanc.url}/instances/${id}/file`)).arrayBuffer());
-    const dicom = dcmjs.data.DicomMessage.readFile(file.buffer.slice(file.byteOffset, file.byteOffset + file.length) as ArrayBuffer);
-    const carried = new Uint8Array(dicom.dict['00091000'].Value[0] as ArrayBuffer);
-    carried[carried.length >> 1] ^= 0x01;
-    dicom.dict['00091000'] = { vr: 'OB', Value: [carried.buffer] };
-    assert.equal((await fetch(`${orthanc.url}/instances/${id}`, { method: 'DELETE' })).status, 200);
-    assert.equal((await stow(orthanc.dicomWebUrl, [new Uint8Array(dicom.write())])).status, 200);
+    await changeCarriedFragment(orthanc, fragment.locator);
     await expectIntegrityFailure(url, sop, 'a fragment changed in the PACS');
     // The other instances still read back byte-identical.
     const other = [...stored.entries()].find(([s]) => s !== sop && s !== [...stored.keys()][0])!;
@@ -240,7 +225,7 @@ describe('the gateway with the background region on a PACS (Orthanc)', () => {
 
   it('DELETE through the gateway deletes the instance inside Orthanc and its mapping', async () => {
     const { sop, fragment } = (await onPacs()).at(-1)!;
-    await orthancId(fragment.locator);
+    await orthancId(orthanc, fragment.locator);
     const { url } = stored.get(sop)!;
     const response = await fetch(url, { method: 'DELETE' });
     assert.ok(response.status === 200 || response.status === 204, `DELETE answered ${response.status}`);

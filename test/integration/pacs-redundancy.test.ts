@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import dcmjs from 'dcmjs';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import type { Manifest, ShardRecord } from '../../gateway/protection/manifest.js';
 import type { RepairReport } from '../../gateway/services/admin/scrub.js';
@@ -18,6 +17,7 @@ import { runAegis } from '../support/aegis-cli.js';
 import { retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
+import { changeCarriedFragment, orthancId } from '../support/pacs-fragments.js';
 import { readTrail } from '../support/trail.js';
 
 describe('a PACS in a 2-of-3 redundancy group', { timeout: 240_000 }, () => {
@@ -62,14 +62,6 @@ describe('a PACS in a 2-of-3 redundancy group', { timeout: 240_000 }, () => {
     }
   }
 
-  /** Orthanc's id of the instance that holds a shard (locator `<study>/<series>/<instance>`). */
-  async function orthancId(locator: string): Promise<string> {
-    const found = (await (await fetch(`${orthanc.url}/tools/lookup`, { method: 'POST', body: locator.split('/')[2] })).json()) as Array<{ ID: string; Type: string }>;
-    const id = found.find((f) => f.Type === 'Instance')?.ID;
-    assert.ok(id, `Orthanc holds ${locator}`);
-    return id;
-  }
-
   async function aegis(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; report?: RepairReport }> {
     const file = join(gw.dataDir, 'cli-config.json');
     await writeFile(file, JSON.stringify({ ...config, dataDir: gw.dataDir }));
@@ -83,16 +75,9 @@ describe('a PACS in a 2-of-3 redundancy group', { timeout: 240_000 }, () => {
 
   it('a shard deleted and one replaced inside Orthanc: reads succeed from the other shards and say so; scrub finds both; repair restores them', async () => {
     const [deleted, replaced] = [(await pacsShards(urls[0]))[0], (await pacsShards(urls[1]))[0]];
-    assert.equal((await fetch(`${orthanc.url}/instances/${await orthancId(deleted.locator)}`, { method: 'DELETE' })).status, 200);
+    assert.equal((await fetch(`${orthanc.url}/instances/${await orthancId(orthanc, deleted.locator)}`, { method: 'DELETE' })).status, 200);
     // The same UIDs, one byte of the shard changed in the private element that carries it.
-    const id = await orthancId(replaced.locator);
-    const file = Buffer.from(await (await fetch(`${orthanc.url}/instances/${id}/file`)).arrayBuffer());
-    const dicom = dcmjs.data.DicomMessage.readFile(file.buffer.slice(file.byteOffset, file.byteOffset + file.length) as ArrayBuffer);
-    const carried = new Uint8Array(dicom.dict['00091000'].Value[0] as ArrayBuffer);
-    carried[carried.length >> 1] ^= 0x01;
-    dicom.dict['00091000'] = { vr: 'OB', Value: [carried.buffer] };
-    assert.equal((await fetch(`${orthanc.url}/instances/${id}`, { method: 'DELETE' })).status, 200);
-    assert.equal((await stow(orthanc.dicomWebUrl, [new Uint8Array(dicom.write())])).status, 200);
+    await changeCarriedFragment(orthanc, replaced.locator);
 
     for (const [i, url] of urls.entries()) assert.ok((await retrieveAsStored(url))[0].bytes.equals(instances[i]), `instance ${i + 1} reads byte-identical`);
     const events = (await readTrail(gw.dataDir)).events.filter((e) => e.kind === 'integrity' && e.outcome === 'success' && /on backend pacs (missing|corrupt)/.test(e.reason ?? ''));
