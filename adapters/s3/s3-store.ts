@@ -20,6 +20,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { setTimeout } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
@@ -42,8 +43,10 @@ import { checkRead, StoreCalls } from '../store-calls.js';
 /** What an S3 bucket can do. */
 export const S3_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: true, list: true, rangeRead: true, contentAddressed: false, delete: 'certain', network: true });
 
-/** How often `get` asks again when a body breaks off mid-transfer. */
-const READ_ATTEMPTS = 5;
+/** How often `get` asks again when a body breaks off mid-transfer or is torn by a concurrent overwrite. */
+const READ_ATTEMPTS = 8;
+/** The pause before asking again grows by this much each time (overwrites in progress get time to finish). */
+const READ_BACKOFF_MS = 25;
 /** Streamed bodies are uploaded in parts of this size (the S3 minimum is 5 MiB). */
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 
@@ -153,6 +156,7 @@ export class S3FragmentStore implements FragmentStore {
         // torn by a concurrent overwrite on a store that writes in place (s3rver does). Read again;
         // if it never matches (a store whose ETag is no MD5), the gateway's own hashes decide.
         if (opened.md5 === undefined || attempt >= READ_ATTEMPTS || createHash('md5').update(bytes).digest('hex') === opened.md5) return bytes;
+        await setTimeout(READ_BACKOFF_MS * attempt, undefined, { signal: abortSignal });
       }
     });
   }
