@@ -214,6 +214,27 @@ const ZERO_TAG = 'x00000000';
  * zero bytes follow it. The padding stays in the instance's bytes; `padding` says how long it is.
  */
 function readPaddedDataSet(view: Uint8Array, position: number, syntax: TransferSyntax): { dataSet: DataSet; padding: number } {
+  // Fast path: find the run of trailing zeros with a byte scan, and read only what precedes it, so
+  // that a large pad is never read as millions of (0000,0000) elements. Any doubt: the full reading below.
+  let zeros = view.length;
+  while (zeros > position && view[zeros - 1] === 0) zeros--;
+  if (zeros < view.length && zeros > position) {
+    const head = readDataSet(view.subarray(0, zeros), position, syntax);
+    try {
+      readElements(head.dataSet, head.stream, syntax.explicitVR);
+    } catch {
+      // The last element's value may run into the zeros: its declared length says where it ends.
+    }
+    let end = position;
+    let undefinedLength = false;
+    for (const element of Object.values(head.dataSet.elements)) {
+      if (element.tag === ZERO_TAG || element.length === undefined || element.dataOffset + element.length < end) continue;
+      end = element.dataOffset + element.length;
+      undefinedLength = element.hadUndefinedLength === true;
+    }
+    // An element of undefined length cut before its delimitation item (whose length field is zeros) has no reliable end.
+    if (!undefinedLength && end >= zeros && end < view.length) return { dataSet: readInstanceDataSet(view.subarray(0, end), position, syntax), padding: view.length - end };
+  }
   let failure: unknown;
   try {
     const dataSet = readInstanceDataSet(view, position, syntax);

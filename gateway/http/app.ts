@@ -116,7 +116,7 @@ function readiness(deps: AppDeps) {
   return async (_req: Request, res: Response) => {
     const report = await probes.report();
     if (report.status !== 'ready') res.setHeader('Retry-After', '5');
-    res.status(report.status === 'ready' ? 200 : 503).json(report);
+    sendJsonText(res, report.status === 'ready' ? 200 : 503, 'application/json', JSON.stringify(report));
   };
 }
 

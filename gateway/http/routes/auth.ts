@@ -11,6 +11,7 @@ import { z } from 'zod';
 import type { AccessControl } from '../../access/access-control.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import { accessOf, clientAddress } from '../authenticate.js';
+import { sendJsonText } from '../json-response.js';
 
 /** The auth router (mounted at `/auth`). */
 export function tokenRoutes(access: AccessControl): express.Router {
@@ -65,7 +66,7 @@ export function tokenRoutes(access: AccessControl): express.Router {
 }
 
 function oauthError(res: Response, error: string, description: string): void {
-  res.status(400).json({ error, error_description: description });
+  sendJsonText(res, 400, 'application/json', JSON.stringify({ error, error_description: description }));
 }
 
 /** Longest break-glass reason kept, in characters. */
