@@ -1,10 +1,10 @@
-/** Review: every JSON error answer carries exactly `application/json` (no charset), as gateway/http/json-response.ts promises. */
+/** Every JSON error answer carries exactly `application/json` (no charset), as gateway/http/json-response.ts promises. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { rawRequest } from '../support/raw-http.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 
-describe('review: JSON error Content-Type', () => {
+describe('JSON error Content-Type', () => {
   let gw: TestGateway;
   before(async () => {
     gw = await startTestGateway({ auth: { bootstrapAdmin: false } });
@@ -17,5 +17,4 @@ describe('review: JSON error Content-Type', () => {
     assert.equal(r.status, 400);
     assert.equal(r.headers['content-type'], 'application/json');
   });
-
 });

@@ -1,14 +1,14 @@
-/** Review: forged receipts (alg confusion, embedded jwk, foreign kid, crit, b64=false) are refused. */
+/** Forged receipts (alg confusion, embedded jwk, foreign kid, crit, b64=false) are refused. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CompactSign, exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
 import { createHmac, KeyObject, sign } from 'node:crypto';
-import { verifyReceipt } from '../../gateway/services/receipts.js';
+import { verifyReceipt } from '../../../gateway/services/receipts.js';
 
 const payload = { v: 1, iss: 'gw', storedAt: '2026-01-01T00:00:00Z', studyInstanceUid: '1', seriesInstanceUid: '2', sopInstanceUid: '3', sopClassUid: '4', sha256: 'a'.repeat(64), length: 1 };
 const b64 = (o: unknown) => Buffer.from(typeof o === 'string' ? o : JSON.stringify(o)).toString('base64url');
 
-describe('review: receipt forgery', () => {
+describe('receipt forgery', () => {
   it('refuses every forgery', async () => {
     const real = await generateKeyPair('EdDSA', { extractable: true });
     const realJwk = { ...(await exportJWK(real.publicKey)), alg: 'EdDSA', use: 'sig' } as Record<string, unknown>;
