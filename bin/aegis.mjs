@@ -31,11 +31,22 @@ if (existsSync(compiled) && sources.every((d) => newestSource(d) <= statSync(com
   register();
   entry = pathToFileURL(join(root, 'gateway/cli/main.ts')).href;
 }
+/**
+ * Exits once stdout and stderr have taken everything written to them. process.exit() alone cuts a
+ * long report short when stdout is a pipe: Node 24 writes to pipes asynchronously (a scrub report
+ * of 150 kB arrived truncated at 146,176 bytes).
+ */
+function exit(code) {
+  let open = 2;
+  const done = () => --open === 0 && process.exit(code);
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.writableLength === 0) done();
+    else stream.write('', done);
+  }
+}
+
 const { main } = await import(entry);
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error) => {
-    console.error(error instanceof Error ? error.stack : error);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then(exit, (error) => {
+  console.error(error instanceof Error ? error.stack : error);
+  exit(1);
+});
