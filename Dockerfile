@@ -8,6 +8,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gateway ./gateway
 COPY adapters ./adapters
+COPY conformance ./conformance
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

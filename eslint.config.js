@@ -1,9 +1,10 @@
 // @ts-check
 /**
  * Lint configuration (`npm run lint`, part of `npm test`): typescript-eslint's recommended rules,
- * syntax only (no type information, so it stays fast), over the gateway, the adapters, the tests,
- * the benchmarks and the scripts, plus the import boundaries between the layers of the gateway
- * (docs/architecture.md) and the size of its files and functions. `kernels/` is AssemblyScript,
+ * syntax only (no type information, so it stays fast), over the gateway, the adapters, the
+ * conformance suite, the tests, the benchmarks and the scripts, plus the import boundaries between
+ * the layers of the gateway (docs/architecture.md), the independence of the conformance suite, and
+ * the size of their files and functions. `kernels/` is AssemblyScript,
  * compiled by its own compiler.
  */
 import js from '@eslint/js';
@@ -61,6 +62,11 @@ const LAYERS = [
     files: ['adapters/**'],
     what: 'Adapters know nothing of the gateway: they implement adapters/fragment-store.ts and throw FragmentStoreError',
     forbidden: ['gateway'],
+  },
+  {
+    files: ['conformance/**'],
+    what: 'conformance/ is a black-box client of any DICOMweb server: it imports nothing of the gateway or the adapters',
+    forbidden: ['gateway', 'adapters'],
   },
   {
     files: ['gateway/services/**'],
@@ -133,7 +139,7 @@ export default defineConfig(
     // Small modules with one job (docs/architecture.md): every file under 400 lines, no function
     // over 80. Generated tables are exempt: the transcription of PS3.15 Table E.1-1 (and the pixel
     // kernels' WebAssembly module, ignored above; the data dictionary is JSON).
-    files: ['gateway/**', 'adapters/**'],
+    files: ['gateway/**', 'adapters/**', 'conformance/**'],
     ignores: ['gateway/deidentify/annex-e-table.ts'],
     rules: {
       'max-lines': ['error', { max: 399 }],

@@ -12,7 +12,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const compiled = join(root, 'dist/gateway/cli/main.js');
-const sources = ['gateway', 'adapters'].map((d) => join(root, d)).filter((d) => existsSync(d));
+const sources = ['gateway', 'adapters', 'conformance'].map((d) => join(root, d)).filter((d) => existsSync(d));
 
 function newestSource(dir) {
   let newest = 0;

@@ -13,7 +13,7 @@ trap cleanup EXIT
 mkdir -p "$work/build" "$work/image"
 cd "$root"
 cp package.json package-lock.json tsconfig.json tsconfig.build.json "$work/build/"
-cp -r gateway adapters "$work/build/"
+cp -r gateway adapters conformance "$work/build/"
 cd "$work/build"
 # Reuse the checkout's compiled native addons (better-sqlite3, @ronomon/reed-solomon) instead of
 # compiling them a second time (the Dockerfile's npm ci runs their install scripts).

@@ -26,6 +26,7 @@ commands:
   repair  rebuild missing or corrupt shards from the others ('aegis repair --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
+  conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -88,6 +89,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'repair') return (await import('./scrub.js')).repairCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
+  if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
   return startCommand(argv);
 }
 

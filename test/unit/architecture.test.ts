@@ -35,6 +35,9 @@ const probes: Probe[] = [
   { path: `gateway/services/admin/${tag}-ok.ts`, source: "import { protectInstance } from '../../protection/protect.js';\nexport const probe = protectInstance;\n", allowed: true },
   { path: `gateway/services/${tag}.ts`, source: "import { buildApp } from '../http/app.js';\nexport const probe = buildApp;\n", allowed: false },
   { path: `adapters/fs/${tag}.ts`, source: "import { GatewayError } from '../../gateway/errors.js';\nexport const probe = GatewayError;\n", allowed: false },
+  { path: `conformance/checks/${tag}.ts`, source: "import { GatewayError } from '../../gateway/errors.js';\nexport const probe = GatewayError;\n", allowed: false },
+  { path: `conformance/${tag}.ts`, source: "import type { FragmentStore } from '../adapters/fragment-store.js';\nexport type Probe = FragmentStore;\n", allowed: false },
+  { path: `conformance/${tag}-ok.ts`, source: "import { verdict } from './check.js';\nexport const probe = verdict;\n", allowed: true },
 ];
 
 describe('architecture: the linter enforces the layer boundaries', () => {
@@ -73,6 +76,8 @@ describe('architecture: the linter enforces the layer boundaries', () => {
     assert.match(dicom.messages[0].message, /gateway\/dicom\/ is the DICOM codec.*must not import services\/.*cli -> http -> services/);
     const adapter = results.find((r) => r.filePath === join(root, probes[9].path))!;
     assert.match(adapter.messages[0].message, /Adapters know nothing of the gateway.*must not import gateway\//);
+    const suite = results.find((r) => r.filePath === join(root, probes[10].path))!;
+    assert.match(suite.messages[0].message, /conformance\/ is a black-box client.*must not import gateway\//);
   });
 
   it('has no index files (barrels) in gateway/ or adapters/', () => {
