@@ -52,8 +52,9 @@ export class DicomWebClient {
 
   /** Sends a request and reads the whole response; rejects on a transport error or the deadline. */
   async request(method: string, path: string, options: RequestOptions = {}): Promise<Reply> {
-    const headers = this.headersOf(options);
-    const response = await fetch(this.url(path), {
+    const url = this.url(path);
+    const headers = this.headersOf(url, options);
+    const response = await fetch(url, {
       method,
       headers,
       body: options.body,
@@ -76,7 +77,7 @@ export class DicomWebClient {
   raw(method: string, path: string, headers: Record<string, string>, body: Uint8Array | string = ''): Promise<Reply> {
     const url = new URL(this.url(path));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const all = { ...this.options.headers, ...headers };
+    const all = { ...(url.origin === new URL(this.options.baseUrl).origin ? this.options.headers : {}), ...headers };
     return new Promise((resolve, reject) => {
       const req = send(url, { method, headers: all, timeout: this.options.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
@@ -94,8 +95,14 @@ export class DicomWebClient {
     });
   }
 
-  private headersOf(options: RequestOptions): Record<string, string> {
-    const base = options.credentials ?? (options.anonymous ? {} : this.options.headers);
+  /**
+   * The headers of a request to `url`: the operator's (or the given credentials) only when `url`
+   * is on the server under test, so that a RetrieveURL or BulkDataURI pointing elsewhere never
+   * receives them.
+   */
+  private headersOf(url: string, options: RequestOptions): Record<string, string> {
+    const sameOrigin = new URL(url).origin === new URL(this.options.baseUrl).origin;
+    const base = !sameOrigin ? {} : (options.credentials ?? (options.anonymous ? {} : this.options.headers));
     return { ...base, ...(options.accept === undefined ? {} : { Accept: options.accept }), ...options.headers };
   }
 }

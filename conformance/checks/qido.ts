@@ -52,14 +52,15 @@ function matching(id: string, title: string, section: string, cases: Array<[quer
 export const QIDO_CHECKS: Check[] = [
   matching('qido-uid-list', 'A list of Study Instance UIDs matches exactly those studies', `${SECTION}, §8.3.4.1`, [['', 'ALPHA,BETA,GAMMA']]),
   matching('qido-single-value', 'Single value matching on PatientName, AccessionNumber and StudyDate', `${SECTION}, PS3.4 C.2.2.2.1`, [
-    ['PatientName=CONFORMANCE%5EBETA', 'BETA'],
+    ['PatientName=CONFORMANCE^BETA', 'BETA'],
     ['StudyDate=19990307', 'ALPHA'],
   ]),
   matching('qido-wildcards', 'Wildcard matching: * for any characters, ? for one', `${SECTION}, PS3.4 C.2.2.2.4`, [
-    ['PatientName=CONFORMANCE%5EAL*', 'ALPHA'],
-    ['PatientName=CONFORMANCE%5E?ETA', 'BETA'],
+    ['PatientName=CONFORMANCE^AL*', 'ALPHA'],
+    ['PatientName=CONFORMANCE^?ETA', 'BETA'],
     ['PatientName=*', 'ALPHA,BETA,GAMMA'],
   ]),
+  matching('qido-percent-encoded', 'A percent-encoded query value (^ as %5E, what encodeURIComponent sends) is decoded before matching', 'PS3.18 §8.3.4, RFC 3986 §2.1', [['PatientName=CONFORMANCE%5EBETA', 'BETA']]),
   matching('qido-date-range', 'Date range matching: closed, open below and open above', `${SECTION}, PS3.4 C.2.2.2.5`, [
     ['StudyDate=19990101-20021231', 'ALPHA,BETA'],
     ['StudyDate=-19991231', 'ALPHA'],
@@ -84,7 +85,7 @@ export const QIDO_CHECKS: Check[] = [
     required: true,
     run: async (context) => {
       stored(context.fixture.main);
-      const found = names(context.fixture, await studies(context, 'fuzzymatching=true&PatientName=CONFORMANCE%5EALPHA'));
+      const found = names(context.fixture, await studies(context, 'fuzzymatching=true&PatientName=CONFORMANCE^ALPHA'));
       return verdict(found.split(',').includes('ALPHA'), 'ALPHA among the matches', found);
     },
   },

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { allOf, skipped, verdict, type Check, type Verdict } from '../check.js';
 import { describeReply, type Reply } from '../client.js';
 import { pathOf, stored, type FixtureStudy, type StoredInstance, type SuiteContext } from '../context.js';
+import { newUid } from '../instances.js';
 import { stowBody } from '../multipart.js';
 import { AS_STORED } from './retrieve.js';
 
@@ -75,19 +76,21 @@ export const SECURITY_CHECKS: Check[] = [
   {
     id: 'security-denied-study-hidden',
     section: SECTION,
-    title: 'A user denied the study finds no trace of it on any route: no QIDO match, 403/404 elsewhere, none of its bytes',
+    title: 'A user denied the study finds no trace of it on any route: no QIDO match, and elsewhere the answer given for a study that does not exist',
     profile: 'security',
     required: true,
     run: async (context) => {
       const credentials = context.options.deniedHeaders;
       if (credentials === undefined) return skipped('--denied-header not given');
       const study = stored(context.fixture.main);
-      const instance = study.instances[0];
+      const routes = routesOf(study.instances[0]);
+      const twins = routesOf({ study: newUid(), series: newUid(), sop: newUid(), bytes: new Uint8Array(), frames: 1 });
       const verdicts: Verdict[] = [];
-      for (const [path, accept] of routesOf(instance)) {
+      for (const [i, [path, accept]] of routes.entries()) {
         const reply = await context.client.get(path, accept, { credentials });
-        const hidden = path.includes('?') || path.endsWith('/series') || path.endsWith('/instances') ? isEmptyResult(reply) || reply.status === 403 || reply.status === 404 : reply.status === 403 || reply.status === 404;
-        verdicts.push(verdict(hidden && !reveals(reply, path, study), `GET ${path}: no match, 403 or 404, nothing of the study`, describeReply(reply)));
+        const twin = await context.client.get(twins[i][0], accept, { credentials });
+        const hidden = (isEmptyResult(reply) && isEmptyResult(twin)) || (reply.status >= 400 && reply.status === twin.status);
+        verdicts.push(verdict(hidden && !reveals(reply, path, study), `GET ${path}: no match, or what a study that does not exist gets (${twin.status})`, describeReply(reply)));
       }
       return allOf(verdicts);
     },

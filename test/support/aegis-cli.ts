@@ -17,9 +17,9 @@ export interface AegisRun {
 
 /**
  * Runs `aegis ARGS` with `input` on stdin, the test's environment less `unset` plus `env`;
- * killed after 30 s.
+ * killed after `timeoutMs` (default 30 s).
  */
-export function runAegis(args: string[], options: { input?: string; env?: Record<string, string>; unset?: string[] } = {}): Promise<AegisRun> {
+export function runAegis(args: string[], options: { input?: string; env?: Record<string, string>; unset?: string[]; timeoutMs?: number } = {}): Promise<AegisRun> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of options.unset ?? []) delete env[name];
   return new Promise((resolve, reject) => {
@@ -28,7 +28,7 @@ export function runAegis(args: string[], options: { input?: string; env?: Record
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d.toString()));
     child.stderr.on('data', (d) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
     child.once('error', reject);
     child.once('close', (status) => {
       clearTimeout(timer);
