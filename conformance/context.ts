@@ -109,7 +109,8 @@ export async function storeFixture(context: SuiteContext): Promise<void> {
       study.stow = await context.client.request('POST', '/studies', { body, headers: { 'Content-Type': contentType }, accept: 'application/dicom+json' });
       if (study.stow.status !== 200) study.error = `STOW-RS of the study answered ${study.stow.status}`;
     } catch (error) {
-      study.error = `STOW-RS of the study failed: ${(error as Error).message}`;
+      const cause = (error as Error).cause instanceof Error ? ` (${((error as Error).cause as Error).message})` : '';
+      study.error = `STOW-RS of the study failed: ${(error as Error).message}${cause}`;
     }
   }
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Dockerfile's build steps without a Docker engine: a clean copy of what the image
 # copies, `npm ci`, `npm run build`, `npm prune --omit=dev`, then the image's layout (dist, bin,
-# production node_modules, no sources) started with the image's command, checked on /healthz
-# and a STOW/WADO round trip, and stopped by PID.
+# production node_modules, no sources) started with the image's command, checked on /healthz,
+# a STOW/WADO round trip and the conformance suite, and stopped by PID.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -17,7 +17,9 @@ cp -r gateway adapters conformance "$work/build/"
 cd "$work/build"
 # Reuse the checkout's compiled native addons (better-sqlite3, @ronomon/reed-solomon) instead of
 # compiling them a second time (the Dockerfile's npm ci runs their install scripts).
-cp -a "$root/node_modules" node_modules
+# Copy what node_modules holds, never the folder itself: in a worktree it is a symlink to a shared
+# node_modules, and npm ci below would empty that shared folder through the link.
+mkdir node_modules && cp -a "$root/node_modules/." node_modules/
 npm ci --no-audit --no-fund --offline --ignore-scripts >/dev/null 2>&1 || npm ci --no-audit --no-fund >/dev/null
 cp -a "$root/node_modules/better-sqlite3/build" node_modules/better-sqlite3/ 2>/dev/null || npm rebuild better-sqlite3 >/dev/null
 cp -a "$root/node_modules/@ronomon/reed-solomon/binding.node" node_modules/@ronomon/reed-solomon/ 2>/dev/null || npm rebuild @ronomon/reed-solomon >/dev/null
@@ -48,5 +50,8 @@ status=$(curl -s -u "$auth" -o "$work/stow.json" -w '%{http_code}' -X POST -H 'C
 url=$(node -e "const j=require('$work/stow.json');console.log(j['00081199'].Value[0]['00081190'].Value[0])")
 curl -sf -u "$auth" -H 'Accept: application/dicom' "$url" -o "$work/back.dcm"
 cmp "$sample" "$work/back.dcm"
+# The image's aegis runs the conformance suite (compiled, production dependencies only).
+node bin/aegis.mjs conformance --base-url "http://127.0.0.1:$port/dicom-web" --header "Authorization: Basic $(printf %s "$auth" | base64 -w0)" >"$work/conformance.txt" 2>&1 \
+  || { cat "$work/conformance.txt"; echo "aegis conformance failed against the built image" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid" || true; pid=""
-echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin"
+echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin, aegis conformance passed"

@@ -1,10 +1,11 @@
 /**
- * The security profile, for gateways that control access (PS3.18 §8.9 Security; RFC 9110 §15.5.2):
- * without credentials every route the suite can name from its own data is refused with 401 and a
- * WWW-Authenticate challenge; a user the operator says is denied the suite's study
- * (`--denied-header`) learns nothing of it from any route (no match, 403 or 404, never its bytes
- * or attributes); and when the operator gives a tamper hook (`--tamper-command`), data altered in
- * storage behind the server's back is refused (502 or a 4xx) without sending a byte of it.
+ * The security profile, for gateways that control access (PS3.18 Security Considerations; RFC
+ * 9110 §15.5.2): without credentials every route the suite can name from its own data is refused
+ * with 401 and a WWW-Authenticate challenge; a user the operator says is denied the suite's study
+ * (`--denied-header`) learns nothing of it from any route (no QIDO match, and elsewhere the very
+ * answer a study that does not exist gets, never its bytes or attributes); and when the operator
+ * gives a tamper hook (`--tamper-command`), data altered in storage behind the server's back is
+ * refused (502 or a 4xx) without sending a byte of it.
  */
 import { spawn } from 'node:child_process';
 import { allOf, skipped, verdict, type Check, type Verdict } from '../check.js';
@@ -14,7 +15,7 @@ import { newUid } from '../instances.js';
 import { stowBody } from '../multipart.js';
 import { AS_STORED } from './retrieve.js';
 
-const SECTION = 'PS3.18 §8.9';
+const SECTION = 'PS3.18 Security Considerations';
 
 /** Every GET route the suite can name for `instance` (and its study and series), with the Accept to use. */
 function routesOf(instance: StoredInstance): Array<[path: string, accept: string]> {
@@ -97,7 +98,7 @@ export const SECURITY_CHECKS: Check[] = [
   },
   {
     id: 'security-tampered-refused',
-    section: `${SECTION}, PS3.18 §10.4.3`,
+    section: `${SECTION}, RFC 9110 §15.6.3`,
     title: 'After the tamper hook altered the stored data of an instance, retrieving it answers 502 or a 4xx with none of its bytes',
     profile: 'security',
     required: true,

@@ -79,7 +79,7 @@ export const STOW_CHECKS: Check[] = [
       return allOf([
         verdict(reply.status === 409, 'status 409', describeReply(reply)),
         verdict(firstValue(failed[0] ?? {}, TAG.referencedSopInstance) === sop, 'FailedSOPSequence names the instance', `${failed.length} items`),
-        verdict(reason === 0xa900 || reason === 0xc409, 'FailureReason 0xA900 (or 0xC409)', Number.isNaN(reason) ? 'none' : `0x${reason.toString(16).toUpperCase()}`),
+        verdict(reason === 0xa900 || reason === 0xc409, 'FailureReason 0xA900 (or 0xC409)', Number.isNaN(reason) ? 'none' : `0x${reason.toString(16).toUpperCase().padStart(4, '0')}`),
         verdict(retrieved.status === 404, 'nothing stored: the target study answers 404', `${retrieved.status}`),
       ]);
     },
@@ -140,7 +140,7 @@ function duplicateOutcome(reply: Reply): Verdict {
   if (reply.contentType.includes('json') && reply.body.length > 0) {
     const failed = items(reply.json() as JsonDataSet, TAG.failedSops);
     const reason = failed.length > 0 ? Number(firstValue(failed[0], TAG.failureReason)) : undefined;
-    detail = reason === undefined ? ' (stored)' : ` (FailureReason 0x${reason.toString(16).toUpperCase()})`;
+    detail = reason === undefined ? ' (stored)' : ` (FailureReason 0x${reason.toString(16).toUpperCase().padStart(4, '0')})`;
   }
   return verdict(reply.status < 500, 'a 2xx or a 4xx with a reason (behaviour reported)', `${reply.status}${detail}`);
 }
