@@ -15,7 +15,9 @@ echo "Node 24: $("$node24/bin/node" --version)"
 copy="$scratch/project"
 mkdir -p "$copy"
 (cd "$root" && tar --exclude=./node_modules --exclude=./test/interop/vendor/node_modules --exclude=./dist --exclude=./data --exclude=./.git -cf - .) | tar -xf - -C "$copy"
-cp -a "$root/node_modules" "$copy/node_modules"
+# The contents, not the folder: in a worktree node_modules is a symlink to a shared folder, and the
+# rebuild below would turn that shared better-sqlite3 into a Node 24 build.
+mkdir "$copy/node_modules" && cp -a "$root/node_modules/." "$copy/node_modules/"
 cd "$copy"
 PATH="$node24/bin:$PATH" npm_config_nodedir="$node24" npm rebuild better-sqlite3 >/dev/null
 PATH="$node24/bin:$PATH" node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"
