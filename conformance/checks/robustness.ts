@@ -2,8 +2,10 @@
  * Robustness (PS3.18 §8.6, §8.3.4; RFC 9110 §15.5): what a careless or hostile client sends is
  * answered with a 4xx, never a 5xx and never silence (each request has a deadline): a multipart
  * body without its boundary, a truncated DICOM instance, a query string of 100 kB, a query key
- * that is no attribute, and an empty Expect header on STOW-RS (sent by libcurl-based tools).
+ * that is no attribute; and, reported without failing the run, what real clients send that the
+ * RFCs frown on: a boundary longer than 70 characters, an empty Expect header (libcurl-based tools).
  */
+import { randomBytes } from 'node:crypto';
 import { verdict, type Check, type Verdict } from '../check.js';
 import { describeReply, type Reply } from '../client.js';
 import { ownStudies, stored, type SuiteContext } from '../context.js';
@@ -85,6 +87,18 @@ export const ROBUSTNESS_CHECKS: Check[] = [
       stored(context.fixture.main);
       const reply = await context.client.get(`/studies?StudyInstanceUID=${ownStudies(context.fixture)}&NoSuchAttributeKeyword=1`, 'application/dicom+json');
       return verdict(reply.status === 400 || reply.status === 200, '400 (refused with a reason) or 200 (ignored)', describeReply(reply));
+    },
+  },
+  {
+    id: 'robustness-long-boundary',
+    section: 'RFC 2046 §5.1.1, RFC 2387',
+    title: "STOW-RS with a 73-character boundary (what Orthanc's DICOMweb client sends, beyond RFC 2046's 70) stores the instance",
+    profile: 'dicomweb',
+    required: false,
+    run: async (context) => {
+      const { body, contentType } = stowBody([throwaway(context)], `${'b'.repeat(41)}${randomBytes(16).toString('hex')}`);
+      const reply = await context.client.request('POST', '/studies', { body, headers: { 'Content-Type': contentType }, accept: 'application/dicom+json' });
+      return verdict(reply.status === 200, 'status 200', describeReply(reply));
     },
   },
   {
