@@ -1,0 +1,106 @@
+/**
+ * Matching an instance's metadata (DICOM JSON) against the QIDO-RS keys the catalog has no column
+ * for (PS3.4 C.2.2.2: single value, wildcard `*` `?`, range matching of DA, TM and DT; a
+ * multi-valued attribute matches when one of its values does), and finding a private attribute
+ * through its Private Creator (PS3.5 §7.8.1): a query's `0009xx10` with Private Creator
+ * `0009001x = NAME` is the element `10` of whichever block `NAME` reserved in that instance, and
+ * is returned under the query's block, with the query's Private Creator element beside it.
+ */
+import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
+import type { AttributeFilter } from './query.js';
+
+/** Private Creators by group and block, as a query gives them (`QidoQuery.privateCreators`). */
+export type PrivateCreators = ReadonlyMap<string, string>;
+
+/** Whether `tag` is in an odd (private) group. */
+export function isPrivate(tag: string): boolean {
+  return parseInt(tag.slice(0, 4), 16) % 2 === 1;
+}
+
+/**
+ * The attribute `tag` of `metadata`; a private data element through the creator `creators` give
+ * for its block (undefined when the instance has no block of that creator).
+ */
+export function attributeOf(metadata: DicomJson, tag: string, creators: PrivateCreators): DicomJsonAttribute | undefined {
+  if (!isPrivate(tag)) return metadata[tag];
+  const name = creators.get(tag.slice(0, 6));
+  const block = name === undefined ? undefined : blockOf(metadata, tag.slice(0, 4), name);
+  return block === undefined ? undefined : metadata[`${tag.slice(0, 4)}${block}${tag.slice(6)}`];
+}
+
+/** The block (2 hex digits) that the Private Creator `name` reserved in `group` of `metadata`. */
+function blockOf(metadata: DicomJson, group: string, name: string): string | undefined {
+  for (let block = 0x10; block <= 0xff; block++) {
+    const hex = block.toString(16).toUpperCase();
+    const creator = metadata[`${group}00${hex}`];
+    if (creator !== undefined && textValues(creator)[0] === name) return hex;
+  }
+  return undefined;
+}
+
+/**
+ * The private attributes among `tags` that `metadata` has, under the tags the query named, each
+ * with its Private Creator element.
+ */
+export function privateAttributes(metadata: DicomJson, tags: Iterable<string>, creators: PrivateCreators): DicomJson {
+  const out: DicomJson = {};
+  for (const tag of tags) {
+    if (!isPrivate(tag)) continue;
+    const attribute = attributeOf(metadata, tag, creators);
+    if (attribute === undefined) continue;
+    out[`${tag.slice(0, 4)}00${tag.slice(4, 6)}`] = { vr: 'LO', Value: [creators.get(tag.slice(0, 6))] };
+    out[tag] = attribute;
+  }
+  return out;
+}
+
+/**
+ * Whether `text` (an instance's metadata as stored) matches every filter. Text that does not
+ * name a public attribute a filter needs is refused before it is parsed.
+ */
+export function metadataMatches(text: string, filters: readonly AttributeFilter[], creators: PrivateCreators): DicomJson | undefined {
+  for (const { tag } of filters) if (!isPrivate(tag) && !text.includes(`"${tag}"`)) return undefined;
+  const metadata = JSON.parse(text) as DicomJson;
+  return filters.every((filter) => attributeMatches(attributeOf(metadata, filter.tag, creators), filter)) ? metadata : undefined;
+}
+
+function attributeMatches(attribute: DicomJsonAttribute | undefined, filter: AttributeFilter): boolean {
+  if (attribute === undefined) return false;
+  const values = textValues(attribute);
+  if (filter.kind === 'range') {
+    return values.some((v) => v !== '' && (filter.from === undefined || v >= filter.from) && (filter.to === undefined || v.slice(0, filter.to.length) <= filter.to));
+  }
+  if (filter.wildcard) {
+    const pattern = wildcardPattern(filter.value);
+    return values.some((v) => pattern.test(v));
+  }
+  const number = /^[+-]?\d+(\.\d+)?$/.test(filter.value) ? Number(filter.value) : undefined;
+  return values.some((v) => v === filter.value || (number !== undefined && v !== '' && Number(v) === number));
+}
+
+/** The values of an attribute as text: numbers in decimal, person names by their alphabetic group, UN bytes as Latin-1 text. */
+function textValues(attribute: DicomJsonAttribute): string[] {
+  if (attribute.Value !== undefined) {
+    return attribute.Value.map((v) => {
+      if (v === null || v === undefined) return '';
+      if (typeof v === 'object') return String((v as { Alphabetic?: unknown }).Alphabetic ?? '');
+      return String(v);
+    });
+  }
+  if (attribute.InlineBinary !== undefined) {
+    return Buffer.from(attribute.InlineBinary, 'base64')
+      .toString('latin1')
+      .replace(/[\0 ]+$/, '')
+      .split('\\')
+      .map((v) => v.trim());
+  }
+  return [];
+}
+
+function wildcardPattern(value: string): RegExp {
+  const source = value
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^]*')
+    .replace(/\?/g, '[^]');
+  return new RegExp(`^${source}$`, 'u');
+}
