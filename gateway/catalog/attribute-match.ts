@@ -55,13 +55,27 @@ export function privateAttributes(metadata: DicomJson, tags: Iterable<string>, c
 }
 
 /**
- * Whether `text` (an instance's metadata as stored) matches every filter. Text that does not
- * name a public attribute a filter needs is refused before it is parsed.
+ * The metadata `text` (an instance's, as stored) when it matches every filter. Text that cannot
+ * (it lacks a public attribute a filter needs, or the literal text of its value) is refused
+ * before it is parsed.
  */
 export function metadataMatches(text: string, filters: readonly AttributeFilter[], creators: PrivateCreators): DicomJson | undefined {
-  for (const { tag } of filters) if (!isPrivate(tag) && !text.includes(`"${tag}"`)) return undefined;
+  for (const filter of filters) if (!isPrivate(filter.tag) && !mayMatch(text, filter)) return undefined;
   const metadata = JSON.parse(text) as DicomJson;
   return filters.every((filter) => attributeMatches(attributeOf(metadata, filter.tag, creators), filter)) ? metadata : undefined;
+}
+
+/**
+ * False when `text` cannot hold a match of the public attribute `filter` names: the tag is absent,
+ * or a literal part of a text value is nowhere in it (a number may be written otherwise: 0.5, .50).
+ */
+function mayMatch(text: string, filter: AttributeFilter): boolean {
+  if (!text.includes(`"${filter.tag}"`)) return false;
+  if (filter.kind !== 'value' || /^[+-]?[\d.]+$/.test(filter.value)) return true;
+  return filter.value
+    .split(/[*?]/)
+    .filter((part) => part !== '')
+    .every((part) => text.includes(JSON.stringify(part).slice(1, -1)));
 }
 
 function attributeMatches(attribute: DicomJsonAttribute | undefined, filter: AttributeFilter): boolean {
