@@ -84,10 +84,7 @@ function attributeMatches(attribute: DicomJsonAttribute | undefined, filter: Att
   if (filter.kind === 'range') {
     return values.some((v) => v !== '' && (filter.from === undefined || v >= filter.from) && (filter.to === undefined || v.slice(0, filter.to.length) <= filter.to));
   }
-  if (filter.wildcard) {
-    const pattern = wildcardPattern(filter.value);
-    return values.some((v) => pattern.test(v));
-  }
+  if (filter.wildcard) return values.some((v) => wildcardMatches(filter.value, v));
   const number = /^[+-]?\d+(\.\d+)?$/.test(filter.value) ? Number(filter.value) : undefined;
   return values.some((v) => v === filter.value || (number !== undefined && v !== '' && Number(v) === number));
 }
@@ -111,10 +108,29 @@ function textValues(attribute: DicomJsonAttribute): string[] {
   return [];
 }
 
-function wildcardPattern(value: string): RegExp {
-  const source = value
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '[^]*')
-    .replace(/\?/g, '[^]');
-  return new RegExp(`^${source}$`, 'u');
+/**
+ * Wildcard matching (`*` any run, `?` any one character) in O(pattern x text) at worst, without
+ * regular expressions: a pattern of many `*` cannot make it backtrack exponentially.
+ */
+export function wildcardMatches(pattern: string, text: string): boolean {
+  const p = [...pattern];
+  const t = [...text];
+  let i = 0;
+  let j = 0;
+  let star = -1;
+  let resume = 0;
+  while (j < t.length) {
+    if (i < p.length && (p[i] === '?' || (p[i] !== '*' && p[i] === t[j]))) {
+      i += 1;
+      j += 1;
+    } else if (i < p.length && p[i] === '*') {
+      star = i++;
+      resume = j;
+    } else if (star >= 0) {
+      i = star + 1;
+      j = ++resume;
+    } else return false;
+  }
+  while (i < p.length && p[i] === '*') i += 1;
+  return i === p.length;
 }

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { attributeOf, metadataMatches, privateAttributes } from '../../../gateway/catalog/attribute-match.js';
+import { attributeOf, metadataMatches, privateAttributes, wildcardMatches } from '../../../gateway/catalog/attribute-match.js';
 import type { AttributeFilter } from '../../../gateway/catalog/query.js';
 import type { DicomJson } from '../../../gateway/dicom/types.js';
 
@@ -38,6 +38,15 @@ describe('attribute matching on instance metadata', () => {
     assert.equal(matches(value('00081010', 'CT01'), value('00080008', 'LOCALIZER')), false, 'every filter must match');
     assert.equal(matches(value('00081030', 'x')), false, 'an absent attribute matches nothing');
     assert.equal(metadataMatches(text, [value('00081010', 'a.b')], acme), undefined, 'regular expression characters are literal');
+  });
+
+  it('wildcards without backtracking: a pattern of many * against a long value answers at once', () => {
+    assert.equal(wildcardMatches('a*b?d*', 'aXXbcdYY'), true);
+    assert.equal(wildcardMatches('*', ''), true);
+    assert.equal(wildcardMatches('?', ''), false);
+    assert.equal(wildcardMatches('a*', 'ba'), false);
+    assert.equal(wildcardMatches('*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b', 'a'.repeat(5000)), false);
+    assert.equal(wildcardMatches('*😀?', 'x😀y'), true, 'characters, not UTF-16 units');
   });
 
   it('date ranges, open at either end', () => {
