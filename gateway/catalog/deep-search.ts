@@ -8,8 +8,10 @@
  * The instance that stands for a study or series is its first instance, in the order QIDO lists
  * instances (Series Instance UID, Instance Number, SOP Instance UID), among those that satisfy
  * every key of the query below the level searched; so `/studies?Rows=512&includefield=Rows` shows
- * 512, and without such keys the values are those of the study's (series') first instance, as
- * Orthanc and dcm4chee show one instance's values for attributes they do not keep per study.
+ * 512, and without such keys the values are those of the study's (series') first instance.
+ * PS3.18 §10.6.3.3.1-2 say series and instance attributes named in `includefield` "shall not be
+ * returned" at the study (series) level; Aegis returns them, as clients of archives that keep one
+ * instance's values per study expect (docs/qido-and-metadata.md states the deviation).
  *
  * The work of one search is bounded: keys with a catalog column are matched in SQL (indexed);
  * attribute filters read instance metadata, at most `query.scanLimit` instances per search. A
