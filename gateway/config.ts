@@ -112,6 +112,8 @@ const ConfigSchema = z.strictObject({
       maxQueryLength: z.number().int().positive().default(4096),
       /** Largest QIDO-RS `limit`; also the default when a query has none. */
       maxQidoResults: z.number().int().positive().default(1000),
+      /** Most instances one QIDO-RS search may read to match attributes the catalog has no column for (results past it are cut, with a Warning). */
+      maxQidoScan: z.number().int().positive().default(10_000),
       /**
        * Slowest average rate (bytes per second) of a request body once bodyRateGraceSeconds have
        * passed: a slower body gets 408 and its connection is closed. Time the gateway itself does

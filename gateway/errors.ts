@@ -10,7 +10,7 @@
 export const ERROR_CATALOGUE = {
   BAD_REQUEST: { status: 400, description: 'The request is malformed.' },
   INVALID_UID: { status: 400, description: 'A UID in the path or query is not a valid DICOM UID.' },
-  INVALID_QUERY_KEY: { status: 400, description: 'A QIDO-RS query key is not a known attribute keyword or tag.' },
+  INVALID_QUERY_KEY: { status: 400, description: 'A QIDO-RS query key is not a known attribute keyword or tag, or names a private attribute without its Private Creator.' },
   INVALID_QUERY_VALUE: { status: 400, description: 'A QIDO-RS query value is malformed (for example a bad date range).' },
   INVALID_FRAME_LIST: { status: 400, description: 'The frame list is not a comma-separated list of positive integers.' },
   INVALID_DICOM: { status: 400, description: 'The bytes are not a DICOM Part 10 instance Aegis can understand (STOW FailureReason 0xC000).' },

@@ -31,7 +31,18 @@ export const MATCHABLE: Record<string, { level: QidoLevel; match: 'uids' | 'text
   '00080016': { level: 'instance', match: 'uids' },
   '00200013': { level: 'instance', match: 'number' },
   '00083002': { level: 'instance', match: 'uids' },
+  '00280010': { level: 'instance', match: 'number' },
+  '00280011': { level: 'instance', match: 'number' },
+  '00280008': { level: 'instance', match: 'number' },
+  '00280100': { level: 'instance', match: 'number' },
 };
+
+/**
+ * Matching on an attribute the catalog has no column for (StationName, a private attribute, ...):
+ * evaluated on the metadata of instances, as many as `QidoQuery.scanLimit` allows. A private data
+ * element (`0009xx10` style) is found through the Private Creator given for its block.
+ */
+export type AttributeFilter = { tag: string; kind: 'value'; value: string; wildcard: boolean } | { tag: string; kind: 'range'; from?: string; to?: string };
 
 /** One matching condition on a catalog attribute. */
 export type QidoFilter =
@@ -43,6 +54,16 @@ export interface QidoQuery {
   /** Path constraints: `/studies/{study}/series`, `/studies/{study}/series/{series}/instances`. */
   scope: { study?: string; series?: string };
   filters: QidoFilter[];
+  /** Matching on attributes without a catalog column, evaluated on the instances' metadata. */
+  attributeFilters: AttributeFilter[];
+  /**
+   * The Private Creators given as match parameters (PS3.18 §8.3.4.3, PS3.5 §7.8.1): group and
+   * block (`000910` for `00090010`) to the creator's name. A private attribute `0009xx10` of the
+   * query is the element `10` of the block this creator holds in an instance, whatever its number.
+   */
+  privateCreators: Map<string, string>;
+  /** Most instances a search may examine for {@link attributeFilters} (`limits.maxQidoScan`). */
+  scanLimit: number;
   fuzzy: boolean;
   /** Attributes to return beyond the level's defaults (tags); `all` returns every attribute held. */
   include: Set<string>;

@@ -1,43 +1,13 @@
 /**
  * Turns a parsed QIDO-RS query into catalog SQL (portable: SQLite and PostgreSQL) so that
  * filtering, ordering and paging happen in the database and `limit`/`offset` page over matches
- * only. Also counts the related series and instances and collects ModalitiesInStudy for a page.
+ * only (the conditions are `match-sql.ts`'s). Also counts the related series and instances and collects ModalitiesInStudy for a page.
  */
-import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
+import { sql, type Expression, type SqlBool } from 'kysely';
 import type { StudyFilter } from '../access/policy/policy.js';
-import type { QidoFilter, QidoQuery } from './query.js';
+import type { QidoQuery } from './query.js';
 import type { Catalog } from './catalog.js';
-import type { CatalogDatabase } from './schema.js';
-import { fuzzyForm, paddedTime } from './levels.js';
-
-type Joined = CatalogDatabase & { st: CatalogDatabase['studies']; se: CatalogDatabase['series']; i: CatalogDatabase['instances'] };
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the builder is used across tables and aliases
-type Eb = ExpressionBuilder<Joined, any>;
-
-/** Catalog columns of the matchable attributes; person names carry their fuzzy column too. */
-const COLUMNS: Record<string, { column: string; fuzzy?: string; time?: boolean }> = {
-  '0020000D': { column: 'st.study_uid' },
-  '00100010': { column: 'st.patient_name', fuzzy: 'st.patient_name_fuzzy' },
-  '00100020': { column: 'st.patient_id' },
-  '00100030': { column: 'st.patient_birth_date' },
-  '00100040': { column: 'st.patient_sex' },
-  '00080020': { column: 'st.study_date' },
-  '00080030': { column: 'st.study_time', time: true },
-  '00080050': { column: 'st.accession_number' },
-  '00080090': { column: 'st.referring_physician_name', fuzzy: 'st.referring_physician_fuzzy' },
-  '00200010': { column: 'st.study_id' },
-  '00081030': { column: 'st.study_description' },
-  '0020000E': { column: 'se.series_uid' },
-  '00080060': { column: 'se.modality' },
-  '00200011': { column: 'se.series_number' },
-  '0008103E': { column: 'se.series_description' },
-  '00400244': { column: 'se.performed_start_date' },
-  '00400245': { column: 'se.performed_start_time', time: true },
-  '00080018': { column: 'i.sop_instance_uid' },
-  '00080016': { column: 'i.sop_class_uid' },
-  '00200013': { column: 'i.instance_number' },
-  '00083002': { column: 'i.transfer_syntax_uid' },
-};
+import { matchConditions, type Eb } from './match-sql.js';
 
 /** Rows of one page of a search; `hasMore` when matches remain beyond it. */
 export interface SearchPage<Row> {
@@ -145,73 +115,8 @@ function conditions(eb: Eb, query: QidoQuery, permitted: StudyFilter): Expressio
   const all: Expression<SqlBool>[] = [];
   if (permitted.kind === 'none') return sql<SqlBool>`1 = 0`;
   if (permitted.kind === 'where') all.push(permitted.expression(eb, 'st'));
-  if (query.scope.study !== undefined) all.push(eb(ref(query.level === 'study' ? 'st.study_uid' : 'se.study_uid'), '=', query.scope.study));
-  if (query.scope.series !== undefined) all.push(eb(ref('se.series_uid'), '=', query.scope.series));
-  for (const filter of query.filters) all.push(condition(eb, filter, query.fuzzy));
+  if (query.scope.study !== undefined) all.push(eb(sql.ref(query.level === 'study' ? 'st.study_uid' : 'se.study_uid'), '=', query.scope.study));
+  if (query.scope.series !== undefined) all.push(eb(sql.ref('se.series_uid'), '=', query.scope.series));
+  all.push(...matchConditions(eb, query));
   return eb.and(all);
-}
-
-function condition(eb: Eb, filter: QidoFilter, fuzzy: boolean): Expression<SqlBool> {
-  if (filter.tag === '00080061') return modalitiesInStudy(eb, filter);
-  const spec = COLUMNS[filter.tag];
-  const column = ref(spec.column);
-  switch (filter.kind) {
-    case 'uids':
-      return eb(column, 'in', filter.values);
-    case 'number':
-      return eb(column, '=', filter.value);
-    case 'range': {
-      const parts: Expression<SqlBool>[] = [];
-      const from = spec.time ? paddedTime(filter.from ?? null) : filter.from;
-      const to = spec.time ? upperTime(filter.to) : filter.to;
-      if (from) parts.push(eb(column, '>=', from));
-      if (to) parts.push(eb(column, '<=', to));
-      return eb.and(parts);
-    }
-    case 'text':
-      if (fuzzy && spec.fuzzy) return fuzzyName(eb, ref(spec.fuzzy), filter.value);
-      return filter.wildcard ? like(column, filter.value) : eb(column, '=', filter.value);
-  }
-}
-
-/** ModalitiesInStudy matches when any series of the study has one of the given modalities. */
-function modalitiesInStudy(eb: Eb, filter: QidoFilter): Expression<SqlBool> {
-  const values = filter.kind === 'text' ? filter.value.split('\\') : [];
-  return eb.exists(
-    eb
-      .selectFrom('series as ms')
-      .select('ms.series_uid')
-      .whereRef('ms.study_uid', '=', ref('st.study_uid'))
-      .where((inner) => inner.or(values.map((v) => (/[*?]/.test(v) ? like(ref('ms.modality'), v) : inner(ref('ms.modality'), '=', v))))),
-  );
-}
-
-/**
- * Fuzzy person-name matching (PS3.18 §8.3.4.1, implementation-defined): case- and accent-
- * insensitive; without wildcards the value matches the start of any name component.
- */
-function fuzzyName(eb: Eb, column: ReturnType<typeof ref>, value: string): Expression<SqlBool> {
-  const folded = fuzzyForm(value)!;
-  if (/[*?]/.test(folded)) return like(column, folded);
-  const escaped = escapeLike(folded);
-  return eb.or([`${escaped}%`, `%^${escaped}%`, `% ${escaped}%`, `%=${escaped}%`].map((p) => sql<SqlBool>`${column} like ${p} escape '\\'`));
-}
-
-function like(column: ReturnType<typeof ref>, pattern: string): Expression<SqlBool> {
-  const translated = escapeLike(pattern).replace(/\*/g, '%').replace(/\?/g, '_');
-  return sql<SqlBool>`${column} like ${translated} escape '\\'`;
-}
-
-function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
-function upperTime(time: string | undefined): string | undefined {
-  if (!time) return undefined;
-  const [whole, fraction = ''] = time.split('.');
-  return `${whole}${'595959'.slice(whole.length)}.${fraction.padEnd(6, '9')}`;
-}
-
-function ref(column: string) {
-  return sql.ref(column);
 }

@@ -6,10 +6,10 @@
  */
 import { GatewayError } from '../errors.js';
 import { MATCHABLE, type QidoFilter, type QidoLevel, type QidoQuery } from '../catalog/query.js';
-import { tagForKeyword, vrForTag } from '../dicom/dictionary.js';
+import { isPrivateCreatorTag, isPrivateTag, tagForKeyword, vrForTag } from '../dicom/dictionary.js';
 import { assertUid } from '../dicom/uid.js';
+import { checkPrivateCreators, parseAttributeFilter } from './qido-attributes.js';
 
-const LEVEL_RANK: Record<QidoLevel, number> = { study: 0, series: 1, instance: 2 };
 const DATE = /^\d{8}$/;
 const TIME = /^\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?$/;
 
@@ -22,11 +22,14 @@ export function resolveAttributeKey(key: string): string {
 }
 
 /** Parses the query string of a search at `level` within `scope`. */
-export function parseQidoQuery(params: URLSearchParams, level: QidoLevel, scope: QidoQuery['scope'], options: { maxResults: number }): QidoQuery {
+export function parseQidoQuery(params: URLSearchParams, level: QidoLevel, scope: QidoQuery['scope'], options: { maxResults: number; maxScan: number }): QidoQuery {
   const query: QidoQuery = {
     level,
     scope,
     filters: [],
+    attributeFilters: [],
+    privateCreators: new Map(),
+    scanLimit: options.maxScan,
     fuzzy: false,
     include: new Set(),
     includeAll: false,
@@ -70,10 +73,16 @@ export function parseQidoQuery(params: URLSearchParams, level: QidoLevel, scope:
       continue;
     }
     const tag = path[0];
-    const spec = MATCHABLE[tag];
+    if (isPrivateCreatorTag(tag)) {
+      // A Private Creator names the block of the private attributes the query asks for.
+      query.privateCreators.set(tag.slice(0, 4) + tag.slice(6), value.trim());
+      continue;
+    }
     query.include.add(tag);
-    if (!spec || LEVEL_RANK[spec.level] > LEVEL_RANK[level]) {
-      query.warnings.push(`matching on ${key} is not supported at the ${level} level; it was ignored`);
+    const spec = MATCHABLE[tag];
+    if (!spec || isPrivateTag(tag)) {
+      const filter = parseAttributeFilter(tag, value, key, query.warnings);
+      if (filter) query.attributeFilters.push(filter);
       continue;
     }
     if (seen.has(tag) && spec.match !== 'uids') throw new GatewayError('INVALID_QUERY_VALUE', `${key} is given more than once`);
@@ -82,6 +91,7 @@ export function parseQidoQuery(params: URLSearchParams, level: QidoLevel, scope:
     if (filter) query.filters.push(mergeUids(query.filters, filter));
   }
   query.filters = query.filters.filter((f, i, all) => all.findIndex((g) => g.tag === f.tag) === i);
+  checkPrivateCreators(query);
   return query;
 }
 

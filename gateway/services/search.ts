@@ -8,12 +8,14 @@
 import type { StudyFilter } from '../access/policy/policy.js';
 import { strictestView } from '../access/policy/study-resource.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { searchInstances, searchSeries, searchStudies, seriesCounts, studyCounts } from '../catalog/search.js';
+import { seriesCounts, studyCounts } from '../catalog/search.js';
+import { searchInstancesDeep, searchSeriesDeep, searchStudiesDeep } from '../catalog/deep-search.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import { authorizeAction, studiesAllowed, studyViews, type RequestAccess } from './authorization.js';
 import { MATCHABLE, type QidoQuery } from '../catalog/query.js';
 import { attributeShown, jsonInView } from '../deidentify/views.js';
 import { instanceUrl, seriesUrl, studyUrl } from './resources.js';
+import { belowLevel, matchableStudies, scanWarnings, withoutPrivate } from './search-depth.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
@@ -38,6 +40,9 @@ interface Matches {
   matches: DicomJson[];
   studies: string[];
   hasMore: boolean;
+  /** Instances read to match attributes the catalog does not index, and whether that hit its bound. */
+  examined: number;
+  exhausted: boolean;
 }
 
 /**
@@ -47,13 +52,13 @@ interface Matches {
  */
 export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string, access: RequestAccess): Promise<SearchResult> {
   authorizeAction(access, 'search');
-  const permitted = access.ability.studyFilter('search');
+  const permitted = matchableStudies(access, query);
   const warnings = [...query.warnings];
   // Matching on an attribute the subject's view hides would reveal it: such keys are ignored.
   const strictest = access.ability.view('search');
-  const hidden = query.filters.filter((f) => !attributeShown(f.tag, strictest));
+  const hidden = [...query.filters, ...query.attributeFilters].filter((f) => !attributeShown(f.tag, strictest));
   if (hidden.length > 0) {
-    query = { ...query, filters: query.filters.filter((f) => !hidden.includes(f)) };
+    query = { ...query, filters: query.filters.filter((f) => !hidden.includes(f)), attributeFilters: query.attributeFilters.filter((f) => !hidden.includes(f)) };
     warnings.push(`matching on ${hidden.map((f) => f.tag).join(', ')} is not allowed in your view of the data; ignored`);
   }
   let page: Matches;
@@ -61,6 +66,7 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
   else if (query.level === 'series') page = await seriesMatches(catalog, query, baseUrl, permitted);
   else page = await instanceMatches(catalog, query, baseUrl, permitted);
   const { studies, hasMore } = page;
+  warnings.push(...scanWarnings(page));
   const views = await studyViews(catalog, access, 'search', studies);
   // Attributes beyond a search's own need read access to the study: includefield does not stand in for it.
   const beyondSearch = query.includeAll || [...query.include].some((tag) => !SEARCH_ONLY.has(tag));
@@ -83,13 +89,14 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
 }
 
 async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
-  const { rows, hasMore } = await searchStudies(catalog, query, permitted);
+  const { rows, hasMore, instances, examined, exhausted } = await searchStudiesDeep(catalog, query, permitted);
   const counts = await studyCounts(
     catalog,
     rows.map((r) => r.study_uid),
   );
-  const matches = rows.map((row) => {
+  const matches = rows.map((row, i) => {
     const out = studyPart(JSON.parse(row.attributes), query);
+    Object.assign(out, belowLevel(instances[i], query, out));
     const c = counts.get(row.study_uid)!;
     Object.assign(out, {
       '00080056': { vr: 'CS', Value: ['ONLINE'] },
@@ -100,18 +107,19 @@ async function studyMatches(catalog: Catalog, query: QidoQuery, baseUrl: string,
     });
     return sorted(out);
   });
-  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore, examined, exhausted };
 }
 
 async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
-  const { rows, hasMore } = await searchSeries(catalog, query, permitted);
+  const { rows, hasMore, instances, examined, exhausted } = await searchSeriesDeep(catalog, query, permitted);
   const counts = await seriesCounts(
     catalog,
     rows.map((r) => r.series_uid),
   );
-  const matches = rows.map((row) => {
+  const matches = rows.map((row, i) => {
     const out: DicomJson = query.scope.study === undefined ? studyPart(JSON.parse(row.study_attributes), query) : {};
     Object.assign(out, select(JSON.parse(row.attributes), SERIES_DEFAULTS, query));
+    Object.assign(out, belowLevel(instances[i], query, out));
     Object.assign(out, {
       // Under a study in the path its unique key stays in every result: clients join results by it.
       '0020000D': { vr: 'UI', Value: [row.study_uid] },
@@ -120,17 +128,17 @@ async function seriesMatches(catalog: Catalog, query: QidoQuery, baseUrl: string
     });
     return sorted(out);
   });
-  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore, examined, exhausted };
 }
 
 async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: string, permitted: StudyFilter): Promise<Matches> {
-  const { rows, hasMore } = await searchInstances(catalog, query, permitted);
+  const { rows, hasMore, examined, exhausted } = await searchInstancesDeep(catalog, query, permitted);
   const matches = rows.map((row) => {
     const out: DicomJson = {};
     if (query.scope.study === undefined) Object.assign(out, studyPart(JSON.parse(row.study_attributes), query));
     if (query.scope.series === undefined) Object.assign(out, select(JSON.parse(row.series_attributes), SERIES_DEFAULTS, query));
     const metadata = JSON.parse(row.metadata) as DicomJson;
-    Object.assign(out, select(withoutBulkData(metadata), INSTANCE_DEFAULTS, query));
+    Object.assign(out, select(withoutPrivate(withoutBulkData(metadata)), INSTANCE_DEFAULTS, query), belowLevel(metadata, query, out));
     Object.assign(out, {
       // Under a study or series in the path their unique keys stay in every result.
       '0020000D': { vr: 'UI', Value: [row.study_uid] },
@@ -140,7 +148,7 @@ async function instanceMatches(catalog: Catalog, query: QidoQuery, baseUrl: stri
     });
     return sorted(out);
   });
-  return { matches, studies: rows.map((row) => row.study_uid), hasMore };
+  return { matches, studies: rows.map((row) => row.study_uid), hasMore, examined, exhausted };
 }
 
 function studyPart(attributes: DicomJson, query: QidoQuery): DicomJson {

@@ -6,8 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Catalog } from '../../gateway/catalog/catalog.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { PYDICOM_DATA } from '../support/corpus.js';
 import { retrieveAsStored, stowBody, value } from '../support/dicomweb.js';
@@ -106,5 +108,28 @@ describe('client quirks', () => {
     assert.equal(value(item, '00081196'), 0xb007);
     const [part] = await retrieveAsStored(`${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/${sop}`);
     assert.ok(part.bytes.equals(bytes), 'returned byte-identical');
+    // Protected as opaque bytes: striped over the regions and sealed, and the manifest says why.
+    const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    const row = await catalog.findInstance(sop);
+    await catalog.close();
+    const manifest = JSON.parse(row!.manifest!) as { pixels: { kind: string; reason: string; split: { reason: string; length: number } } };
+    assert.equal(manifest.pixels.kind, 'striped');
+    assert.match(manifest.pixels.reason, /cannot be read as frames \(Number of Frames \(0028,0008\) is not a positive integer: "1A"/);
+    assert.equal(manifest.pixels.split.reason, 'unreadable');
+    assert.equal(manifest.pixels.split.length, 8 * 8 * 2 * 2);
+    const pixels = bytes.subarray(bytes.length - 8 * 8 * 2 * 2);
+    for (const file of await storedFiles(join(gw.dataDir, 'stores'))) {
+      const stored = await readFile(file);
+      for (let at = 0; at + 32 <= pixels.length; at += 32) assert.equal(stored.indexOf(pixels.subarray(at, at + 32)), -1, `${file} holds none of the pixel bytes in the clear`);
+    }
+    const frames = await fetch(`${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/${sop}/frames/1`, { headers: { Accept: 'multipart/related; type=application/octet-stream; transfer-syntax=*' } });
+    assert.equal(frames.status, 404);
+    assert.match(await frames.text(), /cannot be read as frames/);
   });
 });
+
+/** Every file under `dir`. */
+async function storedFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}

@@ -6,7 +6,8 @@
  * part whose Content-Type names the file's transfer syntax; `/metadata` equals pydicom's
  * `Dataset.to_json_dict()` (the rules of test/support/pydicom-expectations.ts, which the parser
  * unit test test/unit/dicom/corpus.test.ts applies too, here via HTTP), its BulkDataURIs are
- * absolute and every one of them returns exactly pydicom's bytes of the value; QIDO-RS finds the
+ * absolute and every one of them returns exactly pydicom's bytes of the value, and the same metadata
+ * as `multipart/related; type="application/dicom+xml"` is well-formed and equal to it; QIDO-RS finds the
  * instance with its SOP Class UID and Number of Frames; all frames, in one request, hash like
  * pydicom's frames.
  * Rejected files: 409 with FailureReason 0xC000 and a Warning header that says why (the expected
@@ -26,7 +27,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { keywordForTag } from '../../gateway/dicom/dictionary.js';
 import { multipartParts, stowBody } from '../support/dicomweb.js';
+import { comparableJson, readNativeXml } from '../support/native-xml.js';
 import { corpusFiles, PYDICOM_DATA } from '../support/corpus.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { compareBulkData, compareDataSet, expectedRejection, normaliseValue, storedWarning } from '../support/pydicom-expectations.js';
@@ -36,6 +39,7 @@ const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const FRAMES = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
 const BULK = 'multipart/related; type="application/octet-stream"';
 const DICOM_JSON = 'application/dicom+json';
+const DICOM_XML = 'multipart/related; type="application/dicom+xml"';
 const CANNOT_UNDERSTAND = 0xc000;
 const DUPLICATE = 0x0111;
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
@@ -318,6 +322,12 @@ async function checkStored(outcome: Outcome, ref: ReadableRef): Promise<void> {
   }
   assert.ok(ref.json['7FE00010'] === undefined || bulk.some((b) => b.where === '7FE00010'), 'Pixel Data is bulk data');
   assert.deepEqual(differences, [], `metadata differs from pydicom:\n${differences.join('\n')}`);
+
+  // The same metadata as the PS3.19 Native DICOM Model: well-formed, and equal to the JSON.
+  const xml = await http(`${instanceUrl}/metadata`, { headers: { Accept: DICOM_XML } });
+  assert.equal(xml.status, 200, 'metadata as dicom+xml');
+  const [xmlPart] = multipartParts(xml.body, xml.headers.get('content-type')!);
+  assert.deepEqual(readNativeXml(xmlPart.bytes.toString('utf8')).dataset, comparableJson(datasets[0], keywordForTag), 'the XML metadata equals the JSON');
 
   // QIDO-RS.
   const qido = await http(`${gw.dicomWebUrl}/instances?SOPInstanceUID=${sop}`, { headers: { Accept: DICOM_JSON } });

@@ -13,8 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
+import { keywordForTag } from '../../gateway/dicom/dictionary.js';
 import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
+import { comparableJson, readNativeXml } from '../support/native-xml.js';
 
 const SAMPLES = '/usr/lib/python3/dist-packages/pydicom/data/test_files/';
 /**
@@ -160,6 +162,24 @@ describe('research view versus treating radiologist (default policy)', () => {
     assert.ok(checked >= 40, `checked ${checked} identity values`);
   });
 
+  it('metadata as dicom+xml follows the same decisions: the researcher’s is the de-identified JSON, another institution gets 404', async () => {
+    const research = { authorization: basic('researcher'), 'x-purpose-of-use': 'HRESCH' };
+    const xml = 'multipart/related; type="application/dicom+xml"';
+    for (const file of FILES) {
+      const url = urls.get(file)!.metadata;
+      const [json] = (await (await fetch(url, { headers: research })).json()) as Array<Record<string, any>>;
+      const res = await fetch(url, { headers: { ...research, accept: xml } });
+      assert.equal(res.status, 200, file);
+      const parts = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')!);
+      assert.equal(parts.length, 1, `${file}: one part`);
+      assert.deepEqual(readNativeXml(parts[0].bytes.toString('utf8')).dataset, comparableJson(json, keywordForTag), `${file}: the XML is the researcher's JSON`);
+      assert.ok(parts[0].bytes.toString('utf8').includes('keyword="PatientIdentityRemoved"><Value number="1">YES</Value>'), `${file}: identity removed`);
+      const institution = truth[join(SAMPLES, file)].identity.find((i) => i.keyword === 'InstitutionName')!.value;
+      const other = [...radiologistOf.entries()].find(([i]) => i !== institution)![1];
+      assert.equal((await fetch(url, { headers: { authorization: basic(other), accept: xml } })).status, 404, `${file}: not for another institution`);
+    }
+  });
+
   it('the researcher finds studies but cannot match on identity, and gets no results for treatment', async () => {
     const research = { authorization: basic('researcher'), 'x-purpose-of-use': 'HRESCH' };
     const all = (await (await fetch(`${gateway.dicomWebUrl}/studies`, { headers: research })).json()) as Array<Record<string, any>>;
@@ -174,6 +194,14 @@ describe('research view versus treating radiologist (default policy)', () => {
     const byName = await fetch(`${gateway.dicomWebUrl}/studies?PatientName=CompressedSamples*`, { headers: research });
     assert.match(byName.headers.get('warning') ?? '', /00100010.*not allowed/, 'matching on PatientName is ignored with a warning');
     assert.equal(((await byName.json()) as unknown[]).length, all.length, 'and tells nothing: the same results as without it');
+    const byInstitution = await fetch(`${gateway.dicomWebUrl}/studies?InstitutionName=Z*&includefield=InstitutionName,StationName`, { headers: research });
+    assert.match(byInstitution.headers.get('warning') ?? '', /00080080.*not allowed/, 'matching on an instance’s InstitutionName is ignored with a warning');
+    const shown = (await byInstitution.json()) as unknown[];
+    assert.equal(shown.length, all.length, 'and tells nothing');
+    for (const file of FILES) {
+      const institution = truth[join(SAMPLES, file)].identity.find((i) => i.keyword === 'InstitutionName')!.value;
+      assert.ok(!JSON.stringify(shown).includes(JSON.stringify(institution).slice(1, -1)), `includefield=InstitutionName from an instance shows no '${institution}'`);
+    }
     assert.equal((await fetch(`${gateway.dicomWebUrl}/studies`, { headers: { authorization: basic('researcher') } })).status, 403, 'no search for treatment');
   });
 });

@@ -1,8 +1,8 @@
 /**
  * WADO-RS routes (PS3.18 §10.4): instances of a study, series or instance as
  * `multipart/related; type="application/dicom"` (the exact stored bytes), their metadata as
- * `application/dicom+json`, frames and bulk data. Nothing is transcoded; what cannot be given as
- * asked is a 406 with the reason.
+ * `application/dicom+json` or multipart `application/dicom+xml`, frames and bulk data. Nothing
+ * is transcoded; what cannot be given as asked is a 406 with the reason.
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
@@ -17,8 +17,11 @@ import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
-import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
+import { negotiateBulkData, negotiateFrames, negotiateInstances } from '../negotiate.js';
 import { sendJsonText } from '../json-response.js';
+import { negotiateMetadata } from '../negotiate-metadata.js';
+import { sendMetadataXml } from '../metadata-xml.js';
+import type { DicomJson } from '../../dicom/types.js';
 
 /** What the handlers share: the app's dependencies and the verified-instance cache of the retrieve service. */
 type Retrieval = AppDeps & RetrieveDeps;
@@ -164,14 +167,18 @@ async function sendDerivedInstances(retrieval: Retrieval, req: Request, res: Res
 /** The metadata of the instances of a study, series or instance, each in the subject's view. */
 async function metadata(retrieval: Retrieval, req: Request, res: Response): Promise<void> {
   const scope = uidParams(req);
-  const type = negotiateJson(req.headers.accept);
+  const representation = negotiateMetadata(req.headers.accept);
   const seen = await findReadable(retrieval, accessOf(req), scope);
   const base = dicomWebBase(req, retrieval.config);
   const texts = seen.map(({ row, view }) => {
     const text = instanceMetadataText(row, base);
     return view.whole ? text : JSON.stringify(metadataInView(view, JSON.parse(text)));
   });
-  sendJsonText(res, 200, type, `[${texts.join(',')}]`);
+  if (representation.kind === 'xml') {
+    const instances = seen.map(({ row }, i) => ({ json: JSON.parse(texts[i]) as DicomJson, url: instanceUrl(base, row.study_uid, row.series_uid, row.sop_instance_uid) }));
+    return sendMetadataXml(res, instances);
+  }
+  sendJsonText(res, 200, representation.contentType, `[${texts.join(',')}]`);
 }
 
 /** Frames of an instance, as stored. */

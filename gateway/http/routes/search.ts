@@ -20,7 +20,7 @@ export function searchRoutes(deps: AppDeps): Router {
     const scope: { study?: string; series?: string } = req.params.study === undefined ? {} : uidParams(req);
     const type = negotiateJson(req.headers.accept);
     const params = new URL(req.originalUrl, 'http://x').searchParams;
-    const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults });
+    const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults, maxScan: deps.config.limits.maxQidoScan });
     const result = await search(deps.catalog, query, dicomWebBase(req, deps.config), accessOf(req));
     if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map(warningValue));
     sendJsonText(res, 200, type, JSON.stringify(result.matches));
