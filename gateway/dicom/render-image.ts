@@ -13,7 +13,7 @@
 import dcmjsImaging from 'dcmjs-imaging';
 import { GatewayError } from '../errors.js';
 
-const { DicomImage, NativePixelDecoder, WindowLevel } = dcmjsImaging;
+const { DicomImage, NativePixelDecoder, WindowLevel, log } = dcmjsImaging;
 
 /** The VOI LUT Functions of PS3.3 C.11.2.1.3 (0028,1056). */
 export type WindowFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
@@ -67,7 +67,11 @@ function correctPlanarConfiguration(decoder: DecodingContextFactory): void {
 
 /** Initialises the native decoders' WebAssembly module, once per process (later calls share it). */
 export function initialiseRenderer(): Promise<void> {
-  if (!corrected) correctPlanarConfiguration(NativePixelDecoder as unknown as DecodingContextFactory);
+  if (!corrected) {
+    correctPlanarConfiguration(NativePixelDecoder as unknown as DecodingContextFactory);
+    // The library writes its warnings to the console; what matters to a request reaches it as an error.
+    log.setLevel('silent');
+  }
   corrected = true;
   initialised ??= NativePixelDecoder.initializeAsync({ logNativeDecodersMessages: false }).catch((error: unknown) => {
     initialised = undefined;
