@@ -4,7 +4,8 @@
  * stored. A study or series is shown by a representative instance: the first series (by Series
  * Number, then UID) that has a renderable instance, and the middle one of its renderable instances
  * by Instance Number; an instance by its first frame; a frame by itself. One frame is decoded per
- * request, of an instance no larger than {@link MAX_RENDER_PIXELS} per frame.
+ * request, of an instance no larger than {@link MAX_RENDER_PIXELS} per frame, and no more than
+ * {@link RenderDeps.renders} allows are decoded and encoded at once (each holds its frame in memory).
  *
  * Rendering is a read of pixels: the policy decides as for frames, and each instance's view
  * ({@link renderedInView}) may refuse it (masked pixels, burned-in annotation in a de-identified
@@ -17,12 +18,19 @@ import type { DicomJson } from '../dicom/types.js';
 import { renderedInView } from '../deidentify/views.js';
 import { GatewayError } from '../errors.js';
 import type { RequestAccess } from './authorization.js';
+import type { Limiter } from './limiter.js';
 import { findReadable, readInstance, type RetrieveDeps, type SeenInstance } from './retrieve.js';
 
 /** Largest frame rendered, in pixels (rows x columns): its RGBA rendering is held in memory. */
 export const MAX_RENDER_PIXELS = 4096 * 4096;
 /** The viewport of a thumbnail when the request gives none: fits in 128 x 128 pixels. */
 export const THUMBNAIL_VIEWPORT: Viewport = Object.freeze({ vw: 128, vh: 128 });
+
+/** What rendering needs besides the retrieve service's dependencies. */
+export interface RenderDeps extends RetrieveDeps {
+  /** Bounds the renders (decode and encode) in progress at once in this process. */
+  renders?: Limiter;
+}
 
 /** What to render, and how to encode it. */
 export interface RenderRequest {
@@ -44,7 +52,7 @@ export interface RenderedImage extends EncodedImage {
 }
 
 /** Renders the study, series, instance or frame `scope` as `request` asks, for `access`. */
-export async function renderResource(deps: RetrieveDeps, access: RequestAccess, scope: InstanceScope, request: RenderRequest): Promise<RenderedImage> {
+export async function renderResource(deps: RenderDeps, access: RequestAccess, scope: InstanceScope, request: RenderRequest): Promise<RenderedImage> {
   if (request.frames !== undefined && request.frames.length !== 1) {
     throw new GatewayError('BAD_REQUEST', `a rendered frame resource shows one frame; ${request.frames.length} were asked (ask for each frame on its own)`);
   }
@@ -54,9 +62,10 @@ export async function renderResource(deps: RetrieveDeps, access: RequestAccess, 
   if (frame > frames) throw new GatewayError('NOT_FOUND', `the instance has ${frames} frame${frames === 1 ? '' : 's'}; frame ${frame} does not exist`);
   const pixels = (numberValue(metadata, '00280010') ?? 0) * (numberValue(metadata, '00280011') ?? 0);
   if (pixels > MAX_RENDER_PIXELS) throw new GatewayError('NOT_ACCEPTABLE', `frames of ${pixels} pixels are larger than the ${MAX_RENDER_PIXELS} Aegis renders; retrieve the frame instead`);
-  const rendered = await renderFrame(await readInstance(deps, row), { frame, window: request.window });
+  const bytes = await readInstance(deps, row);
   const viewport = request.viewport ?? (request.thumbnail ? THUMBNAIL_VIEWPORT : undefined);
-  const encoded = await encodeFrame(rendered, { mediaType: request.mediaType, viewport, quality: request.quality });
+  const render = async () => encodeFrame(await renderFrame(bytes, { frame, window: request.window }), { mediaType: request.mediaType, viewport, quality: request.quality });
+  const encoded = await (deps.renders ? deps.renders.run(render) : render());
   return { ...encoded, mediaType: request.mediaType, row, frame };
 }
 

@@ -5,8 +5,7 @@
  * `rendered-request.ts` and the image made by `services/render.ts`.
  */
 import type { Request, Response } from 'express';
-import { renderResource } from '../../services/render.js';
-import type { RetrieveDeps } from '../../services/retrieve.js';
+import { renderResource, type RenderDeps } from '../../services/render.js';
 import { accessOf } from '../authenticate.js';
 import { uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';
@@ -16,7 +15,7 @@ import { parseRenderedRequest } from '../rendered-request.js';
  * Answers a rendered resource (`thumbnail` false) or a thumbnail (true) of the request's study,
  * series or instance, or of the frame in `frames` (the parsed frame list of a frame resource).
  */
-export async function sendRendered(deps: AppDeps & RetrieveDeps, req: Request, res: Response, thumbnail: boolean, frames?: number[]): Promise<void> {
+export async function sendRendered(deps: AppDeps & RenderDeps, req: Request, res: Response, thumbnail: boolean, frames?: number[]): Promise<void> {
   const scope = uidParams(req);
   const request = parseRenderedRequest(req, thumbnail);
   const image = await renderResource(deps, accessOf(req), scope, { ...request, thumbnail, frames });

@@ -20,9 +20,14 @@ import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances, negotiateJson } from '../negotiate.js';
 import { sendJsonText } from '../json-response.js';
 import { sendRendered } from './rendered.js';
+import { Limiter } from '../../services/limiter.js';
+import type { RenderDeps } from '../../services/render.js';
 
-/** What the handlers share: the app's dependencies and the verified-instance cache of the retrieve service. */
-type Retrieval = AppDeps & RetrieveDeps;
+/** Rendered images decoded and encoded at once per process (each holds up to 64 MiB of pixels). */
+const RENDERS_AT_ONCE = 2;
+
+/** What the handlers share: the app's dependencies, the verified-instance cache of the retrieve service and the bound on renders. */
+type Retrieval = AppDeps & RetrieveDeps & RenderDeps;
 
 /** A handler of the router, given the shared {@link Retrieval}. */
 type RetrieveHandler = (retrieval: Retrieval, req: Request, res: Response) => Promise<void>;
@@ -37,6 +42,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined,
     shardConcurrency: deps.config.placement.concurrency,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
+    renders: new Limiter(RENDERS_AT_ONCE),
   };
   const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
