@@ -1,7 +1,7 @@
 /**
  * The request of a rendered or thumbnail resource (PS3.18 §8.3.5 rendering query parameters, §8.7.4
  * rendered media types, §10.4.1.1.3 and the thumbnail resources): the media type from the Accept
- * header (image/jpeg by default, image/png, image/gif), and the parameters `window=center,width,
+ * header or the `accept` parameter (image/jpeg by default, image/png, image/gif), and the parameters `window=center,width,
  * function` (function `linear`, `linear-exact` or `sigmoid`), `viewport=vw,vh[,sx,sy,sw,sh]`,
  * `quality` (1-100), `annotation` (`patient` and/or `technique`) and `charset`. A malformed
  * parameter is a 400 naming it; an Accept no rendered media type satisfies is a 406.
@@ -31,8 +31,9 @@ const FUNCTIONS: Record<string, WindowFunction> = { linear: 'LINEAR', 'linear-ex
 
 /** Parses a rendered (or, with `thumbnail`, a thumbnail) request: media type and query parameters. */
 export function parseRenderedRequest(req: Request, thumbnail: boolean): RenderedRequest {
-  const mediaType = negotiateRendered(req.headers.accept);
   const query = req.query as Record<string, unknown>;
+  // The accept query parameter, when present, replaces the Accept header (PS3.18 §8.3.3.1).
+  const mediaType = negotiateRendered(single(query, 'accept') ?? req.headers.accept);
   const quality = single(query, 'quality');
   const annotation = single(query, 'annotation');
   single(query, 'charset');

@@ -116,6 +116,10 @@ describe('rendered and thumbnail resources', () => {
       assert.equal(res.body.subarray(0, magic.length / 2).toString('hex'), magic, `${accept}: the ${type} signature`);
       assert.equal(Number(res.headers.get('content-length')), res.body.length);
     }
+    // The accept query parameter replaces the Accept header (PS3.18 §8.3.3.1).
+    const byParameter = await get(`${url}?accept=${encodeURIComponent('image/png')}`, 'image/jpeg');
+    assert.deepEqual([byParameter.status, byParameter.headers.get('content-type')], [200, 'image/png']);
+    assert.equal((await get(`${url}?accept=image/webp`, 'image/jpeg')).status, 406);
     for (const accept of ['image/webp', 'application/dicom', 'multipart/related; type="image/jpeg"']) {
       const res = await get(url, accept);
       assert.equal(res.status, 406, accept);
