@@ -1,6 +1,6 @@
 /**
  * Rendered resources (PS3.18 §10.4.1.1.3) show what pydicom shows: for CT, MR, JPEG 2000 (lossless
- * and lossy), JPEG-LS, RLE and RGB samples of the pydicom corpus, stored through STOW-RS, the PNG of
+ * and lossy), JPEG-LS, RLE, RGB and YBR samples of the pydicom corpus, stored through STOW-RS, the PNG of
  * `/rendered` (Accept: image/png) is compared, pixel by pixel, with a reference rendering made by
  * pydicom + numpy from the original file with the same window (test/support/pydicom-render.py).
  * Every sample gets a gateway of its own (several samples share a SOP Instance UID).
@@ -43,6 +43,7 @@ const SAMPLES_RENDERED: Sample[] = [
   { label: 'JPEG-LS lossless MR', file: 'MR_small_jpeg_ls_lossless.dcm', reference: 'MR_small.dcm', window: null, tolerance: EXACT },
   { label: 'RLE lossless MR', file: 'MR_small_RLE.dcm', window: null, tolerance: EXACT },
   { label: 'RGB, RLE lossless', file: 'SC_rgb_rle.dcm', window: null, tolerance: EXACT },
+  { label: 'YBR_FULL_422, uncompressed, shown as RGB', file: 'SC_ybr_full_422_uncompressed.dcm', window: null, tolerance: EXACT },
   { label: 'RGB, RLE, frame 2 of 2', file: 'SC_rgb_rle_2frame.dcm', frame: 2, window: null, tolerance: EXACT },
 ];
 

@@ -9,7 +9,7 @@ Grayscale (PS3.3 C.11.2.1): pydicom decodes the pixel data; the Modality LUT is 
 Intercept; the VOI LUT is the requested window (else the instance's first Window Center and Width,
 with its VOI LUT Function) with the functions of PS3.3 C.11.2.1.2 (LINEAR) and C.11.2.1.3.2
 (LINEAR_EXACT, SIGMOID) onto 0..255, rounded to the nearest integer; MONOCHROME1 is inverted.
-Colour: RGB samples as decoded; YBR_FULL converted to RGB by pydicom.
+Colour: RGB samples as decoded; YBR_FULL and (native) YBR_FULL_422 converted to RGB by pydicom.
 """
 import base64
 import json
@@ -63,7 +63,8 @@ def render(request):
         out, channels = y, 1
     elif photometric == "RGB":
         out, channels = arr.astype(np.uint8), 3
-    elif photometric == "YBR_FULL":
+    elif photometric in ("YBR_FULL", "YBR_FULL_422"):
+        # pydicom hands native YBR_FULL_422 samples back upsampled: full YBR, one triple per pixel.
         out, channels = convert_color_space(arr, "YBR_FULL", "RGB").astype(np.uint8), 3
     else:
         raise ValueError(f"no reference rendering for {photometric}")
