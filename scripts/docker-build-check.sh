@@ -17,9 +17,11 @@ cp -r gateway adapters conformance "$work/build/"
 cd "$work/build"
 # Reuse the checkout's compiled native addons (better-sqlite3, @ronomon/reed-solomon) instead of
 # compiling them a second time (the Dockerfile's npm ci runs their install scripts).
-# Copy what node_modules holds, never the folder itself: in a worktree it is a symlink to a shared
-# node_modules, and npm ci below would empty that shared folder through the link.
-mkdir node_modules && cp -a "$root/node_modules/." node_modules/
+# The checkout's node_modules may be a symlink (git worktrees share one folder): copy what it holds,
+# never the link itself, or the npm ci and npm prune below would empty and prune the shared folder.
+mkdir node_modules
+cp -a "$root/node_modules/." node_modules/
+[ ! -L node_modules ] || { echo "node_modules of the build copy must not be a symlink" >&2; exit 1; }
 npm ci --no-audit --no-fund --offline --ignore-scripts >/dev/null 2>&1 || npm ci --no-audit --no-fund >/dev/null
 cp -a "$root/node_modules/better-sqlite3/build" node_modules/better-sqlite3/ 2>/dev/null || npm rebuild better-sqlite3 >/dev/null
 cp -a "$root/node_modules/@ronomon/reed-solomon/binding.node" node_modules/@ronomon/reed-solomon/ 2>/dev/null || npm rebuild @ronomon/reed-solomon >/dev/null
@@ -50,8 +52,11 @@ status=$(curl -s -u "$auth" -o "$work/stow.json" -w '%{http_code}' -X POST -H 'C
 url=$(node -e "const j=require('$work/stow.json');console.log(j['00081199'].Value[0]['00081190'].Value[0])")
 curl -sf -u "$auth" -H 'Accept: application/dicom' "$url" -o "$work/back.dcm"
 cmp "$sample" "$work/back.dcm"
+# Rendering loads native pieces at run time (sharp's libvips, dcmjs-imaging's WebAssembly decoders).
+curl -sf -u "$auth" -H 'Accept: image/png' "$url/rendered?window=100,1000,linear" -o "$work/rendered.png"
+[ "$(head -c 4 "$work/rendered.png" | od -An -tx1 | tr -d ' \n')" = 89504e47 ] || { cat "$work/log"; echo "/rendered did not answer a PNG" >&2; exit 1; }
 # The image's aegis runs the conformance suite (compiled, production dependencies only).
 node bin/aegis.mjs conformance --base-url "http://127.0.0.1:$port/dicom-web" --header "Authorization: Basic $(printf %s "$auth" | base64 -w0)" >"$work/conformance.txt" 2>&1 \
   || { cat "$work/conformance.txt"; echo "aegis conformance failed against the built image" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid" || true; pid=""
-echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin, aegis conformance passed"
+echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin, /rendered a PNG, aegis conformance passed"

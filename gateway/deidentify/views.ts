@@ -7,11 +7,13 @@
  * One place decides what a subject may see of an instance: {@link instanceView}, from the view the
  * policy gives of its study and the instance's own attributes. Every route that returns bytes or
  * attributes of an instance asks it, through the functions below, which all take its decision:
- * whole instances ({@link instanceGiven}, {@link instanceBytesInView}), metadata ({@link metadataInView}), frames and
- * rendered images ({@link pixelsInView}) and bulk data ({@link bulkDataInView}). Pixel data is
- * withheld when the view masks it, and, under a de-identified view, when the instance declares
- * burned-in annotation (identity may be written in its pixels, which de-identification keeps):
- * then no route gives its pixels, and no whole instance of it leaves the gateway.
+ * whole instances ({@link instanceGiven}, {@link instanceBytesInView}), metadata ({@link metadataInView}), frames
+ * ({@link pixelsInView}), rendered images and thumbnails ({@link renderedInView}) and bulk data
+ * ({@link bulkDataInView}). Pixel data is withheld when the view masks it, and, under a
+ * de-identified view, when the instance declares burned-in annotation (identity may be written in
+ * its pixels, which de-identification keeps): then no route gives its pixels, and no whole instance
+ * of it leaves the gateway. Rendered images, made for people to look at, are stricter still: under
+ * a de-identified view only an instance that declares BurnedInAnnotation NO is rendered.
  */
 import type { StudyView } from '../access/policy/policy.js';
 import { deidentifyInstance } from './deidentify.js';
@@ -41,11 +43,18 @@ export interface InstanceView {
   readonly pixelsWithheld?: PixelRefusal;
   /** Why no Part 10 instance of it is given at all; undefined when one is (whole or derived). */
   readonly instanceRefused?: PixelRefusal;
+  /** Why it is not rendered (rendered images, thumbnails); undefined when it is. */
+  readonly renderingWithheld?: PixelRefusal;
 }
 
 const BURNED_IN: PixelRefusal = Object.freeze({
   code: 'FORBIDDEN',
   message: 'the instance declares burned-in annotation (identity may be in its pixels): its pixels are not available de-identified',
+});
+
+const NOT_DECLARED_FREE: PixelRefusal = Object.freeze({
+  code: 'FORBIDDEN',
+  message: 'the instance does not declare BurnedInAnnotation NO (identity may be in its pixels): it is not rendered de-identified',
 });
 
 const MASKED: PixelRefusal = Object.freeze({ code: 'NOT_FOUND', message: 'the instance has no pixel data in your view of it' });
@@ -57,9 +66,10 @@ const MASKED: PixelRefusal = Object.freeze({ code: 'NOT_FOUND', message: 'the in
 export function instanceView(study: StudyView, metadata: DicomJson | string): InstanceView {
   if (isFullView(study)) return { study, whole: true };
   const json = typeof metadata === 'string' ? (JSON.parse(metadata) as DicomJson) : metadata;
-  if (study.deidentify && hasBurnedInAnnotation(json)) return { study, whole: false, pixelsWithheld: BURNED_IN, instanceRefused: BURNED_IN };
+  if (study.deidentify && hasBurnedInAnnotation(json)) return { study, whole: false, pixelsWithheld: BURNED_IN, instanceRefused: BURNED_IN, renderingWithheld: BURNED_IN };
   const masked = PIXEL_DATA_TAGS.some((tag) => json[tag] !== undefined && !attributeShown(tag, study));
-  return masked ? { study, whole: false, pixelsWithheld: MASKED } : { study, whole: false };
+  if (masked) return { study, whole: false, pixelsWithheld: MASKED, renderingWithheld: MASKED };
+  return study.deidentify && !declaresNoBurnedInAnnotation(json) ? { study, whole: false, renderingWithheld: NOT_DECLARED_FREE } : { study, whole: false };
 }
 
 /** The metadata of an instance (DICOM JSON) as its view shows it: without pixel data when that is withheld. */
@@ -84,6 +94,11 @@ export function instanceBytesInView(view: InstanceView, bytes: Uint8Array): Uint
 /** Refuses, as the decision says, pixels (frames, rendered images) the view withholds. */
 export function pixelsInView(view: InstanceView): void {
   if (view.pixelsWithheld !== undefined) throw refusal(view.pixelsWithheld);
+}
+
+/** Refuses, as the decision says, a rendered image or thumbnail of the instance. */
+export function renderedInView(view: InstanceView): void {
+  if (view.renderingWithheld !== undefined) throw refusal(view.renderingWithheld);
 }
 
 /**
@@ -123,6 +138,15 @@ export function hasBurnedInAnnotation(metadata: DicomJson): boolean {
     String(metadata['00280301']?.Value?.[0] ?? '')
       .trim()
       .toUpperCase() === 'YES'
+  );
+}
+
+/** Whether an instance declares BurnedInAnnotation NO (its pixels carry no identifying text). */
+function declaresNoBurnedInAnnotation(metadata: DicomJson): boolean {
+  return (
+    String(metadata['00280301']?.Value?.[0] ?? '')
+      .trim()
+      .toUpperCase() === 'NO'
   );
 }
 

@@ -91,7 +91,7 @@ const ACCEPTS = [
 type RouteKind = 'retrieve' | 'metadata' | 'frames' | 'bulkdata' | 'rendered' | 'other';
 
 function kindOf(path: string): RouteKind {
-  if (/\/rendered$/.test(path)) return 'rendered';
+  if (/\/(rendered|thumbnail)$/.test(path)) return 'rendered';
   if (/\/frames\/:frames$/.test(path)) return 'frames';
   if (/\/bulkdata\/\*path$/.test(path)) return 'bulkdata';
   if (/\/metadata$/.test(path)) return 'metadata';
@@ -187,7 +187,7 @@ describe('every route answers as the instance view decides', () => {
     const routes = routeInventory(gateway.app).filter((r) => r.method === 'GET');
     const kinds = routes.map((r) => kindOf(r.path));
     for (const kind of ['retrieve', 'metadata', 'frames', 'bulkdata', 'rendered'] as const) assert.ok(kinds.includes(kind), `the inventory has ${kind} routes`);
-    assert.ok(kinds.filter((k) => k === 'rendered').length >= 4 && kinds.filter((k) => k === 'retrieve').length === 3 && kinds.filter((k) => k === 'metadata').length === 3);
+    assert.ok(kinds.filter((k) => k === 'rendered').length >= 8 && kinds.filter((k) => k === 'retrieve').length === 3 && kinds.filter((k) => k === 'metadata').length === 3);
     const seen = { pixelsShown: 0, pixelsWithheld: 0 };
     // Every wrong answer is collected, so that one run names every route that does not ask the decision.
     const failures: string[] = [];
@@ -227,7 +227,8 @@ describe('every route answers as the instance view decides', () => {
                 }
                 break;
               case 'rendered':
-                expectStatus(res.status, decision.pixelsWithheld === undefined ? 406 : decision.pixelsWithheld.code === 'FORBIDDEN' ? 403 : 404, `${label}: rendered asks the decision first`);
+                expectStatus(res.status, decision.renderingWithheld === undefined ? 200 : decision.renderingWithheld.code === 'FORBIDDEN' ? 403 : 404, `${label}: rendered asks the decision first`);
+                check(res.status !== 200 || res.headers.get('content-type') === 'image/jpeg', `${label}: a JPEG image`);
                 break;
               case 'retrieve': {
                 if (decision.instanceRefused !== undefined) {

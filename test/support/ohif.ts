@@ -54,6 +54,8 @@ export interface OhifServerOptions {
    * random bytes instead of the frame.
    */
   breakFrames?: boolean;
+  /** How OHIF gets its thumbnails: `wadors` (frames, the default) or `rendered` (the server's rendered images). */
+  thumbnailRendering?: 'wadors' | 'rendered';
 }
 
 /** A running OHIF site. */
@@ -89,9 +91,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 
 /**
  * The `app-config.js` OHIF loads before its bundle: one DICOMweb data source on this same origin,
- * WADO-RS frames for images and thumbnails, the study list on, the investigational-use banner off.
+ * WADO-RS frames for images and (unless `thumbnailRendering` says `rendered`) thumbnails, the study
+ * list on, the investigational-use banner off.
  */
-export function ohifAppConfig(): string {
+export function ohifAppConfig(thumbnailRendering: 'wadors' | 'rendered' = 'wadors'): string {
   return `/** Written by test/support/ohif.ts for Aegis interop tests. */
 window.config = {
   name: 'aegis-interop',
@@ -121,7 +124,7 @@ window.config = {
         wadoUriRoot: window.location.origin + '${DICOMWEB_PREFIX}',
         qidoSupportsIncludeField: true,
         imageRendering: 'wadors',
-        thumbnailRendering: 'wadors',
+        thumbnailRendering: '${thumbnailRendering}',
         enableStudyLazyLoad: true,
         supportsFuzzyMatching: false,
         supportsWildcard: true,
@@ -144,13 +147,13 @@ export function assertOhifInstalled(): void {
 }
 
 /** Answers a request for a file of OHIF's dist, falling back to index.html (client-side routes). */
-async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void> {
+async function serveStatic(req: http.IncomingMessage, res: http.ServerResponse, pathname: string, options: OhifServerOptions): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
     return;
   }
   if (pathname === '/app-config.js') {
-    const body = ohifAppConfig();
+    const body = ohifAppConfig(options.thumbnailRendering);
     res.writeHead(200, { 'content-type': CONTENT_TYPES['.js']!, 'cache-control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : body);
     return;
@@ -252,7 +255,7 @@ export async function startOhifServer(options: OhifServerOptions): Promise<OhifS
       proxy(req, res, upstream, record, options);
       return;
     }
-    serveStatic(req, res, pathname).catch(() => {
+    serveStatic(req, res, pathname, options).catch(() => {
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
     });

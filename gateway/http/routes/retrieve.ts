@@ -1,8 +1,9 @@
 /**
  * WADO-RS routes (PS3.18 §10.4): instances of a study, series or instance as
  * `multipart/related; type="application/dicom"` (the exact stored bytes), their metadata as
- * `application/dicom+json` or multipart `application/dicom+xml`, frames and bulk data. Nothing
- * is transcoded; what cannot be given as asked is a 406 with the reason.
+ * `application/dicom+json` or multipart `application/dicom+xml`, frames and bulk data; rendered
+ * images and thumbnails (`rendered.ts`). Nothing is transcoded; what cannot be given as asked is a
+ * 406 with the reason.
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
@@ -22,9 +23,15 @@ import { sendJsonText } from '../json-response.js';
 import { negotiateMetadata } from '../negotiate-metadata.js';
 import { sendMetadataXml } from '../metadata-xml.js';
 import type { DicomJson } from '../../dicom/types.js';
+import { sendRendered } from './rendered.js';
+import { Limiter } from '../../services/limiter.js';
+import type { RenderDeps } from '../../services/render.js';
 
-/** What the handlers share: the app's dependencies and the verified-instance cache of the retrieve service. */
-type Retrieval = AppDeps & RetrieveDeps;
+/** Rendered images decoded and encoded at once per process (each holds up to 64 MiB of pixels). */
+const RENDERS_AT_ONCE = 2;
+
+/** What the handlers share: the app's dependencies, the verified-instance cache of the retrieve service and the bound on renders. */
+type Retrieval = AppDeps & RetrieveDeps & RenderDeps;
 
 /** A handler of the router, given the shared {@link Retrieval}. */
 type RetrieveHandler = (retrieval: Retrieval, req: Request, res: Response) => Promise<void>;
@@ -39,6 +46,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined,
     shardConcurrency: deps.config.placement.concurrency,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
+    renders: new Limiter(RENDERS_AT_ONCE),
   };
   const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
@@ -50,10 +58,15 @@ export function retrieveRoutes(deps: AppDeps): Router {
   router.get('/studies/:study/series/:series/instances/:instance/metadata', on(metadata));
   router.get('/studies/:study/series/:series/instances/:instance/frames/:frames', on(frames));
   router.get('/studies/:study/series/:series/instances/:instance/bulkdata/*path', on(bulkdata));
-  router.get('/studies/:study/rendered', on(rendered));
-  router.get('/studies/:study/series/:series/rendered', on(rendered));
-  router.get('/studies/:study/series/:series/instances/:instance/rendered', on(rendered));
-  router.get('/studies/:study/series/:series/instances/:instance/frames/:frames/rendered', on(rendered));
+  for (const [resource, thumbnail] of [
+    ['rendered', false],
+    ['thumbnail', true],
+  ] as const) {
+    router.get(`/studies/:study/${resource}`, on(rendered(thumbnail)));
+    router.get(`/studies/:study/series/:series/${resource}`, on(rendered(thumbnail)));
+    router.get(`/studies/:study/series/:series/instances/:instance/${resource}`, on(rendered(thumbnail)));
+    router.get(`/studies/:study/series/:series/instances/:instance/frames/:frames/${resource}`, on(rendered(thumbnail)));
+  }
   return router;
 }
 
@@ -233,11 +246,9 @@ async function bulkdata(retrieval: Retrieval, req: Request, res: Response): Prom
   await writer.end();
 }
 
-/** Rendered images are not provided: 406, once the decision of each instance allowed its pixels. */
-async function rendered(retrieval: Retrieval, req: Request): Promise<void> {
-  // Rendered images show pixels: the decision of each instance is asked before anything else.
-  for (const { view } of await findReadable(retrieval, accessOf(req), uidParams(req))) pixelsInView(view);
-  throw new GatewayError('NOT_ACCEPTABLE', 'rendered representations are not provided by this gateway; retrieve frames or instances');
+/** Rendered images and thumbnails (`rendered.ts`), made from the verified instance. */
+function rendered(thumbnail: boolean): RetrieveHandler {
+  return (retrieval, req, res) => sendRendered(retrieval, req, res, thumbnail, req.params.frames === undefined ? undefined : parseFrameList(req.params.frames as string));
 }
 
 /** Parses `1,3,5` into frame numbers (1-based); INVALID_FRAME_LIST for anything else. */

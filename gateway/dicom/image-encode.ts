@@ -1,0 +1,65 @@
+/**
+ * Encoding a rendered frame in a rendered media type (PS3.18 §8.7.4: image/jpeg, image/png,
+ * image/gif) with `sharp` (libvips), after the viewport of PS3.18 §8.3.5.1.3: the source region
+ * (sx, sy, sw, sh; a negative width or height flips the image along that axis) is cut out, then
+ * scaled, keeping its aspect ratio, to fit within vw x vh pixels. Grayscale images are encoded with
+ * one channel; colour with three. The quality (1-100) applies to the lossy JPEG encoding.
+ */
+import sharp from 'sharp';
+import { GatewayError } from '../errors.js';
+import type { RenderedFrame } from './render-image.js';
+
+/** The rendered media types Aegis encodes. */
+export const RENDERED_MEDIA_TYPES = ['image/jpeg', 'image/png', 'image/gif'] as const;
+
+/** A rendered media type. */
+export type RenderedMediaType = (typeof RENDERED_MEDIA_TYPES)[number];
+
+/** The viewport of PS3.18 §8.3.5.1.3. */
+export interface Viewport {
+  /** Width and height of the viewport, in pixels. */
+  vw: number;
+  vh: number;
+  /** The source region, in pixels of the frame; absent: the whole frame. */
+  source?: { sx: number; sy: number; sw: number; sh: number };
+}
+
+/** How to encode a rendered frame. */
+export interface EncodeOptions {
+  mediaType: RenderedMediaType;
+  viewport?: Viewport;
+  /** JPEG quality, 1-100. */
+  quality: number;
+}
+
+/** The encoded image, with its size in pixels. */
+export interface EncodedImage {
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
+
+/** Encodes `frame` as `options` say; BAD_REQUEST when the viewport's source region lies outside the frame. */
+export async function encodeFrame(frame: RenderedFrame, options: EncodeOptions): Promise<EncodedImage> {
+  let image = sharp(frame.rgba, { raw: { width: frame.width, height: frame.height, channels: 4 } }).removeAlpha();
+  if (frame.grayscale) image = image.extractChannel(0).toColourspace('b-w');
+  const viewport = options.viewport;
+  if (viewport?.source !== undefined) {
+    const { sx, sy, sw, sh } = viewport.source;
+    const width = Math.abs(sw);
+    const height = Math.abs(sh);
+    if (sx + width > frame.width || sy + height > frame.height) {
+      throw new GatewayError('BAD_REQUEST', `the viewport's source region ${sx},${sy},${sw},${sh} lies outside the ${frame.width} x ${frame.height} frame`);
+    }
+    // Each step is a pipeline of its own, so that the region is cut before the flips and the scaling.
+    image = sharp(await image.extract({ left: sx, top: sy, width, height }).toBuffer(), { raw: { width, height, channels: frame.grayscale ? 1 : 3 } });
+    if (sw < 0) image = image.flop();
+    if (sh < 0) image = image.flip();
+  }
+  if (viewport !== undefined) image = image.resize({ width: viewport.vw, height: viewport.vh, fit: 'inside' });
+  if (options.mediaType === 'image/jpeg') image = image.jpeg({ quality: options.quality, chromaSubsampling: '4:4:4' });
+  else if (options.mediaType === 'image/png') image = image.png();
+  else image = image.gif();
+  const { data, info } = await image.toBuffer({ resolveWithObject: true });
+  return { bytes: data, width: info.width, height: info.height };
+}

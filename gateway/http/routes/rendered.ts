@@ -1,0 +1,28 @@
+/**
+ * The rendered and thumbnail routes of WADO-RS (PS3.18 §10.4.1.1.3): `.../rendered` and
+ * `.../thumbnail` of a study, series, instance or frame, answered with one image in a rendered
+ * media type (image/jpeg by default, image/png, image/gif). Thin: the request is parsed by
+ * `rendered-request.ts` and the image made by `services/render.ts`.
+ */
+import type { Request, Response } from 'express';
+import { renderResource, type RenderDeps } from '../../services/render.js';
+import { accessOf } from '../authenticate.js';
+import { uidParams, type AppDeps } from '../context.js';
+import { warningValue } from '../header-text.js';
+import { parseRenderedRequest } from '../rendered-request.js';
+
+/**
+ * Answers a rendered resource (`thumbnail` false) or a thumbnail (true) of the request's study,
+ * series or instance, or of the frame in `frames` (the parsed frame list of a frame resource).
+ */
+export async function sendRendered(deps: AppDeps & RenderDeps, req: Request, res: Response, thumbnail: boolean, frames?: number[]): Promise<void> {
+  const scope = uidParams(req);
+  const request = parseRenderedRequest(req, thumbnail);
+  const image = await renderResource(deps, accessOf(req), scope, { ...request, thumbnail, frames });
+  res.status(200);
+  res.setHeader('Content-Type', image.mediaType);
+  res.setHeader('Content-Length', String(image.bytes.length));
+  res.setHeader('Cache-Control', 'private, no-store');
+  if (request.annotation.length > 0) res.setHeader('Warning', warningValue(`annotation (${request.annotation.join(', ')}) is not rendered: the image shows the pixels only`));
+  res.end(image.bytes);
+}
