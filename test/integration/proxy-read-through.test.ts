@@ -105,6 +105,6 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
     assert.equal(allowed.policyRule, 'clinicians-own-institution');
     assert.deepEqual(allowed.resources, [{ study }]);
     assert.equal(denied.outcome, 'denied');
-    assert.equal(denied.http.status, 404);
+    assert.equal(denied.http?.status, 404);
   });
 });
