@@ -3,8 +3,9 @@
  * into it; Aegis in front of it, with authentication on and the default policy, serves that study
  * byte-identical to Orthanc's own answer to the radiologist of its institution, refuses a
  * radiologist of another institution as if the study did not exist, records the proxied reads in
- * the audit trail, rewrites Orthanc's URLs in metadata to its own, and maps an upstream that is
- * down to 502 with a reason.
+ * the audit trail and rewrites Orthanc's URLs in metadata to its own. QIDO-RS through Aegis lists
+ * each study once (only in Orthanc, stored through Aegis, in both), and paging over the merged
+ * list returns each exactly once.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
-import { multipartParts } from '../support/dicomweb.js';
+import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
 import { readTrail } from '../support/trail.js';
@@ -28,10 +29,14 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
   const series = newUid();
   const sops = [newUid(), newUid()];
   const instances = sops.map((sop, i) => syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, instanceNumber: i + 1, institutionName: 'Old Hospital', rows: 32, columns: 32 }));
+  /** A study stored through Aegis only, and one stored into both (Orthanc directly, and through Aegis). */
+  const [fresh, both] = [newUid(), newUid()];
+  const freshBytes = syntheticInstance({ studyInstanceUID: fresh, institutionName: 'Old Hospital', studyDate: '20250101', rows: 16, columns: 16 });
+  const bothBytes = syntheticInstance({ studyInstanceUID: both, institutionName: 'Old Hospital', studyDate: '20230101', rows: 16, columns: 16 });
 
   before(async () => {
     orthanc = await startOrthanc();
-    for (const bytes of instances) {
+    for (const bytes of [...instances, bothBytes]) {
       const res = await fetch(`${orthanc.url}/instances`, { method: 'POST', body: bytes });
       assert.equal(res.status, 200, `stored into Orthanc: ${await res.text()}`);
     }
@@ -41,9 +46,13 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
       const users = new UserStore(catalog.db);
       await users.add({ name: 'old-rad', role: 'radiologist', attributes: { institution: 'Old Hospital' }, password: PASSWORD });
       await users.add({ name: 'other-rad', role: 'radiologist', attributes: { institution: 'Elsewhere' }, password: PASSWORD });
+      await users.add({ name: 'root', role: 'admin', password: PASSWORD });
     } finally {
       await catalog.close();
     }
+    const { body, contentType } = stowBody([freshBytes, bothBytes]);
+    const stored = await fetch(`${gw.dicomWebUrl}/studies`, { method: 'POST', headers: { authorization: basic('root'), 'content-type': contentType, accept: 'application/dicom+json' }, body });
+    assert.equal(stored.status, 200, await stored.text());
   });
   after(async () => {
     await gw?.stop();
@@ -106,5 +115,40 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
     assert.deepEqual(allowed.resources, [{ study }]);
     assert.equal(denied.outcome, 'denied');
     assert.equal(denied.http?.status, 404);
+  });
+
+  /** The Study Instance UIDs of a QIDO-RS answer, in order. */
+  async function studiesOf(query: string, user: string): Promise<string[]> {
+    const res = await fetch(`${gw.dicomWebUrl}/studies${query}`, { headers: { authorization: basic(user), accept: 'application/dicom+json' } });
+    assert.equal(res.status, 200, `${query}: ${res.status}`);
+    return ((await res.json()) as any[]).map((match) => match['0020000D'].Value[0] as string);
+  }
+
+  it('QIDO lists each study once: only in Orthanc, stored through Aegis, and in both', async () => {
+    const all = await studiesOf('', 'old-rad');
+    assert.deepEqual([...all].sort(), [study, fresh, both].sort());
+    // The catalog's order: newest study date first (the synthetic default date is 20240115).
+    assert.deepEqual(all, [fresh, study, both]);
+    const res = await fetch(`${gw.dicomWebUrl}/studies?StudyInstanceUID=${study}`, { headers: { authorization: basic('old-rad') } });
+    const [old] = (await res.json()) as any[];
+    assert.equal(old['00081190'].Value[0], `${gw.dicomWebUrl}/studies/${study}`, 'RetrieveURL names the gateway, not Orthanc');
+    assert.equal(old['00201208'].Value[0], 2, 'NumberOfStudyRelatedInstances from Orthanc');
+    assert.equal(old['00080080'], undefined, 'the policy attributes asked of the upstream are not shown unless asked for');
+    assert.deepEqual(await studiesOf('', 'other-rad'), [], 'the policy filters the upstream results too');
+  });
+
+  it('paging over the merged list returns each study exactly once', async () => {
+    const seen: string[] = [];
+    for (let offset = 0; offset < 4; offset++) seen.push(...(await studiesOf(`?limit=1&offset=${offset}`, 'old-rad')));
+    assert.deepEqual(seen, [fresh, study, both]);
+    assert.deepEqual(await studiesOf('?limit=2&offset=1', 'old-rad'), [study, both]);
+    const res = await fetch(`${gw.dicomWebUrl}/studies?limit=2`, { headers: { authorization: basic('old-rad') } });
+    await res.arrayBuffer();
+    assert.match(res.headers.get('warning') ?? '', /exceeded the limit of 2; request more with offset=2/);
+    const instancesOfOld = await fetch(`${gw.dicomWebUrl}/studies/${study}/instances`, { headers: { authorization: basic('old-rad') } });
+    assert.deepEqual(
+      ((await instancesOfOld.json()) as any[]).map((m) => m['00080018'].Value[0]),
+      sops,
+    );
   });
 });

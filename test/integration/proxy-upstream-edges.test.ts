@@ -160,8 +160,13 @@ describe('proxy mode: headers and failures of the upstream', () => {
     assert.equal(json.error.code, 'UPSTREAM_TIMEOUT');
     assert.equal(json.error.message, 'the upstream PACS did not answer within headersTimeoutSeconds');
     assert.ok(waited >= 900, `not before the timeout (${waited} ms)`);
+    const search = await fetch(`${downGw.dicomWebUrl}/studies`, { headers: { authorization: CLIENT_AUTH } });
+    assert.equal(search.status, 200, 'a search answers with what Aegis holds');
+    assert.deepEqual(await search.json(), []);
+    assert.match(search.headers.get('warning') ?? '', /^299 aegis "the upstream PACS could not be searched \(the upstream PACS cannot be reached \(ECONNREFUSED\)\): these are the results Aegis holds only"$/);
     const { events } = await readTrail(downGw.dataDir);
     assert.equal(events.filter((e) => e.kind === 'integrity').length, 0, 'an unreachable upstream is no integrity failure');
     assert.equal(events.filter((e) => e.kind === 'request' && e.http?.status === 502).length, 1);
+    assert.equal(events.filter((e) => e.kind === 'request' && e.action === 'search' && e.http?.status === 200).length, 1);
   });
 });
