@@ -15,7 +15,7 @@
  * and headers are drained and dropped, never passed on.
  */
 import type { Readable } from 'node:stream';
-import { Pool, errors as undiciErrors } from 'undici';
+import { Pool, request as undiciRequest, errors as undiciErrors } from 'undici';
 import type { UpstreamConfig } from '../../config.js';
 import { GatewayError } from '../../errors.js';
 
@@ -114,6 +114,35 @@ export class UpstreamClient {
       return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
     } catch (cause) {
       throw new GatewayError('UPSTREAM_UNAVAILABLE', `the upstream PACS answered ${path.split('?')[0]} with something other than JSON`, { cause });
+    }
+  }
+
+  /**
+   * Deletes one instance from the upstream: through Orthanc's REST API when `orthancUrl` is set
+   * (look the SOP Instance UID up, then DELETE the instance), else with a DICOMweb DELETE.
+   * Resolves once the upstream confirmed; throws a GatewayError otherwise.
+   */
+  async deleteInstance(study: string, series: string, sop: string): Promise<void> {
+    if (this.config.orthancUrl === undefined) {
+      (await this.request(`/studies/${study}/series/${series}/instances/${sop}`, { method: 'DELETE' })).body.resume();
+      return;
+    }
+    const root = this.config.orthancUrl.replace(/\/+$/, '');
+    const headers: Record<string, string> = this.#authorization === undefined ? {} : { authorization: this.#authorization };
+    const timeouts = { headersTimeout: this.config.headersTimeoutSeconds * 1000, bodyTimeout: this.config.bodyIdleTimeoutSeconds * 1000 };
+    try {
+      const lookup = await undiciRequest(`${root}/tools/lookup`, { method: 'POST', body: sop, headers, ...timeouts });
+      if (lookup.statusCode !== 200) {
+        await lookup.body.dump();
+        throw statusError(lookup.statusCode);
+      }
+      const found = ((await lookup.body.json()) as Array<{ ID?: string; Type?: string }>).find((r) => r.Type === 'Instance' && typeof r.ID === 'string');
+      if (found === undefined) throw new GatewayError('NOT_FOUND', `the upstream PACS has no instance ${sop}`);
+      const removed = await undiciRequest(`${root}/instances/${encodeURIComponent(found.ID!)}`, { method: 'DELETE', headers, ...timeouts });
+      await removed.body.dump();
+      if (removed.statusCode !== 200) throw statusError(removed.statusCode);
+    } catch (error) {
+      throw upstreamFailure(error);
     }
   }
 
