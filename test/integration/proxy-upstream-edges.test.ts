@@ -4,7 +4,9 @@
  * and what it passes back (status, Content-Type, Content-Length and the body; no upstream header
  * beyond those), and how failures of the upstream answer: down -> 502 with a reason, a server that
  * never answers -> 504 once headersTimeoutSeconds have passed, an upstream error -> 502 without
- * its body, an upstream 404 -> 404. None of them is recorded as an integrity failure.
+ * its body, an upstream 404 -> 404. None of them is recorded as an integrity failure. With
+ * `forwardStow`, an instance stored through Aegis also reaches the upstream as a plain copy, and an
+ * upstream that refuses it costs a Warning, not the store.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -15,7 +17,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
-import { newUid } from '../fixtures/synthetic.js';
+import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
+import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { freePort } from '../support/ports.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { readTrail } from '../support/trail.js';
@@ -26,11 +29,25 @@ const UPSTREAM_AUTH = `Basic ${Buffer.from('aegis-at-pacs:pacs-secret').toString
 const STUDY = newUid();
 const SECRET_BODY = 'java.lang.NullPointerException at com.pacs.Internal';
 
+/** STOW-RS requests the fake upstream received, and whether it takes them. */
+const forwarded: Array<{ contentType: string; body: Buffer }> = [];
+let takeStow = true;
+
 /** A fake upstream: answers the decision's search, and per study UID suffix a chosen behaviour. */
 function fakeUpstream(seen: IncomingHttpHeaders[]): Server {
   return createServer((req, res) => {
     seen.push(req.headers);
     const url = new URL(req.url!, 'http://x');
+    if (req.method === 'POST' && url.pathname === '/pacs/dicom-web/studies') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        forwarded.push({ contentType: req.headers['content-type']!, body: Buffer.concat(chunks) });
+        res.writeHead(takeStow ? 200 : 500, { 'Content-Type': takeStow ? 'application/dicom+json' : 'text/plain' });
+        res.end(takeStow ? '{}' : SECRET_BODY);
+      });
+      return;
+    }
     if (url.pathname === `/pacs/dicom-web/studies/${STUDY}/instances`) {
       res.setHeader('Content-Type', 'application/dicom+json');
       res.end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [STUDY] }, '00080080': { vr: 'LO', Value: ['Old Hospital'] }, '00080060': { vr: 'CS', Value: ['CT'] } }]));
@@ -64,12 +81,12 @@ async function listen(server: Server): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-async function gatewayFor(url: string): Promise<TestGateway> {
+async function gatewayFor(url: string, forwardStow = false): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'aegis-upstream-creds-'));
   const credentialsFile = join(dir, 'upstream.json');
   writeFileSync(credentialsFile, JSON.stringify({ username: 'aegis-at-pacs', password: 'pacs-secret' }));
   chmodSync(credentialsFile, 0o600);
-  const gw = await startTestGateway({ auth: { bootstrapAdmin: false }, upstream: { url, auth: 'basic', credentialsFile, headersTimeoutSeconds: 1, connectTimeoutSeconds: 1 } });
+  const gw = await startTestGateway({ auth: { bootstrapAdmin: false }, upstream: { url, auth: 'basic', credentialsFile, headersTimeoutSeconds: 1, connectTimeoutSeconds: 1, forwardStow } });
   const catalog = await Catalog.openSqlite(join(gw.dataDir, 'catalog.sqlite'));
   try {
     await new UserStore(catalog.db).add({ name: 'root', role: 'admin', password: PASSWORD });
@@ -89,7 +106,7 @@ describe('proxy mode: headers and failures of the upstream', () => {
   let downGw: TestGateway;
 
   before(async () => {
-    gw = await gatewayFor(`http://127.0.0.1:${await listen(upstream)}/pacs/dicom-web`);
+    gw = await gatewayFor(`http://127.0.0.1:${await listen(upstream)}/pacs/dicom-web`, true);
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     hangingGw = await gatewayFor(`http://127.0.0.1:${(hanging.address() as { port: number }).port}/dicom-web`);
     downGw = await gatewayFor(`http://127.0.0.1:${await freePort()}/dicom-web`);
@@ -168,5 +185,33 @@ describe('proxy mode: headers and failures of the upstream', () => {
     assert.equal(events.filter((e) => e.kind === 'integrity').length, 0, 'an unreachable upstream is no integrity failure');
     assert.equal(events.filter((e) => e.kind === 'request' && e.http?.status === 502).length, 1);
     assert.equal(events.filter((e) => e.kind === 'request' && e.action === 'search' && e.http?.status === 200).length, 1);
+  });
+
+  it('forwards a plain copy of each instance stored through Aegis (forwardStow); a refused copy is a Warning, not a lost store', async () => {
+    const store = async (bytes: Buffer) => {
+      const { body, contentType } = stowBody([bytes]);
+      return fetch(`${gw.dicomWebUrl}/studies`, { method: 'POST', headers: { authorization: CLIENT_AUTH, 'content-type': contentType, accept: 'application/dicom+json' }, body });
+    };
+    forwarded.length = 0;
+    takeStow = true;
+    const taken = syntheticInstance({ rows: 16, columns: 16 });
+    const first = await store(taken);
+    assert.equal(first.status, 200, await first.text());
+    assert.equal(first.headers.get('warning'), null);
+    assert.equal(forwarded.length, 1);
+    const [part] = multipartParts(forwarded[0].body, forwarded[0].contentType);
+    assert.ok(part.bytes.equals(taken), 'the upstream received the instance byte for byte');
+    assert.match(forwarded[0].contentType, /^multipart\/related; type="application\/dicom"; boundary=aegis-[0-9a-f]{32}$/);
+
+    takeStow = false;
+    const refused = syntheticInstance({ rows: 16, columns: 16, seed: 7 });
+    const sop = /"00081155":\{"vr":"UI","Value":\["([^"]+)"/;
+    const second = await store(refused);
+    const text = await second.text();
+    assert.equal(second.status, 200, 'stored in Aegis all the same');
+    assert.ok(sop.test(text));
+    assert.match(second.headers.get('warning') ?? '', /^299 aegis "instance [0-9.]+ is stored in Aegis, but its copy was not forwarded to the upstream PACS \(the upstream PACS answered HTTP 500\)"$/);
+    assert.ok(!text.includes('NullPointer'));
+    assert.equal(forwarded.length, 2);
   });
 });
