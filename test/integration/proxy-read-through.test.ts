@@ -93,6 +93,22 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
     await pixels.arrayBuffer();
   });
 
+  it('serves studies of the catalog from the catalog, and reads through only paths built from valid UIDs and tags', async () => {
+    const local = await fetch(`${gw.dicomWebUrl}/studies/${both}/metadata`, { headers: { authorization: basic('old-rad') } });
+    const text = await local.text();
+    assert.equal(local.status, 200);
+    assert.ok(text.includes(`"BulkDataURI":"${gw.dicomWebUrl}/studies/${both}/series/`) && text.includes('/bulkdata/'), 'the catalog answers, with its own bulkdata/ URIs');
+    const instance = `${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/${sops[0]}`;
+    for (const path of ['/bulk/7fe00010/..%2F..%2F..%2F..%2F..%2Fstudies', '/bulk/..%2F..%2F..%2F..', '/bulk/7fe00010%3Fx=1', '/frames/1%2F..']) {
+      const res = await fetch(`${instance}${path}`, { headers: { authorization: basic('old-rad') } });
+      await res.arrayBuffer();
+      assert.ok(res.status === 404 || res.status === 400, `${path}: ${res.status}`);
+    }
+    const bulkOfLocal = await fetch(`${gw.dicomWebUrl}/studies/${both}/series/1.2/instances/1.3/bulk/7fe00010`, { headers: { authorization: basic('old-rad') } });
+    await bulkOfLocal.arrayBuffer();
+    assert.equal(bulkOfLocal.status, 404);
+  });
+
   it('refuses a reader of another institution as if the study did not exist, and an anonymous client with 401', async () => {
     for (const path of [`/studies/${study}`, `/studies/${study}/metadata`, `/studies/${study}/series/${series}/instances/${sops[0]}/frames/1`]) {
       const res = await fetch(`${gw.dicomWebUrl}${path}`, { headers: { authorization: basic('other-rad'), accept: path.endsWith('/1') ? 'multipart/related; type="application/octet-stream"' : '*/*' } });
