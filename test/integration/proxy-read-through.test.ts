@@ -47,6 +47,7 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
       await users.add({ name: 'old-rad', role: 'radiologist', attributes: { institution: 'Old Hospital' }, password: PASSWORD });
       await users.add({ name: 'other-rad', role: 'radiologist', attributes: { institution: 'Elsewhere' }, password: PASSWORD });
       await users.add({ name: 'root', role: 'admin', password: PASSWORD });
+      await users.add({ name: 'researcher', role: 'research', password: PASSWORD });
     } finally {
       await catalog.close();
     }
@@ -166,5 +167,21 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
       ((await instancesOfOld.json()) as any[]).map((m) => m['00080018'].Value[0]),
       sops,
     );
+  });
+
+  it('gives a de-identified view of upstream results to a researcher, and refuses the bytes of an upstream study in that view', async () => {
+    const research = { authorization: basic('researcher'), 'x-purpose-of-use': 'HRESCH' };
+    const found = await fetch(`${gw.dicomWebUrl}/studies?StudyInstanceUID=${study}`, { headers: research });
+    const text = await found.text();
+    assert.equal(found.status, 200);
+    assert.equal(JSON.parse(text).length, 1, 'the researcher may search the old study');
+    assert.ok(!text.includes('Synthetic^Patient') && !text.includes('AEGIS-0001'), `no identity in the result: ${text}`);
+    for (const path of [`/studies/${study}/metadata`, `/studies/${study}`]) {
+      const res = await fetch(`${gw.dicomWebUrl}${path}`, { headers: { ...research, accept: '*/*' } });
+      const body = await res.text();
+      assert.equal(res.status, 403, path);
+      assert.match(JSON.parse(body).error.message, /given in the full view only/);
+      assert.ok(!body.includes('Synthetic^Patient'));
+    }
   });
 });
