@@ -65,7 +65,7 @@ async function readThrough(deps: AppDeps, upstream: UpstreamClient, req: Request
   res.once('close', () => abort.abort());
   // Whole instances leave as files (export); metadata, frames, bulk data and rendered images are read.
   const action = /\/(metadata|frames|bulk|bulkdata|rendered|thumbnail)(\/|$)/.test(target) ? 'read' : 'export';
-  await authorizeUpstreamStudy(upstream, accessOf(req), action, scope, abort.signal);
+  await authorizeUpstreamStudy(upstream, accessOf(req), action, scope);
   const answer = await upstream.request(target, { accept: req.headers.accept, signal: abort.signal });
   const json = /^application\/(dicom\+)?json\b/i.test(answer.contentType ?? '');
   res.status(answer.status);

@@ -6,7 +6,8 @@
  * The decision is made on the upstream's own description of the study, as the catalog would
  * describe it: the policy attributes of every instance of the study (QIDO-RS at instance level with
  * those attributes included, bounded by `maxSearchResults`), one resource per distinct combination,
- * each with the modalities of the study ({@link upstreamStudyResources}). A study with more
+ * each with the modalities of the study ({@link upstreamStudyResources}; kept a minute, so that
+ * the many requests a viewer makes for one study cost one such search). A study with more
  * instances than that bound is refused rather than judged on a part of it. Every decision is
  * recorded in the request's access, so the audit trail records a proxied read like a local one.
  *
@@ -14,6 +15,7 @@
  * the full view. A subject whose view of the study is de-identified or masked is refused (403)
  * until the study is migrated (`aegis migrate`), where the views apply as to every stored study.
  */
+import { LRUCache } from 'lru-cache';
 import { studyDecision, studyResourceFromRow } from '../../access/policy/study-resource.js';
 import type { StudyResource } from '../../access/model.js';
 import type { Catalog, InstanceScope } from '../../catalog/catalog.js';
@@ -35,16 +37,45 @@ export async function inCatalog(catalog: Catalog, study: string): Promise<boolea
   return row !== undefined;
 }
 
+/** How long the description of an upstream study is kept for further decisions (a viewer reads one study in many requests). */
+export const DESCRIPTION_TTL_MS = 60_000;
+
+/** Descriptions of upstream studies per client: at most 2000 studies, each kept {@link DESCRIPTION_TTL_MS}; concurrent asks share one search. */
+const descriptions = new WeakMap<UpstreamClient, LRUCache<string, { resources: StudyResource[] | 'none' }>>();
+const pending = new WeakMap<UpstreamClient, Map<string, Promise<StudyResource[] | undefined>>>();
+
+/**
+ * The resources of a study of the upstream (see {@link describeUpstreamStudy}), kept a minute: the
+ * policy is still asked on every request, only the upstream's description of the study is reused.
+ */
+export async function upstreamStudyResources(client: UpstreamClient, study: string): Promise<StudyResource[] | undefined> {
+  let cache = descriptions.get(client);
+  if (cache === undefined) descriptions.set(client, (cache = new LRUCache({ max: 2000, ttl: DESCRIPTION_TTL_MS })));
+  const kept = cache.get(study);
+  if (kept !== undefined) return kept.resources === 'none' ? undefined : kept.resources;
+  let inFlight = pending.get(client);
+  if (inFlight === undefined) pending.set(client, (inFlight = new Map()));
+  let described = inFlight.get(study);
+  if (described === undefined) {
+    // Shared by every request that asks meanwhile: not tied to the first one's abort signal (the timeouts bound it).
+    described = describeUpstreamStudy(client, study).finally(() => inFlight.delete(study));
+    inFlight.set(study, described);
+  }
+  const resources = await described;
+  cache.set(study, { resources: resources ?? 'none' });
+  return resources;
+}
+
 /**
  * The resources of a study of the upstream, from the policy attributes of each of its instances;
  * undefined when the upstream has no such study. UPSTREAM_UNAVAILABLE when the study has more
  * instances than `maxSearchResults` (it cannot be judged whole).
  */
-export async function upstreamStudyResources(client: UpstreamClient, study: string, signal?: AbortSignal): Promise<StudyResource[] | undefined> {
+async function describeUpstreamStudy(client: UpstreamClient, study: string): Promise<StudyResource[] | undefined> {
   const limit = client.config.maxSearchResults;
   let instances: DicomJson[];
   try {
-    instances = await client.json<DicomJson[]>(`/studies/${study}/instances?includefield=${POLICY_TAGS.join(',')}&limit=${limit + 1}`, signal);
+    instances = await client.json<DicomJson[]>(`/studies/${study}/instances?includefield=${POLICY_TAGS.join(',')}&limit=${limit + 1}`);
   } catch (error) {
     if (error instanceof GatewayError && error.code === 'NOT_FOUND') return undefined;
     throw error;
@@ -66,9 +97,9 @@ export async function upstreamStudyResources(client: UpstreamClient, study: stri
  * upstream does not have and a denied one answer alike (unless the policy says 403), as for a
  * local study; a view other than full is refused with 403 (see the module header).
  */
-export async function authorizeUpstreamStudy(client: UpstreamClient, access: RequestAccess, action: 'read' | 'export', scope: InstanceScope, signal?: AbortSignal): Promise<void> {
+export async function authorizeUpstreamStudy(client: UpstreamClient, access: RequestAccess, action: 'read' | 'export', scope: InstanceScope): Promise<void> {
   const missing = notFound(scope);
-  const resources = await upstreamStudyResources(client, scope.study, signal);
+  const resources = await upstreamStudyResources(client, scope.study);
   if (resources === undefined) {
     access.decisions.push({ action, study: scope.study, allowed: false, reason: 'no such study (upstream)' });
     throw missing;
