@@ -187,9 +187,9 @@ interface RatioRow {
   rss: number;
 }
 
-function ratios(rows: SummaryRow[], baseline: ServerKind = 'orthanc'): RatioRow[] {
+function ratios(rows: SummaryRow[], baseline: ServerKind = 'orthanc', subject: ServerKind = 'aegis'): RatioRow[] {
   const out: RatioRow[] = [];
-  for (const a of rows.filter((r) => r.server === 'aegis')) {
+  for (const a of rows.filter((r) => r.server === subject)) {
     const o = rows.find((r) => r.server === baseline && r.set === a.set && r.op === a.op);
     if (o) out.push({ set: a.set, op: a.op, throughput: a.itemsPerSecond / o.itemsPerSecond, rss: a.peakRssMB / o.peakRssMB });
   }
@@ -232,6 +232,8 @@ async function main(): Promise<void> {
   const summary = summarize(results);
   const ratioRows = ratios(summary);
   const protectionRows = ratios(summary, 'aegis-unprotected');
+  // Reads and searches only: in proxy mode STOW-RS went straight into the upstream.
+  const proxyRows = ratios(summary, 'orthanc', 'aegis-proxy').filter((r) => !r.op.startsWith('stow'));
   const header = ['set', 'operation', 'server', 'instances/s', 'MB/s', 'MB/core-s', 'p50 ms', 'p95 ms', 'peak RSS MB', 'errors'];
   const rows = summary.map((r) => [r.set, r.op, r.server, fmt(r.itemsPerSecond), fmt(r.mbPerSecond), fmt(r.mbPerCoreSecond), fmt(r.p50Ms), fmt(r.p95Ms), fmt(r.peakRssMB), String(r.errors + r.mismatches)]);
   process.stdout.write(`\nMedian round of ${s.rounds} per set, operation and server (concurrency ${s.concurrency}, scale ${s.scale}):\n\n${table(header, rows)}\n`);
@@ -252,6 +254,17 @@ async function main(): Promise<void> {
       `${table(
         ['set', 'operation', 'throughput', 'peak RSS'],
         protectionRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt(r.rss, 2)}x`]),
+        2,
+      )}\n`,
+    );
+  }
+
+  if (proxyRows.length > 0) {
+    process.stdout.write(`\nAegis in proxy mode / Orthanc direct (target: throughput at least 0.91x, i.e. at most 10 % more time):\n\n`);
+    process.stdout.write(
+      `${table(
+        ['set', 'operation', 'throughput', 'extra time', 'peak RSS'],
+        proxyRows.map((r) => [r.set, r.op, `${fmt(r.throughput, 2)}x`, `${fmt((1 / r.throughput - 1) * 100, 1)} %`, `${fmt(r.rss, 2)}x`]),
         2,
       )}\n`,
     );

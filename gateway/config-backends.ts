@@ -182,12 +182,16 @@ export function dicomwebCredentialVariable(backend: string, part: 'USERNAME' | '
 /**
  * The `Authorization` header of a DICOMweb backend (none for `auth: none`), its credentials from
  * exactly one place: the `credentialsFile` (`{ username, password }` for basic, `{ token }` for
- * bearer; owner-only) or the variables {@link dicomwebCredentialVariable} names. Never a default:
+ * bearer; owner-only) or the variables `variableOf` names (default: {@link dicomwebCredentialVariable}). Never a default:
  * credentials missing, incomplete, doubled, or given to `auth: none` are a problem saying so.
  */
-export function dicomwebAuthorization(backend: Pick<DicomwebBackendConfig, 'name' | 'auth' | 'credentialsFile'>, env: NodeJS.ProcessEnv): { authorization?: string } | { problem: string } {
+export function dicomwebAuthorization(
+  backend: Pick<DicomwebBackendConfig, 'name' | 'auth' | 'credentialsFile'>,
+  env: NodeJS.ProcessEnv,
+  variableOf: (part: 'USERNAME' | 'PASSWORD' | 'TOKEN') => string = (part) => dicomwebCredentialVariable(backend.name, part),
+): { authorization?: string } | { problem: string } {
   const parts = backend.auth === 'bearer' ? (['TOKEN'] as const) : (['USERNAME', 'PASSWORD'] as const);
-  const variables = (['USERNAME', 'PASSWORD', 'TOKEN'] as const).map((part) => dicomwebCredentialVariable(backend.name, part));
+  const variables = (['USERNAME', 'PASSWORD', 'TOKEN'] as const).map(variableOf);
   const fromEnv = variables.some((v) => env[v] !== undefined && env[v] !== '');
   if (backend.auth === 'none') {
     if (backend.credentialsFile !== undefined || fromEnv) return { problem: `auth is none, but credentials are given (credentialsFile or ${variables.join(', ')})` };
@@ -200,10 +204,10 @@ export function dicomwebAuthorization(backend: Pick<DicomwebBackendConfig, 'name
     if ('problem' in read) return read;
     values = parts.map((part) => read.parsed?.[part.toLowerCase() as 'username' | 'password' | 'token']);
   } else {
-    values = parts.map((part) => env[dicomwebCredentialVariable(backend.name, part)]);
+    values = parts.map((part) => env[variableOf(part)]);
   }
   if (!values.every((v) => typeof v === 'string' && v !== '')) {
-    return { problem: `no complete ${backend.auth} credentials: set ${parts.map((p) => dicomwebCredentialVariable(backend.name, p)).join(' and ')}, or credentialsFile with { ${parts.map((p) => `"${p.toLowerCase()}"`).join(', ')} }` };
+    return { problem: `no complete ${backend.auth} credentials: set ${parts.map(variableOf).join(' and ')}, or credentialsFile with { ${parts.map((p) => `"${p.toLowerCase()}"`).join(', ')} }` };
   }
   const [first, second] = values as string[];
   return { authorization: backend.auth === 'bearer' ? `Bearer ${first}` : `Basic ${Buffer.from(`${first}:${second}`).toString('base64')}` };

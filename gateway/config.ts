@@ -14,8 +14,10 @@ import { parseNetworkRange } from './network.js';
 import { Backend, dicomwebAuthorization, s3Credentials } from './config-backends.js';
 import { NAME, OidcProvider } from './config-oidc.js';
 import { Placement, placementProblems } from './config-placement.js';
+import { Upstream, upstreamAuthorization } from './config-upstream.js';
 
 export { targetOf, type PlacementConfig } from './config-placement.js';
+export { upstreamAuthorization, upstreamCredentialVariable, type UpstreamConfig } from './config-upstream.js';
 export { dicomwebAuthorization, dicomwebCredentialVariable, s3CredentialVariable, s3Credentials, type BackendConfig, type DicomwebBackendConfig, type S3BackendConfig, type S3Credentials } from './config-backends.js';
 
 const MiB = 1024 * 1024;
@@ -227,6 +229,7 @@ const ConfigSchema = z.strictObject({
       }
     })
     .prefault({}),
+  upstream: Upstream.optional(), // proxy mode: the DICOMweb PACS in front of which Aegis stands
   /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */
   policy: z.string().min(1).optional(),
   log: z
@@ -317,6 +320,8 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
       const found = backend.kind === 's3' ? s3Credentials(backend, env) : dicomwebAuthorization(backend, env);
       if ('problem' in found) problems.push(`backends.${i} (${backend.name}): ${found.problem}`);
     }
+    const upstream = parsed.data.upstream && upstreamAuthorization(parsed.data.upstream, env);
+    if (upstream && 'problem' in upstream) problems.push(`upstream: ${upstream.problem}`);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -327,6 +332,7 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     if (backend.kind === 'fs') backend.path = resolve(config.dataDir, backend.path ?? `stores/${backend.name}`);
     if ((backend.kind === 's3' || backend.kind === 'dicomweb') && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
   }
+  if (config.upstream?.credentialsFile !== undefined) config.upstream.credentialsFile = resolve(config.upstream.credentialsFile);
   return deepFreeze(config);
 }
 

@@ -84,7 +84,7 @@ export async function stowPass(server: BenchServer, instances: readonly BenchIns
   try {
     return await timed(batches, concurrency, tally, async (batch) => {
       const body = stowBody(batch.map((b) => b.bytes));
-      const r = await send(agent, `${server.dicomWebUrl}/studies`, {
+      const r = await send(agent, `${server.stowUrl ?? server.dicomWebUrl}/studies`, {
         method: 'POST',
         headers: { ...server.headers, 'content-type': body.contentType, accept: ACCEPT_JSON },
         body: body.chunks,

@@ -12,17 +12,22 @@ import { aegisOverhead, orthancOverhead, placementConfig } from './placements.js
  * `aegis`: the gateway as configured by default (hardened protection, one fs folder);
  * `aegis-unprotected`: the same gateway storing whole instances (`protection.mode: none`), the
  * baseline of the protection's cost; `aegis-s3`: hardened, everything in an S3 bucket;
- * `aegis-2of4`: hardened, 2-of-4 erasure coding over two folders, the bucket and an IPFS node.
+ * `aegis-2of4`: hardened, 2-of-4 erasure coding over two folders, the bucket and an IPFS node;
+ * `aegis-proxy`: the gateway in proxy mode in front of an Orthanc that the instances are stored
+ * into directly, so every read and search goes through to it (its rows against `orthanc`'s: the
+ * cost of the proxy).
  */
-export type ServerKind = 'aegis' | 'aegis-unprotected' | 'aegis-s3' | 'aegis-2of4' | 'orthanc';
+export type ServerKind = 'aegis' | 'aegis-unprotected' | 'aegis-s3' | 'aegis-2of4' | 'aegis-proxy' | 'orthanc';
 
 /** Every server kind, in the order the bench runs them. */
-export const SERVER_KINDS: readonly ServerKind[] = ['aegis', 'aegis-unprotected', 'aegis-s3', 'aegis-2of4', 'orthanc'];
+export const SERVER_KINDS: readonly ServerKind[] = ['aegis', 'aegis-unprotected', 'aegis-s3', 'aegis-2of4', 'aegis-proxy', 'orthanc'];
 
 /** A running server under test. */
 export interface BenchServer {
   kind: ServerKind;
   dicomWebUrl: string;
+  /** Where STOW-RS goes when not to `dicomWebUrl` (proxy mode: straight into the upstream). */
+  stowUrl?: string;
   pid: number;
   /** Headers added to every request (e.g. Authorization for Aegis). */
   headers: Record<string, string>;
@@ -44,6 +49,7 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
     const o = await startOrthanc();
     return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), cpuMs: () => cpuTimeMs(o.pid), overhead: (received) => orthancOverhead(o.storageDir, received), stop: () => o.stop() };
   }
+  if (kind === 'aegis-proxy') return startProxy();
   // The gateway's default log level (info) is kept: startGateway waits for the 'listening' line.
   const env: Record<string, string> = {};
   if (process.env.BENCH_AEGIS_LOG_LEVEL) env.AEGIS_LOG_LEVEL = process.env.BENCH_AEGIS_LOG_LEVEL;
@@ -54,4 +60,30 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
   const auth = process.env.BENCH_AEGIS_AUTH;
   if (auth) headers.authorization = /^\w+ /.test(auth) ? auth : `Basic ${Buffer.from(auth).toString('base64')}`;
   return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), cpuMs: () => cpuTimeMs(g.pid), overhead: () => aegisOverhead(g.dataDir), stop: () => g.stop() };
+}
+
+/** Orthanc, and Aegis in proxy mode in front of it; memory and CPU are the gateway's. */
+async function startProxy(): Promise<BenchServer> {
+  const o = await startOrthanc();
+  try {
+    const g = await startGateway({ config: { upstream: { url: o.dicomWebUrl } } });
+    const stop = async () => {
+      await g.stop();
+      await o.stop();
+    };
+    return {
+      kind: 'aegis-proxy',
+      dicomWebUrl: g.dicomWebUrl,
+      stowUrl: o.dicomWebUrl,
+      pid: g.pid,
+      headers: {},
+      peakRss: () => peakRssBytes(g.pid),
+      cpuMs: () => cpuTimeMs(g.pid),
+      overhead: (received) => orthancOverhead(o.storageDir, received),
+      stop,
+    };
+  } catch (error) {
+    await o.stop();
+    throw error;
+  }
 }

@@ -329,6 +329,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('removal_ledger').execute();
     },
   },
+  '0012-upstream-migration': {
+    // Progress of `aegis migrate`: each instance of the upstream PACS verified byte-identical in
+    // protected storage (and, when asked, deleted from the upstream), so a run that was
+    // interrupted resumes without fetching, storing or deleting anything twice.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('upstream_migration')
+        .addColumn('sop_instance_uid', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('study_uid', 'varchar(64)', (c) => c.notNull())
+        .addColumn('series_uid', 'varchar(64)', (c) => c.notNull())
+        .addColumn('sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        /** `verified` (stored protected, read back byte-identical) or `deleted` (and deleted from the upstream). */
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('migrated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('upstream_migration_by_study').on('upstream_migration').column('study_uid').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('upstream_migration').execute();
+    },
+  },
 };
 
 /** Supplies the migrations above to Kysely's Migrator. */

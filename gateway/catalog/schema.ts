@@ -209,6 +209,17 @@ export interface PacsInstancesTable {
 }
 
 /** The catalog database as Kysely sees it. */
+/** Progress of `aegis migrate`: one row per upstream instance verified in protected storage. */
+export interface UpstreamMigrationTable {
+  sop_instance_uid: string;
+  study_uid: string;
+  series_uid: string;
+  sha256: string;
+  size: number;
+  state: 'verified' | 'deleted';
+  migrated_at: string;
+}
+
 export interface CatalogDatabase {
   studies: StudiesTable;
   series: SeriesTable;
@@ -224,4 +235,5 @@ export interface CatalogDatabase {
   audit_head: AuditHeadTable;
   removal_ledger: RemovalLedgerTable;
   pacs_instances: PacsInstancesTable;
+  upstream_migration: UpstreamMigrationTable;
 }

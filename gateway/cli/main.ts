@@ -24,6 +24,7 @@ commands:
   status  probe the catalog and each backend: state, latency, readiness ('aegis status --help')
   scrub   check every stored fragment and shard against the manifests ('aegis scrub --help')
   repair  rebuild missing or corrupt shards from the others ('aegis repair --help')
+  migrate move studies of the upstream PACS into protected storage ('aegis migrate --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
   conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
@@ -63,6 +64,8 @@ const VALUE_OPTIONS = [
   'instance',
   'timeout',
   'rate',
+  'since',
+  'until',
 ] as const;
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -88,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'scrub') return (await import('./scrub.js')).scrubCommand(argv);
   if (positionals[0] === 'repair') return (await import('./scrub.js')).repairCommand(argv);
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
+  if (positionals[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
   if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
   return startCommand(argv);

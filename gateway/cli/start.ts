@@ -14,7 +14,8 @@ import { withResilience } from '../services/resilience.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
 import { retryRemovals } from '../services/removals.js';
-import { ConfigError, dicomwebAuthorization, s3Credentials, type BackendConfig, type GatewayConfig } from '../config.js';
+import { ConfigError, dicomwebAuthorization, s3Credentials, upstreamAuthorization, type BackendConfig, type GatewayConfig } from '../config.js';
+import { UpstreamClient } from '../services/proxy/upstream-client.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
 import { buildApp } from '../http/app.js';
@@ -65,6 +66,13 @@ function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentSt
   }
 }
 
+/** The client of the upstream PACS (proxy mode), its credentials read here from `env` or its credentials file. */
+export function openUpstream(upstream: NonNullable<GatewayConfig['upstream']>, env: NodeJS.ProcessEnv): UpstreamClient {
+  const found = upstreamAuthorization(upstream, env);
+  if ('problem' in found) throw new ConfigError([`upstream: ${found.problem}`]);
+  return new UpstreamClient(upstream, found.authorization);
+}
+
 /**
  * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
  * (cluster workers) leaves the 'listening' line to the primary.
@@ -94,7 +102,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const scrubbing = config.scrub.intervalHours > 0 ? scheduleScrub({ catalog, stores, keyring, logger, audit }, { ...config.scrub, lockFile: join(config.dataDir, 'scrub.lock'), concurrency: config.placement.concurrency }) : undefined;
   const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
-  const app = buildApp({ config, logger, catalog, stores, access, keyring });
+  const upstream = config.upstream && openUpstream(config.upstream, process.env);
+  const app = buildApp({ config, logger, catalog, stores, access, keyring, upstream });
   const server = createGatewayServer(app, { config, audit, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
@@ -126,6 +135,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       await catalog.close();
       shredKeys.close();
       await Promise.all([...stores.values()].map((s) => s.close()));
+      await upstream?.close();
       logger.info('stopped');
       logger.flush();
     })());

@@ -19,6 +19,7 @@ import { GatewayError, isGatewayError } from '../errors.js';
 import { DICOMWEB_ROOT, type AppDeps } from './context.js';
 import { deleteRoutes } from './routes/delete.js';
 import { retrieveRoutes } from './routes/retrieve.js';
+import { readThroughRoutes } from './routes/read-through.js';
 import { searchRoutes } from './routes/search.js';
 import { stowRoutes } from './routes/stow.js';
 import { sendJsonText } from './json-response.js';
@@ -77,7 +78,7 @@ export function buildApp(deps: AppDeps): express.Express {
   mount('/admin', adminRoutes(deps));
 
   const dicomweb = express.Router();
-  dicomweb.use(stowRoutes(deps), searchRoutes(deps), retrieveRoutes(deps), deleteRoutes(deps));
+  dicomweb.use(stowRoutes(deps), searchRoutes(deps), ...(deps.upstream ? [readThroughRoutes(deps, deps.upstream)] : []), retrieveRoutes(deps), deleteRoutes(deps));
   mount(DICOMWEB_ROOT, dicomweb);
   MOUNTS.set(app, mounts);
   // A DICOMweb resource asked with a method it does not support: 405 with Allow (RFC 9110 §15.5.6).
@@ -174,6 +175,7 @@ function errorHandler(deps: AppDeps) {
     if (gatewayError.code === 'INTERNAL') log.error({ err: error }, 'unexpected error');
     else if (gatewayError.status >= 500) log.error({ err: gatewayError, code: gatewayError.code }, gatewayError.message);
     else log.info({ code: gatewayError.code, reason: gatewayError.message }, 'request refused');
+    res.locals.errorCode = gatewayError.code;
     if (res.headersSent) {
       // The status is gone: a truncated body must not look complete.
       res.destroy();

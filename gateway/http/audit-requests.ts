@@ -70,7 +70,8 @@ async function recordDurably(audit: AuditTrail, req: Request, status: number): P
   const event = requestEvent(req, status);
   const writes = [audit.recordNow(event)];
   // Stored data that failed verification: a security event of its own (see docs/audit.md).
-  if (status === 502) writes.push(audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }));
+  // (An unreachable upstream PACS in proxy mode is a 502 too, but no stored data failed.)
+  if (status === 502 && req.res?.locals.errorCode !== 'UPSTREAM_UNAVAILABLE') writes.push(audit.recordNow({ ...event, kind: 'integrity', outcome: 'error', reason: 'stored data failed verification; nothing of it was sent' }));
   await Promise.all(writes);
 }
 

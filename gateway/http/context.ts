@@ -10,6 +10,7 @@ import type { AccessControl } from '../access/access-control.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import type { Keyring } from '../keys/keyring.js';
+import type { UpstreamClient } from '../services/proxy/upstream-client.js';
 import { assertUid } from '../dicom/uid.js';
 import { forwardedView } from './forwarded.js';
 
@@ -21,6 +22,8 @@ export interface AppDeps {
   stores: Map<string, FragmentStore>;
   access: AccessControl;
   keyring: Keyring;
+  /** Proxy mode: the client of the upstream PACS; absent without an `upstream` configuration. */
+  upstream?: UpstreamClient;
 }
 
 /** The mount point of the DICOMweb service. */

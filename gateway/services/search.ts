@@ -27,7 +27,7 @@ const COMPUTED = ['00080056', '00080061', '00081190', '00201206', '00201208', '0
  * search computes and the attributes it matches on. The others (`includefield`) are what `read`
  * (WADO-RS metadata) gives, so they need it.
  */
-const SEARCH_ONLY = new Set([...STUDY_DEFAULTS, ...SERIES_DEFAULTS, ...INSTANCE_DEFAULTS, ...COMPUTED, ...Object.keys(MATCHABLE)]);
+export const SEARCH_ONLY = new Set([...STUDY_DEFAULTS, ...SERIES_DEFAULTS, ...INSTANCE_DEFAULTS, ...COMPUTED, ...Object.keys(MATCHABLE)]);
 
 /** The result of a search: the matches in the DICOM JSON model, and warnings for the response. */
 export interface SearchResult {

@@ -23,6 +23,8 @@ export interface StowRequest {
   /** The absolute DICOMweb root as the client sees it, for the response's RetrieveURLs. */
   baseUrl: string;
   access: RequestAccess;
+  /** Proxy mode with `forwardStow`: sends a stored instance's plain copy on; resolves to a warning when that failed. */
+  forward?: (bytes: Uint8Array, sopInstanceUid: string) => Promise<string | undefined>;
 }
 
 /** The answer to a STOW-RS request. */
@@ -46,14 +48,21 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
   // instance's fsync overlaps the next one's parsing. Outcomes keep the order of the parts.
   const pending: Promise<StoreOutcome>[] = [];
   let settled = 0;
+  const forwardWarnings: string[] = [];
   let bodyError: GatewayError | undefined;
   try {
     for await (const part of request.parts) {
       pending.push(
-        storeInstance(storeDeps, part, request.study).catch((error: unknown): StoreOutcome => {
-          storeDeps.logger.error({ err: error }, 'storing an instance failed');
-          return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
-        }),
+        storeInstance(storeDeps, part, request.study)
+          .catch((error: unknown): StoreOutcome => {
+            storeDeps.logger.error({ err: error }, 'storing an instance failed');
+            return { ok: false, failureReason: FailureReason.processingFailure, reason: 'the instance could not be processed' };
+          })
+          .then(async (outcome) => {
+            // Only once the protected store succeeded; a failed forward is a warning, never a lost store.
+            if (outcome.ok && request.forward) forwardWarnings.push(...[await request.forward(part.bytes, outcome.sopInstanceUid)].filter((w) => w !== undefined));
+            return outcome;
+          }),
       );
       if (pending.length - settled >= PARTS_IN_FLIGHT) await pending[settled++];
     }
@@ -63,7 +72,7 @@ export async function storeInstances(deps: Omit<StoreDeps, 'authorize'>, request
   }
   const outcomes = await Promise.all(pending);
   await signReceipts(storeDeps, outcomes);
-  const warnings = outcomes.map((o) => (o.ok ? o.warning?.reason : o.reason)).filter((reason) => reason !== undefined);
+  const warnings = [...outcomes.map((o) => (o.ok ? o.warning?.reason : o.reason)).filter((reason) => reason !== undefined), ...forwardWarnings];
   if (bodyError) {
     if (!outcomes.some((o) => o.ok)) throw bodyError;
     // Instances already stored stay stored; say what happened to the rest.

@@ -7,6 +7,7 @@ import { Router, type Request, type Response } from 'express';
 import type { QidoLevel } from '../../catalog/query.js';
 import { parseQidoQuery } from '../qido-query.js';
 import { search } from '../../services/search.js';
+import { mergedSearch } from '../../services/proxy/merged-search.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';
 import { negotiateJson } from '../negotiate.js';
@@ -21,7 +22,9 @@ export function searchRoutes(deps: AppDeps): Router {
     const type = negotiateJson(req.headers.accept);
     const params = new URL(req.originalUrl, 'http://x').searchParams;
     const query = parseQidoQuery(params, level, { study: scope.study, series: scope.series }, { maxResults: deps.config.limits.maxQidoResults, maxScan: deps.config.limits.maxQidoScan });
-    const result = await search(deps.catalog, query, dicomWebBase(req, deps.config), accessOf(req));
+    const base = dicomWebBase(req, deps.config);
+    // Proxy mode: the catalog's results and the upstream PACS's, merged.
+    const result = deps.upstream ? await mergedSearch(deps.catalog, deps.upstream, query, base, accessOf(req)) : await search(deps.catalog, query, base, accessOf(req));
     if (result.warnings.length > 0) res.setHeader('Warning', result.warnings.map(warningValue));
     sendJsonText(res, 200, type, JSON.stringify(result.matches));
   };

@@ -9,6 +9,7 @@ import { GatewayError, isGatewayError } from '../../errors.js';
 import { authorizeAction } from '../../services/authorization.js';
 import { protectionSettings } from '../../services/protected-fragments.js';
 import { storeInstances } from '../../services/stow.js';
+import { forwardInstance } from '../../services/proxy/forward-stow.js';
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { warningValue } from '../header-text.js';
@@ -41,7 +42,9 @@ export function stowRoutes(deps: AppDeps): Router {
       logger: req.log,
     };
     const parts = bodyParts(req, res, boundary, deps.config.limits);
-    const result = await storeInstances(storeDeps, { parts, study, baseUrl: dicomWebBase(req, deps.config), access }).finally(() => {
+    const { upstream } = deps;
+    const forward = upstream?.config.forwardStow ? (bytes: Uint8Array, sop: string) => forwardInstance(upstream, bytes, sop) : undefined;
+    const result = await storeInstances(storeDeps, { parts, study, baseUrl: dicomWebBase(req, deps.config), access, forward }).finally(() => {
       // A body not read to its end (a long epilogue) cannot be followed by another request.
       if (!req.complete) res.setHeader('Connection', 'close');
     });

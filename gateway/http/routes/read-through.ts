@@ -1,0 +1,99 @@
+/**
+ * WADO-RS read-through of proxy mode (PS3.18 §10.4): the retrieve routes of a study that is not in
+ * the catalog go to the upstream PACS (`services/proxy/`), after authentication and the policy's
+ * decision on the upstream's description of the study; the answer is streamed back as it arrives
+ * (bounded memory), with its status, Content-Type and Content-Length, and the upstream's URLs in
+ * DICOM JSON rewritten to the gateway's. A study of the catalog passes on to the local routes.
+ *
+ * The upstream path is built from the validated parameters only (UIDs, frame numbers, bulk data
+ * tags), never copied from the request target, so no request reaches another upstream resource
+ * than the one the decision was made for.
+ */
+import { pipeline } from 'node:stream/promises';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { GatewayError } from '../../errors.js';
+import { authorizeUpstreamStudy, inCatalog } from '../../services/proxy/read-through.js';
+import { rewriteUrls } from '../../services/proxy/rewrite-urls.js';
+import { upstreamFailure, type UpstreamClient } from '../../services/proxy/upstream-client.js';
+import { accessOf } from '../authenticate.js';
+import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
+import { headerValue } from '../header-text.js';
+import { parseFrameList } from './retrieve.js';
+
+const INSTANCE = '/studies/:study/series/:series/instances/:instance';
+/** The retrieve resources read through, each with its tail after the study, series or instance. */
+const ROUTES = [
+  '/studies/:study',
+  '/studies/:study/series/:series',
+  INSTANCE,
+  '/studies/:study/metadata',
+  '/studies/:study/series/:series/metadata',
+  `${INSTANCE}/metadata`,
+  `${INSTANCE}/frames/:frames`,
+  `${INSTANCE}/bulkdata/*path`,
+  `${INSTANCE}/bulk/*path`,
+  '/studies/:study/rendered',
+  '/studies/:study/series/:series/rendered',
+  `${INSTANCE}/rendered`,
+  `${INSTANCE}/frames/:frames/rendered`,
+  '/studies/:study/thumbnail',
+  '/studies/:study/series/:series/thumbnail',
+  `${INSTANCE}/thumbnail`,
+];
+
+/** A bulk data path: tags (8 hex digits) and item indexes, separated by slashes. */
+const BULK_PATH = /^[0-9A-Fa-f]{8}(?:\/(?:\d{1,9}|[0-9A-Fa-f]{8}))*$/;
+
+/** The read-through router, mounted before the local retrieve routes. */
+export function readThroughRoutes(deps: AppDeps, upstream: UpstreamClient): Router {
+  const router = Router();
+  const handler = (req: Request, res: Response, next: NextFunction) => readThrough(deps, upstream, req, res, next);
+  for (const path of ROUTES) router.get(path, handler);
+  return router;
+}
+
+async function readThrough(deps: AppDeps, upstream: UpstreamClient, req: Request, res: Response, next: NextFunction): Promise<void> {
+  const scope = uidParams(req);
+  const target = upstreamPath(req, scope);
+  if (await inCatalog(deps.catalog, scope.study)) {
+    // `bulk/` is the upstream's name for bulk data; the catalog's instances answer at `bulkdata/`.
+    if (target.includes('/bulk/')) throw new GatewayError('NOT_FOUND', 'the instance has no bulk data at that path; its BulkDataURIs name bulkdata/');
+    next();
+    return;
+  }
+  const abort = new AbortController();
+  res.once('close', () => abort.abort());
+  // Whole instances leave as files (export); metadata, frames, bulk data and rendered images are read.
+  const action = /\/(metadata|frames|bulk|bulkdata|rendered|thumbnail)(\/|$)/.test(target) ? 'read' : 'export';
+  await authorizeUpstreamStudy(upstream, accessOf(req), action, scope);
+  const answer = await upstream.request(target, { accept: req.headers.accept, signal: abort.signal });
+  const json = /^application\/(dicom\+)?json\b/i.test(answer.contentType ?? '');
+  res.status(answer.status);
+  if (answer.contentType !== undefined) res.setHeader('Content-Type', headerValue(answer.contentType));
+  // Rewritten JSON changes length: it goes chunked.
+  if (answer.contentLength !== undefined && !json) res.setHeader('Content-Length', answer.contentLength);
+  try {
+    if (json) await pipeline(answer.body, rewriteUrls(upstream.rootUrl, dicomWebBase(req, deps.config)), res);
+    else await pipeline(answer.body, res);
+  } catch (error) {
+    // Headers are sent: the error handler closes the connection rather than end a truncated body.
+    throw upstreamFailure(error);
+  }
+}
+
+/** The upstream path of a request, from its validated parameters (see the module header). */
+function upstreamPath(req: Request, scope: { study: string; series?: string; instance?: string }): string {
+  let path = `/studies/${scope.study}`;
+  if (scope.series !== undefined) path += `/series/${scope.series}`;
+  if (scope.instance !== undefined) path += `/instances/${scope.instance}`;
+  const params = req.params as Record<string, unknown>;
+  if (params.frames !== undefined) path += `/frames/${parseFrameList(params.frames as string).join(',')}`;
+  if (params.path !== undefined) {
+    const bulk = ([] as string[]).concat(params.path as string[]).join('/');
+    if (!BULK_PATH.test(bulk)) throw new GatewayError('NOT_FOUND', 'no bulk data at that path');
+    path += req.route.path.includes('/bulkdata/') ? `/bulkdata/${bulk}` : `/bulk/${bulk}`;
+  }
+  const tail = /\/(metadata|rendered|thumbnail)$/.exec(req.route.path as string);
+  if (tail) path += `/${tail[1]}`;
+  return path;
+}
