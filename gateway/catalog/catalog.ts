@@ -71,7 +71,6 @@ export class Catalog {
       sqlite.exec('PRAGMA journal_mode = WAL');
       sqlite.exec('PRAGMA synchronous = NORMAL');
       sqlite.exec('PRAGMA foreign_keys = ON');
-      sqlite.exec('PRAGMA busy_timeout = 5000');
       // LIKE must be case-sensitive as DICOM matching is (PS3.4 C.2.2.2.4); PostgreSQL's already is.
       sqlite.exec('PRAGMA case_sensitive_like = ON');
     } catch (error) {

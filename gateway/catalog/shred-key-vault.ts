@@ -34,7 +34,6 @@ export class ShredKeyVault implements ShredKeyStore {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
       createOwnerOnly(file);
       sqlite = openSqlite(file);
-      sqlite.exec('PRAGMA busy_timeout = 5000');
       sqlite.exec('PRAGMA secure_delete = ON');
       sqlite.exec('PRAGMA journal_mode = WAL');
       sqlite.exec('PRAGMA synchronous = FULL');

@@ -27,10 +27,17 @@ interface Driver {
 
 const require = createRequire(import.meta.url);
 
-/** Opens `file` (created if missing) with the best driver available. */
+/** How long a statement waits for a lock another connection holds before it fails. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** Opens `file` (created if missing) with the best driver available, waiting up to {@link BUSY_TIMEOUT_MS} for locks. */
 export function openSqlite(file: string): OpenedSqlite {
   const driver = nodeSqlite() ?? betterSqlite3();
   const db = driver.open(file);
+  // Before anything else: another process (a CLI command next to the gateway) may hold a lock,
+  // and the first statements (journal_mode = WAL, migrations) must wait for it, not fail with
+  // SQLITE_BUSY. better-sqlite3 waits 5 s by default, node:sqlite not at all.
+  db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   let open = true;
   // Kysely closes the database when destroyed and the catalog closes it too: once is enough
   // (node:sqlite throws on a second close).

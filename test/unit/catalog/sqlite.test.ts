@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,3 +22,31 @@ it('uses node:sqlite where Node has it, and better-sqlite3 only on older Node', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('waits for a lock another process holds instead of failing: two aegis commands open one catalog at once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'aegis-sqlite-'));
+  const file = join(dir, 'catalog.sqlite');
+  // Another process takes an exclusive lock on the new file, holds it 400 ms, and lets go.
+  const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', HOLD_LOCK, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(holder.stdout, 'data')) as [Buffer];
+    assert.equal(line.toString().trim(), 'locked');
+    const catalog = await Catalog.openSqlite(file);
+    await catalog.check();
+    await catalog.close();
+    const [code] = (await once(holder, 'exit')) as [number];
+    assert.equal(code, 0);
+  } finally {
+    holder.kill();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const HOLD_LOCK = `
+import { openSqlite } from ${JSON.stringify(new URL('../../../gateway/catalog/sqlite.ts', import.meta.url).href)};
+const db = openSqlite(process.argv[1]);
+db.exec('BEGIN EXCLUSIVE');
+db.exec('CREATE TABLE held (x)');
+process.stdout.write('locked\\n');
+setTimeout(() => { db.exec('COMMIT'); db.close(); }, 400);
+`;
