@@ -135,11 +135,7 @@ const ConfigSchema = z.strictObject({
   scrub: z
     .strictObject({
       /** Check every stored fragment and shard this often inside the gateway (audited); 0: never (run `aegis scrub`). */
-      intervalHours: z
-        .number()
-        .min(0)
-        .max(24 * 365)
-        .default(0),
+      intervalHours: z.number().min(0).max(8760).default(0), // at most a year
       /** Largest average read rate of a scheduled scrub, bytes per second. */
       bytesPerSecond: z.number().positive().default(10_000_000),
     })
