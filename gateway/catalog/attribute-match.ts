@@ -12,6 +12,15 @@ import type { AttributeFilter } from './query.js';
 /** Private Creators by group and block, as a query gives them (`QidoQuery.privateCreators`). */
 export type PrivateCreators = ReadonlyMap<string, string>;
 
+/**
+ * The work of wildcard matching, in steps (a character of a value read, a comparison): matching
+ * gives up, as not matched, once `steps` passes `limit` (a search's remaining budget).
+ */
+export interface MatchWork {
+  steps: number;
+  limit: number;
+}
+
 /** Whether `tag` is in an odd (private) group. */
 export function isPrivate(tag: string): boolean {
   return parseInt(tag.slice(0, 4), 16) % 2 === 1;
@@ -59,10 +68,10 @@ export function privateAttributes(metadata: DicomJson, tags: Iterable<string>, c
  * (it lacks a public attribute a filter needs, or the literal text of its value) is refused
  * before it is parsed.
  */
-export function metadataMatches(text: string, filters: readonly AttributeFilter[], creators: PrivateCreators): DicomJson | undefined {
+export function metadataMatches(text: string, filters: readonly AttributeFilter[], creators: PrivateCreators, work?: MatchWork): DicomJson | undefined {
   for (const filter of filters) if (!isPrivate(filter.tag) && !mayMatch(text, filter)) return undefined;
   const metadata = JSON.parse(text) as DicomJson;
-  return filters.every((filter) => attributeMatches(attributeOf(metadata, filter.tag, creators), filter)) ? metadata : undefined;
+  return filters.every((filter) => attributeMatches(attributeOf(metadata, filter.tag, creators), filter, work)) ? metadata : undefined;
 }
 
 /**
@@ -78,13 +87,13 @@ function mayMatch(text: string, filter: AttributeFilter): boolean {
     .every((part) => text.includes(JSON.stringify(part).slice(1, -1)));
 }
 
-function attributeMatches(attribute: DicomJsonAttribute | undefined, filter: AttributeFilter): boolean {
+function attributeMatches(attribute: DicomJsonAttribute | undefined, filter: AttributeFilter, work: MatchWork | undefined): boolean {
   if (attribute === undefined) return false;
   const values = textValues(attribute);
   if (filter.kind === 'range') {
     return values.some((v) => v !== '' && (filter.from === undefined || v >= filter.from) && (filter.to === undefined || v.slice(0, filter.to.length) <= filter.to));
   }
-  if (filter.wildcard) return values.some((v) => wildcardMatches(filter.value, v));
+  if (filter.wildcard) return values.some((v) => wildcardMatches(filter.value, v, work));
   const number = /^[+-]?\d+(\.\d+)?$/.test(filter.value) ? Number(filter.value) : undefined;
   return values.some((v) => v === filter.value || (number !== undefined && v !== '' && Number(v) === number));
 }
@@ -110,16 +119,19 @@ function textValues(attribute: DicomJsonAttribute): string[] {
 
 /**
  * Wildcard matching (`*` any run, `?` any one character) in O(pattern x text) at worst, without
- * regular expressions: a pattern of many `*` cannot make it backtrack exponentially.
+ * regular expressions: a pattern of many `*` cannot make it backtrack exponentially. With `work`,
+ * its steps are counted there, and past `work.limit` it stops and answers false.
  */
-export function wildcardMatches(pattern: string, text: string): boolean {
+export function wildcardMatches(pattern: string, text: string, work?: MatchWork): boolean {
   const p = [...pattern];
   const t = [...text];
   let i = 0;
   let j = 0;
   let star = -1;
   let resume = 0;
+  if (work !== undefined) work.steps += p.length + t.length;
   while (j < t.length) {
+    if (work !== undefined && ++work.steps > work.limit) return false;
     if (i < p.length && (p[i] === '?' || (p[i] !== '*' && p[i] === t[j]))) {
       i += 1;
       j += 1;

@@ -14,12 +14,13 @@
  * instance's values per study expect (docs/qido-and-metadata.md states the deviation).
  *
  * The work of one search is bounded: keys with a catalog column are matched in SQL (indexed);
- * attribute filters read instance metadata, at most `query.scanLimit` instances per search. A
+ * attribute filters read instance metadata, at most `query.scanLimit` instances per search, the
+ * work of wildcard matching counted in instances too (a long value costs more than one read). A
  * search that reaches the bound returns what it found so far and says so (`exhausted`).
  */
 import type { StudyFilter } from '../access/policy/policy.js';
 import type { DicomJson } from '../dicom/types.js';
-import { isPrivate, metadataMatches } from './attribute-match.js';
+import { isPrivate, metadataMatches, type MatchWork } from './attribute-match.js';
 import type { Catalog } from './catalog.js';
 import { SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
 import { instanceConditions, lowerFilters } from './match-sql.js';
@@ -38,6 +39,12 @@ export interface DeepPage<Row> extends SearchPage<Row> {
 
 /** Candidates read from the catalog at a time while attribute filters are matched. */
 const BATCH = 100;
+
+/**
+ * Steps of wildcard matching that count as one instance read (about as long as reading one):
+ * matching a pattern against a long value costs up to pattern x value, so it is counted too.
+ */
+const STEPS_PER_INSTANCE = 4096;
 
 /** Study rows matching a study-level query, each with the instance that stands for it. */
 export function searchStudiesDeep(catalog: Catalog, query: QidoQuery, permitted: StudyFilter) {
@@ -110,7 +117,21 @@ function needsInstance(query: QidoQuery): boolean {
 /** An instance row's own metadata when it matches the attribute filters. */
 function ownMetadata(row: object, query: QidoQuery, scan: Scan): DicomJson | undefined {
   if (!counted(scan, query)) return undefined;
-  return metadataMatches((row as { metadata: string }).metadata, query.attributeFilters, query.privateCreators);
+  return matched((row as { metadata: string }).metadata, query, scan);
+}
+
+/**
+ * The metadata `text` of an instance just counted when it matches the attribute filters; the work
+ * of matching beyond one instance's worth is counted as further instances, and matching stops
+ * (exhausted) when the search's bound is reached.
+ */
+function matched(text: string, query: QidoQuery, scan: Scan): DicomJson | undefined {
+  const work: MatchWork = { steps: 0, limit: (query.scanLimit - scan.examined + 1) * STEPS_PER_INSTANCE };
+  const metadata = metadataMatches(text, query.attributeFilters, query.privateCreators, work);
+  scan.examined = Math.min(query.scanLimit, scan.examined + Math.floor(work.steps / STEPS_PER_INSTANCE));
+  if (work.steps <= work.limit) return metadata;
+  scan.exhausted = true;
+  return undefined;
 }
 
 /** Counts one more instance read; false (and exhausted) past the bound. */
@@ -137,8 +158,9 @@ async function firstInstance(catalog: Catalog, query: QidoQuery, parent: Parent,
     const rows = await select.limit(BATCH).offset(offset).execute();
     for (const row of rows) {
       if (!counted(scan, query)) return undefined;
-      const matched = metadataMatches(row.metadata, query.attributeFilters, query.privateCreators);
-      if (matched !== undefined) return matched;
+      const metadata = matched(row.metadata, query, scan);
+      if (scan.exhausted) return undefined;
+      if (metadata !== undefined) return metadata;
     }
     if (rows.length < BATCH) return undefined;
   }

@@ -132,6 +132,25 @@ export function attributeShown(tag: string, view: StudyView): boolean {
   return shown !== undefined && JSON.stringify(shown) === JSON.stringify(probe[key]);
 }
 
+/**
+ * Whether `view` shows attribute `tag` as a QIDO-RS key names it (to match on or to include). A
+ * private data element (`gggg,xxee`, xx 10-FF) is found through its Private Creator in whichever
+ * block an instance used, so it is shown only when the view shows it as named, element `ee` of
+ * every block of its group, and every Private Creator element of the group: otherwise naming it
+ * in another block would give, or match on, an element the view masks.
+ */
+export function keyShown(tag: string, view: StudyView): boolean {
+  if (!attributeShown(tag, view)) return false;
+  const key = tag.toUpperCase();
+  if (isFullView(view) || parseInt(key.slice(0, 4), 16) % 2 === 0 || parseInt(key.slice(4, 6), 16) < 0x10) return true;
+  return !view.maskedFields.some((masked) => {
+    if (masked.slice(0, 4) !== key.slice(0, 4)) return false;
+    const block = parseInt(masked.slice(4, 6), 16);
+    const element = parseInt(masked.slice(6), 16);
+    return block === 0 ? element >= 0x10 : block >= 0x10 && masked.slice(6) === key.slice(6);
+  });
+}
+
 /** Whether an instance declares burned-in annotation (identity may be in its pixels). */
 export function hasBurnedInAnnotation(metadata: DicomJson): boolean {
   return (

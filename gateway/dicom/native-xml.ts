@@ -12,7 +12,6 @@
  * (a DICOM text value may hold them, e.g. a form feed in an LT): each is written as U+FFFD. A
  * carriage return is written as `&#13;` so that a parser does not turn it into a line feed.
  */
-import { XMLBuilder } from 'fast-xml-parser';
 import { keywordForTag } from './dictionary.js';
 import type { DicomJson, DicomJsonAttribute } from './types.js';
 
@@ -23,56 +22,82 @@ export const NATIVE_DICOM_NAMESPACE = 'http://dicom.nema.org/PS3.19/models/Nativ
 export const NAME_COMPONENTS = ['FamilyName', 'GivenName', 'MiddleName', 'NamePrefix', 'NameSuffix'] as const;
 const NAME_GROUPS = ['Alphabetic', 'Ideographic', 'Phonetic'] as const;
 
-type XmlNode = Record<string, unknown>;
+/** What is left to write: markup, or a data set (the root or an item) whose attributes come next. */
+type Pending = string | DicomJson;
 
-// Text is escaped here (`xmlText`, `xmlAttribute`), so that a carriage return survives as `&#13;`.
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: true, processEntities: false });
-
-/** The Native DICOM Model (an XML document) of a data set in the DICOM JSON Model. */
+/**
+ * The Native DICOM Model (an XML document) of a data set in the DICOM JSON Model. Written with a
+ * stack of what is left rather than by recursion, so that sequences nested as deeply as a stored
+ * instance may have them (an SR content tree) neither exhaust the call stack nor meet an XML
+ * library's depth limit.
+ */
 export function nativeDicomXml(dataset: DicomJson): string {
-  const root = { NativeDicomModel: { '@_xmlns': NATIVE_DICOM_NAMESPACE, '@_xml:space': 'preserve', ...attributesOf(dataset) } };
-  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build(root) as string}`;
+  const out = [`<?xml version="1.0" encoding="UTF-8"?>\n<NativeDicomModel xmlns="${NATIVE_DICOM_NAMESPACE}" xml:space="preserve"`];
+  const pending: Pending[] = [];
+  if (Object.keys(dataset).length === 0) out.push('/>');
+  else pending.push('</NativeDicomModel>', dataset, '>');
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    if (typeof next === 'string') out.push(next);
+    else {
+      const written = attributesOf(next);
+      for (let i = written.length - 1; i >= 0; i--) pending.push(written[i]);
+    }
+  }
+  return out.join('');
 }
 
-/** The `DicomAttribute` elements of a data set (the root or an item), in tag order. */
-function attributesOf(dataset: DicomJson): XmlNode {
-  const tags = Object.keys(dataset).sort();
-  if (tags.length === 0) return {};
-  return { DicomAttribute: tags.map((tag) => attributeNode(tag, dataset[tag], dataset)) };
+/** The `DicomAttribute` elements of a data set (the root or an item), in tag order, items left pending. */
+function attributesOf(dataset: DicomJson): Pending[] {
+  return Object.keys(dataset)
+    .sort()
+    .flatMap((tag) => attributeNode(tag, dataset[tag], dataset));
 }
 
-function attributeNode(tag: string, attribute: DicomJsonAttribute, dataset: DicomJson): XmlNode {
-  const node: XmlNode = { '@_tag': tag, '@_vr': attribute.vr };
+function attributeNode(tag: string, attribute: DicomJsonAttribute, dataset: DicomJson): Pending[] {
+  let start = `<DicomAttribute tag="${xmlAttribute(tag)}" vr="${xmlAttribute(String(attribute.vr))}"`;
   const keyword = keywordForTag(tag);
-  if (keyword !== undefined) node['@_keyword'] = keyword;
+  if (keyword !== undefined) start += ` keyword="${xmlAttribute(keyword)}"`;
   const creator = privateCreatorOf(tag, dataset);
-  if (creator !== undefined) node['@_privateCreator'] = xmlAttribute(creator);
-  if (attribute.BulkDataURI !== undefined) node.BulkData = { '@_uri': xmlAttribute(attribute.BulkDataURI) };
-  else if (attribute.InlineBinary !== undefined) node.InlineBinary = attribute.InlineBinary;
-  else if (attribute.Value !== undefined) Object.assign(node, valuesOf(attribute));
-  return node;
+  if (creator !== undefined) start += ` privateCreator="${xmlAttribute(creator)}"`;
+  const content = contentOf(attribute);
+  if (content.length === 0) return [`${start}/>`];
+  return [`${start}>`, ...content, '</DicomAttribute>'];
 }
 
-/** The Value, PersonName or Item elements of an attribute's values, numbered from 1. */
-function valuesOf(attribute: DicomJsonAttribute): XmlNode {
-  const values = attribute.Value!;
-  if (attribute.vr === 'SQ') return { Item: values.map((item, i) => ({ '@_number': i + 1, ...attributesOf((item ?? {}) as DicomJson) })) };
-  if (attribute.vr === 'PN') return { PersonName: values.map((name, i) => ({ '@_number': i + 1, ...personName(name) })) };
-  return { Value: values.map((value, i) => (value === null || value === undefined ? { '@_number': i + 1 } : { '@_number': i + 1, '#text': xmlText(String(value)) })) };
+/** The BulkData, InlineBinary, Value, PersonName or Item elements of an attribute, numbered from 1. */
+function contentOf(attribute: DicomJsonAttribute): Pending[] {
+  if (attribute.BulkDataURI !== undefined) return [`<BulkData uri="${xmlAttribute(attribute.BulkDataURI)}"/>`];
+  if (attribute.InlineBinary !== undefined) return [attribute.InlineBinary === '' ? '<InlineBinary/>' : `<InlineBinary>${xmlText(attribute.InlineBinary)}</InlineBinary>`];
+  const values = attribute.Value;
+  if (values === undefined) return [];
+  if (attribute.vr === 'SQ') {
+    return values.flatMap((item, i) => {
+      const dataset = (item ?? {}) as DicomJson;
+      return Object.keys(dataset).length === 0 ? [`<Item number="${i + 1}"/>`] : [`<Item number="${i + 1}">`, dataset, '</Item>'];
+    });
+  }
+  if (attribute.vr === 'PN') return values.map((name, i) => element('PersonName', i + 1, personName(name)));
+  return values.map((value, i) => element('Value', i + 1, value === null || value === undefined ? '' : xmlText(String(value))));
+}
+
+/** `<name number="n">content</name>`, or an empty element. */
+function element(name: string, number: number, content: string): string {
+  return content === '' ? `<${name} number="${number}"/>` : `<${name} number="${number}">${content}</${name}>`;
 }
 
 /** The groups of a person name value (`{ Alphabetic: 'Family^Given' }`), each split into its components. */
-function personName(value: unknown): XmlNode {
-  if (value === null || typeof value !== 'object') return {};
-  const out: XmlNode = {};
+function personName(value: unknown): string {
+  if (value === null || typeof value !== 'object') return '';
+  let out = '';
   for (const group of NAME_GROUPS) {
     const text = (value as Record<string, unknown>)[group];
     if (typeof text !== 'string' || text === '') continue;
-    const parts: XmlNode = {};
+    let parts = '';
     text.split('^').forEach((part, i) => {
-      if (part !== '' && i < NAME_COMPONENTS.length) parts[NAME_COMPONENTS[i]] = xmlText(part);
+      if (part !== '' && i < NAME_COMPONENTS.length) parts += `<${NAME_COMPONENTS[i]}>${xmlText(part)}</${NAME_COMPONENTS[i]}>`;
     });
-    if (Object.keys(parts).length > 0) out[group] = parts;
+    if (parts !== '') out += `<${group}>${parts}</${group}>`;
   }
   return out;
 }

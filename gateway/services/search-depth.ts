@@ -4,12 +4,14 @@
  * the included attributes a study or series result does not hold itself, taken from that
  * instance; private attributes only when the query names them with their Private Creator
  * (`includefield=all` gives none); matching on attributes read from the instances' metadata only
- * over studies the subject may also read (their values are what reading gives); and the warning
- * of a search cut at its bound.
+ * over studies the subject may also read (their values are what reading gives); the keys a
+ * subject's view lets it match on and include; and the warning of a search cut at its bound.
  */
 import type { StudyFilter } from '../access/policy/policy.js';
+import { strictestView } from '../access/policy/study-resource.js';
 import { isPrivate, privateAttributes } from '../catalog/attribute-match.js';
 import type { QidoQuery } from '../catalog/query.js';
+import { keyShown } from '../deidentify/views.js';
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import type { RequestAccess } from './authorization.js';
 
@@ -49,4 +51,21 @@ export function scanWarnings(page: { examined: number; exhausted: boolean }): st
   return [
     `the search examined ${page.examined} instances, the limit for one search (limits.maxQidoScan), to match attributes the catalog does not index: results may be incomplete; narrow the search with indexed keys (UIDs, PatientID, StudyDate, AccessionNumber, Modality)`,
   ];
+}
+
+/**
+ * `query` without the keys the subject's view hides, with a warning for the match keys among them:
+ * matching on an attribute the view hides would reveal its value through which results come back.
+ * Keys matched on instance metadata (what reading gives) are checked against the read view too (a
+ * mask may be for read alone), and private attributes in whichever block an instance has them
+ * (`keyShown`); private attributes the view hides are not included either (a result shows them
+ * under the block the query named, which the view's mask may not name).
+ */
+export function keysInView(query: QidoQuery, access: RequestAccess, warnings: string[]): QidoQuery {
+  const searchView = access.ability.view('search');
+  const readView = strictestView([searchView, access.ability.view('read')]);
+  const hidden = [...query.filters.filter((f) => !keyShown(f.tag, searchView)), ...query.attributeFilters.filter((f) => !keyShown(f.tag, readView))];
+  const include = new Set([...query.include].filter((tag) => !isPrivate(tag) || keyShown(tag, readView)));
+  if (hidden.length > 0) warnings.push(`matching on ${hidden.map((f) => f.tag).join(', ')} is not allowed in your view of the data; ignored`);
+  return { ...query, filters: query.filters.filter((f) => !hidden.includes(f)), attributeFilters: query.attributeFilters.filter((f) => !hidden.includes(f)), include };
 }

@@ -13,9 +13,9 @@ import { searchInstancesDeep, searchSeriesDeep, searchStudiesDeep } from '../cat
 import type { DicomJson, DicomJsonAttribute } from '../dicom/types.js';
 import { authorizeAction, studiesAllowed, studyViews, type RequestAccess } from './authorization.js';
 import { MATCHABLE, type QidoQuery } from '../catalog/query.js';
-import { attributeShown, jsonInView } from '../deidentify/views.js';
+import { jsonInView } from '../deidentify/views.js';
 import { instanceUrl, seriesUrl, studyUrl } from './resources.js';
-import { belowLevel, matchableStudies, scanWarnings, withoutPrivate } from './search-depth.js';
+import { belowLevel, keysInView, matchableStudies, scanWarnings, withoutPrivate } from './search-depth.js';
 
 const STUDY_DEFAULTS = ['00080005', '00080020', '00080030', '00080050', '00080090', '00080201', '00100010', '00100020', '00100030', '00100040', '0020000D', '00200010'];
 const SERIES_DEFAULTS = ['00080005', '00080060', '00080201', '0008103E', '0020000E', '00200011', '00400244', '00400245', '00400275'];
@@ -54,13 +54,7 @@ export async function search(catalog: Catalog, query: QidoQuery, baseUrl: string
   authorizeAction(access, 'search');
   const permitted = matchableStudies(access, query);
   const warnings = [...query.warnings];
-  // Matching on an attribute the subject's view hides would reveal it: such keys are ignored.
-  const strictest = access.ability.view('search');
-  const hidden = [...query.filters, ...query.attributeFilters].filter((f) => !attributeShown(f.tag, strictest));
-  if (hidden.length > 0) {
-    query = { ...query, filters: query.filters.filter((f) => !hidden.includes(f)), attributeFilters: query.attributeFilters.filter((f) => !hidden.includes(f)) };
-    warnings.push(`matching on ${hidden.map((f) => f.tag).join(', ')} is not allowed in your view of the data; ignored`);
-  }
+  query = keysInView(query, access, warnings);
   let page: Matches;
   if (query.level === 'study') page = await studyMatches(catalog, query, baseUrl, permitted);
   else if (query.level === 'series') page = await seriesMatches(catalog, query, baseUrl, permitted);

@@ -65,4 +65,15 @@ describe('attribute matching on instance metadata', () => {
     assert.equal(matches(value('00091010', 'gamma')), false, "gamma is OTHER's");
     assert.deepEqual(privateAttributes(metadata, ['00091010', '00081010'], acme), { '00090010': { vr: 'LO', Value: ['ACME 1.0'] }, '00091010': metadata['00091110'] });
   });
+
+  it('counts the steps of wildcard matching, and gives up past the limit', () => {
+    const text = `${'a'.repeat(1000)}b`;
+    const pattern = `*${'a'.repeat(100)}b`;
+    const free = { steps: 0, limit: Infinity };
+    assert.equal(wildcardMatches(pattern, text, free), true);
+    assert.ok(free.steps > 100 * 900, `pattern x value steps: ${free.steps}`);
+    const bounded = { steps: 0, limit: 10_000 };
+    assert.equal(wildcardMatches(pattern, text, bounded), false, 'stopped at the limit');
+    assert.equal(bounded.steps, 10_001);
+  });
 });
