@@ -34,7 +34,8 @@ import { pydicomReference, type PydicomResult } from '../support/pydicom-referen
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const FRAMES = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
-const BULK = 'multipart/related; type="application/octet-stream"';
+/** Bulk data as stored (without transfer-syntax=*, compressed Pixel Data comes decoded: test/integration/transcode.test.ts). */
+const BULK = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 const DICOM_JSON = 'application/dicom+json';
 const CANNOT_UNDERSTAND = 0xc000;
 const DUPLICATE = 0x0111;
