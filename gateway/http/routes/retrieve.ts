@@ -40,7 +40,8 @@ export function retrieveRoutes(deps: AppDeps): Router {
     shardConcurrency: deps.config.placement.concurrency,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
     transcodeLimits: { maxDecodedBytes: deps.config.limits.maxTranscodeBytes, maxSeconds: deps.config.limits.transcodeSeconds },
-    transcoded: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined,
+    // Always there, so that concurrent requests for one transcoded instance share one decoding.
+    transcoded: new VerifiedInstances(Math.max(1, cacheBytes)),
   };
   const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
