@@ -2,8 +2,8 @@
  * Content negotiation for WADO-RS and QIDO-RS (PS3.18 §8.7.3-§8.7.5). The stored transfer syntax
  * is sent when the client takes it: by naming it, by `transfer-syntax=*`, or by the media type's
  * default (Explicit VR Little Endian) when the stored bytes are already in it. Otherwise Aegis
- * transcodes when it can (`dicom/transcodable.ts`: decoded to Explicit VR Little Endian) and the
- * client asked for that syntax or took the default. When nothing fits the answer is 406 with the
+ * transcodes when it can (`dicom/transcodable.ts`: to Explicit or Implicit VR Little Endian) and
+ * the client asked for that syntax or took the default. When nothing fits the answer is 406 with the
  * reason.
  */
 import { transcodeTargets } from '../dicom/transcodable.js';
@@ -72,7 +72,7 @@ function transferSyntaxFits(range: MediaRange, stored: string): boolean {
 export interface FrameNegotiation {
   partContentType: string;
   multipart: boolean;
-  /** The frames are stored compressed and are to be decoded (to Explicit VR Little Endian). */
+  /** The frames are stored compressed and are to be decoded (native little-endian bytes). */
   decode?: boolean;
 }
 
