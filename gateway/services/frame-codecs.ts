@@ -2,15 +2,24 @@
  * Decoding one compressed frame (PS3.5 §8.2 and Annex A.4: JPEG, JPEG-LS, JPEG 2000, HTJ2K, RLE)
  * into native pixel data (PS3.5 §8.1.1) with dcmjs-codecs: its WebAssembly builds of
  * libjpeg-turbo, CharLS, OpenJPEG, OpenJPH and its RLE decoder, never a hand-written decoder.
- * The WebAssembly module is instantiated once per process, on first use. What the decoder gives
+ * The library (about a second to load, with dcmjs) is loaded and its WebAssembly module
+ * instantiated once per process, on first use, so that a gateway that never transcodes does not
+ * start slower. What the decoder gives
  * back is checked against the frame's geometry; anything it cannot do is NOT_ACCEPTABLE with the
  * codec's reason (the stored bytes stay available with `transfer-syntax=*`).
  */
-import dcmjsCodecs from 'dcmjs-codecs';
+import { createRequire } from 'node:module';
+import type DcmjsCodecs from 'dcmjs-codecs';
 import { FRAME_DECODERS } from '../dicom/transcodable.js';
 import { GatewayError } from '../errors.js';
 
-const { Context, NativeCodecs } = dcmjsCodecs;
+let library: typeof DcmjsCodecs | undefined;
+
+/** dcmjs-codecs (a CommonJS package), loaded on first use. */
+function codecs(): typeof DcmjsCodecs {
+  library ??= createRequire(import.meta.url)('dcmjs-codecs') as typeof DcmjsCodecs;
+  return library;
+}
 
 /** What a decoder must know about a frame (the Image Pixel attributes of PS3.3 C.7.6.3). */
 export interface FrameFormat {
@@ -36,10 +45,12 @@ let ready: Promise<void> | undefined;
 
 /** Instantiates the codecs' WebAssembly module (once per process; a failed attempt is retried next time). */
 export function frameCodecsReady(): Promise<void> {
-  ready ??= NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false }).catch((error: unknown) => {
-    ready = undefined;
-    throw new GatewayError('NOT_ACCEPTABLE', `the image codecs cannot be loaded (${(error as Error).message}); ask for transfer-syntax=* to get the stored bytes`, { cause: error });
-  });
+  ready ??= Promise.resolve()
+    .then(() => codecs().NativeCodecs.initializeAsync({ logCodecsInfo: false, logCodecsTrace: false }))
+    .catch((error: unknown) => {
+      ready = undefined;
+      throw new GatewayError('NOT_ACCEPTABLE', `the image codecs cannot be loaded (${(error as Error).message}); ask for transfer-syntax=* to get the stored bytes`, { cause: error });
+    });
   return ready;
 }
 
@@ -66,6 +77,7 @@ export function decodeFrame(transferSyntax: string, format: FrameFormat, encoded
   const decoder = FRAME_DECODERS[transferSyntax];
   const unsupported = decoder === undefined ? `transfer syntax ${transferSyntax} is not decoded by Aegis` : undecodableFormat(format);
   if (unsupported !== undefined) throw cannotDecode(unsupported);
+  const { Context, NativeCodecs } = codecs();
   const context = new Context({ width: format.columns, height: format.rows, ...format, encodedBuffer: encoded });
   // JPEG stores colour as YCbCr: libjpeg-turbo converts it to RGB, as the native form requires.
   const toRgb = decoder === 'decodeJpeg' && format.samplesPerPixel === 3 && format.photometricInterpretation !== 'RGB';
