@@ -130,6 +130,10 @@ const ConfigSchema = z.strictObject({
       bodyRateGraceSeconds: z.number().positive().max(3600).default(10),
       /** Connections one client address may hold open in each worker process (trusted proxies are exempt); the excess is refused at once with 429. */
       maxConnectionsPerClient: z.number().int().positive().default(32),
+      /** Largest decoded pixel data Aegis makes for one transcoded instance (or one request's frames), default 512 MiB; more: 406. */
+      maxTranscodeBytes: z.number().int().positive().default(536_870_912),
+      /** Longest time decoding one transcoded instance (or one request's frames) may take; longer: 406. */
+      transcodeSeconds: z.number().positive().max(3600).default(60),
     })
     .prefault({}),
   scrub: z

@@ -21,7 +21,7 @@ export const ERROR_CATALOGUE = {
   NOT_FOUND: { status: 404, description: 'The study, series, instance, frame or bulk data does not exist.' },
   USER_NOT_FOUND: { status: 404, description: 'No local user has that name.' },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The method is not supported on this resource.' },
-  NOT_ACCEPTABLE: { status: 406, description: 'No representation satisfies the Accept header (Aegis never transcodes).' },
+  NOT_ACCEPTABLE: { status: 406, description: 'No representation satisfies the Accept header: the stored one, or a transcoding Aegis offers (the reason names them).' },
   REQUEST_TIMEOUT: { status: 408, description: 'The request (its headers, or its body at the configured minimum rate) did not arrive in time; the connection is closed.' },
   STOW_NOTHING_STORED: { status: 409, description: 'STOW-RS stored none of the instances (see FailedSOPSequence).' },
   CONFLICT: { status: 409, description: 'The request conflicts with stored data.' },

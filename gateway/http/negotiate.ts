@@ -1,9 +1,12 @@
 /**
- * Content negotiation for WADO-RS and QIDO-RS (PS3.18 §8.7.3-§8.7.5). Aegis never transcodes: a
- * representation is acceptable when the client takes the stored transfer syntax, either by
- * naming it, by `transfer-syntax=*`, or by the media type's default when the stored bytes are
- * already in it. When nothing fits the answer is 406 with the reason.
+ * Content negotiation for WADO-RS and QIDO-RS (PS3.18 §8.7.3-§8.7.5). The stored transfer syntax
+ * is sent when the client takes it: by naming it, by `transfer-syntax=*`, or by the media type's
+ * default (Explicit VR Little Endian) when the stored bytes are already in it. Otherwise Aegis
+ * transcodes when it can (`dicom/transcodable.ts`: to Explicit or Implicit VR Little Endian) and
+ * the client asked for that syntax or took the default. When nothing fits the answer is 406 with the
+ * reason.
  */
+import { transcodeTargets } from '../dicom/transcodable.js';
 import { isEncapsulated } from '../dicom/transfer-syntax.js';
 import { GatewayError } from '../errors.js';
 import { covers, essence, param, parseAccept, type MediaRange } from './media-type.js';
@@ -17,8 +20,10 @@ const LITTLE_ENDIAN_NATIVE = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1'
 export interface InstanceNegotiation {
   /** False only for a bare `application/dicom` request of a single instance. */
   multipart: boolean;
-  /** Whether an instance stored in `transferSyntax` may be sent. */
+  /** Whether an instance stored in `transferSyntax` may be sent (as stored or transcoded). */
   acceptable(transferSyntax: string): boolean;
+  /** The transfer syntax to send an instance stored in `stored` in: `stored` itself, a transcoding target, or undefined. */
+  transferSyntaxFor(stored: string): string | undefined;
 }
 
 /** Negotiates a retrieve of whole instances (`application/dicom`). */
@@ -28,9 +33,18 @@ export function negotiateInstances(accept: string | undefined, singleInstance: b
   if (usable.length === 0) {
     throw new GatewayError('NOT_ACCEPTABLE', `cannot provide ${accept}: instances are available as multipart/related; type="application/dicom" (use transfer-syntax=* for the stored transfer syntax)`);
   }
+  const transferSyntaxFor = (stored: string) => {
+    for (const range of usable) {
+      if (transferSyntaxFits(range, stored)) return stored;
+      const wanted = param(range, 'transfer-syntax') ?? EXPLICIT_VR_LITTLE_ENDIAN;
+      if (transcodeTargets(stored).includes(wanted)) return wanted;
+    }
+    return undefined;
+  };
   return {
     multipart: instanceRangeKind(usable[0], singleInstance) !== 'single',
-    acceptable: (ts) => usable.some((r) => transferSyntaxFits(r, ts)),
+    acceptable: (ts) => transferSyntaxFor(ts) !== undefined,
+    transferSyntaxFor,
   };
 }
 
@@ -58,6 +72,8 @@ function transferSyntaxFits(range: MediaRange, stored: string): boolean {
 export interface FrameNegotiation {
   partContentType: string;
   multipart: boolean;
+  /** The frames are stored compressed and are to be decoded (native little-endian bytes). */
+  decode?: boolean;
 }
 
 /**
@@ -88,26 +104,43 @@ export function negotiateFrames(accept: string | undefined, transferSyntax: stri
       continue;
     }
     const fits = requested === '*' || requested === transferSyntax || (requested === undefined && inner !== 'application/octet-stream');
-    if (!fits) continue;
+    if (!fits) {
+      // Decoded frames are native little-endian bytes, the same in Explicit and Implicit VR Little Endian.
+      const label = requested ?? EXPLICIT_VR_LITTLE_ENDIAN;
+      const decodable = transcodeTargets(transferSyntax).includes(EXPLICIT_VR_LITTLE_ENDIAN) && LITTLE_ENDIAN_NATIVE.has(label) && label !== '1.2.840.10008.1.2.1.99';
+      if (decodable && covers(innerRange, 'application/octet-stream')) return { partContentType: `application/octet-stream; transfer-syntax=${label}`, multipart, decode: true };
+      continue;
+    }
     if (inner === 'application/octet-stream') return { partContentType: `application/octet-stream; transfer-syntax=${transferSyntax}`, multipart };
     if (covers(innerRange, frameMediaType)) return { partContentType: `${frameMediaType}; transfer-syntax=${transferSyntax}`, multipart };
   }
   throw new GatewayError(
     'NOT_ACCEPTABLE',
-    `cannot provide the frames as ${accept ?? '*/*'}: they are stored as ${encapsulated ? frameMediaType : 'application/octet-stream'} in transfer syntax ${transferSyntax} and Aegis does not transcode`,
+    `cannot provide the frames as ${accept ?? '*/*'}: they are stored as ${encapsulated ? frameMediaType : 'application/octet-stream'} in transfer syntax ${transferSyntax}; ${framesOffered(transferSyntax)}`,
   );
 }
 
-/** Negotiates a bulk data retrieve: multipart (default) or a bare application/octet-stream. */
-export function negotiateBulkData(accept: string | undefined): { multipart: boolean } {
+/** What the frames of an instance stored in `stored` are offered as, for reasons. */
+function framesOffered(stored: string): string {
+  const decoded = transcodeTargets(stored).includes(EXPLICIT_VR_LITTLE_ENDIAN) && isEncapsulated(stored);
+  return `they are offered as stored (transfer-syntax=*)${decoded ? ` and decoded as application/octet-stream in ${EXPLICIT_VR_LITTLE_ENDIAN} or 1.2.840.10008.1.2` : ''}`;
+}
+
+/**
+ * Negotiates a bulk data retrieve: multipart (default) or a bare application/octet-stream, and
+ * whether the value is wanted as stored (`transfer-syntax=*` or the stored syntax) or in a named
+ * or the default (Explicit VR Little Endian) transfer syntax, for pixel data stored compressed.
+ */
+export function negotiateBulkData(accept: string | undefined): { multipart: boolean; transferSyntax: string } {
   for (const range of parseAccept(accept)) {
     const type = essence(range);
-    if (type === '*/*' || type === 'multipart/*') return { multipart: true };
+    const transferSyntax = param(range, 'transfer-syntax') ?? (type === '*/*' || type === 'multipart/*' ? '*' : EXPLICIT_VR_LITTLE_ENDIAN);
+    if (type === '*/*' || type === 'multipart/*') return { multipart: true, transferSyntax };
     if (type === 'multipart/related') {
       const inner = param(range, 'type');
-      if (inner === undefined || inner === 'application/octet-stream' || inner === '*/*') return { multipart: true };
+      if (inner === undefined || inner === 'application/octet-stream' || inner === '*/*') return { multipart: true, transferSyntax };
     }
-    if (type === 'application/octet-stream') return { multipart: false };
+    if (type === 'application/octet-stream') return { multipart: false, transferSyntax };
   }
   throw new GatewayError('NOT_ACCEPTABLE', `cannot provide bulk data as ${accept}: it is available as multipart/related; type="application/octet-stream"`);
 }

@@ -37,7 +37,8 @@ import { pydicomReference, type PydicomResult } from '../support/pydicom-referen
 
 const STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
 const FRAMES = 'multipart/related; type=application/octet-stream; transfer-syntax=*';
-const BULK = 'multipart/related; type="application/octet-stream"';
+/** Bulk data as stored (without transfer-syntax=*, compressed Pixel Data comes decoded: test/integration/transcode.test.ts). */
+const BULK = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 const DICOM_JSON = 'application/dicom+json';
 const DICOM_XML = 'multipart/related; type="application/dicom+xml"';
 const CANNOT_UNDERSTAND = 0xc000;

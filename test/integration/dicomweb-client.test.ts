@@ -22,6 +22,8 @@ import { newUid, syntheticInstance, syntheticPixelData, type SyntheticOptions } 
 import { PYDICOM_DATA } from '../support/corpus.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { acceptAnyTransferSyntax, installXhr, RecordingXhr, withoutLeadingCrlf } from '../support/xhr.js';
+import { datasetView, parseInstance } from '../../gateway/dicom/parse.js';
+import { nativePixelBytes } from '../../gateway/dicom/pixel-geometry.js';
 
 installXhr();
 
@@ -179,6 +181,14 @@ function sha(bytes: ArrayBuffer | Uint8Array): string {
     .update(bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : bytes)
     .digest('hex');
 }
+/** The native Pixel Data bytes of an instance (all frames). */
+function nativePixelsOf(bytes: Buffer): Buffer {
+  const parsed = parseInstance(bytes);
+  assert.ok(parsed.pixelData !== undefined && !parsed.pixelData.encapsulated, 'native pixel data');
+  const length = parsed.pixelData.frameLength * parsed.pixelData.numberOfFrames;
+  return Buffer.from(nativePixelBytes(datasetView(bytes, parsed), parsed.pixelData).subarray(0, length + (length % 2)));
+}
+
 function same(actual: ArrayBuffer, expected: Uint8Array, what: string): void {
   assert.ok(actual instanceof ArrayBuffer, `${what}: the client returned an ArrayBuffer`);
   assert.equal(actual.byteLength, expected.length, `${what}: length`);
@@ -536,9 +546,12 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
       assert.deepEqual(j2k['00082111'], attr('ST', 'JPEG 2000 irreversible (lossy) 2097:1'));
       assert.deepEqual(j2k['00280010'], attr('US', 1024));
       assert.deepEqual(j2k['7FE00010'], { vr: 'OB', BulkDataURI: `${instanceUrl(SAMPLES.j2k.study, SAMPLES.j2k.series, SAMPLES.j2k.sop)}/bulkdata/7FE00010` });
+      // Without transfer-syntax=* the client takes the default, Explicit VR Little Endian: the pixels decoded.
       const [j2kPixels] = await client.retrieveBulkData({ BulkDataURI: j2k['7FE00010'].BulkDataURI });
+      same(j2kPixels, nativePixelsOf(Buffer.from(await client.retrieveInstance(sampleUids('j2k')))), 'JPEG2000 Pixel Data, decoded (the Pixel Data of the transcoded instance)');
+      const [j2kStored] = await client.retrieveBulkData({ BulkDataURI: j2k['7FE00010'].BulkDataURI, request: { instance: new RecordingXhr({ accept: acceptAnyTransferSyntax }) } });
       const q = pixels.j2k;
-      same(j2kPixels, sampleBytes.j2k.subarray(q.valueOffset, q.valueOffset + q.valueLength), 'JPEG2000 encapsulated Pixel Data items (as pydicom reads the value)');
+      same(j2kStored, sampleBytes.j2k.subarray(q.valueOffset, q.valueOffset + q.valueLength), 'JPEG2000 encapsulated Pixel Data items with transfer-syntax=* (as pydicom reads the value)');
 
       const [dose] = await client.retrieveInstanceMetadata(sampleUids('dose'));
       assert.deepEqual(dose['00080060'], attr('CS', 'RTDOSE'));
@@ -570,20 +583,35 @@ describe('dicomweb-client (the library OHIF uses) against the gateway', () => {
       same(await client.retrieveInstance(sampleUids('mr')), sampleBytes.mr, 'retrieveInstance MR_small');
     });
 
-    it('without transfer-syntax=* the gateway answers 406 for JPEG 2000 and Implicit VR instances (by design: it never transcodes)', async () => {
-      for (const [k, ts] of [
-        ['j2k', J2K],
-        ['dose', IMPLICIT_LE],
-      ] as const) {
+    it('without transfer-syntax=* the stock client gets JPEG 2000 and Implicit VR instances transcoded to Explicit VR Little Endian (the PS3.18 default)', async () => {
+      for (const k of ['j2k', 'dose'] as const) {
         const xhr = new RecordingXhr();
-        const error = await rejection(client.retrieveInstance({ ...sampleUids(k), request: { instance: xhr } }));
+        const one = await client.retrieveInstance({ ...sampleUids(k), request: { instance: xhr } });
         assert.equal(xhr.sentHeaders.accept, CLIENT_DICOM_ACCEPT);
-        assert.equal(error.status, 406, `${k}: 406 Not Acceptable`);
-        assert.deepEqual(errorJson(error).error.code, 'NOT_ACCEPTABLE');
-        assert.equal(errorJson(error).error.message, `the instances are stored in transfer syntax ${ts}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`);
-        assert.equal((await rejection(client.retrieveSeries({ studyInstanceUID: SAMPLES[k].study, seriesInstanceUID: SAMPLES[k].series }))).status, 406, `${k}: series 406`);
-        assert.equal((await rejection(client.retrieveStudy({ studyInstanceUID: SAMPLES[k].study }))).status, 406, `${k}: study 406`);
+        assert.equal(one.transferSyntaxUID, EXPLICIT_LE, `${k}: part transfer syntax`);
+        const transcoded = parseInstance(Buffer.from(one));
+        const original = parseInstance(sampleBytes[k]);
+        assert.equal(transcoded.transferSyntaxUID, EXPLICIT_LE);
+        const kept = (m: Record<string, unknown>) => Object.fromEntries(Object.entries(m).filter(([tag]) => !['7FE00010', '00280004', '00280006'].includes(tag)));
+        assert.deepEqual(kept(transcoded.metadata), kept(original.metadata), `${k}: every other attribute kept`);
+        const [series] = await client.retrieveSeries({ studyInstanceUID: SAMPLES[k].study, seriesInstanceUID: SAMPLES[k].series });
+        same(series, Buffer.from(one), `${k}: the series gives the same transcoded instance`);
+        const [study] = await client.retrieveStudy({ studyInstanceUID: SAMPLES[k].study });
+        same(study, Buffer.from(one), `${k}: the study too`);
       }
+      // Implicit VR Little Endian: the same pixel bytes, only the data set's encoding changed.
+      const dose = parseInstance(Buffer.from(await client.retrieveInstance(sampleUids('dose'))));
+      const d = pixels.dose;
+      assert.ok(nativePixelsOf(Buffer.from(await client.retrieveInstance(sampleUids('dose')))).equals(sampleBytes.dose.subarray(d.valueOffset, d.valueOffset + d.valueLength)), 'dose: Pixel Data unchanged');
+      assert.equal(dose.pixelData?.encapsulated, false);
+      // A compressed target is not offered: 406 with a reason naming what is.
+      const asJpeg = new RecordingXhr({ accept: () => 'multipart/related; type="application/dicom"; transfer-syntax=1.2.840.10008.1.2.4.50' });
+      const refused = await rejection(client.retrieveInstance({ ...sampleUids('j2k'), request: { instance: asJpeg } }));
+      assert.equal(refused.status, 406);
+      assert.match(
+        errorJson(refused).error.message,
+        /: stored in transfer syntax 1\.2\.840\.10008\.1\.2\.4\.91, offered as stored \(transfer-syntax=\* or 1\.2\.840\.10008\.1\.2\.4\.91\) and transcoded to 1\.2\.840\.10008\.1\.2\.1, 1\.2\.840\.10008\.1\.2$/,
+      );
     });
 
     it('the client cannot ask for transfer-syntax=* through mediaTypes (a client limitation, not the gateway)', async () => {

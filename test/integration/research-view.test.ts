@@ -14,6 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { keywordForTag } from '../../gateway/dicom/dictionary.js';
+import { parseInstance } from '../../gateway/dicom/parse.js';
 import { multipartParts, stowBody } from '../support/dicomweb.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { comparableJson, readNativeXml } from '../support/native-xml.js';
@@ -203,5 +204,22 @@ describe('research view versus treating radiologist (default policy)', () => {
       assert.ok(!JSON.stringify(shown).includes(JSON.stringify(institution).slice(1, -1)), `includefield=InstitutionName from an instance shows no '${institution}'`);
     }
     assert.equal((await fetch(`${gateway.dicomWebUrl}/studies`, { headers: { authorization: basic('researcher') } })).status, 403, 'no search for treatment');
+  });
+
+  it('the researcher taking the default transfer syntax gets the JPEG 2000 instance de-identified, then transcoded: still no identity value', async () => {
+    const file = 'JPEG2000.dcm';
+    const res = await fetch(urls.get(file)!.instance, { headers: { authorization: basic('researcher'), 'x-purpose-of-use': 'HRESCH', accept: 'multipart/related; type="application/dicom"' } });
+    assert.equal(res.status, 200);
+    const [part] = multipartParts(Buffer.from(await res.arrayBuffer()), res.headers.get('content-type')!);
+    assert.equal(part.headers['content-type'], 'application/dicom; transfer-syntax=1.2.840.10008.1.2.1');
+    const parsed = parseInstance(part.bytes);
+    assert.equal(parsed.transferSyntaxUID, '1.2.840.10008.1.2.1');
+    assert.equal(parsed.pixelData?.encapsulated, false, 'decoded Pixel Data');
+    assert.deepEqual(parsed.metadata['00120062'], { vr: 'CS', Value: ['YES'] });
+    const original = truth[join(SAMPLES, file)];
+    const text = part.bytes.toString('latin1');
+    const identity = original.identity.filter(({ value }) => !original.uids.some((uid) => uid.includes(value)) && !original.kept.some((kept) => kept.includes(value)));
+    assert.ok(identity.length >= 3, 'identity values to look for');
+    for (const { keyword, value } of identity) assert.ok(!text.includes(value), `the transcoded research instance still holds ${keyword} '${value}'`);
   });
 });

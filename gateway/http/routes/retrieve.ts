@@ -1,15 +1,17 @@
 /**
  * WADO-RS routes (PS3.18 §10.4): instances of a study, series or instance as
- * `multipart/related; type="application/dicom"` (the exact stored bytes), their metadata as
- * `application/dicom+json` or multipart `application/dicom+xml`, frames and bulk data; rendered
- * images and thumbnails (`rendered.ts`). Nothing is transcoded; what cannot be given as asked is a
+ * `multipart/related; type="application/dicom"` (the exact stored bytes, or transcoded when the
+ * client asks for another transfer syntax or takes the default, see services/transcode.ts), their
+ * metadata as `application/dicom+json` or multipart `application/dicom+xml`, frames and bulk data;
+ * rendered images and thumbnails (`rendered.ts`). What cannot be given as asked is a
  * 406 with the reason.
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
-import { frameMediaType } from '../../dicom/transfer-syntax.js';
+import { frameMediaType, isEncapsulated } from '../../dicom/transfer-syntax.js';
+import { transcodeTargets } from '../../dicom/transcodable.js';
 import { GatewayError } from '../../errors.js';
-import { VerifiedInstances, findReadable, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance, type RetrieveDeps, type SeenInstance } from '../../services/retrieve.js';
+import { VerifiedInstances, findReadable, instanceMetadataText, pixelLayout, readBulkData, readFrames, readInstance, streamInstance, type SeenInstance } from '../../services/retrieve.js';
 import type { DegradedRead } from '../../services/protected-fragments.js';
 import { instanceUrl } from '../../services/resources.js';
 import { bulkDataInView, instanceBytesInView, instanceGiven, metadataInView, pixelsInView } from '../../deidentify/views.js';
@@ -19,6 +21,7 @@ import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { headerValue, warningValue } from '../header-text.js';
 import { MultipartWriter } from '../multipart.js';
 import { negotiateBulkData, negotiateFrames, negotiateInstances } from '../negotiate.js';
+import { decodedFrames, decodedPixelData, notOffered, offeredText, transcodedInstance, transcodeInstance, type TranscodeDeps } from '../../services/transcode.js';
 import { sendJsonText } from '../json-response.js';
 import { negotiateMetadata } from '../negotiate-metadata.js';
 import { sendMetadataXml } from '../metadata-xml.js';
@@ -30,8 +33,8 @@ import type { RenderDeps } from '../../services/render.js';
 /** Rendered images decoded and encoded at once per process (each holds up to 64 MiB of pixels). */
 const RENDERS_AT_ONCE = 2;
 
-/** What the handlers share: the app's dependencies, the verified-instance cache of the retrieve service and the bound on renders. */
-type Retrieval = AppDeps & RetrieveDeps & RenderDeps;
+/** What the handlers share: the app's dependencies, the verified-instance cache of the retrieve service, transcoding and the bound on renders. */
+type Retrieval = AppDeps & TranscodeDeps & RenderDeps;
 
 /** A handler of the router, given the shared {@link Retrieval}. */
 type RetrieveHandler = (retrieval: Retrieval, req: Request, res: Response) => Promise<void>;
@@ -47,6 +50,9 @@ export function retrieveRoutes(deps: AppDeps): Router {
     shardConcurrency: deps.config.placement.concurrency,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
     renders: new Limiter(RENDERS_AT_ONCE),
+    transcodeLimits: { maxDecodedBytes: deps.config.limits.maxTranscodeBytes, maxSeconds: deps.config.limits.transcodeSeconds },
+    // Always there, so that concurrent requests for one transcoded instance share one decoding.
+    transcoded: new VerifiedInstances(Math.max(1, cacheBytes)),
   };
   const on = (handler: RetrieveHandler) => (req: Request, res: Response) => handler(retrieval, req, res);
 
@@ -95,15 +101,16 @@ async function instances(retrieval: Retrieval, req: Request, res: Response): Pro
   if (given.length === 0) instanceGiven(seen[0].view);
   const sendable = given.filter(({ row }) => negotiation.acceptable(row.transfer_syntax_uid));
   if (sendable.length === 0) {
-    const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))].join(', ');
-    throw new GatewayError('NOT_ACCEPTABLE', `the instances are stored in transfer syntax ${stored}; Aegis returns them as stored: ask for transfer-syntax=* or that transfer syntax`);
+    const stored = [...new Set(given.map(({ row }) => row.transfer_syntax_uid))];
+    throw new GatewayError('NOT_ACCEPTABLE', `cannot provide the instances as ${req.headers.accept ?? '*/*'}: ${stored.map((ts) => `stored in transfer syntax ${ts}, ${offeredText(ts)}`).join('; ')}`);
   }
   const omitted = [
     ...(given.length < seen.length ? [`${seen.length - given.length} instances are not available in your view of the data (burned-in annotation)`] : []),
     ...(sendable.length < given.length ? [`${given.length - sendable.length} instances are not available in the requested transfer syntax`] : []),
   ];
   if (omitted.length > 0) res.status(206).setHeader('Warning', warningValue(`${omitted.join('; ')}: they were omitted`));
-  if (!sendable[0].view.whole) return sendDerivedInstances(retrieval, req, res, sendable, negotiation.multipart);
+  const targets = sendable.map(({ row }) => negotiation.transferSyntaxFor(row.transfer_syntax_uid) ?? row.transfer_syntax_uid);
+  if (!sendable[0].view.whole || sendable.some(({ row }, i) => targets[i] !== row.transfer_syntax_uid)) return sendDerivedInstances(retrieval, req, res, sendable, negotiation.multipart, targets);
   return sendStoredInstances(
     retrieval,
     req,
@@ -148,25 +155,32 @@ async function sendStoredInstances(retrieval: Retrieval, req: Request, res: Resp
   await writer.end();
 }
 
-/** Instances in a view other than as stored: each derived in memory, then sent with its length. */
-async function sendDerivedInstances(retrieval: Retrieval, req: Request, res: Response, seen: SeenInstance[], multipart: boolean): Promise<void> {
-  const derived = async ({ row, view }: SeenInstance) => instanceBytesInView(view, await readInstance(retrieval, row));
+/**
+ * Instances in a view other than as stored, or transcoded to `targets` (one per instance): each
+ * derived in memory, then sent with its length.
+ */
+async function sendDerivedInstances(retrieval: Retrieval, req: Request, res: Response, seen: SeenInstance[], multipart: boolean, targets: string[]): Promise<void> {
+  const derived = async ({ row, view }: SeenInstance, i: number) => {
+    if (targets[i] === row.transfer_syntax_uid) return instanceBytesInView(view, await readInstance(retrieval, row));
+    if (view.whole) return transcodedInstance(retrieval, row, targets[i]);
+    return transcodeInstance(instanceBytesInView(view, await readInstance(retrieval, row)), targets[i], retrieval.transcodeLimits);
+  };
   if (!multipart) {
-    const bytes = await derived(seen[0]);
-    res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${seen[0].row.transfer_syntax_uid}`));
+    const bytes = await derived(seen[0], 0);
+    res.setHeader('Content-Type', headerValue(`application/dicom; transfer-syntax=${targets[0]}`));
     res.setHeader('Content-Length', String(bytes.length));
     res.end(bytes);
     return;
   }
   const base = dicomWebBase(req, retrieval.config);
   const parts = [];
-  for (const one of seen) parts.push({ row: one.row, bytes: await derived(one) });
+  for (const [i, one] of seen.entries()) parts.push({ row: one.row, bytes: await derived(one, i), target: targets[i] });
   const writer = new MultipartWriter(
     res,
     'application/dicom',
-    parts.map(({ row, bytes }) => ({
+    parts.map(({ row, bytes, target }) => ({
       headers: {
-        'Content-Type': `application/dicom; transfer-syntax=${row.transfer_syntax_uid}`,
+        'Content-Type': `application/dicom; transfer-syntax=${target}`,
         'Content-Length': String(bytes.length),
         'Content-Location': instanceUrl(base, row.study_uid, row.series_uid, row.sop_instance_uid),
       },
@@ -204,7 +218,7 @@ async function frames(retrieval: Retrieval, req: Request, res: Response): Promis
   const layout = pixelLayout(row);
   const mediaType = layout.encapsulated ? layout.mediaType : 'application/octet-stream';
   const negotiation = negotiateFrames(req.headers.accept, row.transfer_syntax_uid, mediaType ?? frameMediaType(row.transfer_syntax_uid), numbers.length === 1);
-  const bodies = await readFrames(retrieval, row, numbers);
+  const bodies = negotiation.decode ? await decodedFrames(retrieval, row, numbers) : await readFrames(retrieval, row, numbers);
   if (!negotiation.multipart) {
     res.status(200).setHeader('Content-Type', negotiation.partContentType);
     res.end(bodies[0]);
@@ -235,7 +249,11 @@ async function bulkdata(retrieval: Retrieval, req: Request, res: Response): Prom
   const negotiation = negotiateBulkData(req.headers.accept);
   const [{ row, view }] = await findReadable(retrieval, accessOf(req), scope);
   bulkDataInView(view, row.metadata, path);
-  const value = await readBulkData(retrieval, row, path);
+  // Pixel data stored compressed is decoded unless the client takes it as stored (PS3.18 §8.7.3: the default is Explicit VR Little Endian).
+  const asStored = negotiation.transferSyntax === '*' || negotiation.transferSyntax === row.transfer_syntax_uid;
+  const decode = !asStored && path.toUpperCase() === '7FE00010' && isEncapsulated(row.transfer_syntax_uid);
+  if (decode && !transcodeTargets(row.transfer_syntax_uid).includes(negotiation.transferSyntax)) throw notOffered(row.transfer_syntax_uid, negotiation.transferSyntax);
+  const value = decode ? await decodedPixelData(retrieval, row) : await readBulkData(retrieval, row, path);
   if (!negotiation.multipart) {
     res.status(200).setHeader('Content-Type', 'application/octet-stream');
     res.end(value);
