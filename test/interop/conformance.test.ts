@@ -4,7 +4,9 @@
  * passes, nothing is left behind, and the JSON and JUnit reports are written and parse. Then
  * against Orthanc (Debian's 1.10 with its DICOMweb plugin): the run completes and its reports list
  * Orthanc's deviations as failed checks of Orthanc (DELETE answered 405, and what it left behind).
- * Both reports stay in reports/conformance/ for CI to keep.
+ * Last, Aegis in proxy mode in front of that Orthanc (which holds a study of its own, so searches
+ * merge both): every required check passes there too. The reports stay in reports/conformance/
+ * for CI to keep.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -17,6 +19,7 @@ import { Catalog } from '../../gateway/catalog/catalog.js';
 import { runAegis } from '../support/aegis-cli.js';
 import { startTestGateway, type TestGateway } from '../support/in-process.js';
 import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
+import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 
 const REPORTS = fileURLToPath(new URL('../../reports/conformance/', import.meta.url));
 const TAMPER = fileURLToPath(new URL('../support/tamper-instance.mjs', import.meta.url));
@@ -132,6 +135,44 @@ describe('aegis conformance', { timeout: 300_000 }, () => {
       const suite = junit(await readFile(xml, 'utf8'));
       assert.equal(suite.tests, report.summary.total);
       assert.match(suite.testcases.find((t) => t['@_name'] === 'delete-study')?.failure?.['@_message'] ?? '', /seen 405/);
+    });
+  });
+
+  describe('against Aegis in proxy mode in front of Orthanc', () => {
+    let orthanc: RunningOrthanc;
+    let aegis: TestGateway;
+    before(async () => {
+      orthanc = await startOrthanc();
+      // A study only in the PACS: every search through Aegis merges it with the catalog's results.
+      const old = syntheticInstance({ studyInstanceUID: newUid(), seriesInstanceUID: newUid(), sopInstanceUID: newUid(), rows: 8, columns: 8, seed: 7, patientName: 'Upstream^Only' });
+      assert.equal((await fetch(`${orthanc.url}/instances`, { method: 'POST', body: Buffer.from(old) })).status, 200);
+      aegis = await startTestGateway({ auth: { bootstrapAdmin: false }, cors: { origins: [ORIGIN] }, upstream: { url: orthanc.dicomWebUrl, headersTimeoutSeconds: 10 } });
+      const catalog = await Catalog.openSqlite(join(aegis.dataDir, 'catalog.sqlite'));
+      try {
+        await new UserStore(catalog.db).add({ name: 'suite', role: 'admin', attributes: {}, password: 'the conformance suite passphrase' });
+      } finally {
+        await catalog.close();
+      }
+    });
+    after(async () => {
+      await aegis?.stop();
+      await orthanc?.stop();
+    });
+
+    it('passes every required check with the upstream behind it', async () => {
+      const json = join(REPORTS, 'aegis-proxy.json');
+      const run = await runAegis(['conformance', '--base-url', aegis.dicomWebUrl, '--header', basic('suite', 'the conformance suite passphrase'), '--origin', ORIGIN, '--json', json, '--junit', join(REPORTS, 'aegis-proxy.xml')], {
+        timeoutMs: 120_000,
+      });
+      const failures = run.stdout.split('\n').filter((line) => line.startsWith('FAIL'));
+      assert.equal(run.status, 0, `${failures.join('\n')}\n${run.stderr}`);
+      const report = JSON.parse(await readFile(json, 'utf8')) as Report;
+      assert.deepEqual(
+        report.results.filter((r) => r.required && r.outcome !== 'pass').map((r) => `${r.id}: ${r.outcome} ${r.seen}`),
+        [],
+      );
+      assert.ok(report.summary.total >= 45, `${report.summary.total} checks`);
+      assert.deepEqual(report.leftovers, []);
     });
   });
 });
