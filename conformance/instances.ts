@@ -42,6 +42,23 @@ export interface InstanceSpec {
   frames: number;
 }
 
+/** A throwaway single-frame instance of the run `run` (the checks that store one and drop it). */
+export function throwawaySpec(run: string, uids: Pick<InstanceSpec, 'study' | 'series' | 'sop'>): InstanceSpec {
+  return {
+    study: uids.study,
+    series: uids.series,
+    sop: uids.sop,
+    patientName: 'CONFORMANCE^THROWAWAY',
+    patientId: `CONF-${run}`,
+    studyDate: '20100101',
+    accessionNumber: `C${run}T`,
+    seriesNumber: 1,
+    instanceNumber: 1,
+    seriesDescription: 'Conformance throwaway',
+    frames: 1,
+  };
+}
+
 /** The pixel value of `frame` (0-based) at byte `i`: distinct per frame. */
 export function pixelValue(frame: number, i: number): number {
   return (frame * 37 + i * 3) & 0xff;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { verdict, type Check, type Verdict } from '../check.js';
 import { describeReply, type Reply } from '../client.js';
 import { ownStudies, stored, type SuiteContext } from '../context.js';
-import { buildInstance, newUid } from '../instances.js';
+import { buildInstance, newUid, throwawaySpec } from '../instances.js';
 import { stowBody } from '../multipart.js';
 
 const SECTION = 'PS3.18 §8.6';
@@ -22,19 +22,7 @@ function clientError(reply: Reply, expected = 'a 4xx, not a 5xx'): Verdict {
 function throwaway(context: SuiteContext): Uint8Array {
   const study = newUid();
   context.created.push(study);
-  return buildInstance({
-    study,
-    series: newUid(),
-    sop: newUid(),
-    patientName: 'CONFORMANCE^THROWAWAY',
-    patientId: `CONF-${context.run}`,
-    studyDate: '20100101',
-    accessionNumber: `C${context.run}T`,
-    seriesNumber: 1,
-    instanceNumber: 1,
-    seriesDescription: 'Conformance throwaway',
-    frames: 1,
-  });
+  return buildInstance(throwawaySpec(context.run, { study, series: newUid(), sop: newUid() }));
 }
 
 /** The robustness checks. */

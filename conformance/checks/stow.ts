@@ -9,7 +9,7 @@ import { allOf, verdict, type Check, type Verdict } from '../check.js';
 import { describeReply, type Reply } from '../client.js';
 import { stored, type SuiteContext } from '../context.js';
 import { firstValue, items, TAG, type JsonDataSet } from '../dicom-json.js';
-import { buildInstance, newUid } from '../instances.js';
+import { buildInstance, newUid, throwawaySpec } from '../instances.js';
 import { parseMultipart, stowBody } from '../multipart.js';
 
 const SECTION = 'PS3.18 §10.5';
@@ -70,7 +70,7 @@ export const STOW_CHECKS: Check[] = [
       const sop = newUid();
       const own = newUid();
       context.created.push(own);
-      const instance = buildInstance({ ...spec(context), study: own, series: newUid(), sop });
+      const instance = buildInstance(throwawaySpec(context.run, { study: own, series: newUid(), sop }));
       const target = newUid();
       const reply = await post(context, `/studies/${target}`, [instance]);
       const failed = reply.status === 409 ? items(reply.json() as JsonDataSet, TAG.failedSops) : [];
@@ -122,7 +122,7 @@ export const STOW_CHECKS: Check[] = [
     required: false,
     run: async (context) => {
       const target = stored(context.fixture.doomed).instances[0];
-      const different = buildInstance({ ...spec(context), study: target.study, series: target.series, sop: target.sop, instanceNumber: 7, patientName: context.fixture.doomed.patientName, studyDate: context.fixture.doomed.date });
+      const different = buildInstance({ ...throwawaySpec(context.run, target), instanceNumber: 7, patientName: context.fixture.doomed.patientName, studyDate: context.fixture.doomed.date });
       return duplicateOutcome(await post(context, '/studies', [different]));
     },
   },
@@ -143,21 +143,4 @@ function duplicateOutcome(reply: Reply): Verdict {
     detail = reason === undefined ? ' (stored)' : ` (FailureReason 0x${reason.toString(16).toUpperCase().padStart(4, '0')})`;
   }
   return verdict(reply.status < 500, 'a 2xx or a 4xx with a reason (behaviour reported)', `${reply.status}${detail}`);
-}
-
-/** A spec for a throwaway instance of this run. */
-function spec(context: SuiteContext) {
-  return {
-    study: '',
-    series: '',
-    sop: '',
-    patientName: 'CONFORMANCE^THROWAWAY',
-    patientId: `CONF-${context.run}`,
-    studyDate: '20100101',
-    accessionNumber: `C${context.run}T`,
-    seriesNumber: 1,
-    instanceNumber: 1,
-    seriesDescription: 'Conformance throwaway',
-    frames: 1,
-  };
 }
