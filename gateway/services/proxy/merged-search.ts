@@ -37,15 +37,17 @@ const LEVEL_UID = { study: '0020000D', series: '0020000E', instance: '00080018' 
 /** A QIDO-RS search over the catalog and the upstream PACS (see the module header). */
 export async function mergedSearch(catalog: Catalog, upstream: UpstreamClient, query: QidoQuery, baseUrl: string, access: RequestAccess): Promise<SearchResult> {
   const wanted = query.offset + query.limit;
-  const local = await search(catalog, { ...query, offset: 0, limit: wanted + 1 }, baseUrl, access);
-  const warnings = local.warnings.filter((w) => !w.startsWith(HAS_MORE));
-  let remote: DicomJson[] = [];
-  try {
-    remote = await upstreamMatches(catalog, upstream, query, baseUrl, access, warnings);
-  } catch (error) {
-    if (!isGatewayError(error)) throw error;
-    warnings.push(`the upstream PACS could not be searched (${error.message}): these are the results Aegis holds only`);
-  }
+  // Independent until the merge: the upstream is asked while the catalog is searched.
+  const remoteWarnings: string[] = [];
+  const [local, remote] = await Promise.all([
+    search(catalog, { ...query, offset: 0, limit: wanted + 1 }, baseUrl, access),
+    upstreamMatches(catalog, upstream, query, baseUrl, access, remoteWarnings).catch((error: unknown): DicomJson[] => {
+      if (!isGatewayError(error)) throw error;
+      remoteWarnings.push(`the upstream PACS could not be searched (${error.message}): these are the results Aegis holds only`);
+      return [];
+    }),
+  ]);
+  const warnings = [...local.warnings.filter((w) => !w.startsWith(HAS_MORE)), ...remoteWarnings];
   const merged = mergeOrdered(local.matches, remote.sort(byCatalogOrder(query.level)), byCatalogOrder(query.level));
   if (merged.length > wanted) warnings.push(`${HAS_MORE} of ${query.limit}; request more with offset=${wanted}`);
   return { matches: merged.slice(query.offset, wanted), warnings };
