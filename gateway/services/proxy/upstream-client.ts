@@ -1,7 +1,8 @@
 /**
  * The HTTP client of proxy mode: requests to the upstream PACS's DICOMweb root through one undici
- * connection pool (at most `maxConnections`), with its timeouts (connect, response headers, body
- * idle), and answers streamed, never buffered, except the bounded JSON a decision or a search needs.
+ * connection pool (at most `maxConnections`, kept alive between requests), with its timeouts
+ * (connect, response headers, body idle), and answers streamed, never buffered, except the bounded
+ * JSON a decision or a search needs.
  *
  * What goes to the upstream is built, not copied: the path, the query, `Accept` and the gateway's
  * own `Authorization` for the upstream. Nothing else of the client's request is forwarded: no
@@ -41,6 +42,15 @@ export interface UpstreamRequest {
 /** Longest JSON answer read into memory (a study's instances for a decision, a search). */
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 
+/**
+ * How long before the end of the keep-alive time the upstream announces (`Keep-Alive: timeout=N`)
+ * an idle connection stops being reused, so that a request never races the upstream's close.
+ * undici's default, 2 s, is longer than Orthanc's whole announced second: every connection was
+ * closed after one answer and each request paid a new TCP connection. With 500 ms an idle
+ * connection to Orthanc is reused for half a second.
+ */
+const KEEP_ALIVE_MARGIN_MS = 500;
+
 /** Requests to the upstream PACS. */
 export class UpstreamClient {
   readonly #pool: Pool;
@@ -59,6 +69,7 @@ export class UpstreamClient {
       connect: { timeout: config.connectTimeoutSeconds * 1000 },
       headersTimeout: config.headersTimeoutSeconds * 1000,
       bodyTimeout: config.bodyIdleTimeoutSeconds * 1000,
+      keepAliveTimeoutThreshold: KEEP_ALIVE_MARGIN_MS,
     });
   }
 
