@@ -5,7 +5,8 @@
  * Aegis, QIDO-RS lists each study exactly once (and paging one by one returns each once); OHIF,
  * launched with a bearer token as in `ohif.test.ts`, renders each study from WADO-RS metadata and
  * frames (the old one read through from Orthanc, the new one from Aegis's own storage), every
- * request of the study answered 200 with OHIF's token, and its study list shows each study in
+ * request of the study answered 200 with OHIF's token, its thumbnail (OHIF's `thumbnailRendering:
+ * 'thumbnail'`) included, and its study list shows each study in
  * exactly one row. Needs `npm ci --prefix test/interop/vendor`, `/usr/bin/chromium` and Debian's
  * `orthanc` and `orthanc-dicomweb`; fails (never skips) without them. Screenshots go to
  * `$TMPDIR/aegis-ohif-proxy/`.
@@ -92,7 +93,8 @@ describe('OHIF over Aegis in proxy mode in front of Orthanc, authentication on',
   });
 
   test('OHIF renders the old and the new study, and its study list shows each once', async (t: TestContext) => {
-    const site = await startOhifServer({ dicomWebUrl: gateway.dicomWebUrl });
+    // Thumbnails from the server's thumbnail resources: Orthanc has none, Aegis makes them for both studies.
+    const site = await startOhifServer({ dicomWebUrl: gateway.dicomWebUrl, thumbnailRendering: 'thumbnail' });
     const page = await chromium!.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message.slice(0, 300)));
@@ -101,6 +103,9 @@ describe('OHIF over Aegis in proxy mode in front of Orthanc, authentication on',
         const from = site.requests.length;
         await page.goto(viewerUrl(site.url, study.studyUid, token), { waitUntil: 'load', timeout: RENDER_TIMEOUT_MS });
         const result = await waitForRenderedImage(page, RENDER_TIMEOUT_MS);
+        // The study browser's thumbnail is asked for beside the frames: wait until it is answered.
+        const thumbnails = () => site.requests.slice(from).filter((r) => r.path.includes(study.studyUid) && /\/thumbnail(\?|$)/.test(r.path));
+        for (let waited = 0; waited < LIST_TIMEOUT_MS && !(thumbnails().length > 0 && thumbnails().every((r) => r.status !== 0)); waited += 250) await page.waitForTimeout(250);
         const evidence = await saveEvidence(page, EVIDENCE_DIR, study.label);
         const ofStudy = site.requests.slice(from).filter((r) => r.path.includes(study.studyUid));
         const account = `${study.label}: rendered=${result.rendered} in ${result.elapsedMs} ms ${JSON.stringify(result.stats)}; ${evidence.join(', ')}\n${lines(ofStudy)}\nerrors: ${errors.join(' | ')}\ngateway:\n${gateway.logs.slice(-10).join('\n')}`;
@@ -113,6 +118,10 @@ describe('OHIF over Aegis in proxy mode in front of Orthanc, authentication on',
         assert.ok(
           ofStudy.some((r) => /\/frames\/\d+$/.test(r.path) && r.status === 200),
           `no frame of the study was retrieved\n${account}`,
+        );
+        assert.ok(
+          ofStudy.some((r) => /\/thumbnail(\?|$)/.test(r.path) && r.status === 200),
+          `no thumbnail of the study was retrieved\n${account}`,
         );
         assert.deepEqual(
           ofStudy.filter((r) => r.status !== 200 || r.authorization !== 'Bearer'),
