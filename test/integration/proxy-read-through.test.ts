@@ -110,6 +110,29 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
     assert.equal(bulkOfLocal.status, 404);
   });
 
+  it('passes the rendering parameters on, and gives thumbnails of an upstream study from its rendered images', async () => {
+    const instance = `/studies/${study}/series/${series}/instances/${sops[0]}`;
+    const png = async (base: string, path: string, headers: Record<string, string>) => {
+      const res = await fetch(`${base}${path}`, { headers: { accept: 'image/png', ...headers } });
+      const bytes = Buffer.from(await res.arrayBuffer());
+      assert.equal(res.status, 200, `${path}: ${res.status} ${bytes.toString().slice(0, 200)}`);
+      assert.equal(res.headers.get('content-type'), 'image/png', path);
+      return { bytes, size: [bytes.readUInt32BE(16), bytes.readUInt32BE(20)] };
+    };
+    const old = { authorization: basic('old-rad') };
+    for (const path of [`${instance}/rendered`, `${instance}/frames/1/rendered`]) {
+      const query = '?viewport=16,16&window=100,50,linear';
+      const [through, direct, plain] = [await png(gw.dicomWebUrl, path + query, old), await png(orthanc.dicomWebUrl, path + query, {}), await png(orthanc.dicomWebUrl, path, {})];
+      assert.deepEqual(through.size, [16, 16], `${path}: the viewport reached the upstream`);
+      assert.ok(through.bytes.equals(direct.bytes) && !through.bytes.equals(plain.bytes), `${path}: Orthanc's rendering with the same parameters`);
+    }
+    for (const path of [`/studies/${study}/thumbnail`, `/studies/${study}/series/${series}/thumbnail`, `${instance}/thumbnail`, `${instance}/frames/1/thumbnail`]) {
+      const { size } = await png(gw.dicomWebUrl, path, old);
+      assert.ok(size[0]! <= 128 && size[1]! <= 128, `${path}: ${size}`);
+      assert.deepEqual((await png(gw.dicomWebUrl, `${path}?viewport=8,8`, old)).size, [8, 8], path);
+    }
+  });
+
   it('refuses a reader of another institution as if the study did not exist, and an anonymous client with 401', async () => {
     for (const path of [`/studies/${study}`, `/studies/${study}/metadata`, `/studies/${study}/series/${series}/instances/${sops[0]}/frames/1`]) {
       const res = await fetch(`${gw.dicomWebUrl}${path}`, { headers: { authorization: basic('other-rad'), accept: path.endsWith('/1') ? 'multipart/related; type="application/octet-stream"' : '*/*' } });

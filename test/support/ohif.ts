@@ -54,8 +54,8 @@ export interface OhifServerOptions {
    * random bytes instead of the frame.
    */
   breakFrames?: boolean;
-  /** How OHIF gets its thumbnails: `wadors` (frames, the default) or `rendered` (the server's rendered images). */
-  thumbnailRendering?: 'wadors' | 'rendered';
+  /** How OHIF gets its thumbnails: `wadors` (frames, the default), `rendered` or `thumbnail` (the server's rendered images or thumbnails). */
+  thumbnailRendering?: 'wadors' | 'rendered' | 'thumbnail';
 }
 
 /** A running OHIF site. */
@@ -91,10 +91,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'p
 
 /**
  * The `app-config.js` OHIF loads before its bundle: one DICOMweb data source on this same origin,
- * WADO-RS frames for images and (unless `thumbnailRendering` says `rendered`) thumbnails, the study
+ * WADO-RS frames for images and (unless `thumbnailRendering` says otherwise) thumbnails, the study
  * list on, the investigational-use banner off.
  */
-export function ohifAppConfig(thumbnailRendering: 'wadors' | 'rendered' = 'wadors'): string {
+export function ohifAppConfig(thumbnailRendering: 'wadors' | 'rendered' | 'thumbnail' = 'wadors'): string {
   return `/** Written by test/support/ohif.ts for Aegis interop tests. */
 window.config = {
   name: 'aegis-interop',

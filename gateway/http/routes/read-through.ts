@@ -6,8 +6,9 @@
  * DICOM JSON rewritten to the gateway's. A study of the catalog passes on to the local routes.
  *
  * The upstream path is built from the validated parameters only (UIDs, frame numbers, bulk data
- * tags), never copied from the request target, so no request reaches another upstream resource
- * than the one the decision was made for.
+ * tags, rendering parameters), never copied from the request target, so no request reaches another
+ * upstream resource than the one the decision was made for. A thumbnail is asked as the upstream's
+ * rendered image at the thumbnail size.
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type NextFunction, type Request, type Response } from 'express';
@@ -18,6 +19,8 @@ import { upstreamFailure, type UpstreamClient } from '../../services/proxy/upstr
 import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { headerValue } from '../header-text.js';
+import { parseRenderedRequest } from '../rendered-request.js';
+import { THUMBNAIL_VIEWPORT } from '../../services/render.js';
 import { parseFrameList } from './retrieve.js';
 
 const INSTANCE = '/studies/:study/series/:series/instances/:instance';
@@ -39,6 +42,7 @@ const ROUTES = [
   '/studies/:study/thumbnail',
   '/studies/:study/series/:series/thumbnail',
   `${INSTANCE}/thumbnail`,
+  `${INSTANCE}/frames/:frames/thumbnail`,
 ];
 
 /** A bulk data path: tags (8 hex digits) and item indexes, separated by slashes. */
@@ -66,7 +70,8 @@ async function readThrough(deps: AppDeps, upstream: UpstreamClient, req: Request
   // Whole instances leave as files (export); metadata, frames, bulk data and rendered images are read.
   const action = /\/(metadata|frames|bulk|bulkdata|rendered|thumbnail)(\/|$)/.test(target) ? 'read' : 'export';
   await authorizeUpstreamStudy(upstream, accessOf(req), action, scope);
-  const answer = await upstream.request(target, { accept: req.headers.accept, signal: abort.signal });
+  const rendered = renderedQuery(req);
+  const answer = await upstream.request(rendered ? target.replace(/\/(rendered|thumbnail)$/, `/rendered?${rendered.query}`) : target, { accept: rendered?.accept ?? req.headers.accept, signal: abort.signal });
   const json = /^application\/(dicom\+)?json\b/i.test(answer.contentType ?? '');
   res.status(answer.status);
   if (answer.contentType !== undefined) res.setHeader('Content-Type', headerValue(answer.contentType));
@@ -96,4 +101,28 @@ function upstreamPath(req: Request, scope: { study: string; series?: string; ins
   const tail = /\/(metadata|rendered|thumbnail)$/.exec(req.route.path as string);
   if (tail) path += `/${tail[1]}`;
   return path;
+}
+
+/** The window functions of a rendered request, as PS3.18 §8.3.5.1.4 names them in a query. */
+const WINDOW_FUNCTIONS = { LINEAR: 'linear', LINEAR_EXACT: 'linear-exact', SIGMOID: 'sigmoid' } as const;
+
+/**
+ * The query and media type a rendered or thumbnail request asks the upstream for, rebuilt from its
+ * validated parameters (viewport, window, quality); undefined for the other resources. A thumbnail
+ * is asked as the upstream's rendered image at the thumbnail's viewport ({@link THUMBNAIL_VIEWPORT}
+ * unless the request gives one), the way the catalog's are made: many PACS (Orthanc among them)
+ * offer rendered images but no thumbnail resource.
+ */
+function renderedQuery(req: Request): { query: string; accept: string } | undefined {
+  const resource = /\/(rendered|thumbnail)$/.exec(req.route.path as string)?.[1];
+  if (resource === undefined) return undefined;
+  const request = parseRenderedRequest(req, resource === 'thumbnail');
+  const viewport = request.viewport ?? (resource === 'thumbnail' ? THUMBNAIL_VIEWPORT : undefined);
+  const query = new URLSearchParams({ quality: String(request.quality) });
+  if (viewport !== undefined) {
+    const { vw, vh, source } = viewport;
+    query.set('viewport', (source ? [vw, vh, source.sx, source.sy, source.sw, source.sh] : [vw, vh]).join(','));
+  }
+  if (request.window !== undefined) query.set('window', `${request.window.center},${request.window.width},${WINDOW_FUNCTIONS[request.window.function]}`);
+  return { query: query.toString().replaceAll('%2C', ','), accept: request.mediaType };
 }
