@@ -35,18 +35,21 @@ describe('media types', () => {
 });
 
 describe('negotiation', () => {
-  it('instances: transfer-syntax=* takes anything, no transfer syntax takes Explicit VR Little Endian only', () => {
+  it('instances: transfer-syntax=* takes anything as stored, no transfer syntax takes Explicit VR Little Endian (transcoded when stored otherwise)', () => {
     const any = negotiateInstances('multipart/related; type="application/dicom"; transfer-syntax=*', false);
     assert.equal(any.acceptable(JPEG2000), true);
+    assert.equal(any.transferSyntaxFor(JPEG2000), JPEG2000);
     const plain = negotiateInstances('multipart/related; type=application/dicom', false);
-    assert.equal(plain.acceptable(EVRLE), true);
-    assert.equal(plain.acceptable(IVRLE), false);
+    assert.equal(plain.transferSyntaxFor(EVRLE), EVRLE);
+    assert.equal(plain.transferSyntaxFor(IVRLE), EVRLE, 'the PS3.18 default: transcoded from Implicit VR');
+    assert.equal(plain.transferSyntaxFor(JPEG2000), EVRLE, 'decoded from JPEG 2000');
+    assert.equal(plain.acceptable(EVRBE), false, 'Aegis does not transcode from big endian');
     assert.equal(negotiateInstances('application/dicom', true).multipart, false);
     assert.throws(() => negotiateInstances('application/dicom', false), { code: 'NOT_ACCEPTABLE' });
     assert.throws(() => negotiateInstances('text/html', true), { code: 'NOT_ACCEPTABLE' });
   });
 
-  it('frames: native as octet-stream, compressed as stored, OHIF composite Accept works', () => {
+  it('frames: native as octet-stream, compressed as stored or decoded, OHIF composite Accept works', () => {
     assert.equal(negotiateFrames('multipart/related; type=application/octet-stream; transfer-syntax=*', IVRLE, 'application/octet-stream', true).partContentType, `application/octet-stream; transfer-syntax=${EVRLE}`);
     assert.equal(negotiateFrames('multipart/related; type=application/octet-stream', EVRLE, 'application/octet-stream', false).partContentType, `application/octet-stream; transfer-syntax=${EVRLE}`);
     assert.throws(() => negotiateFrames('multipart/related; type=application/octet-stream', EVRBE, 'application/octet-stream', false), { code: 'NOT_ACCEPTABLE' });
@@ -56,7 +59,11 @@ describe('negotiation', () => {
     assert.equal(negotiateFrames('multipart/related; type="image/jp2"', JPEG2000, 'image/jp2', false).partContentType, `image/jp2; transfer-syntax=${JPEG2000}`);
     assert.equal(negotiateFrames('*/*', JPEG2000, 'image/jp2', false).partContentType, `image/jp2; transfer-syntax=${JPEG2000}`);
     assert.throws(() => negotiateFrames('multipart/related; type="image/jpeg"', JPEG2000, 'image/jp2', false), { code: 'NOT_ACCEPTABLE' });
-    assert.throws(() => negotiateFrames('multipart/related; type=application/octet-stream', JPEG2000, 'image/jp2', false), { code: 'NOT_ACCEPTABLE' });
+    assert.deepEqual(
+      negotiateFrames('multipart/related; type=application/octet-stream', JPEG2000, 'image/jp2', false),
+      { partContentType: `application/octet-stream; transfer-syntax=${EVRLE}`, multipart: true, decode: true },
+      'compressed frames asked as octet-stream are decoded',
+    );
   });
 
   it('JSON: application/dicom+json, application/json or anything', () => {
