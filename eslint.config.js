@@ -147,11 +147,17 @@ export default defineConfig(
     },
   },
   {
-    // A dynamic import() would slip past the boundaries above: only the command line loads lazily.
+    // A dynamic import() of the project's own modules would slip past the boundaries above: only the
+    // command line, and the adapter registry (adapters of its own layer, loaded on a store's first
+    // call), load them lazily. Packages may be loaded on first use (large ones a gateway may never need).
     files: ['gateway/**', 'adapters/**'],
-    ignores: ['gateway/cli/**'],
+    ignores: ['gateway/cli/**', 'adapters/registry.ts'],
     rules: {
-      'no-restricted-syntax': ['error', { selector: 'ImportExpression', message: 'Import statically (only gateway/cli/ loads modules lazily), so that the layer boundaries can be checked.' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "ImportExpression[source.type!='Literal']", message: 'Import statically (only gateway/cli/ loads modules lazily), so that the layer boundaries can be checked.' },
+        { selector: 'ImportExpression[source.value=/^[.]/]', message: 'Import statically (only gateway/cli/ loads modules lazily), so that the layer boundaries can be checked.' },
+      ],
     },
   },
 );

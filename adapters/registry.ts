@@ -2,13 +2,16 @@
  * The adapter registry: one factory per backend kind, so that whoever opens the configured
  * backends asks for a kind and gets a {@link FragmentStore}, and a new kind is one entry here (and
  * its configuration schema). Each entry also says what stores of its kind can do, without opening
- * one, for checks made before anything is opened.
+ * one, for checks made before anything is opened. The network adapters are loaded on their store's
+ * first call (see {@link LazyFragmentStore}): their client libraries are large.
  */
+import { DICOMWEB_CAPABILITIES, IPFS_CAPABILITIES, S3_CAPABILITIES } from './capabilities.js';
+import type { DicomwebFragmentStoreOptions } from './dicomweb/dicomweb-store.js';
 import type { FragmentStore, FragmentStoreCapabilities } from './fragment-store.js';
-import { DICOMWEB_CAPABILITIES, DicomwebFragmentStore, type DicomwebFragmentStoreOptions } from './dicomweb/dicomweb-store.js';
 import { FS_CAPABILITIES, FsFragmentStore, type FsFragmentStoreOptions } from './fs/fs-store.js';
-import { IPFS_CAPABILITIES, IpfsFragmentStore, type IpfsFragmentStoreOptions } from './ipfs/ipfs-store.js';
-import { S3_CAPABILITIES, S3FragmentStore, type S3FragmentStoreOptions } from './s3/s3-store.js';
+import type { IpfsFragmentStoreOptions } from './ipfs/ipfs-store.js';
+import { LazyFragmentStore } from './lazy-store.js';
+import type { S3FragmentStoreOptions } from './s3/s3-store.js';
 
 /** The options of each kind's adapter. */
 export interface AdapterOptions {
@@ -29,10 +32,15 @@ interface AdapterEntry<K extends AdapterKind> {
 
 const ADAPTERS: { [K in AdapterKind]: AdapterEntry<K> } = {
   fs: { capabilities: FS_CAPABILITIES, open: (options) => new FsFragmentStore(options) },
-  s3: { capabilities: S3_CAPABILITIES, open: (options) => new S3FragmentStore(options) },
-  ipfs: { capabilities: IPFS_CAPABILITIES, open: (options) => new IpfsFragmentStore(options) },
-  dicomweb: { capabilities: DICOMWEB_CAPABILITIES, open: (options) => new DicomwebFragmentStore(options) },
+  s3: lazily('s3', S3_CAPABILITIES, async (options) => new (await import('./s3/s3-store.js')).S3FragmentStore(options)),
+  ipfs: lazily('ipfs', IPFS_CAPABILITIES, async (options) => new (await import('./ipfs/ipfs-store.js')).IpfsFragmentStore(options)),
+  dicomweb: lazily('dicomweb', DICOMWEB_CAPABILITIES, async (options) => new (await import('./dicomweb/dicomweb-store.js')).DicomwebFragmentStore(options)),
 };
+
+/** The entry of a kind whose adapter module is imported on its store's first call. */
+function lazily<K extends AdapterKind>(kind: K, capabilities: FragmentStoreCapabilities, open: (options: AdapterOptions[K]) => Promise<FragmentStore>): AdapterEntry<K> {
+  return { capabilities, open: (options) => new LazyFragmentStore({ name: options.name, kind, capabilities }, () => open(options)) };
+}
 
 /** Every kind the registry knows. */
 export const ADAPTER_KINDS = Object.keys(ADAPTERS) as AdapterKind[];

@@ -25,26 +25,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  bodyLength,
-  checkFragmentKey,
-  clampRange,
-  exactly,
-  FragmentStoreError,
-  type CallOptions,
-  type FragmentBody,
-  type FragmentRef,
-  type FragmentStore,
-  type FragmentStoreCapabilities,
-  type PutOptions,
-  type ReadOptions,
-} from '../fragment-store.js';
+import { bodyLength, checkFragmentKey, clampRange, exactly, FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type PutOptions, type ReadOptions } from '../fragment-store.js';
+import { DICOMWEB_CAPABILITIES } from '../capabilities.js';
 import { checkRead, StoreCalls, type StoreOptions } from '../store-calls.js';
 import { DicomwebClient } from './dicomweb-client.js';
 import { derivedUid, fragmentContainer, fragmentOf, isUid, presentationWithFragment, type InstanceUids } from './fragment-instance.js';
 
-/** What a DICOMweb server (a PACS) can do as a fragment store. */
-export const DICOMWEB_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: false, list: false, rangeRead: false, contentAddressed: false, delete: 'best-effort', network: true });
+export { DICOMWEB_CAPABILITIES };
 
 /** Options of a {@link DicomwebFragmentStore}, as in the `backends` configuration plus the resolved credentials. */
 export interface DicomwebFragmentStoreOptions extends StoreOptions {

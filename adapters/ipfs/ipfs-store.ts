@@ -23,11 +23,11 @@
  */
 import { Readable } from 'node:stream';
 import { create, type KuboRPCClient } from 'kubo-rpc-client';
-import { bodyLength, checkFragmentKey, clampRange, exactly, FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type FragmentStoreCapabilities, type ReadOptions } from '../fragment-store.js';
+import { bodyLength, checkFragmentKey, clampRange, exactly, FragmentStoreError, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type ReadOptions } from '../fragment-store.js';
+import { IPFS_CAPABILITIES } from '../capabilities.js';
 import { checkRead, StoreCalls } from '../store-calls.js';
 
-/** What an IPFS node can do. */
-export const IPFS_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: false, list: false, rangeRead: true, contentAddressed: true, delete: 'best-effort', network: true });
+export { IPFS_CAPABILITIES };
 
 /** A CIDv1 in base32 (what this adapter hands out) or a CIDv0. */
 const CID_PATTERN = /^(?:b[a-z2-7]{20,200}|Qm[1-9A-HJ-NP-Za-km-z]{44})$/;

@@ -23,25 +23,11 @@ import { Readable } from 'node:stream';
 import { setTimeout } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import {
-  bodyLength,
-  checkFragmentKey,
-  clampRange,
-  exactly,
-  FRAGMENT_KEY_PATTERN,
-  FragmentStoreError,
-  type ByteRange,
-  type CallOptions,
-  type FragmentBody,
-  type FragmentRef,
-  type FragmentStore,
-  type FragmentStoreCapabilities,
-  type ReadOptions,
-} from '../fragment-store.js';
+import { bodyLength, checkFragmentKey, clampRange, exactly, FRAGMENT_KEY_PATTERN, FragmentStoreError, type ByteRange, type CallOptions, type FragmentBody, type FragmentRef, type FragmentStore, type ReadOptions } from '../fragment-store.js';
+import { S3_CAPABILITIES } from '../capabilities.js';
 import { checkRead, StoreCalls } from '../store-calls.js';
 
-/** What an S3 bucket can do. */
-export const S3_CAPABILITIES: FragmentStoreCapabilities = Object.freeze({ overwrite: true, list: true, rangeRead: true, contentAddressed: false, delete: 'certain', network: true });
+export { S3_CAPABILITIES };
 
 /** How often `get` asks again when a body breaks off mid-transfer or is torn by a concurrent overwrite. */
 const READ_ATTEMPTS = 8;

@@ -3,9 +3,10 @@
  * image/gif) with `sharp` (libvips), after the viewport of PS3.18 §8.3.5.1.3: the source region
  * (sx, sy, sw, sh; a negative width or height flips the image along that axis) is cut out, then
  * scaled, keeping its aspect ratio, to fit within vw x vh pixels. Grayscale images are encoded with
- * one channel; colour with three. The quality (1-100) applies to the lossy JPEG encoding.
+ * one channel; colour with three. The quality (1-100) applies to the lossy JPEG encoding. `sharp`
+ * (and libvips with it) is loaded on the first encoding: a gateway that never renders does not carry it.
  */
-import sharp from 'sharp';
+import type Sharp from 'sharp';
 import { GatewayError } from '../errors.js';
 import type { RenderedFrame } from './render-image.js';
 
@@ -39,8 +40,17 @@ export interface EncodedImage {
   height: number;
 }
 
+let library: Promise<typeof Sharp> | undefined;
+
 /** Encodes `frame` as `options` say; BAD_REQUEST when the viewport's source region lies outside the frame. */
 export async function encodeFrame(frame: RenderedFrame, options: EncodeOptions): Promise<EncodedImage> {
+  const sharp = await (library ??= import('sharp').then(
+    (module) => module.default,
+    (error: unknown) => {
+      library = undefined;
+      throw new GatewayError('INTERNAL', 'the image encoder (sharp) could not be loaded', { cause: error });
+    },
+  ));
   let image = sharp(frame.rgba, { raw: { width: frame.width, height: frame.height, channels: 4 } }).removeAlpha();
   if (frame.grayscale) image = image.extractChannel(0).toColourspace('b-w');
   const viewport = options.viewport;

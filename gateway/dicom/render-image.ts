@@ -7,13 +7,13 @@
  * PS3.3 C.11.2.1.2), MONOCHROME1 inverted, colour (RGB, YBR, palette colour) converted to RGB, and
  * overlays left out (they may carry annotations; a rendered image shows the pixels only).
  *
- * The decoder's WebAssembly module is initialised once per process, on the first render. Only the
- * asked frame is decoded. Whatever the library cannot render is a NOT_ACCEPTABLE with its reason.
+ * The library is loaded, and its decoders' WebAssembly module initialised, once per process on the
+ * first render: a gateway that never renders does not carry them. Only the asked frame is decoded. Whatever the library cannot render is a NOT_ACCEPTABLE with its reason.
  */
-import dcmjsImaging from 'dcmjs-imaging';
+import type DcmjsImaging from 'dcmjs-imaging';
 import { GatewayError } from '../errors.js';
 
-const { DicomImage, NativePixelDecoder, WindowLevel, log } = dcmjsImaging;
+type Imaging = typeof DcmjsImaging;
 
 /** The VOI LUT Functions of PS3.3 C.11.2.1.3 (0028,1056). */
 export type WindowFunction = 'LINEAR' | 'LINEAR_EXACT' | 'SIGMOID';
@@ -42,8 +42,7 @@ export interface RenderedFrame {
   grayscale: boolean;
 }
 
-let initialised: Promise<void> | undefined;
-let corrected = false;
+let initialised: Promise<Imaging> | undefined;
 
 /** The part of dcmjs-imaging's decoder that {@link correctPlanarConfiguration} corrects. */
 interface DecodingContextFactory {
@@ -65,15 +64,16 @@ function correctPlanarConfiguration(decoder: DecodingContextFactory): void {
   };
 }
 
-/** Initialises the native decoders' WebAssembly module, once per process (later calls share it). */
-export function initialiseRenderer(): Promise<void> {
-  if (!corrected) {
-    correctPlanarConfiguration(NativePixelDecoder as unknown as DecodingContextFactory);
+/** Loads the library and initialises its decoders' WebAssembly module, once per process (later calls share it). */
+export function initialiseRenderer(): Promise<Imaging> {
+  initialised ??= (async () => {
+    const imaging = (await import('dcmjs-imaging')).default;
+    correctPlanarConfiguration(imaging.NativePixelDecoder as unknown as DecodingContextFactory);
     // The library writes its warnings to the console; what matters to a request reaches it as an error.
-    log.setLevel('silent');
-  }
-  corrected = true;
-  initialised ??= NativePixelDecoder.initializeAsync({ logNativeDecodersMessages: false }).catch((error: unknown) => {
+    imaging.log.setLevel('silent');
+    await imaging.NativePixelDecoder.initializeAsync({ logNativeDecodersMessages: false });
+    return imaging;
+  })().catch((error: unknown) => {
     initialised = undefined;
     throw new GatewayError('INTERNAL', 'the image decoders (dcmjs-imaging WebAssembly) could not be initialised', { cause: error });
   });
@@ -86,8 +86,8 @@ export function initialiseRenderer(): Promise<void> {
  * syntax the decoders do not support, corrupt compressed data.
  */
 export async function renderFrame(bytes: Uint8Array, options: RenderOptions): Promise<RenderedFrame> {
-  await initialiseRenderer();
-  let image: InstanceType<typeof DicomImage>;
+  const { DicomImage, WindowLevel } = await initialiseRenderer();
+  let image: InstanceType<Imaging['DicomImage']>;
   try {
     image = new DicomImage(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
   } catch (error) {
@@ -100,7 +100,7 @@ export async function renderFrame(bytes: Uint8Array, options: RenderOptions): Pr
     // dcmjs-imaging maps such samples to display values wrongly (checked against pydicom): refused rather than shown wrong.
     throw unrenderable(`${photometric} images of ${bitsAllocated} bits allocated are not rendered`);
   }
-  let windowLevel: InstanceType<typeof WindowLevel> | undefined;
+  let windowLevel: InstanceType<Imaging['WindowLevel']> | undefined;
   if (options.window !== undefined && grayscale) {
     const { center, width } = options.window;
     image.setElement('VOILUTFunction', options.window.function);
@@ -108,7 +108,7 @@ export async function renderFrame(bytes: Uint8Array, options: RenderOptions): Pr
     // a center moved down by half the width gives exactly the standard's function.
     windowLevel = new WindowLevel(width, options.window.function === 'LINEAR_EXACT' ? center - width / 2 : center);
   }
-  let result: ReturnType<InstanceType<typeof DicomImage>['render']>;
+  let result: ReturnType<InstanceType<Imaging['DicomImage']>['render']>;
   try {
     result = image.render({ frame: options.frame - 1, windowLevel, renderOverlays: false, calculateHistograms: false });
   } catch (error) {
