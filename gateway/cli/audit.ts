@@ -7,10 +7,10 @@
  */
 import { createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, operatorName, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
@@ -144,13 +144,4 @@ function parseTime(value: string | undefined, option: string): Date | undefined 
 /** AuditSourceID of this gateway: its host. */
 function sourceId(): string {
   return `aegis@${hostname()}`;
-}
-
-/** The operator's login name, as the actor of the export. */
-function operatorName(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown-operator';
-  }
 }

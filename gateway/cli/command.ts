@@ -4,6 +4,7 @@
  * they use, and one mapping of failures to exit codes: 2 for a wrong command line, 1 for a refusal
  * or failure with a message, 0 for success.
  */
+import { userInfo } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config.js';
@@ -91,4 +92,13 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
       )
       .join('\n') + '\n'
   );
+}
+
+/** The operator's login name, as the actor of what a command records in the audit trail. */
+export function operatorName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown-operator';
+  }
 }

@@ -4,19 +4,24 @@
  * in the catalog so that an interrupted run resumes, and deletes the upstream copy after
  * verification only when asked (`services/proxy/migrate.ts`). A progress bar (instances, MB, rate,
  * ETA) on a terminal, plain progress lines otherwise. Works beside a running gateway (SQLite WAL).
+ * Every instance stored, every upstream copy deleted and every failure is recorded in the audit trail
+ * (kind `admin`, operation `migrate`, the operator as actor) before the run moves on; a trail that
+ * cannot be written stops the run. The run's start and end are recorded too.
  * Exit codes: 0 every selected instance migrated, 1 some failed (listed) or another failure, 2 usage.
  */
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { CommandError, operatorName, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { openStores, openUpstream } from './start.js';
+import { AuditTrail } from '../access/audit/trail.js';
+import type { AuditEvent } from '../access/audit/event.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 import { protectionSettings } from '../services/protected-fragments.js';
-import { migrateFromUpstream, type MigrationProgress, type MigrationReport, type MigrationSelection } from '../services/proxy/migrate.js';
+import { migrateFromUpstream, type MigrationEvent, type MigrationProgress, type MigrationReport, type MigrationSelection } from '../services/proxy/migrate.js';
 import { prepareDataDirectory } from './data-directory.js';
 
 /** Usage of `aegis migrate`. */
@@ -69,7 +74,11 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   const stores = openStores(config, io.env, logger);
   const upstream = openUpstream(config.upstream, io.env);
   const progress = progressReporter(io);
+  const audit = new AuditTrail(catalog.db, keyring, logger);
+  const actor = { name: operatorName(), method: 'local' as const };
+  const from = `the upstream ${config.upstream.url}`;
   try {
+    await audit.recordNow({ kind: 'admin', operation: 'migrate', actor, action: 'admin', outcome: 'success', reason: `migration from ${from} started: ${describeSelection(selection)}` });
     const report = await migrateFromUpstream(
       {
         catalog,
@@ -84,18 +93,35 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
         // An operator's command on the gateway's own data: the access policy is for requests.
         authorize: async () => undefined,
       },
-      { selection, deleteUpstream: values['delete-upstream'] === true, onProgress: progress.update },
+      { selection, deleteUpstream: values['delete-upstream'] === true, onProgress: progress.update, record: (event) => audit.recordNow(migrationAudit(event, actor)) },
     );
     progress.stop();
+    await audit.recordNow({ kind: 'admin', operation: 'migrate', actor, action: 'admin', outcome: report.failures.length === 0 ? 'success' : 'failure', reason: `migration from ${from} ended: ${summary(report)}` });
     io.stdout.write(formatReport(report));
     return report.failures.length === 0 ? 0 : 1;
   } finally {
     progress.stop();
+    await audit.close();
     await upstream.close();
     await catalog.close();
     shredKeys.close();
     await Promise.all([...stores.values()].map((s) => s.close()));
   }
+}
+
+/** The audit event of one instance's migration step. */
+function migrationAudit({ instance, action, outcome, reason }: MigrationEvent, actor: AuditEvent['actor']): AuditEvent {
+  return { kind: 'admin', operation: 'migrate', actor, action, outcome, reason, resources: [{ study: instance.study, series: instance.series, instance: instance.sop }] };
+}
+
+function describeSelection(selection: MigrationSelection): string {
+  if ('studies' in selection) return `${selection.studies.length} studies named`;
+  if ('all' in selection) return 'every study';
+  return `studies dated ${selection.since ?? 'any time'} to ${selection.until ?? 'now'}`;
+}
+
+function summary(report: MigrationReport): string {
+  return `${report.migrated} instances migrated, ${report.resumed} already done, ${report.deleted} deleted upstream, ${report.failures.length} failed`;
 }
 
 /** The studies selected by the command line: exactly one of --study, --since/--until, --all. */

@@ -130,6 +130,40 @@ describe('aegis migrate from an upstream Orthanc', () => {
     assert.deepEqual(await counts(), { instances: 12, migrated: { verified: 8, deleted: 4 } });
   });
 
+  it('records every instance it stored and every upstream copy it deleted in the audit trail, which verifies', async () => {
+    const catalog = await Catalog.openSqlite(join(env.AEGIS_DATA_DIR, 'catalog.sqlite'));
+    let events: Array<{ operation?: string; action: string; outcome: string; actor: { name: string; method: string }; resources: Array<{ instance?: string }>; reason: string }>;
+    try {
+      const rows = await catalog.db.selectFrom('audit_events').select('event').orderBy('seq').execute();
+      events = rows.map((r) => JSON.parse(r.event) as (typeof events)[number]).filter((e) => e.operation === 'migrate');
+    } finally {
+      await catalog.close();
+    }
+    const instancesOf = (action: string) => events.filter((e) => e.action === action && e.outcome === 'success').map((e) => e.resources[0]?.instance);
+    const stored = instancesOf('create');
+    // The SIGKILLed run may die between an instance's store and its record: at most that one is unrecorded.
+    assert.ok(new Set(stored).size >= 11 && stored.every((sop) => originals.has(sop!)), `stores recorded: ${stored.length}`);
+    assert.equal(new Set(stored).size, stored.length, 'each store recorded once, across the resumed runs');
+    const [study] = studies;
+    assert.deepEqual(
+      instancesOf('delete').sort(),
+      [...originals]
+        .filter(([, o]) => o.study === study)
+        .map(([sop]) => sop)
+        .sort(),
+      'each upstream deletion recorded',
+    );
+    assert.ok(events.every((e) => e.actor.method === 'local' && e.actor.name.length > 0));
+    const runs = events.filter((e) => e.action === 'admin');
+    assert.ok(runs.some((e) => /^migration from the upstream .* started: every study$/.test(e.reason)));
+    assert.ok(
+      runs.some((e) => /ended: 0 instances migrated, 4 already done, 4 deleted upstream, 0 failed$/.test(e.reason)),
+      runs.map((e) => e.reason).join('\n'),
+    );
+    const verify = await runAegis(['audit', 'verify'], { env });
+    assert.equal(verify.status, 0, verify.stderr + verify.stdout);
+  });
+
   it('refuses a command line that selects no studies or two ways at once', async () => {
     const none = await runAegis(['migrate'], { env });
     assert.equal(none.status, 2);

@@ -144,6 +144,8 @@ function shapeOf(event: StoredAuditEvent): EventShape {
       if (event.operation === 'audit-read') return { id: EVENT_ID.auditLogUsed, action: 'R', objects: 'audit-log' };
       if (event.operation === 'user') return alert(EVENT_TYPE.userSecurityAttributesChanged);
       if (event.operation === 'roles') return alert(EVENT_TYPE.securityRolesChanged);
+      // An instance `aegis migrate` stored or deleted upstream is a transfer or a deletion like a request's.
+      if (event.operation === 'migrate' && (event.action === 'create' || event.action === 'delete')) break;
       return alert(EVENT_TYPE.securityConfiguration);
     case 'request':
       break;

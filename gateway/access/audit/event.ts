@@ -26,9 +26,11 @@ export type HttpVerb = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'O
  * application), and for `admin` which security setting changed: `user` (a user's attributes,
  * password, enabled state), `roles`, `configuration` (policy, settings), `keys` (master keys),
  * `audit-read` (someone read the audit trail itself), `key-destruction` (the shred keys of deleted
- * instances destroyed: crypto-shredding), and for `integrity` a `scrub` the gateway ran on its schedule.
+ * instances destroyed: crypto-shredding), `migrate` (`aegis migrate` storing an instance of the
+ * upstream PACS protected, or deleting the upstream's copy), and for `integrity` a `scrub` the
+ * gateway ran on its schedule.
  */
-export type AuditOperation = 'login' | 'logout' | 'start' | 'stop' | 'user' | 'roles' | 'configuration' | 'keys' | 'audit-read' | 'key-destruction' | 'scrub';
+export type AuditOperation = 'login' | 'logout' | 'start' | 'stop' | 'user' | 'roles' | 'configuration' | 'keys' | 'audit-read' | 'key-destruction' | 'migrate' | 'scrub';
 
 /** Who acted. */
 export interface AuditActor {

@@ -32,6 +32,19 @@ export interface MigrateOptions {
   deleteUpstream: boolean;
   /** Called after every instance (and once when the list is known). */
   onProgress?: (progress: MigrationProgress) => void;
+  /**
+   * Records what happened to each instance (for the audit trail), before the run moves on; when it
+   * rejects, the run stops with that error: nothing is migrated unrecorded.
+   */
+  record?: (event: MigrationEvent) => Promise<void>;
+}
+
+/** What happened to one instance: stored protected (create) or deleted from the upstream (delete). */
+export interface MigrationEvent {
+  instance: UpstreamInstance;
+  action: 'create' | 'delete';
+  outcome: 'success' | 'failure';
+  reason: string;
 }
 
 /** Where a run stands. */
@@ -57,7 +70,8 @@ export interface MigrationReport {
 /** What a migration needs: the ingest's dependencies, the verified read path's, the upstream. */
 export type MigrateDeps = StoreDeps & RetrieveDeps & { catalog: Catalog; upstream: UpstreamClient; maxInstanceBytes: number };
 
-interface UpstreamInstance {
+/** An instance of the upstream, by its UIDs. */
+export interface UpstreamInstance {
   study: string;
   series: string;
   sop: string;
@@ -75,11 +89,16 @@ export async function migrateFromUpstream(deps: MigrateDeps, options: MigrateOpt
   const progress = { total: instances.length, done: 0, bytes: 0 };
   options.onProgress?.({ ...progress });
   for (const instance of instances) {
+    const events: MigrationEvent[] = [];
+    const step = { action: 'create' as MigrationEvent['action'] };
     try {
-      await migrateInstance(deps, instance, options.deleteUpstream, report);
+      await migrateInstance(deps, instance, options.deleteUpstream, report, { events, step });
     } catch (error) {
-      report.failures.push({ sopInstanceUid: instance.sop, reason: error instanceof Error ? error.message : String(error) });
+      const reason = error instanceof Error ? error.message : String(error);
+      report.failures.push({ sopInstanceUid: instance.sop, reason });
+      events.push({ instance, action: step.action, outcome: 'failure', reason });
     }
+    for (const event of events) await options.record?.(event);
     progress.done++;
     progress.bytes = report.bytes;
     options.onProgress?.({ ...progress });
@@ -87,11 +106,18 @@ export async function migrateFromUpstream(deps: MigrateDeps, options: MigrateOpt
   return report;
 }
 
-async function migrateInstance(deps: MigrateDeps, instance: UpstreamInstance, deleteUpstream: boolean, report: MigrationReport): Promise<void> {
+/** The events of one instance so far, and the step it is at (what a failure failed to do). */
+interface InstanceLog {
+  events: MigrationEvent[];
+  step: { action: MigrationEvent['action'] };
+}
+
+async function migrateInstance(deps: MigrateDeps, instance: UpstreamInstance, deleteUpstream: boolean, report: MigrationReport, log: InstanceLog): Promise<void> {
   const recorded = await deps.catalog.db.selectFrom('upstream_migration').selectAll().where('sop_instance_uid', '=', instance.sop).executeTakeFirst();
   if (recorded !== undefined) {
     report.resumed++;
-    if (deleteUpstream && recorded.state === 'verified') await deleteFromUpstream(deps, instance, report);
+    // Its store was recorded by the run that made it: only a deletion left to do is.
+    if (deleteUpstream && recorded.state === 'verified') await deleteFromUpstream(deps, instance, report, log);
     return;
   }
   const bytes = await fetchInstance(deps, instance);
@@ -112,13 +138,16 @@ async function migrateInstance(deps: MigrateDeps, instance: UpstreamInstance, de
     .execute();
   report.migrated++;
   report.bytes += bytes.length;
-  if (deleteUpstream) await deleteFromUpstream(deps, instance, report);
+  log.events.push({ instance, action: 'create', outcome: 'success', reason: `migrated from the upstream, ${bytes.length} bytes verified byte-identical (SHA-256 ${sha256})` });
+  if (deleteUpstream) await deleteFromUpstream(deps, instance, report, log);
 }
 
-async function deleteFromUpstream(deps: MigrateDeps, instance: UpstreamInstance, report: MigrationReport): Promise<void> {
+async function deleteFromUpstream(deps: MigrateDeps, instance: UpstreamInstance, report: MigrationReport, log: InstanceLog): Promise<void> {
+  log.step.action = 'delete';
   await deps.upstream.deleteInstance(instance.study, instance.series, instance.sop);
   await deps.catalog.db.updateTable('upstream_migration').set({ state: 'deleted' }).where('sop_instance_uid', '=', instance.sop).execute();
   report.deleted++;
+  log.events.push({ instance, action: 'delete', outcome: 'success', reason: 'deleted from the upstream after its protected copy was verified' });
 }
 
 /** The Part 10 bytes of an upstream instance as stored there (one part of a multipart answer). */

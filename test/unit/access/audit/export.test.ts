@@ -35,6 +35,8 @@ const CASES: Array<[AuditEvent, string, string, string[], number]> = [
   [sampleEvent(16, { kind: 'admin', operation: 'audit-read', action: 'admin', resources: [] }), '110101', 'R', [], 0],
   [sampleEvent(17, { kind: 'application', operation: 'start', action: 'admin', actor: { name: SOURCE }, resources: [] }), '110100', 'E', ['110120'], 0],
   [sampleEvent(18, { action: 'GET', resources: [], outcome: 'failure', http: { method: 'GET', path: '/nope', status: 404 } }), 'http-request', 'R', [], 4],
+  [sampleEvent(19, { kind: 'admin', operation: 'migrate', action: 'create', resources: [{ study: '1.2.3.9', series: '1.2.3.9.1', instance: '1.2.3.9.1.1' }] }), '110104', 'C', [], 0],
+  [sampleEvent(20, { kind: 'admin', operation: 'migrate', action: 'delete', resources: [{ study: '1.2.3.9', series: '1.2.3.9.1', instance: '1.2.3.9.1.1' }] }), '110103', 'D', [], 0],
 ];
 
 describe('exportAuditTrail', () => {
