@@ -89,7 +89,9 @@ export function readTlsFiles(tls: TlsConfig): TlsFiles {
   try {
     createSecureContext(options);
   } catch (error) {
-    throw new Error(`keyFile ${tls.keyFile} cannot be used with certFile ${tls.certFile}: ${(error as Error).message} (a key that is not the certificate's, an encrypted key without its passphraseFile, or a file that is not PEM)`, { cause: error });
+    throw new Error(`keyFile ${tls.keyFile} cannot be used with certFile ${tls.certFile}: ${(error as Error).message} (a key that is not the certificate's, an encrypted key without its passphraseFile, or a file that is not PEM)`, {
+      cause: error,
+    });
   }
   return { options, fingerprint: leaf.fingerprint256, subject: leaf.subject, validTo: new Date(leaf.validTo) };
 }
