@@ -123,6 +123,17 @@ describe('direct HTTPS (server.tls)', () => {
     await assert.rejects(plain, (error: NodeJS.ErrnoException) => /^(ECONNRESET|HPE_)/.test(error.code ?? ''));
   });
 
+  it('passes the conformance suite (aegis conformance) over HTTPS with the private CA in NODE_EXTRA_CA_CERTS, and fails every check without it', async () => {
+    const baseUrl = `https://127.0.0.1:${portOf(gw)}/dicom-web`;
+    const trusted = await runAegis(['conformance', '--base-url', baseUrl], { env: { NODE_EXTRA_CA_CERTS: ca.certFile }, timeoutMs: 120_000 });
+    assert.equal(trusted.status, 0, trusted.stdout + trusted.stderr);
+    assert.match(trusted.stdout, new RegExp(`checks against ${baseUrl.replace(/[.]/g, '\\.')}: \\d+ passed, 0 failed`));
+    const untrusted = await runAegis(['conformance', '--base-url', baseUrl], { unset: ['NODE_EXTRA_CA_CERTS'], timeoutMs: 120_000 });
+    assert.equal(untrusted.status, 1);
+    assert.match(untrusted.stdout, /: 0 passed, \d+ failed/);
+    assert.match(untrusted.stdout, /unable to verify the first certificate/);
+  });
+
   it('swaps the certificate on SIGHUP for new connections; a keep-alive connection and a STOW in flight opened before go on', async () => {
     const port = portOf(gw);
     const agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: ca.pem });
@@ -195,7 +206,7 @@ describe('start-up checks of transport security', () => {
     }
   });
 
-  it('warns once, loudly, when plain HTTP listens beyond loopback (--host 0.0.0.0)', async () => {
+  it('warns once, loudly, when plain HTTP listens beyond loopback (AEGIS_HOST=0.0.0.0, the variable of --host)', async () => {
     const gw = await startGateway({ config: { server: { workers: 2 } }, env: { AEGIS_HOST: '0.0.0.0' } });
     try {
       const warnings = gw.logs.filter((l) => l.includes(PLAIN_TEXT_WARNING));
