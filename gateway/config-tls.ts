@@ -9,8 +9,9 @@
  * - the key file, and the passphrase file of an encrypted key, must be the owner's alone: a key
  *   that group or others may read is refused (not re-moded: it may already have been read), as the
  *   data directory and the master keys are;
- * - the CA file is optional: certificates of client authorities, sent in the handshake's list of
- *   acceptable authorities; the chain to the server's own root goes in the certificate file.
+ * - the CA file is optional: the intermediate certificates between the server's certificate and
+ *   the root clients trust, for a certificate file that holds the server's certificate alone
+ *   (OpenSSL builds the chain it sends from them).
  *
  * Paths are resolved against the working directory, like every other path of the configuration.
  */
@@ -32,7 +33,7 @@ export const Tls = z
     certFile: PATH,
     /** PEM private key of the certificate; owner-only (mode 600 or stricter). */
     keyFile: PATH,
-    /** PEM certificates of authorities, sent to clients as acceptable issuers (optional). */
+    /** PEM intermediate certificates sent with the server's when certFile holds it alone (optional). */
     caFile: PATH.optional(),
     /** File holding the passphrase of an encrypted key (first line); owner-only. */
     passphraseFile: PATH.optional(),

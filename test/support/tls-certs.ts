@@ -21,6 +21,8 @@ export interface TestCertificate {
 export interface TestAuthority extends TestCertificate {
   /** A server certificate for localhost and 127.0.0.1, files named `name.pem` and `name.key`. */
   issue(name: string): TestCertificate;
+  /** An intermediate CA signed by this one, files named `name.pem` and `name.key`. */
+  intermediate(name: string): TestAuthority;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -40,14 +42,26 @@ const KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 /** Creates a CA in `dir` (`ca.pem`, `ca.key`). */
 export function createAuthority(dir: string, name = 'ca'): TestAuthority {
   openssl(['req', '-x509', ...KEY, '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '30', '-subj', `/CN=Aegis test CA ${name}`], dir);
-  const ca = certificateIn(dir, name);
+  return authority(dir, name);
+}
+
+/** The CA whose files are `name.pem` and `name.key` in `dir`. */
+function authority(dir: string, name: string): TestAuthority {
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n');
+  writeFileSync(join(dir, 'intermediate.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=keyCertSign,cRLSign\n');
+  const sign = (subject: string, extensions: string) => {
+    openssl(['req', ...KEY, '-keyout', `${subject}.key`, '-out', `${subject}.csr`, '-subj', `/CN=${subject}`], dir);
+    openssl(['x509', '-req', '-in', `${subject}.csr`, '-CA', `${name}.pem`, '-CAkey', `${name}.key`, '-CAcreateserial', '-out', `${subject}.pem`, '-days', '30', '-extfile', extensions], dir);
+  };
   return {
-    ...ca,
+    ...certificateIn(dir, name),
     issue(server: string) {
-      openssl(['req', ...KEY, '-keyout', `${server}.key`, '-out', `${server}.csr`, '-subj', `/CN=${server}`], dir);
-      openssl(['x509', '-req', '-in', `${server}.csr`, '-CA', `${name}.pem`, '-CAkey', `${name}.key`, '-CAcreateserial', '-out', `${server}.pem`, '-days', '30', '-extfile', 'server.ext'], dir);
+      sign(server, 'server.ext');
       return certificateIn(dir, server);
+    },
+    intermediate(sub: string) {
+      sign(sub, 'intermediate.ext');
+      return authority(dir, sub);
     },
   };
 }

@@ -64,6 +64,26 @@ describe('the HTTPS server (server.tls)', () => {
     }
   });
 
+  it('sends the intermediates of server.tls.caFile with a certificate file that holds the server certificate alone', async () => {
+    const intermediate = ca.intermediate('intermediate');
+    const leaf = intermediate.issue('leaf');
+    const verifiedWith = async (tls: Record<string, string>) => {
+      const config = loadConfig({ env: {}, object: { server: { tls } } });
+      const gateway = createGatewayServer(express(), { config, audit: {} as AuditTrail, logger: quiet });
+      await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+      try {
+        const { socket } = await exchange((gateway.address() as AddressInfo).port, ca.pem, '');
+        const fingerprint = socket.getPeerCertificate().fingerprint256;
+        socket.destroy();
+        return fingerprint;
+      } finally {
+        gateway.close();
+      }
+    };
+    assert.equal(await verifiedWith({ certFile: leaf.certFile, keyFile: leaf.keyFile, caFile: intermediate.certFile }), leaf.fingerprint);
+    await assert.rejects(verifiedWith({ certFile: leaf.certFile, keyFile: leaf.keyFile }), (error: NodeJS.ErrnoException) => error.code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  });
+
   it('refuses TLS 1.1', async () => {
     const { gateway, port } = await serve({});
     try {
