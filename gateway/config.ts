@@ -16,6 +16,7 @@ import { NAME, OidcProvider } from './config-oidc.js';
 import { Placement, placementProblems } from './config-placement.js';
 import { Upstream, upstreamAuthorization } from './config-upstream.js';
 import { Limits } from './config-limits.js';
+import { Tls } from './config-tls.js';
 
 export { targetOf, type PlacementConfig } from './config-placement.js';
 export { upstreamAuthorization, upstreamCredentialVariable, type UpstreamConfig } from './config-upstream.js';
@@ -58,6 +59,7 @@ const ConfigSchema = z.strictObject({
         .default(120),
       /** Seconds an idle keep-alive connection is kept open for the next request. */
       keepAliveTimeoutSeconds: z.number().positive().max(3600).default(65),
+      tls: Tls, // direct HTTPS: certificate and key files, reloaded on SIGHUP (config-tls.ts)
     })
     .prefault({}),
   /** Data directory (catalog, stores, keys); default `./data`. */

@@ -9,6 +9,8 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { RunningServer } from './start.js';
+import { announceTransport } from './transport-notice.js';
+import { forwardHangup } from './tls-hangup.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
 const SHUTDOWN = 'shutdown';
@@ -33,10 +35,10 @@ async function startWorker(config: GatewayConfig): Promise<RunningServer> {
 
 async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
-
   let stopping = false;
   let started = false;
   const listening = new Set<number>();
+  forwardHangup(config, listening, logger);
   // Instance bytes live outside the V8 heap: a small young generation keeps each worker's resident
   // memory ~30 MB lower at no measurable cost in throughput. The garbage collector runs on the
   // worker's own thread: there is one worker per core, and V8's helper threads (four per worker)
@@ -83,6 +85,7 @@ async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
     fork();
   });
   started = true;
+  announceTransport(config, logger);
   logger.info({ url, dataDir: config.dataDir, workers: config.server.workers, backends: config.backends.map((b) => b.name) }, 'listening');
 
   let closing: Promise<void> | undefined;

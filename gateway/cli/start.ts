@@ -26,6 +26,8 @@ import { DEFAULT_POLICY, loadPolicy } from '../access/policy/policy.js';
 import { createLogger } from '../logger.js';
 import { catalogFile, prepareDataDirectory } from './data-directory.js';
 import { scheduleScrub } from '../services/admin/scrub-schedule.js';
+import { announceTransport } from './transport-notice.js';
+import { reloadOnHangup } from './tls-hangup.js';
 
 /** A running gateway, for `main` and for tests that start one in-process. */
 export interface RunningServer {
@@ -111,7 +113,9 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
     server.listen(config.server.port, config.server.host);
   });
   const { port, address } = server.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const url = `${config.server.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const stopReloading = reloadOnHangup(server, config, logger);
+  if (options.announce !== false) announceTransport(config, logger);
   if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');
   else logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
   if (config.server.host !== '127.0.0.1' && config.server.host !== 'localhost' && config.server.host !== '::1') {
@@ -127,6 +131,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       server.closeIdleConnections();
       await closed;
       clearTimeout(grace);
+      stopReloading();
       clearInterval(keyRefresh);
       clearInterval(removalRetry);
       scrubbing?.stop();

@@ -13,7 +13,12 @@
  * - `limits.maxConnectionsPerClient`: connections one address may hold open in this process; the
  *   excess gets 429 at once, before anything is read, and is closed. Trusted proxies (which carry
  *   many clients) are exempt. The count is per worker process.
+ *
+ * With `server.tls` it is an HTTPS server (`tls.ts`) with the same timeouts and limits; the TLS
+ * handshake counts against the headers timeout, and a client's connections are counted once their
+ * handshake is done, so that the 429 of the excess can be read.
  */
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { checkExpectation } from './expectations.js';
 import type { Socket } from 'node:net';
@@ -21,6 +26,7 @@ import type { Express } from 'express';
 import type { AuditTrail } from '../access/audit/trail.js';
 import { inNetworks, parseClientAddress, parseNetworkRange } from '../network.js';
 import type { GatewayConfig } from '../config.js';
+import { readTlsFiles } from '../config-tls.js';
 import { handleClientErrors } from './client-errors.js';
 import { normalizeRequestTarget } from './request-target.js';
 import { guarded, type HookLogger } from './response-hooks.js';
@@ -43,16 +49,14 @@ export function createGatewayServer(app: Express, deps: GatewayServerDeps): Serv
     normalizeRequestTarget(req);
     app(req, res);
   };
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout: settings.requestTimeoutSeconds * 1000,
-      keepAliveTimeout: settings.keepAliveTimeoutSeconds * 1000,
-      // How often Node looks for requests past those timeouts: a quarter of the headers timeout.
-      connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)),
-    },
-    handle,
-  );
+  const options = {
+    headersTimeout,
+    requestTimeout: settings.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: settings.keepAliveTimeoutSeconds * 1000,
+    // How often Node looks for requests past those timeouts: a quarter of the headers timeout.
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeout / 4)),
+  };
+  const server: Server = settings.tls ? createHttpsServer({ ...options, ...readTlsFiles(settings.tls).options, handshakeTimeout: headersTimeout }, handle) : createServer(options, handle);
   server.timeout = settings.idleTimeoutSeconds * 1000;
   // A client that half-closes its side after the request (RFC 9112 §9.6) still gets the response:
   // by default Node ends the connection at once, losing any response not yet written (one held
@@ -77,8 +81,9 @@ function limitConnectionsPerClient(server: Server, deps: GatewayServerDeps): voi
   const open = new Map<string, number>();
   let refused = 0;
   let lastReport = 0;
+  // A TLS client reads an answer only once its handshake is done.
   server.on(
-    'connection',
+    deps.config.server.tls ? 'secureConnection' : 'connection',
     guarded(deps.logger, 'connection-limit', (socket: Socket) => {
       const address = socket.remoteAddress ?? 'unknown';
       if (proxies.length > 0 && inNetworks(parseClientAddress(address), proxies)) return;
