@@ -12,6 +12,9 @@ import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/aegis.mjs', import.meta.url));
 
+/** How long a gateway may take to say it listens before the start counts as failed. */
+const START_TIMEOUT_MS = 120_000;
+
 /** A running gateway. */
 export interface RunningGateway {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
@@ -68,11 +71,12 @@ export async function startGateway(options: StartGatewayOptions = {}): Promise<R
   child.stderr!.on('data', (d) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
+    // A bound on a hang, not a timing: a loaded 2-core machine has taken 40 s to start two workers.
     const timer = setTimeout(() => {
       // Not left running (with its workers) to keep the test process alive.
       child.kill('SIGTERM');
-      reject(new Error(`gateway did not start in 30 s\n${stderr}\n${logs.join('\n')}`));
-    }, 30_000);
+      reject(new Error(`gateway did not start in ${START_TIMEOUT_MS / 1000} s\n${stderr}\n${logs.join('\n')}`));
+    }, START_TIMEOUT_MS);
     child.stdout!.on('data', (d) => {
       buffered += d.toString();
       let nl: number;
