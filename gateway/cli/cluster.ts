@@ -9,6 +9,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { GatewayConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { RunningServer } from './start.js';
+import { serveClusterMetrics, workerMetrics } from './cluster-metrics.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
 const SHUTDOWN = 'shutdown';
@@ -23,7 +24,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServer
 async function startWorker(config: GatewayConfig): Promise<RunningServer> {
   // Imported here: the primary never loads the HTTP app, only the catalog for migrations.
   const { startServer } = await import('./start.js');
-  const server = await startServer(config, { announce: false });
+  const server = await startServer(config, { announce: false, metrics: workerMetrics() });
   process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
   process.on('message', (message) => {
     if (message === SHUTDOWN) void server.close().then(() => process.exit(0));
@@ -33,6 +34,7 @@ async function startWorker(config: GatewayConfig): Promise<RunningServer> {
 
 async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
+  serveClusterMetrics(logger); // a scrape answered by one worker covers them all
 
   let stopping = false;
   let started = false;

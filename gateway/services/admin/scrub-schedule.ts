@@ -15,6 +15,8 @@ import { scrub, type ScrubDeps, type ScrubReport } from './scrub.js';
 export interface ScheduledScrubDeps extends ScrubDeps {
   logger: Logger;
   audit: Pick<AuditTrail, 'recordNow'>;
+  /** Told of each finished run's report (the metrics count its faults); must not throw. */
+  onReport?: (report: ScrubReport) => void;
 }
 
 /** When and how fast. */
@@ -47,6 +49,7 @@ async function runOnce(deps: ScheduledScrubDeps, schedule: ScrubSchedule, signal
   if (release === undefined) return undefined; // another process scrubs now
   try {
     const report = await scrub(deps, { bytesPerSecond: schedule.bytesPerSecond, concurrency: schedule.concurrency, signal });
+    deps.onReport?.(report);
     const whole = report.faults.length === 0 && report.unreadable.length === 0;
     const reason = summary(report);
     deps.logger[whole ? 'info' : 'warn']({ instances: report.instances, pieces: report.pieces, bytes: report.bytes, faults: report.faults.length, unreadable: report.unreadable.length }, `scheduled scrub: ${reason}`);
