@@ -113,10 +113,11 @@ function parseSample(line: string, fail: (why: string) => never): Sample {
   return { name, labels, value: parseValue(match[1]!, fail) };
 }
 
+/** A value as Go's strconv.ParseFloat reads it (what the format specifies): decimal, or NaN and Inf in any case. */
 function parseValue(text: string, fail: (why: string) => never): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  if (/^nan$/i.test(text)) return NaN;
+  const infinite = /^([+-]?)inf(inity)?$/i.exec(text);
+  if (infinite) return infinite[1] === '-' ? -Infinity : Infinity;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) fail(`bad value ${text}`);
   return Number(text);
 }
