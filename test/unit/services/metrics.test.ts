@@ -6,6 +6,7 @@
  * the way the primary merges them add up.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,13 @@ describe('GatewayMetrics', () => {
     assert.equal(sampleValue(families, 'aegis_lockouts_total', { scope: 'user' }), 1);
     assert.equal(sampleValue(families, 'aegis_lockouts_total', { scope: 'client' }), 1);
     for (const name of ['process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) assert.ok(families.has(name), name);
+  });
+
+  it('are the metrics docs/metrics.md lists, no more and no fewer', async () => {
+    const doc = readFileSync(new URL('../../../docs/metrics.md', import.meta.url), 'utf8');
+    const documented = [...doc.matchAll(/^\| `(aegis_[a-z_]+)` +\| (\w+) /gm)].map((m) => `${m[1]} ${m[2]}`);
+    const families = parsePrometheusText(await new GatewayMetrics({ processMetrics: false }).exposition());
+    assert.deepEqual(documented.sort(), [...families.values()].map((f) => `${f.name} ${f.type}`).sort());
   });
 
   it('times every backend call through the resilience wrapper and counts its failures by code', async () => {
