@@ -37,9 +37,9 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  app.use(readForwardedHeaders(config.server.trustedProxies));
   let patterns: WeakMap<object, string> | undefined; // read once every route is in place
   app.use(requestMetrics(deps.metrics.recorder, (route) => (patterns ??= routePatterns(app)).get(route as object), deps.logger));
+  app.use(readForwardedHeaders(config.server.trustedProxies));
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
   app.use(refuseMalformedTarget);
