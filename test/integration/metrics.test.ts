@@ -3,7 +3,8 @@
  * subjects who are not admins; served with the scrape token and to admins, in a body that a strict
  * Prometheus text-format parser (`test/support/prometheus-text.ts`) accepts; the counters show
  * exactly the instances stored, the failed sign-ins and the lockout, the STOW route by its pattern
- * with status 200, and no UID in any label. Scrapes with the token stay out of the audit trail,
+ * with status 200, and no UID in any label; a read refused because a stored fragment was altered
+ * counts as an integrity failure, a DELETE as the instances it removed. Scrapes with the token stay out of the audit trail,
  * refused ones are in it. In a cluster of two worker processes (the CLI, as users run it), every
  * scrape, whichever worker answers it, counts the requests both workers served.
  */
@@ -88,7 +89,11 @@ describe('GET /metrics in one process', { timeout: 120_000 }, () => {
     const tokenFile = join(tokenDir, 'scrape-token');
     await writeFile(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     // Two wrong passwords of one name from one client start a delay: the lockout counted below.
-    gateway = await startTestGateway({ auth: { bootstrapAdmin: false, lockout: { maxFailures: 2, delaySeconds: 600, maxDelaySeconds: 600, windowSeconds: 600, maxClientFailures: 1000 } }, metrics: { tokenFile } });
+    gateway = await startTestGateway({
+      protection: { verifiedCacheMiB: 0 },
+      auth: { bootstrapAdmin: false, lockout: { maxFailures: 2, delaySeconds: 600, maxDelaySeconds: 600, windowSeconds: 600, maxClientFailures: 1000 } },
+      metrics: { tokenFile },
+    });
     const catalog = await Catalog.openSqlite(join(gateway.dataDir, 'catalog.sqlite'));
     try {
       const users = new UserStore(catalog.db);
@@ -152,6 +157,30 @@ describe('GET /metrics in one process', { timeout: 120_000 }, () => {
     assert.equal(families.get('nodejs_eventloop_lag_seconds')?.type, 'gauge');
     assert.equal(families.get('aegis_http_request_duration_seconds')?.type, 'histogram');
     assertNoUidInLabels(families);
+  });
+
+  it('counts a read refused because stored data failed verification, and the instances deleted', async () => {
+    const catalog = await Catalog.openSqlite(join(gateway.dataDir, 'catalog.sqlite'));
+    let instanceUrl: string;
+    try {
+      const [row] = await catalog.listInstances({ study });
+      const manifest = JSON.parse(row!.manifest!) as { fragments: Array<{ locator: string }> };
+      const file = join(gateway.dataDir, 'stores', 'local', manifest.fragments[0]!.locator);
+      const bytes = await readFile(file);
+      bytes[bytes.length >> 1]! ^= 0x01;
+      await writeFile(file, bytes);
+      instanceUrl = `${gateway.dicomWebUrl}/studies/${study}/series/${row!.series_uid}/instances/${row!.sop_instance_uid}`;
+    } finally {
+      await catalog.close();
+    }
+    const read = await send(instanceUrl, { headers: { Authorization: admin, Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' } });
+    assert.equal(read.status, 502);
+    assert.equal((await send(`${gateway.dicomWebUrl}/studies/${study}`, { method: 'DELETE', headers: { Authorization: admin } })).status, 204);
+    const families = await scrape(gateway.url, `Bearer ${TOKEN}`);
+    assert.equal(sampleValue(families, 'aegis_integrity_failures_total', { source: 'read' }), 1);
+    assert.equal(sampleValue(families, 'aegis_instances_deleted_total'), 3);
+    assert.equal(sampleValue(families, 'aegis_http_requests_total', { method: 'GET', route: '/dicom-web/studies/:study/series/:series/instances/:instance', status: '502' }), 1);
+    assert.equal(sampleValue(families, 'aegis_http_requests_total', { method: 'DELETE', route: '/dicom-web/studies/:study', status: '204' }), 1);
   });
 
   it('keeps scrapes with the token out of the audit trail, and records refused scrapes and admin scrapes', async () => {
