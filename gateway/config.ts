@@ -17,6 +17,7 @@ import { Placement, placementProblems } from './config-placement.js';
 import { Upstream, upstreamAuthorization } from './config-upstream.js';
 import { Limits } from './config-limits.js';
 import { Tls } from './config-tls.js';
+import { Metrics, metricsToken } from './config-metrics.js';
 
 export { targetOf, type PlacementConfig } from './config-placement.js';
 export { upstreamAuthorization, upstreamCredentialVariable, type UpstreamConfig } from './config-upstream.js';
@@ -180,6 +181,7 @@ const ConfigSchema = z.strictObject({
       }
     })
     .prefault({}),
+  metrics: Metrics, // GET /metrics and its scrape token (config-metrics.ts)
   upstream: Upstream.optional(), // proxy mode: the DICOMweb PACS in front of which Aegis stands
   /** The access policy file (YAML, `config/policy.md`); default: the embedded `config/policy.yaml`. */
   policy: z.string().min(1).optional(),
@@ -273,6 +275,8 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     }
     const upstream = parsed.data.upstream && upstreamAuthorization(parsed.data.upstream, env);
     if (upstream && 'problem' in upstream) problems.push(`upstream: ${upstream.problem}`);
+    const scrape = metricsToken(parsed.data.metrics, env);
+    if ('problem' in scrape) problems.push(`metrics: ${scrape.problem}`);
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
@@ -284,6 +288,7 @@ export function loadConfig(sources: ConfigSources = {}): GatewayConfig {
     if ((backend.kind === 's3' || backend.kind === 'dicomweb') && backend.credentialsFile !== undefined) backend.credentialsFile = resolve(backend.credentialsFile);
   }
   if (config.upstream?.credentialsFile !== undefined) config.upstream.credentialsFile = resolve(config.upstream.credentialsFile);
+  if (config.metrics.tokenFile !== undefined) config.metrics.tokenFile = resolve(config.metrics.tokenFile);
   return deepFreeze(config);
 }
 

@@ -29,8 +29,11 @@ export interface AccessControl {
   audit: AuditTrail;
 }
 
-/** Builds access control; `onEvent` receives authentication events (for the audit trail). */
-export function createAccessControl(options: { config: GatewayConfig; catalog: Catalog; keyring: Keyring; logger: Logger; policy: Policy; audit: AuditTrail }): AccessControl {
+/**
+ * Builds access control; authentication events go to the audit trail, and to `observe` (the
+ * metrics) when given: an observer that throws is logged, never the sign-in's failure.
+ */
+export function createAccessControl(options: { config: GatewayConfig; catalog: Catalog; keyring: Keyring; logger: Logger; policy: Policy; audit: AuditTrail; observe?: (event: AuthenticationEvent) => void }): AccessControl {
   const { config, catalog, keyring, audit } = options;
   const users = new UserStore(catalog.db);
   const accessTokens = new AccessTokens(keyring, Math.round(config.auth.accessTokenMinutes * 60));
@@ -41,7 +44,14 @@ export function createAccessControl(options: { config: GatewayConfig; catalog: C
     tokens: accessTokens,
     throttle: new LoginThrottle(catalog.db, config.auth.lockout),
     oidc: new OidcVerifier(config.auth.oidc),
-    onEvent: (event) => recordAuthentication(audit, options.logger, event),
+    onEvent: (event) => {
+      recordAuthentication(audit, options.logger, event);
+      try {
+        options.observe?.(event);
+      } catch (error) {
+        options.logger.error({ err: error }, 'recording an authentication event in the metrics failed');
+      }
+    },
   });
   return {
     users,

@@ -11,6 +11,7 @@ import { createLogger } from '../logger.js';
 import type { RunningServer } from './start.js';
 import { announceTransport } from './transport-notice.js';
 import { forwardHangup } from './tls-hangup.js';
+import { serveClusterMetrics, workerMetrics } from './cluster-metrics.js';
 
 type WorkerMessage = { type: 'listening'; url: string };
 const SHUTDOWN = 'shutdown';
@@ -25,7 +26,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningServer
 async function startWorker(config: GatewayConfig): Promise<RunningServer> {
   // Imported here: the primary never loads the HTTP app, only the catalog for migrations.
   const { startServer } = await import('./start.js');
-  const server = await startServer(config, { announce: false });
+  const server = await startServer(config, { announce: false, metrics: workerMetrics() });
   process.send?.({ type: 'listening', url: server.url } satisfies WorkerMessage);
   process.on('message', (message) => {
     if (message === SHUTDOWN) void server.close().then(() => process.exit(0));
@@ -35,6 +36,7 @@ async function startWorker(config: GatewayConfig): Promise<RunningServer> {
 
 async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
+  serveClusterMetrics(logger); // a scrape answered by one worker covers them all
   let stopping = false;
   let started = false;
   const listening = new Set<number>();
@@ -47,8 +49,7 @@ async function startPrimary(config: GatewayConfig): Promise<RunningServer> {
   cluster.setupPrimary({ execArgv: [...process.execArgv, '--max-semi-space-size=2', '--single-threaded-gc'] });
   // glibc gives each thread that allocates (libuv's pool does, for file I/O) an arena of its own
   // and rarely returns their free memory: after one 256 MB STOW part a worker kept ~390 MB
-  // resident once everything was collected, ~130 MB with two arenas (idle: ~160 MB). An operator's
-  // own MALLOC_ARENA_MAX wins.
+  // resident once collected, ~130 MB with two arenas (idle: ~160 MB). The operator's own wins.
   const fork = () => cluster.fork({ AEGIS_WORKER: '1', MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' });
   cluster.on('exit', (worker: Worker, code, signal) => {
     listening.delete(worker.id);

@@ -15,6 +15,9 @@ import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
 import { retryRemovals } from '../services/removals.js';
 import { ConfigError, dicomwebAuthorization, s3Credentials, upstreamAuthorization, type BackendConfig, type GatewayConfig } from '../config.js';
+import { metricsToken } from '../config-metrics.js';
+import { GatewayMetrics } from '../services/metrics.js';
+import type { AppMetrics } from '../http/context.js';
 import { UpstreamClient } from '../services/proxy/upstream-client.js';
 import { createAccessControl } from '../access/access-control.js';
 import { ensureFirstAdmin } from '../access/bootstrap.js';
@@ -41,10 +44,12 @@ export interface RunningServer {
  * Opens the stores named in the configuration through the adapter registry, each with its errors
  * translated into the gateway's and its calls under the backend's deadline, retries and circuit
  * breaker (which log to `logger`). S3 and DICOMweb credentials are read here, from `env` or the backend's
- * credentials file (already checked when the configuration was loaded).
+ * credentials file (already checked when the configuration was loaded). With `metrics`, every call
+ * is timed and its failures counted there.
  */
-export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(config.log.level)): Map<string, FragmentStore> {
-  return new Map(config.backends.map((b) => [b.name, withResilience(withGatewayErrors(openBackend(b, env)), b, logger)]));
+export function openStores(config: GatewayConfig, env: NodeJS.ProcessEnv = process.env, logger: Logger = createLogger(config.log.level), metrics?: GatewayMetrics): Map<string, FragmentStore> {
+  const observe = metrics && ((call: Parameters<GatewayMetrics['backendCall']>[0]) => metrics.backendCall(call));
+  return new Map(config.backends.map((b) => [b.name, withResilience(withGatewayErrors(openBackend(b, env)), b, logger, observe)]));
 }
 
 function openBackend(backend: BackendConfig, env: NodeJS.ProcessEnv): FragmentStore {
@@ -77,13 +82,18 @@ export function openUpstream(upstream: NonNullable<GatewayConfig['upstream']>, e
 
 /**
  * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
- * (cluster workers) leaves the 'listening' line to the primary.
+ * (cluster workers) leaves the 'listening' line to the primary; `metrics` (cluster workers) is
+ * where this process counts and how a scrape gathers the whole gateway's, else this process's own.
  */
-export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void } = {}): Promise<RunningServer> {
+export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void; metrics?: Pick<AppMetrics, 'recorder' | 'scrape'> } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
+  const scrapeToken = metricsToken(config.metrics, process.env);
+  if ('problem' in scrapeToken) throw new ConfigError([`metrics: ${scrapeToken.problem}`]);
+  const recorder = options.metrics?.recorder ?? new GatewayMetrics();
+  const metrics: AppMetrics = { recorder, token: scrapeToken.token, scrape: options.metrics?.scrape ?? (() => recorder.exposition()) };
   prepareDataDirectory(config.dataDir);
   const catalog = await Catalog.openSqlite(catalogFile(config.dataDir));
-  const stores = openStores(config, process.env, logger);
+  const stores = openStores(config, process.env, logger, recorder);
   const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
   const keyring = (await ensureDevelopmentKey(config.dataDir, logger)).useShredKeys(shredKeys);
   // A key generated while the gateway runs becomes active here within a minute.
@@ -101,11 +111,13 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
     .recordNow({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` })
     .catch((error: unknown) => logger.error({ err: error }, 'the start of the gateway could not be recorded in the audit trail'));
   // Scrub on a schedule, when configured: one process at a time (the lock file), audited.
-  const scrubbing = config.scrub.intervalHours > 0 ? scheduleScrub({ catalog, stores, keyring, logger, audit }, { ...config.scrub, lockFile: join(config.dataDir, 'scrub.lock'), concurrency: config.placement.concurrency }) : undefined;
-  const access = createAccessControl({ config, catalog, keyring, logger, policy, audit });
+  const onReport = (report: { faults: unknown[]; unreadable: unknown[] }) => recorder.integrityFailures('scrub', report.faults.length + report.unreadable.length);
+  const scrubbing =
+    config.scrub.intervalHours > 0 ? scheduleScrub({ catalog, stores, keyring, logger, audit, onReport }, { ...config.scrub, lockFile: join(config.dataDir, 'scrub.lock'), concurrency: config.placement.concurrency }) : undefined;
+  const access = createAccessControl({ config, catalog, keyring, logger, policy, audit, observe: (event) => recorder.authentication(event) });
   if (config.auth.bootstrapAdmin) await ensureFirstAdmin(access.users, config.dataDir, options.print ?? ((text) => process.stderr.write(text)));
   const upstream = config.upstream && openUpstream(config.upstream, process.env);
-  const app = buildApp({ config, logger, catalog, stores, access, keyring, upstream });
+  const app = buildApp({ config, logger, catalog, stores, access, keyring, upstream, metrics });
   const server = createGatewayServer(app, { config, audit, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);

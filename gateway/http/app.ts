@@ -13,6 +13,8 @@ import { refuseUnmetExpectation } from './expectations.js';
 import { headerValue } from './header-text.js';
 import { readForwardedHeaders } from './forwarded.js';
 import { minimumBodyRate } from './body-rate.js';
+import { requestMetrics } from './request-metrics.js';
+import { METRICS_PATH, metricsEndpoint } from './routes/metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { sessionRoutes, tokenRoutes } from './routes/auth.js';
 import { GatewayError, isGatewayError } from '../errors.js';
@@ -35,6 +37,8 @@ export function buildApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  let patterns: WeakMap<object, string> | undefined; // read once every route is in place
+  app.use(requestMetrics(deps.metrics.recorder, (route) => (patterns ??= routePatterns(app)).get(route as object), deps.logger));
   app.use(readForwardedHeaders(config.server.trustedProxies));
   app.use(requestLog(deps.logger));
   app.use(auditRequests(deps.access.audit, deps.logger));
@@ -73,6 +77,8 @@ export function buildApp(deps: AppDeps): express.Express {
     app.use(prefix, router);
   };
   mount('/auth', tokenRoutes(deps.access));
+  // The scrape token or an admin's credentials (routes/metrics.ts); disabled, it is an unknown path.
+  if (config.metrics.enabled) app.get(METRICS_PATH, ...metricsEndpoint({ access: deps.access, token: deps.metrics.token, scrape: deps.metrics.scrape }));
   app.use(authenticate(deps.access));
   mount('/auth', sessionRoutes(deps.access));
   mount('/admin', adminRoutes(deps));
@@ -132,19 +138,30 @@ const MOUNTS = new WeakMap<express.Express, Map<unknown, string>>();
 
 /** Every route of an app built by {@link buildApp}: method and full path pattern (route inventory). */
 export function routeInventory(app: express.Express): Array<{ method: string; path: string }> {
-  const mounts = MOUNTS.get(app) ?? new Map<unknown, string>();
   const routes: Array<{ method: string; path: string }> = [];
+  walkRoutes(app, (route, path) => {
+    for (const [method, on] of Object.entries(route.methods)) if (on) routes.push({ method: method === '_all' ? 'ALL' : method.toUpperCase(), path });
+  });
+  return routes;
+}
+
+/** The full path pattern of each route object of an app built by {@link buildApp} (the route label of the metrics). */
+export function routePatterns(app: express.Express): WeakMap<object, string> {
+  const patterns = new WeakMap<object, string>();
+  walkRoutes(app, (route, path) => patterns.set(route, path));
+  return patterns;
+}
+
+/** Calls `visit` with every route of the app and its full path pattern. */
+function walkRoutes(app: express.Express, visit: (route: NonNullable<RouterLayer['route']>, path: string) => void): void {
+  const mounts = MOUNTS.get(app) ?? new Map<unknown, string>();
   const walk = (stack: RouterLayer[], prefix: string) => {
     for (const layer of stack) {
-      if (layer.route) {
-        for (const [method, on] of Object.entries(layer.route.methods)) if (on) routes.push({ method: method === '_all' ? 'ALL' : method.toUpperCase(), path: prefix + layer.route.path });
-      } else if (layer.handle.stack) {
-        walk(layer.handle.stack, mounts.get(layer.handle) ?? prefix);
-      }
+      if (layer.route) visit(layer.route, prefix + layer.route.path);
+      else if (layer.handle.stack) walk(layer.handle.stack, mounts.get(layer.handle) ?? prefix);
     }
   };
   walk((app.router as unknown as { stack: RouterLayer[] }).stack, '');
-  return routes;
 }
 
 /** The methods the routes of `router` (and of the routers it uses) serve at `path`, sorted; HEAD with GET. */

@@ -13,6 +13,8 @@
  * and the event stays buffered in the trail and is retried (it names the status the response
  * would have had). A response the client abandons before the gateway ends it is recorded with 499,
  * buffered. An integrity failure (502) of stored data is also written as an integrity event.
+ * A response a route marks `res.locals.unaudited` (a metrics scrape with the scrape token) is not
+ * recorded.
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { AuditEvent, AuditOutcome, AuditResource } from '../access/audit/event.js';
@@ -44,6 +46,11 @@ export function auditRequests(audit: AuditTrail, logger: HookLogger) {
     (res as { end: (...args: unknown[]) => Response }).end = (...args: unknown[]) => {
       if (state === 'holding') return res; // a second end while the first waits: the first wins
       if (state === 'recorded') return end.apply(res, args as Parameters<Response['end']>);
+      if (res.locals?.unaudited === true) {
+        // A route that keeps its successful answers out of the trail (metrics scrapes with the scrape token).
+        state = 'recorded';
+        return end.apply(res, args as Parameters<Response['end']>);
+      }
       state = 'holding';
       recordDurably(audit, req, res.statusCode).then(
         () => end.apply(res, args as Parameters<Response['end']>),

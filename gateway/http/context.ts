@@ -11,6 +11,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { GatewayConfig } from '../config.js';
 import type { Keyring } from '../keys/keyring.js';
 import type { UpstreamClient } from '../services/proxy/upstream-client.js';
+import type { GatewayMetrics } from '../services/metrics.js';
 import { assertUid } from '../dicom/uid.js';
 import { forwardedView } from './forwarded.js';
 
@@ -24,6 +25,17 @@ export interface AppDeps {
   keyring: Keyring;
   /** Proxy mode: the client of the upstream PACS; absent without an `upstream` configuration. */
   upstream?: UpstreamClient;
+  metrics: AppMetrics;
+}
+
+/** The metrics of the process, and what `GET /metrics` serves. */
+export interface AppMetrics {
+  /** Where this process counts. */
+  recorder: GatewayMetrics;
+  /** The scrape token (`metrics.tokenFile` or the environment); undefined: only admins scrape. */
+  token?: string;
+  /** The metrics of the whole gateway: this process's, or in a cluster every worker's merged. */
+  scrape(): Promise<string>;
 }
 
 /** The mount point of the DICOMweb service. */

@@ -17,6 +17,9 @@
  * the seconds left; after `halfOpenAfterSeconds` one call probes the backend (others wait for its
  * outcome), and its success closes the breaker. Opening and closing are logged with the backend's
  * name and the error code, never its address or credentials.
+ *
+ * Every call is also reported, once it settles, to an optional observer (the metrics): its
+ * operation, its duration with retries and backoff, and the code of its failure.
  */
 import type { Readable } from 'node:stream';
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, type CircuitBreakerPolicy, type RetryPolicy } from 'cockatiel';
@@ -24,6 +27,7 @@ import type { Logger } from 'pino';
 import type { CallOptions, FragmentBody, FragmentRef, FragmentStore, FragmentStoreCapabilities, PutOptions, ReadOptions } from '../../adapters/fragment-store.js';
 import type { BackendConfig } from '../config.js';
 import { GatewayError, isGatewayError } from '../errors.js';
+import type { BackendCallObservation } from './metrics.js';
 
 /** A backend's resilience settings, as configured. */
 export type ResilienceSettings = Pick<BackendConfig, 'timeoutSeconds' | 'retries' | 'breaker'>;
@@ -40,9 +44,12 @@ export interface ProbeResult {
   error: string | null;
 }
 
-/** `store` (already translating adapter errors) with a deadline, retries and a circuit breaker. */
-export function withResilience(store: FragmentStore, settings: ResilienceSettings, logger: Logger): ResilientFragmentStore {
-  return new ResilientFragmentStore(store, settings, logger);
+/** Told of every call of a store once it settled (the metrics); must not throw. */
+export type BackendCallObserver = (call: BackendCallObservation) => void;
+
+/** `store` (already translating adapter errors) with a deadline, retries and a circuit breaker; `observe` is told of each call. */
+export function withResilience(store: FragmentStore, settings: ResilienceSettings, logger: Logger, observe?: BackendCallObserver): ResilientFragmentStore {
+  return new ResilientFragmentStore(store, settings, logger, observe);
 }
 
 /** True for the failures that are worth retrying and that count against the breaker. */
@@ -62,6 +69,7 @@ export class ResilientFragmentStore implements FragmentStore {
     private readonly store: FragmentStore,
     settings: ResilienceSettings,
     private readonly logger: Logger,
+    private readonly observe?: BackendCallObserver,
   ) {
     this.timeoutMs = settings.timeoutSeconds * 1000;
     this.halfOpenAfterMs = settings.breaker.halfOpenAfterSeconds * 1000;
@@ -173,11 +181,26 @@ export class ResilientFragmentStore implements FragmentStore {
    */
   private async call<T>(op: string, options: CallOptions | undefined, attempt: (signal: AbortSignal) => Promise<T>, retryable = true): Promise<T> {
     options?.signal?.throwIfAborted();
+    const start = performance.now();
     try {
-      return await this.breaker.execute(() => withTimeout(this.name, op, this.timeoutMs, options?.signal, (signal) => (retryable ? this.retry.execute(() => attempt(signal), signal) : attempt(signal))));
+      const result = await this.breaker.execute(() => withTimeout(this.name, op, this.timeoutMs, options?.signal, (signal) => (retryable ? this.retry.execute(() => attempt(signal), signal) : attempt(signal))));
+      this.report(op, start);
+      return result;
     } catch (error) {
-      if (error instanceof BrokenCircuitError) throw this.unavailable(op, error);
-      throw error;
+      const failure = error instanceof BrokenCircuitError ? this.unavailable(op, error) : error;
+      // A call its caller gave up on is no failure of the backend.
+      this.report(op, start, options?.signal?.aborted ? 'ABORTED' : isGatewayError(failure) ? failure.code : 'INTERNAL');
+      throw failure;
+    }
+  }
+
+  /** Tells the observer of a call that settled; an observer that throws is logged, never the call's failure. */
+  private report(operation: string, start: number, error?: string): void {
+    if (this.observe === undefined) return;
+    try {
+      this.observe({ backend: this.name, kind: this.kind, operation, seconds: (performance.now() - start) / 1000, error });
+    } catch (failure) {
+      this.logger.error({ err: failure, backend: this.name }, 'recording a backend call failed');
     }
   }
 

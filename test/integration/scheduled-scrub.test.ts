@@ -1,7 +1,7 @@
 /**
  * Scrub on a schedule inside the gateway (`scrub.intervalHours`): each run is in the audit trail
  * (integrity, operation scrub): success while everything is whole, failure naming a fragment
- * deleted from its backend behind the gateway's back. While another live process holds the lock
+ * deleted from its backend behind the gateway's back (and counted in the metrics). While another live process holds the lock
  * file, this gateway does not scrub; once that process is gone, it takes the lock over.
  */
 import assert from 'node:assert/strict';
@@ -52,6 +52,10 @@ describe('scheduled scrub', { timeout: 120_000 }, () => {
     const events = await until((found) => found.some((e) => e.outcome === 'failure'), 'a scrub that finds the missing fragment');
     const failed = events.find((e) => e.outcome === 'failure')!;
     assert.match(failed.reason ?? '', /: 1 faults, 1 unreadable; [\d.]+ \S+ on backend local missing; [\d.]+ unreadable: /);
+    // Each failing run counts its fault and its unreadable instance in the metrics.
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const counted = Number(/^aegis_integrity_failures_total\{source="scrub"\} (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(counted >= 2 && counted % 2 === 0, `integrity failures counted by scrubs: ${counted}`);
   });
 
   it('leaves the scrub to another live process that holds the lock, and takes over a lock whose process is gone', async () => {

@@ -13,6 +13,7 @@ export function deleteRoutes(deps: AppDeps): Router {
   const handler = async (req: Request, res: Response) => {
     const scope = uidParams(req);
     const removed = await deleteInstances({ ...deps, audit: deps.access.audit, logger: req.log }, accessOf(req), scope, String(req.id));
+    deps.metrics.recorder.instancesDeleted(removed);
     req.log.info({ removed }, 'deleted instances');
     res.status(204).end();
   };

@@ -48,6 +48,7 @@ export function stowRoutes(deps: AppDeps): Router {
       // A body not read to its end (a long epilogue) cannot be followed by another request.
       if (!req.complete) res.setHeader('Connection', 'close');
     });
+    deps.metrics.recorder.instancesStored(result.stored);
     if (result.warnings.length > 0) {
       res.setHeader('Warning', result.warnings.map(warningValue).slice(0, 20));
       req.log.info({ stored: result.stored, failed: result.warnings.length }, 'stow: some instances were not stored');

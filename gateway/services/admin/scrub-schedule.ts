@@ -15,6 +15,8 @@ import { scrub, type ScrubDeps, type ScrubReport } from './scrub.js';
 export interface ScheduledScrubDeps extends ScrubDeps {
   logger: Logger;
   audit: Pick<AuditTrail, 'recordNow'>;
+  /** Told of each finished run's report (the metrics count its faults). */
+  onReport?: (report: ScrubReport) => void;
 }
 
 /** When and how fast. */
@@ -47,6 +49,11 @@ async function runOnce(deps: ScheduledScrubDeps, schedule: ScrubSchedule, signal
   if (release === undefined) return undefined; // another process scrubs now
   try {
     const report = await scrub(deps, { bytesPerSecond: schedule.bytesPerSecond, concurrency: schedule.concurrency, signal });
+    try {
+      deps.onReport?.(report);
+    } catch (error) {
+      deps.logger.error({ err: error }, 'counting the scheduled scrub in the metrics failed'); // the run is still audited
+    }
     const whole = report.faults.length === 0 && report.unreadable.length === 0;
     const reason = summary(report);
     deps.logger[whole ? 'info' : 'warn']({ instances: report.instances, pieces: report.pieces, bytes: report.bytes, faults: report.faults.length, unreadable: report.unreadable.length }, `scheduled scrub: ${reason}`);
