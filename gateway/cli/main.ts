@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
-import { prepareDataDirectory } from './data-directory.js';
+import { catalogFile, prepareDataDirectory } from './data-directory.js';
 import { isGatewayError } from '../errors.js';
 
 const USAGE = `usage: aegis <command> [options]
@@ -153,8 +153,9 @@ async function startCommand(argv: string[]): Promise<number> {
   try {
     // Checked here too, so that a primary refuses before it forks workers that would each refuse.
     prepareDataDirectory(config.dataDir);
+    await (await import('../catalog/schema-version.js')).refuseNewerCatalogFile(catalogFile(config.dataDir));
   } catch (error) {
-    if (!isGatewayError(error, 'DATA_EXPOSED')) throw error;
+    if (!isGatewayError(error, 'DATA_EXPOSED') && !isGatewayError(error, 'CATALOG_TOO_NEW')) throw error;
     process.stderr.write(`aegis start: ${error.message}\n`);
     return 1;
   }
