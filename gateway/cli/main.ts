@@ -27,6 +27,8 @@ commands:
   migrate move studies of the upstream PACS into protected storage ('aegis migrate --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
+  backup  copy the catalog, shred keys and master keys while the gateway runs ('aegis backup --help')
+  restore restore a backup into a data folder that has no catalog ('aegis restore --help')
   conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
 
 options (every command):
@@ -93,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   if (positionals[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
+  if (positionals[0] === 'backup') return (await import('./backup.js')).backupCommand(argv);
+  if (positionals[0] === 'restore') return (await import('./backup.js')).restoreCommand(argv);
   if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
   return startCommand(argv);
 }
