@@ -104,10 +104,11 @@ export async function backupFileProblems(dir: string, manifest: BackupManifest):
   return problems;
 }
 
-/** Every entry under `dir` (inside `keys/` too), as a path relative to it with '/'; `regular` for plain files (not links). */
+/** Every entry under `dir` (inside `keys/` too), in name order, as a path relative to it with '/'; `regular` for plain files (not links). */
 async function entriesUnder(dir: string, prefix = ''): Promise<Array<{ path: string; regular: boolean }>> {
   const found: Array<{ path: string; regular: boolean }> = [];
-  for (const entry of await readdir(join(dir, prefix), { withFileTypes: true })) {
+  const entries = (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
     const path = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
     if (entry.isDirectory() && path === 'keys') found.push(...(await entriesUnder(dir, path)));
     else found.push({ path, regular: entry.isFile() });
