@@ -8,7 +8,7 @@
  * restored; neither command overwrites anything.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,10 +118,15 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
     assert.deepEqual((await readdir(backup)).sort(), ['backup.json', 'catalog.sqlite', 'keys', 'shred-keys.sqlite']);
   });
 
-  it('refuses to back up into a folder that is not empty', async () => {
+  it('refuses to back up into a folder that is not empty, or a data folder without a catalog (creating none)', async () => {
     const run = await runAegis(['backup', backup, '--data', original.dataDir]);
     assert.equal(run.status, 1);
     assert.equal(run.stderr, `aegis backup: ${backup} is not empty: a backup goes into a new or empty folder, and nothing is overwritten\n`);
+    const empty = join(work, 'no-catalog');
+    const none = await runAegis(['backup', join(work, 'unused'), '--data', empty], { env: { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), AEGIS_MASTER_KEY_ID: 'k-test' } });
+    assert.equal(none.status, 1);
+    assert.equal(none.stderr, `aegis backup: no catalog at ${join(empty, 'catalog.sqlite')}: nothing to back up (check --data or AEGIS_DATA_DIR)\n`);
+    assert.deepEqual(await readdir(work).then((names) => names.filter((n) => n === 'unused' || n === 'no-catalog')), [], 'neither folder created');
   });
 
   it('restores into a fresh folder: every instance byte-identical, QIDO identical, audit chain intact', { timeout: 120_000 }, async () => {
