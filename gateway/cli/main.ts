@@ -4,6 +4,7 @@
  * same, `aegis users ...` (local users), `aegis keys ...` (master keys) and the other
  * sub-commands of the usage below; each parses its own options.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
@@ -157,7 +158,8 @@ async function startCommand(argv: string[]): Promise<number> {
   try {
     // Checked here too, so that a primary refuses before it forks workers that would each refuse.
     prepareDataDirectory(config.dataDir);
-    await (await import('../catalog/schema-version.js')).refuseNewerCatalogFile(catalogFile(config.dataDir));
+    // A catalog a newer Aegis has migrated: refused before workers that would each refuse are forked.
+    if (existsSync(catalogFile(config.dataDir))) await (await import('../catalog/schema-version.js')).refuseNewerCatalogFile(catalogFile(config.dataDir));
   } catch (error) {
     if (!isGatewayError(error, 'DATA_EXPOSED') && !isGatewayError(error, 'CATALOG_TOO_NEW')) throw error;
     process.stderr.write(`aegis start: ${error.message}\n`);
