@@ -12,12 +12,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { runAegis } from '../support/aegis-cli.js';
 import { retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startGateway, type RunningGateway } from '../support/gateway.js';
 import { openSqlite } from '../../gateway/catalog/sqlite.js';
+import { backupCommand, restoreCommand } from '../../gateway/cli/backup.js';
 
 interface Sent {
   study: string;
@@ -30,6 +32,17 @@ function instance(study: string, seed: number): Sent {
   const series = newUid();
   const sop = newUid();
   return { study, series, sop, bytes: syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, seed, rows: 24, columns: 20 }) };
+}
+
+/**
+ * Runs a command's own code in this process (refusals, where a process per case would only cost
+ * time); `env` over the test's environment.
+ */
+async function inProcess(command: typeof backupCommand, args: string[], env: Record<string, string> = {}) {
+  const out = { stdout: '', stderr: '' };
+  const sink = (key: keyof typeof out) => new Writable({ write: (chunk, _encoding, done) => ((out[key] += String(chunk)), done()) });
+  const status = await command(args, { stdout: sink('stdout'), stderr: sink('stderr'), env: { ...process.env, ...env } });
+  return { status, ...out };
 }
 
 const mode = async (path: string) => ((await stat(path)).mode & 0o777).toString(8);
@@ -119,11 +132,11 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
   });
 
   it('refuses to back up into a folder that is not empty, or a data folder without a catalog (creating none)', async () => {
-    const run = await runAegis(['backup', backup, '--data', original.dataDir]);
+    const run = await inProcess(backupCommand, ['backup', backup, '--data', original.dataDir]);
     assert.equal(run.status, 1);
     assert.equal(run.stderr, `aegis backup: ${backup} is not empty: a backup goes into a new or empty folder, and nothing is overwritten\n`);
     const empty = join(work, 'no-catalog');
-    const none = await runAegis(['backup', join(work, 'unused'), '--data', empty], { env: { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), AEGIS_MASTER_KEY_ID: 'k-test' } });
+    const none = await inProcess(backupCommand, ['backup', join(work, 'unused'), '--data', empty], { AEGIS_MASTER_KEY: randomBytes(32).toString('base64'), AEGIS_MASTER_KEY_ID: 'k-test' });
     assert.equal(none.status, 1);
     assert.equal(none.stderr, `aegis backup: no catalog at ${join(empty, 'catalog.sqlite')}: nothing to back up (check --data or AEGIS_DATA_DIR)\n`);
     assert.deepEqual(await readdir(work).then((names) => names.filter((n) => n === 'unused' || n === 'no-catalog')), [], 'neither folder created');
@@ -173,13 +186,13 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
     assert.match(again.stderr, new RegExp(`^aegis restore: ${dataDir} already holds catalog\\.sqlite, .*shred-keys\\.sqlite.*, keys/k1\\.key: a restore never overwrites`));
   });
 
-  /** A copy of the backup, altered by `change`, restored into a fresh folder: refused with `message`, nothing restored. */
+  /** A copy of the backup, altered by `change`, restored (`aegis restore`) into a fresh folder: refused with `message`, nothing restored. */
   async function refusedAfter(name: string, change: (copy: string) => Promise<void>, message: RegExp): Promise<void> {
     const copy = join(work, `${name}-backup`);
     await cp(backup, copy, { recursive: true });
     await change(copy);
     const dataDir = join(work, `${name}-data`);
-    const run = await runAegis(['restore', copy, '--data', dataDir]);
+    const run = await inProcess(restoreCommand, ['restore', copy, '--data', dataDir]);
     assert.equal(run.status, 1, run.stdout);
     assert.match(run.stderr, message);
     assert.deepEqual(await readdir(dataDir).catch(() => []), [], 'nothing restored');
