@@ -48,6 +48,8 @@ export const ERROR_CATALOGUE = {
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
   POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },
   AUDIT_TRAIL_BROKEN: { status: 500, description: 'The audit trail does not verify (its head is missing or its signature is wrong); new events are not appended until it is investigated.' },
+  BACKUP_INVALID: { status: 500, description: 'A backup folder fails its checks (manifest, hashes, unlisted files, integrity, audit chain): nothing is restored.' },
+  CATALOG_TOO_NEW: { status: 500, description: 'A newer Aegis has migrated the catalog (a migration this version does not know): no downgrade.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 /** A code of the error catalogue. */

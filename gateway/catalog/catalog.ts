@@ -9,6 +9,7 @@ import { Kysely, Migrator, SqliteDialect, sql, type Insertable, type Selectable,
 import { GatewayError } from '../errors.js';
 import type { DicomJson } from '../dicom/types.js';
 import { catalogMigrations } from './migrations.js';
+import { refuseNewerCatalog } from './schema-version.js';
 import { createOwnerOnly, openSqlite, type OpenedSqlite } from './sqlite.js';
 import type { CatalogDatabase, InstancesTable, SeriesTable, StudiesTable } from './schema.js';
 import { firstInteger, firstString, fuzzyForm, paddedTime, pickAttributes, SERIES_LEVEL_TAGS, STUDY_LEVEL_TAGS } from './levels.js';
@@ -77,6 +78,11 @@ export class Catalog {
       throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the catalog at ${file}`, { cause: error });
     }
     const db = new Kysely<CatalogDatabase>({ dialect: new SqliteDialect({ database: sqlite.database }) });
+    // No downgrade: a catalog a newer Aegis has migrated is refused before anything runs on it.
+    await refuseNewerCatalog(db, file).catch(async (refusal: unknown) => {
+      await db.destroy();
+      throw refusal;
+    });
     const { error } = await new Migrator({ db, provider: catalogMigrations }).migrateToLatest();
     if (error) throw new GatewayError('BACKEND_UNAVAILABLE', 'catalog migration failed', { cause: error });
     return new Catalog(db, sqlite);

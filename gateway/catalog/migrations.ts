@@ -353,6 +353,9 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+/** The names of the migrations above, in the order they run (Kysely sorts them by name). */
+export const catalogMigrationNames: readonly string[] = Object.keys(migrations).sort();
+
 /** Supplies the migrations above to Kysely's Migrator. */
 export const catalogMigrations: MigrationProvider = {
   async getMigrations() {

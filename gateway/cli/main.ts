@@ -4,11 +4,12 @@
  * same, `aegis users ...` (local users), `aegis keys ...` (master keys) and the other
  * sub-commands of the usage below; each parses its own options.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
-import { prepareDataDirectory } from './data-directory.js';
+import { catalogFile, prepareDataDirectory } from './data-directory.js';
 import { isGatewayError } from '../errors.js';
 
 const USAGE = `usage: aegis <command> [options]
@@ -27,6 +28,8 @@ commands:
   migrate move studies of the upstream PACS into protected storage ('aegis migrate --help')
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
+  backup  copy the catalog, shred keys and master keys while the gateway runs ('aegis backup --help')
+  restore restore a backup into a data folder that has no catalog ('aegis restore --help')
   conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
 
 options (every command):
@@ -93,6 +96,8 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'policy') return (await import('./policy.js')).policyCommand(argv);
   if (positionals[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
+  if (positionals[0] === 'backup') return (await import('./backup.js')).backupCommand(argv);
+  if (positionals[0] === 'restore') return (await import('./backup.js')).restoreCommand(argv);
   if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
   return startCommand(argv);
 }
@@ -153,8 +158,10 @@ async function startCommand(argv: string[]): Promise<number> {
   try {
     // Checked here too, so that a primary refuses before it forks workers that would each refuse.
     prepareDataDirectory(config.dataDir);
+    // A catalog a newer Aegis has migrated: refused before workers that would each refuse are forked.
+    if (existsSync(catalogFile(config.dataDir))) await (await import('../catalog/schema-version.js')).refuseNewerCatalogFile(catalogFile(config.dataDir));
   } catch (error) {
-    if (!isGatewayError(error, 'DATA_EXPOSED')) throw error;
+    if (!isGatewayError(error, 'DATA_EXPOSED') && !isGatewayError(error, 'CATALOG_TOO_NEW')) throw error;
     process.stderr.write(`aegis start: ${error.message}\n`);
     return 1;
   }
