@@ -1,0 +1,131 @@
+/**
+ * The soak's gateway: a fresh data folder with the secure defaults (authentication required), the
+ * soak's users and API key made with the `aegis` CLI as an operator would, the resident studies
+ * stored by the admin, and the memory of the whole gateway (primary and workers) read from /proc.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runAegis } from '../../test/support/aegis-cli.js';
+import { startGateway, type RunningGateway } from '../../test/support/gateway.js';
+import { keepAliveAgent, send } from './http.js';
+import { stowBody } from './multipart.js';
+import type { SoakAccount } from './soak-clients.js';
+import { INSTITUTION_A, INSTITUTION_B, type SoakData } from './soak-data.js';
+
+/** The accounts: one admin, two radiologists of A, one of B, and a CT of A sending with an API key. */
+const USERS: ReadonlyArray<Omit<SoakAccount, 'password' | 'apiKey'> & { cliRole: string }> = [
+  { name: 'soak-admin', role: 'admin', cliRole: 'admin', institution: INSTITUTION_A },
+  { name: 'soak-rad-a1', role: 'radiologist-a', cliRole: 'radiologist', institution: INSTITUTION_A },
+  { name: 'soak-rad-a2', role: 'radiologist-a', cliRole: 'radiologist', institution: INSTITUTION_A },
+  { name: 'soak-rad-b1', role: 'radiologist-b', cliRole: 'radiologist', institution: INSTITUTION_B },
+  { name: 'soak-ct', role: 'modality', cliRole: 'modality', institution: INSTITUTION_A },
+];
+
+/** The gateway configuration of the soak (authentication required; short tokens so refreshes happen). */
+export function soakConfig(o: { workers?: number; accessTokenMinutes: number }): Record<string, unknown> {
+  return {
+    ...(o.workers ? { server: { workers: o.workers } } : {}),
+    auth: { bootstrapAdmin: false, accessTokenMinutes: o.accessTokenMinutes },
+  };
+}
+
+/**
+ * Creates the catalog (one start and stop of the gateway), then the users and the modality's API
+ * key with the CLI. Resolves to the accounts.
+ */
+export async function prepareAccounts(dataDir: string, config: Record<string, unknown>): Promise<SoakAccount[]> {
+  const first = await startGateway({ dataDir, keepData: true, secure: true, config });
+  await first.stop();
+  const data = ['--data', dataDir];
+  const accounts: SoakAccount[] = [];
+  for (const u of USERS) {
+    const password = `soak-password-${u.name}-0123`;
+    const attr = u.role === 'admin' ? [] : ['--attr', `institution=${u.institution}`];
+    const added = await runAegis(['users', 'add', u.name, '--role', u.cliRole, ...attr, '--password-stdin', ...data], { input: `${password}\n` });
+    if (added.status !== 0) throw new Error(`aegis users add ${u.name}: ${added.stderr}`);
+    const account: SoakAccount = { name: u.name, role: u.role, institution: u.institution, password };
+    if (u.role === 'modality') {
+      const key = await runAegis(['apikeys', 'create', u.name, '--label', 'soak', ...data]);
+      if (key.status !== 0) throw new Error(`aegis apikeys create: ${key.stderr}`);
+      accounts.push({ ...account, password: undefined, apiKey: key.stdout.trim() });
+    } else accounts.push(account);
+  }
+  return accounts;
+}
+
+/** Stores the resident studies as the admin (one STOW per study); throws unless every one is stored. */
+export async function storeResident(g: RunningGateway, admin: SoakAccount, data: SoakData): Promise<void> {
+  const agent = keepAliveAgent(1);
+  try {
+    const grant = new URLSearchParams({ grant_type: 'password', username: admin.name, password: admin.password! }).toString();
+    const t = await send(agent, `${g.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: [Buffer.from(grant)] });
+    if (t.status !== 200) throw new Error(`admin sign-in: HTTP ${t.status} ${t.body.toString()}`);
+    const token = (JSON.parse(t.body.toString()) as { access_token: string }).access_token;
+    for (const s of [...data.residentA, ...data.residentB]) {
+      const body = stowBody(s.instances.map((i) => i.bytes));
+      const r = await send(agent, `${g.dicomWebUrl}/studies`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': body.contentType, accept: 'application/dicom+json' }, body: body.chunks });
+      if (r.status !== 200) throw new Error(`storing resident study ${s.patientID}: HTTP ${r.status} ${r.body.toString('utf8', 0, 300)}`);
+    }
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * Starts the soak's gateway on a prepared data folder, logging at `info` (every request) as
+ * deployed; the log lines it keeps for tests are dropped every second so the soak's own memory
+ * does not grow with them.
+ */
+export async function startSoakGateway(dataDir: string, config: Record<string, unknown>): Promise<RunningGateway> {
+  const g = await startGateway({ dataDir, keepData: true, secure: true, config });
+  const timer = setInterval(() => void g.logs.splice(0), 1000);
+  timer.unref();
+  return g;
+}
+
+/** Resident memory of `pid` and each of its live descendants (pid -> bytes), from /proc. */
+export function processTreeRss(pid: number): Record<string, number> {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: Record<string, number> = {};
+  const visit = (p: number): void => {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) out[String(p)] = Number(m[1]) * 1024;
+    } catch {
+      return; // exited meanwhile
+    }
+    for (const c of children.get(p) ?? []) visit(c);
+  };
+  visit(pid);
+  return out;
+}
+
+/** Bytes of the catalog (SQLite file and its WAL) and of everything else in the data folder. */
+export function dataSizes(dataDir: string): { catalogBytes: number; dataBytes: number } {
+  let catalogBytes = 0;
+  let dataBytes = 0;
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      try {
+        if (e.isDirectory()) walk(p);
+        else if (e.name.startsWith('catalog.sqlite')) catalogBytes += statSync(p).size;
+        else dataBytes += statSync(p).size;
+      } catch {
+        /* removed meanwhile */
+      }
+    }
+  };
+  walk(dataDir);
+  return { catalogBytes, dataBytes };
+}
