@@ -22,6 +22,7 @@ import { Churn } from './lib/soak-ops.js';
 import { dataSizes, prepareAccounts, processTreeRss, soakConfig, startSoakGateway, storeResident } from './lib/soak-setup.js';
 import { renderBuckets, SoakRecorder, verdict, type BucketReport } from './lib/soak-stats.js';
 import { fmt } from './lib/stats.js';
+import { cpuTimeMs } from '../test/support/orthanc.js';
 
 interface Settings {
   minutes: number;
@@ -107,9 +108,11 @@ async function main(): Promise<void> {
   let buckets: BucketReport[] = [];
   let rec: SoakRecorder | undefined;
   const churn = new Churn(data, s.window);
+  let gatewayErrors: string[] = [];
   try {
     const accounts = await prepareAccounts(dataDir, config);
-    const g = await startSoakGateway(dataDir, config);
+    const { g, errorLogs } = await startSoakGateway(dataDir, config);
+    gatewayErrors = errorLogs;
     try {
       await storeResident(
         g,
@@ -124,10 +127,12 @@ async function main(): Promise<void> {
       const sampler = setInterval(() => {
         const per = processTreeRss(g.pid);
         r.rss(
-          Object.values(per).reduce((a, b) => a + b, 0),
+          Object.values(per).reduce((a, b) => a + b.rss, 0),
           per,
         );
         r.gauge('liveChurnStudies', churn.live.length);
+        r.gauge('gatewayCpuMs', cpuTimeMs(g.pid));
+        r.gauge('load1', loadavg()[0]!);
       }, 1000);
       let shown = 0;
       const progress = setInterval(() => {
@@ -156,13 +161,13 @@ async function main(): Promise<void> {
     } finally {
       await g.stop();
     }
-    await report(s, startedAt, buckets, rec, churn, loads, denialProblems(buckets, accounts));
+    await report(s, startedAt, buckets, rec, churn, loads, denialProblems(buckets, accounts), gatewayErrors);
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
 }
 
-async function report(s: Settings, startedAt: Date, buckets: BucketReport[], rec: SoakRecorder | undefined, churn: Churn, loads: number[][], denials: string[]): Promise<void> {
+async function report(s: Settings, startedAt: Date, buckets: BucketReport[], rec: SoakRecorder | undefined, churn: Churn, loads: number[][], denials: string[], gatewayErrors: string[]): Promise<void> {
   const v = verdict(buckets, s.tolerance, denials);
   const total = buckets.reduce((n, b) => n + b.requests, 0);
   process.stdout.write(`\n${renderBuckets(buckets, s.bucketSeconds)}\n`);
@@ -177,6 +182,7 @@ async function report(s: Settings, startedAt: Date, buckets: BucketReport[], rec
   );
   process.stdout.write(`churn: ${churn.stored} studies stored, ${churn.deleted} deleted, ${churn.live.length} live at the end (window ${s.window})\n`);
   for (const e of rec?.errorSamples.slice(0, 10) ?? []) process.stdout.write(`error: ${e}\n`);
+  for (const line of gatewayErrors.slice(0, 5)) process.stdout.write(`gateway log: ${line.slice(0, 1500)}\n`);
   const finishedAt = new Date();
   const dir = fileURLToPath(new URL('../reports/soak/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -192,6 +198,7 @@ async function report(s: Settings, startedAt: Date, buckets: BucketReport[], rec
     churn: { stored: churn.stored, deleted: churn.deleted, liveAtEnd: churn.live.length },
     denials: denialTotals,
     errorSamples: rec?.errorSamples ?? [],
+    gatewayErrorLogs: gatewayErrors,
     buckets,
   };
   await writeFile(file, JSON.stringify(body, null, 2));

@@ -4,7 +4,8 @@
  * before it expires; a modality by its API key) and loops on its role's weighted mix of
  * operations until the end time, each on its own keep-alive connection.
  */
-import { keepAliveAgent, send } from './http.js';
+import { Agent } from 'node:http';
+import { send } from './http.js';
 import type { SoakData, SoakStudy } from './soak-data.js';
 import { deleteOldest, expectDenied, frame, metadata, qido, readBack, stowChurn, wado, type Churn, type OpContext } from './soak-ops.js';
 import type { SoakRecorder } from './soak-stats.js';
@@ -40,6 +41,7 @@ class Session {
     private readonly url: string,
     private readonly account: SoakAccount,
     private readonly rec: SoakRecorder,
+    private readonly agent: Agent,
   ) {}
 
   async authorization(): Promise<string> {
@@ -49,11 +51,10 @@ class Session {
   }
 
   private async renew(): Promise<void> {
-    const agent = keepAliveAgent(1);
     const grant: Record<string, string> = this.token ? { grant_type: 'refresh_token', refresh_token: this.token.refresh } : { grant_type: 'password', username: this.account.name, password: this.account.password! };
     const op = this.token ? 'auth-refresh' : 'auth-password';
-    try {
-      const r = await send(agent, `${this.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: [Buffer.from(new URLSearchParams(grant).toString())], timeoutMs: 60_000 });
+    {
+      const r = await send(this.agent, `${this.url}/auth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: [Buffer.from(new URLSearchParams(grant).toString())], timeoutMs: 60_000 });
       if (r.status !== 200) {
         this.rec.request(op, r.ms, { kind: 'error', what: `${op}: HTTP ${r.status}`, detail: r.body.toString('utf8', 0, 200) });
         throw new Error(`${op} for ${this.account.name}: HTTP ${r.status}`);
@@ -61,8 +62,6 @@ class Session {
       this.rec.request(op, r.ms, { kind: 'ok' });
       const json = JSON.parse(r.body.toString('utf8')) as { access_token: string; refresh_token: string; expires_in: number };
       this.token = { value: json.access_token, refresh: json.refresh_token, renewAt: Date.now() + (json.expires_in * 1000 * 2) / 3 };
-    } finally {
-      agent.destroy();
     }
   }
 }
@@ -128,29 +127,36 @@ function seeded(seed: number): () => number {
 }
 
 /**
- * Runs one client until `shared.endAt`. Admin clients delete the oldest churn study first whenever
- * the churn is beyond its window; modality clients pause storing while it is far beyond it.
+ * Runs one client until `shared.endAt`, as a machine of its own: one keep-alive connection from
+ * its own loopback address (127.0.0.2, .3, ...), so per-client limits of the gateway apply to it
+ * as to a real client. Admin clients delete the oldest churn study first whenever the churn is
+ * beyond its window; modality clients pause storing while it is far beyond it. A failure that
+ * stops an iteration (a refused sign-in) is recorded and the client goes on after a second.
  */
 export async function runClient(index: number, account: SoakAccount, shared: SoakShared): Promise<void> {
-  const agent = keepAliveAgent(1);
-  const session = new Session(shared.gatewayUrl, account, shared.rec);
+  const agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, localAddress: `127.0.${Math.floor((index + 2) / 256)}.${(index + 2) % 256}` });
+  const session = new Session(shared.gatewayUrl, account, shared.rec, agent);
   const ctx: OpContext = { agent, dicomWebUrl: shared.dicomWebUrl, authorization: () => session.authorization(), data: shared.data, churn: shared.churn, rec: shared.rec, random: seeded(index + 1) };
   const ops = mix(account.role, account, shared.data);
   const total = ops.reduce((n, [w]) => n + w, 0);
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
   try {
     while (performance.now() < shared.endAt) {
-      if (account.role === 'admin' && (await deleteOldest(ctx))) continue;
-      if (account.role === 'modality' && shared.churn.live.length > 2 * shared.churn.window) {
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
+      try {
+        if (account.role === 'admin' && (await deleteOldest(ctx))) continue;
+        if (account.role === 'modality' && shared.churn.live.length > 2 * shared.churn.window) {
+          await pause(50);
+          continue;
+        }
+        let x = ctx.random() * total;
+        const op = ops.find(([w]) => (x -= w) < 0)?.[1] ?? ops[0]![1];
+        await op(ctx);
+      } catch (e) {
+        shared.rec.request('client', 0, { kind: 'error', what: 'client iteration failed', detail: (e as Error).message });
+        await pause(1000);
       }
-      let x = ctx.random() * total;
-      const op = ops.find(([w]) => (x -= w) < 0)?.[1] ?? ops[0]![1];
-      await op(ctx);
-      if (shared.thinkMs > 0) await new Promise((r) => setTimeout(r, shared.thinkMs * (0.5 + ctx.random())));
+      if (shared.thinkMs > 0) await pause(shared.thinkMs * (0.5 + ctx.random()));
     }
-  } catch (e) {
-    shared.rec.request('client', 0, { kind: 'error', what: 'client stopped', detail: (e as Error).message });
   } finally {
     agent.destroy();
   }

@@ -71,20 +71,34 @@ export async function storeResident(g: RunningGateway, admin: SoakAccount, data:
   }
 }
 
-/**
- * Starts the soak's gateway on a prepared data folder, logging at `info` (every request) as
- * deployed; the log lines it keeps for tests are dropped every second so the soak's own memory
- * does not grow with them.
- */
-export async function startSoakGateway(dataDir: string, config: Record<string, unknown>): Promise<RunningGateway> {
-  const g = await startGateway({ dataDir, keepData: true, secure: true, config });
-  const timer = setInterval(() => void g.logs.splice(0), 1000);
-  timer.unref();
-  return g;
+/** The soak's gateway and the log lines at level error or above it wrote (at most 200). */
+export interface SoakGateway {
+  g: RunningGateway;
+  errorLogs: string[];
 }
 
+/**
+ * Starts the soak's gateway on a prepared data folder, logging at `info` (every request) as
+ * deployed. The log lines are looked through every second: those at level error (50) or above are
+ * kept, the rest dropped, so the soak's own memory does not grow with them.
+ */
+export async function startSoakGateway(dataDir: string, config: Record<string, unknown>): Promise<SoakGateway> {
+  const g = await startGateway({ dataDir, keepData: true, secure: true, config });
+  const errorLogs: string[] = [];
+  const timer = setInterval(() => {
+    for (const line of g.logs.splice(0)) {
+      if (errorLogs.length < 200 && /"level":\s*(5\d|6\d)\b/.test(line)) errorLogs.push(line);
+    }
+  }, 1000);
+  timer.unref();
+  return { g, errorLogs };
+}
+
+/** Resident memory of one process, bytes: all of it, anonymous (heaps), file-backed, shared memory. */
+export type ProcessRss = { rss: number; anon: number; file: number; shmem: number };
+
 /** Resident memory of `pid` and each of its live descendants (pid -> bytes), from /proc. */
-export function processTreeRss(pid: number): Record<string, number> {
+export function processTreeRss(pid: number): Record<string, ProcessRss> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -96,11 +110,12 @@ export function processTreeRss(pid: number): Record<string, number> {
       /* exited meanwhile */
     }
   }
-  const out: Record<string, number> = {};
+  const out: Record<string, ProcessRss> = {};
   const visit = (p: number): void => {
     try {
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
-      if (m) out[String(p)] = Number(m[1]) * 1024;
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+      out[String(p)] = { rss: field('VmRSS'), anon: field('RssAnon'), file: field('RssFile'), shmem: field('RssShmem') };
     } catch {
       return; // exited meanwhile
     }

@@ -25,8 +25,8 @@ interface Bucket {
   /** Errors by kind. */
   errors: Map<string, number>;
   rssSamples: number[];
-  /** RSS of each gateway process at the bucket's largest sample (pid -> bytes). */
-  rssAtMax: Record<string, number>;
+  /** RSS of each gateway process at the bucket's largest sample (pid -> kind -> bytes). */
+  rssAtMax: Record<string, Record<string, number>>;
   /** Free-form gauges (catalog bytes, live churn studies, ...), last value in the bucket. */
   gauges: Record<string, number>;
 }
@@ -45,7 +45,8 @@ export interface BucketReport {
   perOp: Record<string, { requests: number; errors: number; denied: number; p50Ms: number; p99Ms: number }>;
   rssMaxMB: number;
   rssLastMB: number;
-  rssAtMaxMB: Record<string, number>;
+  /** Per process (pid) at the largest sample: rss, anon (heaps), file (mapped files), shmem; MB. */
+  rssAtMaxMB: Record<string, Record<string, number>>;
   gauges: Record<string, number>;
 }
 
@@ -91,7 +92,7 @@ export class SoakRecorder {
   }
 
   /** Records one RSS sample of the whole gateway, with the RSS of each of its processes. */
-  rss(total: number, perProcess: Record<string, number>): void {
+  rss(total: number, perProcess: Record<string, Record<string, number>>): void {
     const b = this.bucket();
     if (b.rssSamples.length === 0 || total > Math.max(...b.rssSamples)) b.rssAtMax = perProcess;
     b.rssSamples.push(total);
@@ -125,7 +126,7 @@ export class SoakRecorder {
         perOp,
         rssMaxMB: b.rssSamples.length > 0 ? mb(Math.max(...b.rssSamples)) : NaN,
         rssLastMB: b.rssSamples.length > 0 ? mb(b.rssSamples[b.rssSamples.length - 1]!) : NaN,
-        rssAtMaxMB: Object.fromEntries(Object.entries(b.rssAtMax).map(([pid, v]) => [pid, mb(v)])),
+        rssAtMaxMB: Object.fromEntries(Object.entries(b.rssAtMax).map(([pid, kinds]) => [pid, Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, mb(v)]))])),
         gauges: { ...b.gauges },
       };
     });
@@ -158,8 +159,11 @@ export function verdict(buckets: readonly BucketReport[], tolerance: number, den
 
 /** The console report: one line per bucket, then per operation p50/p99 per bucket. */
 export function renderBuckets(buckets: readonly BucketReport[], bucketS: number): string {
-  const head = ['from s', 'requests', 'req/s', 'errors', 'denied', 'p50 ms', 'p99 ms', 'RSS max MB', 'RSS last MB', 'live studies', 'catalog MB'];
-  const rows = buckets.map((b) => [
+  const head = ['from s', 'requests', 'req/s', 'errors', 'denied', 'p50 ms', 'p99 ms', 'RSS max MB', 'RSS last MB', 'live studies', 'catalog MB', 'gateway CPU %', 'load 1m'];
+  // CPU the gateway got in the bucket, in % of one core: on a shared machine, less CPU means
+  // fewer requests served and longer queues for the same clients.
+  const cpu = (i: number): number => ((buckets[i]!.gauges.gatewayCpuMs ?? NaN) - (i > 0 ? (buckets[i - 1]!.gauges.gatewayCpuMs ?? NaN) : 0)) / (bucketS * 10);
+  const rows = buckets.map((b, i) => [
     String(b.fromS),
     String(b.requests),
     fmt(b.requests / bucketS),
@@ -171,6 +175,8 @@ export function renderBuckets(buckets: readonly BucketReport[], bucketS: number)
     fmt(b.rssLastMB),
     String(b.gauges.liveChurnStudies ?? ''),
     b.gauges.catalogBytes !== undefined ? fmt(b.gauges.catalogBytes / 1e6) : '',
+    fmt(cpu(i), 0),
+    fmt(b.gauges.load1 ?? NaN, 2),
   ]);
   const ops = [...new Set(buckets.flatMap((b) => Object.keys(b.perOp)))].sort();
   const opRows = ops.map((op) => [op, ...buckets.map((b) => (b.perOp[op] ? `${fmt(b.perOp[op].p50Ms)}/${fmt(b.perOp[op].p99Ms)} (${b.perOp[op].requests})` : '-'))]);
