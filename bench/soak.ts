@@ -33,6 +33,7 @@ interface Settings {
   workers?: number;
   tolerance: number;
   accessTokenMinutes: number;
+  verifiedCacheMiB?: number;
 }
 
 function readSettings(): Settings {
@@ -46,6 +47,7 @@ function readSettings(): Settings {
       workers: { type: 'string' },
       tolerance: { type: 'string', default: '0.15' },
       'token-minutes': { type: 'string', default: '4' },
+      'verified-cache-mib': { type: 'string' },
     },
   });
   const num = (name: string, raw: string | undefined, min: number): number => {
@@ -62,6 +64,7 @@ function readSettings(): Settings {
     workers: values.workers === undefined ? undefined : Math.floor(num('workers', values.workers, 1)),
     tolerance: num('tolerance', values.tolerance, 0),
     accessTokenMinutes: num('token-minutes', values['token-minutes'], 1),
+    verifiedCacheMiB: values['verified-cache-mib'] === undefined ? undefined : Math.floor(num('verified-cache-mib', values['verified-cache-mib'], 0)),
   };
 }
 
@@ -103,7 +106,7 @@ async function main(): Promise<void> {
   );
   const data = soakData();
   const dataDir = await mkdtemp(join(tmpdir(), 'aegis-soak-'));
-  const config = soakConfig({ workers: s.workers, accessTokenMinutes: s.accessTokenMinutes });
+  const config = soakConfig({ workers: s.workers, accessTokenMinutes: s.accessTokenMinutes, verifiedCacheMiB: s.verifiedCacheMiB });
   const loads: number[][] = [];
   let buckets: BucketReport[] = [];
   let rec: SoakRecorder | undefined;

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAegis } from '../../test/support/aegis-cli.js';
-import { startGateway, type RunningGateway } from '../../test/support/gateway.js';
+import { startGateway, type RunningGateway, type StartGatewayOptions } from '../../test/support/gateway.js';
 import { keepAliveAgent, send } from './http.js';
 import { stowBody } from './multipart.js';
 import type { SoakAccount } from './soak-clients.js';
@@ -21,10 +21,26 @@ const USERS: ReadonlyArray<Omit<SoakAccount, 'password' | 'apiKey'> & { cliRole:
   { name: 'soak-ct', role: 'modality', cliRole: 'modality', institution: INSTITUTION_A },
 ];
 
+/**
+ * Starts the gateway, trying up to three times: on a loaded shared machine a start can take longer
+ * than the 30 s the test helper waits (it stops that attempt before the next).
+ */
+async function startPatiently(options: StartGatewayOptions): Promise<RunningGateway> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGateway(options);
+    } catch (error) {
+      if (attempt === 3 || !/did not start in/.test((error as Error).message)) throw error;
+      process.stderr.write(`the gateway did not start in time (attempt ${attempt}); trying again\n`);
+    }
+  }
+}
+
 /** The gateway configuration of the soak (authentication required; short tokens so refreshes happen). */
-export function soakConfig(o: { workers?: number; accessTokenMinutes: number }): Record<string, unknown> {
+export function soakConfig(o: { workers?: number; accessTokenMinutes: number; verifiedCacheMiB?: number }): Record<string, unknown> {
   return {
     ...(o.workers ? { server: { workers: o.workers } } : {}),
+    ...(o.verifiedCacheMiB !== undefined ? { protection: { verifiedCacheMiB: o.verifiedCacheMiB } } : {}),
     auth: { bootstrapAdmin: false, accessTokenMinutes: o.accessTokenMinutes },
   };
 }
@@ -34,7 +50,7 @@ export function soakConfig(o: { workers?: number; accessTokenMinutes: number }):
  * key with the CLI. Resolves to the accounts.
  */
 export async function prepareAccounts(dataDir: string, config: Record<string, unknown>): Promise<SoakAccount[]> {
-  const first = await startGateway({ dataDir, keepData: true, secure: true, config });
+  const first = await startPatiently({ dataDir, keepData: true, secure: true, config });
   await first.stop();
   const data = ['--data', dataDir];
   const accounts: SoakAccount[] = [];
@@ -83,7 +99,7 @@ export interface SoakGateway {
  * kept, the rest dropped, so the soak's own memory does not grow with them.
  */
 export async function startSoakGateway(dataDir: string, config: Record<string, unknown>): Promise<SoakGateway> {
-  const g = await startGateway({ dataDir, keepData: true, secure: true, config });
+  const g = await startPatiently({ dataDir, keepData: true, secure: true, config });
   const errorLogs: string[] = [];
   const timer = setInterval(() => {
     for (const line of g.logs.splice(0)) {
