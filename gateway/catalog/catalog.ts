@@ -171,18 +171,14 @@ export class Catalog {
    */
   async removeInstances(scope: InstanceScope): Promise<InstanceRow[]> {
     return this.db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('instances').selectAll().where('study_uid', '=', scope.study);
+      // A write first (DELETE ... RETURNING, not a SELECT then a DELETE): a transaction that read
+      // first cannot become a writer once another connection (another worker) has committed
+      // meanwhile, and SQLite refuses it at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+      let query = trx.deleteFrom('instances').where('study_uid', '=', scope.study);
       if (scope.series !== undefined) query = query.where('series_uid', '=', scope.series);
       if (scope.instance !== undefined) query = query.where('sop_instance_uid', '=', scope.instance);
-      const rows = await query.execute();
+      const rows = await query.returningAll().execute();
       if (rows.length === 0) return rows;
-      const uids = rows.map((r) => r.sop_instance_uid);
-      for (let i = 0; i < uids.length; i += 500) {
-        await trx
-          .deleteFrom('instances')
-          .where('sop_instance_uid', 'in', uids.slice(i, i + 500))
-          .execute();
-      }
       await prunePolicyAttributes(trx, [scope.study]);
       const seriesUids = [...new Set(rows.map((r) => r.series_uid))];
       await trx
