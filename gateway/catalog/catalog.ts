@@ -228,6 +228,17 @@ export class Catalog {
     }
   }
 
+  /** Where every instance is stored (its manifest copy, or the whole instance) and its manifest, in pages (the orphan sweep). */
+  async *storedInstances(pageSize = 500): AsyncIterable<{ backend: string; locator: string; manifest: string | null }> {
+    let after = '';
+    for (;;) {
+      const rows = await this.db.selectFrom('instances').select(['sop_instance_uid', 'backend', 'locator', 'manifest']).where('sop_instance_uid', '>', after).orderBy('sop_instance_uid').limit(pageSize).execute();
+      for (const row of rows) yield { backend: row.backend, locator: row.locator, manifest: row.manifest };
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1].sop_instance_uid;
+    }
+  }
+
   /** Per backend, the instances recorded before protection (null manifest: the whole instance at backend/locator) and their bytes. */
   async unprotectedTotals(): Promise<Array<{ backend: string; instances: number; bytes: number }>> {
     const rows = await this.db

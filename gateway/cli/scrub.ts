@@ -3,7 +3,8 @@
  * protected instance (fragments, shards, manifest copies) against the signed manifests, and rebuild
  * the missing or corrupt shards from the others. A progress bar (instances, MB, rate, ETA) on a
  * terminal, then a summary per backend; `--json` for machines. Works beside a running gateway
- * (SQLite WAL). Exit codes: 0 all whole (scrub) or all repaired (repair), 1 something missing,
+ * (SQLite WAL). `aegis scrub --orphans` removes the pieces no catalog record references
+ * (`services/admin/orphans.ts`). Exit codes: 0 all whole (scrub) or all repaired (repair), 1 something missing,
  * corrupt, unreachable or left unrepaired (or another failure), 2 usage.
  */
 import { existsSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
 import { repair, scrub, type RepairReport, type ScrubOptions, type ScrubReport } from '../services/admin/scrub.js';
+import { sweepOrphans, type OrphanReport } from '../services/admin/orphans.js';
 import { createLogger } from '../logger.js';
 
 const OPTIONS = `
@@ -27,11 +29,17 @@ options:
 
 /** Usage of `aegis scrub`. */
 export const SCRUB_USAGE = `usage: aegis scrub [--json] [--rate MB] [--config FILE] [--data DIR]
+       aegis scrub --orphans [--grace SECONDS] [--dry-run] [--json] [--config FILE] [--data DIR]
 
 Reads every fragment and shard of every protected instance in the catalog and checks it against
 the length and SHA-256 of its signed manifest, and that every manifest copy is there. Reports per
 backend what is missing, corrupt or unreachable, and the instances that cannot be read. Exit code 0
 when everything is whole, 1 otherwise. Needs the master keys that signed the manifests.
+
+With --orphans: removes the pieces on the backends that can list theirs (fs, s3) that no catalog
+record references (left by a store that was interrupted before its commit), once they have stayed
+unreferenced for --grace seconds (default 600: an in-flight store's pieces are adopted by its
+commit meanwhile). --dry-run only reports them. Exit code 0 unless a removal failed.
 ${OPTIONS}`;
 
 /** Usage of `aegis repair`. */
@@ -54,12 +62,18 @@ export function repairCommand(argv: string[], io: CommandIo = processIo()): Prom
 }
 
 async function run(command: 'scrub' | 'repair', argv: string[], io: CommandIo): Promise<number> {
-  const { values, positionals } = parseCommandLine(argv, { json: { type: 'boolean' }, rate: { type: 'string' } });
+  const options = { json: { type: 'boolean' }, rate: { type: 'string' } } as const;
+  const orphanOptions = { orphans: { type: 'boolean' }, grace: { type: 'string' }, 'dry-run': { type: 'boolean' } } as const;
+  const parsed = parseCommandLine(argv, command === 'scrub' ? { ...options, ...orphanOptions } : options);
+  const positionals = parsed.positionals;
+  const values = parsed.values as typeof parsed.values & OrphanValues & { orphans?: boolean };
   if (values.help) {
     io.stdout.write(command === 'scrub' ? SCRUB_USAGE : REPAIR_USAGE);
     return 0;
   }
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
+  if (values.orphans) return sweepCommand(values, io);
+  if (values.grace !== undefined || values['dry-run']) throw new UsageError('--grace and --dry-run go with --orphans');
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`--rate takes a positive number of MB per second, not '${values.rate}'`);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
@@ -83,6 +97,38 @@ async function run(command: 'scrub' | 'repair', argv: string[], io: CommandIo): 
     await catalog.close();
     await Promise.all([...stores.values()].map((s) => s.close()));
   }
+}
+
+type OrphanValues = { json?: boolean; grace?: string; 'dry-run'?: boolean; config?: string; data?: string };
+
+/** `aegis scrub --orphans`: the orphan sweep (`services/admin/orphans.ts`) and its report. */
+async function sweepCommand(values: OrphanValues, io: CommandIo): Promise<number> {
+  const grace = values.grace === undefined ? 600 : Number(values.grace);
+  if (!(Number.isFinite(grace) && grace >= 0)) throw new UsageError(`--grace takes a number of seconds, not '${values.grace}'`);
+  const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
+  const file = join(config.dataDir, 'catalog.sqlite');
+  if (!existsSync(file)) throw new CommandError(`no catalog at ${file}`);
+  const catalog = await Catalog.openSqlite(file);
+  const stores = openStores(config, io.env, createLogger('warn', io.stderr));
+  try {
+    const report = await sweepOrphans({ catalog, stores }, { graceMs: grace * 1000, dryRun: values['dry-run'] });
+    io.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatOrphans(report, values['dry-run'] === true));
+    return Object.values(report.backends).every((b) => b.failed.length === 0) ? 0 : 1;
+  } finally {
+    await catalog.close();
+    await Promise.all([...stores.values()].map((s) => s.close()));
+  }
+}
+
+/** The human summary of an orphan sweep, one line per backend. */
+export function formatOrphans(report: OrphanReport, dryRun: boolean): string {
+  const lines = Object.entries(report.backends).map(
+    ([name, b]) =>
+      `backend ${name}: ${b.listed} pieces, ${b.unreferenced} unreferenced, ${b.adopted} committed meanwhile, ${dryRun ? 'none removed (dry run)' : `${b.removed} removed`}${b.failed.length ? `, ${b.failed.length} not removed` : ''}`,
+  );
+  for (const [name, b] of Object.entries(report.backends)) for (const f of b.failed) lines.push(`  not removed: ${f.locator} on ${name}: ${f.reason}`);
+  for (const name of report.unlistable) lines.push(`backend ${name}: cannot list its pieces, not swept`);
+  return `${lines.join('\n')}\n`;
 }
 
 /** A progress bar on stderr when it is a terminal: instances done of all, MB read, rate, ETA. */
