@@ -3,7 +3,9 @@
  * instance by its own UID whatever study the path names. The decision is made on the upstream's
  * description of the study in the path, so Aegis itself refuses a series or instance that is not
  * part of that description (404, recorded as denied), rather than trusting the upstream to check:
- * a reader allowed on one study never reaches another study's instance through its path.
+ * a reader allowed on one study never reaches another study's instance through its path. A search
+ * result whose Study Instance UID is no UID (`..`, slashes, a query) never becomes a path of a
+ * request to the upstream.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -21,11 +23,21 @@ const [ALLOWED, ALLOWED_SERIES, ALLOWED_SOP] = [newUid(), newUid(), newUid()];
 /** A series and instance of another study (of another institution) that the lax upstream serves under any study. */
 const [OTHER_SERIES, OTHER_SOP] = [newUid(), newUid()];
 const SECRET = 'Secret^Patient';
+/** A Study Instance UID a search of the upstream returns that would climb out of the DICOMweb root as a path. */
+const CRAFTED = '1.2/../../admin/export?all=1&x=';
+/** The paths (with queries) the upstream was asked for. */
+const asked: string[] = [];
 
 /** The lax upstream: describes ALLOWED (one instance, Old Hospital); serves any instance path, ignoring its study. */
 function laxUpstream(): Server {
   return createServer((req, res) => {
+    asked.push(req.url!);
     const url = new URL(req.url!, 'http://x');
+    if (url.pathname === '/dicom-web/studies') {
+      res.setHeader('Content-Type', 'application/dicom+json');
+      res.end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [CRAFTED] }, '00080080': { vr: 'LO', Value: ['Old Hospital'] }, '00080061': { vr: 'CS', Value: ['CT'] } }]));
+      return;
+    }
     if (url.pathname === `/dicom-web/studies/${ALLOWED}/instances`) {
       res.setHeader('Content-Type', 'application/dicom+json');
       const instance = {
@@ -102,5 +114,17 @@ describe('proxy mode: a lax upstream that ignores the study in the path', () => 
     const res = await fetch(`${gw.dicomWebUrl}/studies/${ALLOWED}/series/${ALLOWED_SERIES}/instances/${ALLOWED_SOP}`, { headers: { authorization: READER, accept: '*/*' } });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), `${SECRET} /dicom-web/studies/${ALLOWED}/series/${ALLOWED_SERIES}/instances/${ALLOWED_SOP}`);
+  });
+
+  it('never makes a path of a search result whose Study Instance UID is no UID', async () => {
+    asked.length = 0;
+    const res = await fetch(`${gw.dicomWebUrl}/studies`, { headers: { authorization: READER, accept: 'application/dicom+json' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), [], 'the crafted study is not listed');
+    assert.deepEqual(
+      asked.map((path) => path.split('?')[0]),
+      ['/dicom-web/studies'],
+      'the upstream was asked for the search only',
+    );
   });
 });

@@ -8,7 +8,8 @@
  * those attributes included, bounded by `maxSearchResults`), one resource per distinct combination,
  * each with the modalities of the study ({@link upstreamStudyResources}; kept a minute, so that
  * the many requests a viewer makes for one study cost one such search). A study with more
- * instances than that bound is refused rather than judged on a part of it. A series or instance
+ * instances than that bound is refused rather than judged on a part of it. A Study Instance UID
+ * that is no valid UID (one of the upstream's search results) is never made a path: no such study. A series or instance
  * named in the path must be one of that description (else 404, as a missing one): the upstream is
  * not trusted to check that they belong to the study the decision was made on. Every decision is
  * recorded in the request's access, so the audit trail records a proxied read like a local one.
@@ -25,6 +26,7 @@ import { policyAttributesOf, policyKey } from '../../catalog/policy-attributes.j
 import { firstString } from '../../catalog/levels.js';
 import type { DicomJson } from '../../dicom/types.js';
 import { isFullView } from '../../deidentify/full-view.js';
+import { isUid } from '../../dicom/uid.js';
 import { GatewayError } from '../../errors.js';
 import type { RequestAccess } from '../authorization.js';
 import { notFound } from '../resources.js';
@@ -89,6 +91,8 @@ async function upstreamStudy(client: UpstreamClient, study: string, fresh = fals
  * instances than `maxSearchResults` (it cannot be judged whole).
  */
 async function describeUpstreamStudy(client: UpstreamClient, study: string): Promise<UpstreamStudy | undefined> {
+  // A UID from the upstream's own search results may be anything: only a valid UID becomes a path.
+  if (!isUid(study)) return undefined;
   const limit = client.config.maxSearchResults;
   let instances: DicomJson[];
   try {
