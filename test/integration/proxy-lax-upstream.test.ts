@@ -5,7 +5,9 @@
  * part of that description (404, recorded as denied), rather than trusting the upstream to check:
  * a reader allowed on one study never reaches another study's instance through its path. A search
  * result whose Study Instance UID is no UID (`..`, slashes, a query) never becomes a path of a
- * request to the upstream.
+ * request to the upstream. An answer of the upstream in a media type that is not DICOMweb's (an
+ * HTML page, which a browser would run on the gateway's origin, with its session cookie) is not
+ * passed on, and what is passed on carries `X-Content-Type-Options: nosniff`.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
@@ -48,6 +50,11 @@ function laxUpstream(): Server {
         '00080060': { vr: 'CS', Value: ['CT'] },
       };
       res.end(JSON.stringify([instance]));
+      return;
+    }
+    if (url.pathname.endsWith('/rendered') && url.pathname.includes(`/instances/${ALLOWED_SOP}/`)) {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(`<script>fetch('/admin/users')</script>${SECRET}`);
       return;
     }
     if (/^\/dicom-web\/studies\/[^/]+\/series\/[^/]+(\/instances\/[^/]+)?(\/metadata|\/rendered|\/frames\/1)?$/.test(url.pathname)) {
@@ -126,5 +133,15 @@ describe('proxy mode: a lax upstream that ignores the study in the path', () => 
       ['/dicom-web/studies'],
       'the upstream was asked for the search only',
     );
+  });
+
+  it('passes on no answer of the upstream in a media type that is not DICOMweb, and tells browsers not to sniff', async () => {
+    const instance = `${gw.dicomWebUrl}/studies/${ALLOWED}/series/${ALLOWED_SERIES}/instances/${ALLOWED_SOP}`;
+    const html = await fetch(`${instance}/rendered`, { headers: { authorization: READER, accept: 'image/jpeg' } });
+    const body = await html.text();
+    assert.deepEqual([html.status, html.headers.get('content-type')?.split(';')[0], body.includes('<script>')], [502, 'application/json', false]);
+    const ok = await fetch(instance, { headers: { authorization: READER, accept: '*/*' } });
+    await ok.arrayBuffer();
+    assert.deepEqual([ok.status, ok.headers.get('x-content-type-options')], [200, 'nosniff']);
   });
 });
