@@ -8,10 +8,16 @@
  * overlays left out (they may carry annotations; a rendered image shows the pixels only).
  *
  * The library is loaded, and its decoders' WebAssembly module initialised, once per process on the
- * first render: a gateway that never renders does not carry them. Only the asked frame is decoded. Whatever the library cannot render is a NOT_ACCEPTABLE with its reason.
+ * first render: a gateway that never renders does not carry them. Only the asked frame is decoded,
+ * and only when its codestream declares the instance's own Rows and Columns (`frame-header.ts`: the
+ * decoders size their output from the codestream). Whatever the library cannot render is a
+ * NOT_ACCEPTABLE with its reason.
  */
 import type DcmjsImaging from 'dcmjs-imaging';
 import { GatewayError } from '../errors.js';
+import { frameSizeProblem } from './frame-header.js';
+import { datasetView, parseInstance } from './parse.js';
+import type { DicomJson } from './types.js';
 
 type Imaging = typeof DcmjsImaging;
 
@@ -86,6 +92,8 @@ export function initialiseRenderer(): Promise<Imaging> {
  * syntax the decoders do not support, corrupt compressed data.
  */
 export async function renderFrame(bytes: Uint8Array, options: RenderOptions): Promise<RenderedFrame> {
+  const mismatch = encodedSizeProblem(bytes, options.frame);
+  if (mismatch !== undefined) throw unrenderable(`frame ${options.frame} is not rendered: ${mismatch}`);
   const { DicomImage, WindowLevel } = await initialiseRenderer();
   let image: InstanceType<Imaging['DicomImage']>;
   try {
@@ -117,6 +125,22 @@ export async function renderFrame(bytes: Uint8Array, options: RenderOptions): Pr
   const rgba = new Uint8Array(result.pixels);
   if (rgba.length !== result.width * result.height * 4) throw unrenderable(`frame ${options.frame} decoded to ${rgba.length} bytes, not ${result.width} x ${result.height} RGBA pixels`);
   return { width: result.width, height: result.height, rgba, grayscale };
+}
+
+/** Why frame `frame` of an instance with encapsulated pixel data is not to be decoded (see `frame-header.ts`); undefined otherwise. */
+function encodedSizeProblem(bytes: Uint8Array, frame: number): string | undefined {
+  let parsed;
+  try {
+    parsed = parseInstance(bytes);
+  } catch (error) {
+    throw unrenderable('the instance cannot be read for rendering', error);
+  }
+  const layout = parsed.pixelData;
+  const first = layout?.encapsulated ? layout.frames[frame - 1]?.[0] : undefined;
+  if (layout === undefined || !layout.encapsulated || first === undefined) return undefined;
+  const view = datasetView(bytes, parsed);
+  const size = (tag: string) => Number((parsed.metadata as DicomJson)[tag]?.Value?.[0]);
+  return frameSizeProblem(layout.mediaType, view.subarray(first[0], first[0] + first[1]), { rows: size('00280010'), columns: size('00280011') });
 }
 
 function unrenderable(reason: string, cause?: unknown): GatewayError {

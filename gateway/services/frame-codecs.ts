@@ -10,7 +10,9 @@
  */
 import { createRequire } from 'node:module';
 import type DcmjsCodecs from 'dcmjs-codecs';
+import { frameSizeProblem } from '../dicom/frame-header.js';
 import { FRAME_DECODERS } from '../dicom/transcodable.js';
+import { frameMediaType } from '../dicom/transfer-syntax.js';
 import { GatewayError } from '../errors.js';
 
 let library: typeof DcmjsCodecs | undefined;
@@ -71,12 +73,16 @@ export function undecodableFormat(format: FrameFormat): string | undefined {
 
 /**
  * Decodes one frame stored in `transferSyntax` (call {@link frameCodecsReady} first). Throws
- * NOT_ACCEPTABLE when the codec refuses the frame or returns fewer bytes than the format needs.
+ * NOT_ACCEPTABLE when the frame's codestream declares another size than the format's, or the codec
+ * refuses the frame or returns fewer bytes than the format needs.
  */
 export function decodeFrame(transferSyntax: string, format: FrameFormat, encoded: Uint8Array): DecodedFrame {
   const decoder = FRAME_DECODERS[transferSyntax];
   const unsupported = decoder === undefined ? `transfer syntax ${transferSyntax} is not decoded by Aegis` : undecodableFormat(format);
   if (unsupported !== undefined) throw cannotDecode(unsupported);
+  // The decoders size their output from the codestream: a frame claiming more than the data set's size is never decoded.
+  const mismatch = frameSizeProblem(frameMediaType(transferSyntax), encoded, format);
+  if (mismatch !== undefined) throw cannotDecode(mismatch);
   const { Context, NativeCodecs } = codecs();
   const context = new Context({ width: format.columns, height: format.rows, ...format, encodedBuffer: encoded });
   // JPEG stores colour as YCbCr: libjpeg-turbo converts it to RGB, as the native form requires.

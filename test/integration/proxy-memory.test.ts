@@ -24,7 +24,7 @@ function hugeUpstream(): Server {
     const path = new URL(req.url!, 'http://x').pathname;
     if (path === `/dicom-web/studies/${STUDY}/instances`) {
       res.setHeader('Content-Type', 'application/dicom+json');
-      res.end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [STUDY] }, '00080060': { vr: 'CS', Value: ['CT'] } }]));
+      res.end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [STUDY] }, '0020000E': { vr: 'UI', Value: ['1.2'] }, '00080018': { vr: 'UI', Value: ['1.3'] }, '00080060': { vr: 'CS', Value: ['CT'] } }]));
       return;
     }
     res.writeHead(200, { 'Content-Type': 'multipart/related; type="application/dicom"; boundary=b', 'Content-Length': String(HEAD.length + GiB + TAIL.length) });

@@ -50,7 +50,15 @@ function fakeUpstream(seen: IncomingHttpHeaders[]): Server {
     }
     if (url.pathname === `/pacs/dicom-web/studies/${STUDY}/instances`) {
       res.setHeader('Content-Type', 'application/dicom+json');
-      res.end(JSON.stringify([{ '0020000D': { vr: 'UI', Value: [STUDY] }, '00080080': { vr: 'LO', Value: ['Old Hospital'] }, '00080060': { vr: 'CS', Value: ['CT'] } }]));
+      // Instance 1.4 is described but missing when asked: the upstream's own 404.
+      const instance = (sop: string) => ({
+        '0020000D': { vr: 'UI', Value: [STUDY] },
+        '0020000E': { vr: 'UI', Value: ['1.2'] },
+        '00080018': { vr: 'UI', Value: [sop] },
+        '00080080': { vr: 'LO', Value: ['Old Hospital'] },
+        '00080060': { vr: 'CS', Value: ['CT'] },
+      });
+      res.end(JSON.stringify(['1.3', '1.4', '1.5'].map(instance)));
       return;
     }
     if (url.pathname === `/pacs/dicom-web/studies/${STUDY}/series/1.2/instances/1.3`) {

@@ -9,6 +9,10 @@
  * tags, rendering parameters), never copied from the request target, so no request reaches another
  * upstream resource than the one the decision was made for. A thumbnail is asked as the upstream's
  * rendered image at the thumbnail size.
+ *
+ * Only an answer in a media type of DICOMweb is passed on (multipart/related, DICOM, JSON, XML,
+ * octet-stream, images but SVG, video), with `X-Content-Type-Options: nosniff`: an upstream's HTML
+ * page (or SVG) would otherwise run in a browser on the gateway's origin, with its session.
  */
 import { pipeline } from 'node:stream/promises';
 import { Router, type NextFunction, type Request, type Response } from 'express';
@@ -48,6 +52,9 @@ const ROUTES = [
 /** A bulk data path: tags (8 hex digits) and item indexes, separated by slashes. */
 const BULK_PATH = /^[0-9A-Fa-f]{8}(?:\/(?:\d{1,9}|[0-9A-Fa-f]{8}))*$/;
 
+/** The media types an answer of the upstream is passed on in (see the module header). */
+const PASSED_MEDIA_TYPE = /^(?:multipart\/related|application\/(?:dicom|dicom\+json|json|dicom\+xml|octet-stream)|image\/(?!svg)[\w.+-]+|video\/[\w.+-]+)\s*(?:;|$)/i;
+
 /** The read-through router, mounted before the local retrieve routes. */
 export function readThroughRoutes(deps: AppDeps, upstream: UpstreamClient): Router {
   const router = Router();
@@ -72,9 +79,15 @@ async function readThrough(deps: AppDeps, upstream: UpstreamClient, req: Request
   await authorizeUpstreamStudy(upstream, accessOf(req), action, scope);
   const rendered = renderedQuery(req);
   const answer = await upstream.request(rendered ? target.replace(/\/(rendered|thumbnail)$/, `/rendered?${rendered.query}`) : target, { accept: rendered?.accept ?? req.headers.accept, signal: abort.signal });
-  const json = /^application\/(dicom\+)?json\b/i.test(answer.contentType ?? '');
+  const contentType = answer.contentType ?? 'application/octet-stream';
+  if (!PASSED_MEDIA_TYPE.test(contentType)) {
+    answer.body.destroy();
+    throw new GatewayError('UPSTREAM_UNAVAILABLE', `the upstream PACS answered in ${headerValue(contentType.split(';')[0]).slice(0, 64)}, not a media type of DICOMweb: not passed on`);
+  }
+  const json = /^application\/(dicom\+)?json\b/i.test(contentType);
   res.status(answer.status);
-  if (answer.contentType !== undefined) res.setHeader('Content-Type', headerValue(answer.contentType));
+  res.setHeader('Content-Type', headerValue(contentType));
+  res.setHeader('X-Content-Type-Options', 'nosniff');
   // Rewritten JSON changes length: it goes chunked.
   if (answer.contentLength !== undefined && !json) res.setHeader('Content-Length', answer.contentLength);
   try {

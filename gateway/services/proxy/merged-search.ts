@@ -10,10 +10,15 @@
  *   the subject's view may not match on), from offset 0, for at most `maxSearchResults` results; the
  *   merged list is ordered and paged here. Beyond that bound a Warning says the upstream's part is
  *   incomplete.
- * - Every upstream result passes the policy: a study-level result is judged on its own attributes
- *   (the policy attributes are included in the upstream query), a series or instance result on
- *   the upstream's description of its study (`read-through.ts`). Attributes beyond a search's own
- *   need `read`, as for the catalog's results; the view of the study applies.
+ * - Every upstream result passes the policy on the upstream's description of its whole study, every
+ *   instance of it (`read-through.ts`), as a read through of that study is judged: a PACS describes
+ *   a study at study level by one of its instances (Orthanc: the last stored), so a study with one
+ *   restricted series, or series of two institutions, would otherwise be listed to a subject who
+ *   may not search it. A study-level result is also judged on its own attributes (the policy
+ *   attributes are included in the upstream query), which spares describing the studies that
+ *   already fail; study-level results are judged in the catalog's order, until the page is full.
+ *   Attributes beyond a search's own need `read`, as for the catalog's results; the view of the
+ *   study applies.
  * - When the upstream cannot be searched, the answer is the catalog's results with a Warning
  *   (PS3.18 §8.3.5.1 lets a response carry warnings; a viewer still shows what Aegis holds) rather
  *   than a 502: Aegis's own studies stay searchable while the PACS is down.
@@ -41,7 +46,7 @@ export async function mergedSearch(catalog: Catalog, upstream: UpstreamClient, q
   const remoteWarnings: string[] = [];
   const [local, remote] = await Promise.all([
     search(catalog, { ...query, offset: 0, limit: wanted + 1 }, baseUrl, access),
-    upstreamMatches(catalog, upstream, query, baseUrl, access, remoteWarnings).catch((error: unknown): DicomJson[] => {
+    upstreamMatches(catalog, upstream, query, baseUrl, access, remoteWarnings, wanted + 1).catch((error: unknown): DicomJson[] => {
       if (!isGatewayError(error)) throw error;
       remoteWarnings.push(`the upstream PACS could not be searched (${error.message}): these are the results Aegis holds only`);
       return [];
@@ -53,8 +58,8 @@ export async function mergedSearch(catalog: Catalog, upstream: UpstreamClient, q
   return { matches: merged.slice(query.offset, wanted), warnings };
 }
 
-/** The upstream's results the subject may see, in its view, with the upstream's URLs made the gateway's. */
-async function upstreamMatches(catalog: Catalog, upstream: UpstreamClient, query: QidoQuery, baseUrl: string, access: RequestAccess, warnings: string[]): Promise<DicomJson[]> {
+/** The upstream's results the subject may see (at study level, the first `needed` in the catalog's order), in its view, with the upstream's URLs made the gateway's. */
+async function upstreamMatches(catalog: Catalog, upstream: UpstreamClient, query: QidoQuery, baseUrl: string, access: RequestAccess, warnings: string[], needed: number): Promise<DicomJson[]> {
   const max = upstream.config.maxSearchResults;
   // A study-level result is judged on its own attributes: those the policy reads are asked for, and shown only when a search shows them anyway or they were asked for.
   const asked = query.level === 'study' ? [...POLICY_TAGS.filter((t) => t !== '00080060'), '00080061'].filter((t) => !query.includeAll && !query.include.has(t)) : [];
@@ -66,15 +71,16 @@ async function upstreamMatches(catalog: Catalog, upstream: UpstreamClient, query
   const results = found.slice(0, max).filter((match) => studyOf(match) !== undefined && text(match, LEVEL_UID[query.level]) !== undefined);
   const local = await studiesInCatalog(catalog, [...new Set(results.map(studyOf) as string[])]);
   const resources = new Map<string, StudyResource[] | undefined>();
-  for (const match of results) {
-    const study = studyOf(match)!;
-    if (local.has(study) || resources.has(study)) continue;
-    resources.set(study, query.level === 'study' ? [studyResourceOf(match, study)] : undefined);
+  let candidates = results.filter((match) => !local.has(studyOf(match)!));
+  if (query.level === 'study') {
+    candidates = await judgedStudies(upstream, access, candidates.sort(byCatalogOrder('study')), needed, resources, warnings);
+  } else {
+    for (const match of candidates) resources.set(studyOf(match)!, undefined);
+    await describeStudies(upstream, resources);
   }
-  await describeStudies(upstream, resources);
   const out: DicomJson[] = [];
   const rootPattern = `"${upstream.rootUrl}`;
-  for (const match of results) {
+  for (const match of candidates) {
     const described = resources.get(studyOf(match)!);
     if (described === undefined) continue;
     const searched = studyDecision(access.ability, 'search', described);
@@ -85,6 +91,38 @@ async function upstreamMatches(catalog: Catalog, upstream: UpstreamClient, query
     out.push(JSON.parse(JSON.stringify(shown).replaceAll(rootPattern, `"${baseUrl}`)) as DicomJson);
   }
   return out;
+}
+
+/**
+ * Study-level results (in the catalog's order) that may be searched, judged four at a time until
+ * `needed` are: on their own attributes, then on the upstream's description of every instance
+ * (`resources` gets both). A study the upstream cannot describe whole is left out, with a warning.
+ */
+async function judgedStudies(upstream: UpstreamClient, access: RequestAccess, matches: DicomJson[], needed: number, resources: Map<string, StudyResource[] | undefined>, warnings: string[]): Promise<DicomJson[]> {
+  const accepted: DicomJson[] = [];
+  const unjudged: string[] = [];
+  const judge = async (match: DicomJson): Promise<boolean> => {
+    const study = text(match, '0020000D')!;
+    const own = studyResourceOf(match, study);
+    if (!studyDecision(access.ability, 'search', [own]).decision.allowed) return false;
+    let described: StudyResource[] | undefined;
+    try {
+      described = await upstreamStudyResources(upstream, study);
+    } catch (error) {
+      if (!isGatewayError(error)) throw error;
+      unjudged.push(error.message);
+    }
+    if (described === undefined) return false;
+    resources.set(study, [own, ...described]);
+    return studyDecision(access.ability, 'search', [own, ...described]).decision.allowed;
+  };
+  for (let i = 0; i < matches.length && accepted.length < needed; i += 4) {
+    const batch = matches.slice(i, i + 4);
+    const allowed = await Promise.all(batch.map(judge));
+    accepted.push(...batch.filter((_, j) => allowed[j]));
+  }
+  if (unjudged.length > 0) warnings.push(`${unjudged.length} studies of the upstream PACS could not be judged whole and are left out (${unjudged[0]})`);
+  return accepted.slice(0, needed);
 }
 
 /** The resources of the studies not yet described (series and instance results), four at a time; studies the upstream cannot describe are left out. */
