@@ -1,0 +1,29 @@
+/**
+ * The inputs the fuzzers found defects with, kept as regression cases: each is fed to the code it
+ * broke and must now give the catalogued outcome (inline text here; binary inputs in regressions/).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parsePolicy } from '../../gateway/access/policy/policy.js';
+import { isGatewayError } from '../../gateway/errors.js';
+
+/** Asserts that `action` throws the catalogued error `code` with a message matching `message`. */
+function assertRefused(action: () => unknown, code: string, message: RegExp): void {
+  assert.throws(action, (error: unknown) => {
+    assert.ok(isGatewayError(error), `not a GatewayError: ${error instanceof Error ? error.stack : String(error)}`);
+    assert.equal(error.code, code);
+    assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('fuzz regressions: the policy loader', () => {
+  it('an alias to an anchor that does not exist is POLICY_INVALID, not a ReferenceError', () => {
+    assertRefused(() => parsePolicy('version: 1\nrules: *missing', 'fuzz.yaml'), 'POLICY_INVALID', /invalid policy fuzz\.yaml:\n {2}- .*alias.*missing/i);
+  });
+
+  it('aliases that expand exponentially (a billion laughs) are POLICY_INVALID, not a ReferenceError', () => {
+    const bomb = 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nversion: 1';
+    assertRefused(() => parsePolicy(bomb, 'fuzz.yaml'), 'POLICY_INVALID', /invalid policy fuzz\.yaml:\n {2}- .*alias/i);
+  });
+});
