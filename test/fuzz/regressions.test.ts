@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../gateway/access/policy/policy.js';
 import { isGatewayError } from '../../gateway/errors.js';
+import { cutRanges, spliceRanges } from '../../gateway/protection/split/byte-cuts.js';
 
 /** Asserts that `action` throws the catalogued error `code` with a message matching `message`. */
 function assertRefused(action: () => unknown, code: string, message: RegExp): void {
@@ -25,5 +26,15 @@ describe('fuzz regressions: the policy loader', () => {
   it('aliases that expand exponentially (a billion laughs) are POLICY_INVALID, not a ReferenceError', () => {
     const bomb = 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nversion: 1';
     assertRefused(() => parsePolicy(bomb, 'fuzz.yaml'), 'POLICY_INVALID', /invalid policy fuzz\.yaml:\n {2}- .*alias/i);
+  });
+});
+
+describe('fuzz regressions: the byte cutter', () => {
+  it('a range of negative length is INTEGRITY_FAILURE when splicing, not a RangeError', () => {
+    assertRefused(() => spliceRanges(new Uint8Array(0), [{ offset: 0, length: -1 }], []), 'INTEGRITY_FAILURE', /byte range 0\+-1/);
+  });
+
+  it('a range whose length is not a number is INTEGRITY_FAILURE, not silently dropped', () => {
+    assertRefused(() => cutRanges(new Uint8Array(8), [{ offset: 2, length: NaN }]), 'INTEGRITY_FAILURE', /byte range 2\+NaN/);
   });
 });
