@@ -3,10 +3,12 @@
  * broke and must now give the catalogued outcome (inline text here; binary inputs in regressions/).
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../gateway/access/policy/policy.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { cutRanges, spliceRanges } from '../../gateway/protection/split/byte-cuts.js';
+import { parseInstance } from '../../gateway/dicom/parse.js';
 
 /** Asserts that `action` throws the catalogued error `code` with a message matching `message`. */
 function assertRefused(action: () => unknown, code: string, message: RegExp): void {
@@ -36,5 +38,14 @@ describe('fuzz regressions: the byte cutter', () => {
 
   it('a range whose length is not a number is INTEGRITY_FAILURE, not silently dropped', () => {
     assertRefused(() => cutRanges(new Uint8Array(8), [{ offset: 2, length: NaN }]), 'INTEGRITY_FAILURE', /byte range 2\+NaN/);
+  });
+});
+
+describe('fuzz regressions: the DICOM parser', () => {
+  it('an element inside an item whose length runs past the item is INVALID_DICOM (it made the identity split cut outside the bytes)', () => {
+    // A mutated synthetic instance: a top-level (FFFE,E0DD) holding an item of 10 bytes whose one
+    // element declares 824,201,801 bytes. It used to parse; storing it failed with INTEGRITY_FAILURE.
+    const bytes = new Uint8Array(readFileSync(new URL('./regressions/nested-element-past-end.bin', import.meta.url)));
+    assertRefused(() => parseInstance(bytes), 'INVALID_DICOM', /^truncated: element \(5349,5F4F\) declares 824201801 bytes but only 2 remain in its item$/);
   });
 });
