@@ -3,12 +3,14 @@
  * broke and must now give the catalogued outcome (inline text here; binary inputs in regressions/).
  */
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parsePolicy } from '../../gateway/access/policy/policy.js';
 import { isGatewayError } from '../../gateway/errors.js';
 import { cutRanges, spliceRanges } from '../../gateway/protection/split/byte-cuts.js';
 import { parseInstance } from '../../gateway/dicom/parse.js';
+import { minimumBodyRate } from '../../gateway/http/body-rate.js';
 
 /** Asserts that `action` throws the catalogued error `code` with a message matching `message`. */
 function assertRefused(action: () => unknown, code: string, message: RegExp): void {
@@ -47,5 +49,22 @@ describe('fuzz regressions: the DICOM parser', () => {
     // element declares 824,201,801 bytes. It used to parse; storing it failed with INTEGRITY_FAILURE.
     const bytes = new Uint8Array(readFileSync(new URL('./regressions/nested-element-past-end.bin', import.meta.url)));
     assertRefused(() => parseInstance(bytes), 'INVALID_DICOM', /^truncated: element \(5349,5F4F\) declares 824201801 bytes but only 2 remain in its item$/);
+  });
+});
+
+describe('fuzz regressions: the minimum body rate', () => {
+  it('requests with a body on one keep-alive connection leave no listener on its socket once they end', () => {
+    // The HTTP fuzzer saw MaxListenersExceededWarning: 11 close listeners on one socket.
+    const logger = { warn() {}, error() {} } as never;
+    const middleware = minimumBodyRate({ minBodyBytesPerSecond: 1, bodyRateGraceSeconds: 10 }, logger);
+    const socket = Object.assign(new EventEmitter(), { bytesRead: 0, destroyed: false });
+    for (let i = 0; i < 20; i++) {
+      const req = Object.assign(new EventEmitter(), { headers: { 'content-length': '10' }, complete: false, socket, readableLength: 0 });
+      let called = false;
+      middleware(req as never, {} as never, () => (called = true));
+      assert.ok(called);
+      req.emit('end');
+    }
+    assert.equal(socket.listenerCount('close'), 0);
   });
 });
