@@ -55,14 +55,14 @@ const range = fc
   .map(([type, params, separator]) => [type, ...params].join(separator));
 
 /** An Accept header: structured ranges, raw printable junk, or absent. */
-const header = fc.oneof(
+export const acceptHeader = fc.oneof(
   { weight: 6, arbitrary: fc.array(range, { maxLength: 6 }).chain((ranges) => fc.constantFrom(', ', ',', ' ,, ').map((comma) => ranges.join(comma))) },
   { weight: 1, arbitrary: fc.string({ maxLength: 200 }) },
   { weight: 1, arbitrary: fc.constant(undefined) },
 );
 
 export const target = fuzzTarget({
-  arbitrary: fc.record({ header, transferSyntax: fc.constantFrom(...SYNTAXES.slice(1)), frameType: fc.constantFrom('application/octet-stream', 'image/jpeg', 'image/jp2'), single: fc.boolean() }),
+  arbitrary: fc.record({ header: acceptHeader, transferSyntax: fc.constantFrom(...SYNTAXES.slice(1)), frameType: fc.constantFrom('application/octet-stream', 'image/jpeg', 'image/jp2'), single: fc.boolean() }),
   check({ header, transferSyntax, frameType, single }) {
     const ranges = parseAccept(header);
     for (const [i, r] of ranges.entries()) {

@@ -45,12 +45,12 @@ const pair: fc.Arbitrary<[string, string]> = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom('orderby'), fc.string({ maxLength: 10 })) },
 );
 
-const params = fc.oneof({ weight: 8, arbitrary: fc.array(pair, { maxLength: 8 }).map((pairs) => new URLSearchParams(pairs)) }, { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((raw) => new URLSearchParams(raw)) });
+export const qidoParams = fc.oneof({ weight: 8, arbitrary: fc.array(pair, { maxLength: 8 }).map((pairs) => new URLSearchParams(pairs)) }, { weight: 1, arbitrary: fc.string({ maxLength: 200 }).map((raw) => new URLSearchParams(raw)) });
 
 const scope = fc.constantFrom({}, { study: '1.2.3' }, { study: '1.2.3', series: '1.2.3.4' });
 
 export const target = fuzzTarget({
-  arbitrary: fc.record({ params, level: fc.constantFrom('study' as const, 'series' as const, 'instance' as const), scope }),
+  arbitrary: fc.record({ params: qidoParams, level: fc.constantFrom('study' as const, 'series' as const, 'instance' as const), scope }),
   check({ params, level, scope }) {
     const query = catalogued(['INVALID_QUERY_KEY', 'INVALID_QUERY_VALUE', 'INVALID_UID'], () => parseQidoQuery(params, level, scope, { maxResults: 1000, maxScan: 5000 }));
     if (query === undefined) return;
