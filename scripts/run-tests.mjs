@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Runs tests with Node's own test runner, TypeScript loaded through tsx; exits with the runner's
 // status. Arguments:
-//   suite names (unit, contract, integration, interop), test files and folders, in any mix: what to
-//   run (default: unit, integration and interop); a folder runs every *.test.ts below it;
+//   suite names (unit, contract, integration, interop, fuzz), test files and folders, in any mix:
+//   what to run (default: unit, integration, interop and fuzz); a folder runs every *.test.ts below it;
 //   options starting with '-' go to `node --test` (e.g. --test-name-pattern=foo, --test-only);
 //   --checks (what `npm test` passes): when nothing else is named, run `npm run typecheck` and
 //   `npm run lint` first, and stop if either fails. `npm test -- FILE` runs just FILE.
@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 // npm runs scripts in the package root; INIT_CWD is where `npm test -- FILE` was typed.
 const here = process.env.INIT_CWD ?? process.cwd();
-const SUITES = ['unit', 'contract', 'integration', 'interop'];
-const DEFAULT_SUITES = ['unit', 'integration', 'interop'];
+const SUITES = ['unit', 'contract', 'integration', 'interop', 'fuzz'];
+const DEFAULT_SUITES = ['unit', 'integration', 'interop', 'fuzz'];
 
 const args = process.argv.slice(2);
 const checks = args.includes('--checks');

@@ -16,6 +16,7 @@ import { pixelDataLayout, type ExtendedOffsetTable, type PixelDataElement } from
 import { transferSyntax, type TransferSyntax } from './transfer-syntax.js';
 import { invalid, readUint16, tagLabel } from './values.js';
 import { latin1 } from './charset.js';
+import { checkElementBounds } from './element-bounds.js';
 
 /** Options of {@link parseInstance}. */
 export interface ParseOptions {
@@ -104,6 +105,7 @@ function parse(bytes: Uint8Array, options: ParseOptions): ParsedInstance {
   const { dataSet, padding } = readPaddedDataSet(view, header.position, detected);
   const fatal = dataSet.warnings.filter((w) => !HARMLESS_WARNING.test(w));
   if (fatal.length > 0) throw invalid(`truncated or malformed: ${readableTags(fatal[0])}`);
+  checkElementBounds(dataSet, view.length - padding);
 
   const { metadata, bulkData } = dataSetToJson(dataSet, {
     explicitVR: detected.explicitVR,

@@ -50,7 +50,12 @@ export function minimumBodyRate(limits: BodyRateLimits, logger: HookLogger) {
     };
     const timer: NodeJS.Timeout = setInterval(guarded(logger, 'body-rate', check), periodMs);
     timer.unref();
-    const stop = (): void => clearInterval(timer);
+    // Listeners come off when the request ends: a keep-alive socket serves many requests.
+    const stop = (): void => {
+      clearInterval(timer);
+      req.removeListener('end', stop);
+      socket.removeListener('close', stop);
+    };
     req.once('end', stop);
     socket.once('close', stop);
     next();

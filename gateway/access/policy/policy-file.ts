@@ -186,13 +186,13 @@ const PolicySchema = z.strictObject({
  */
 export function parsePolicyDocument(text: string, source: string): PolicyDocument {
   const lines = new LineCounter();
-  const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  const yaml = parseDocument(text, { lineCounter: lines, prettyErrors: true, logLevel: 'error' });
   if (yaml.errors.length > 0)
     throw new PolicyError(
       source,
       yaml.errors.map((e) => e.message.split('\n')[0]),
     );
-  const raw: unknown = yaml.toJS() ?? {};
+  const raw: unknown = plainValue(yaml, source) ?? {};
   const problems: Array<{ path: Path; message: string }> = [];
   const parsed = PolicySchema.safeParse(raw);
   if (!parsed.success) for (const issue of parsed.error.issues) problems.push({ path: issue.path as Path, message: issue.message });
@@ -229,6 +229,19 @@ export function parsePolicyDocument(text: string, source: string): PolicyDocumen
     })),
   };
   return deepFreeze(document);
+}
+
+/**
+ * The document as plain values. The yaml library throws a ReferenceError for an alias whose
+ * anchor is missing and for aliases that would expand beyond its limit (a billion laughs): both
+ * are problems of the file, reported like the others.
+ */
+function plainValue(yaml: Document, source: string): unknown {
+  try {
+    return yaml.toJS();
+  } catch (error) {
+    throw new PolicyError(source, [(error as Error).message]);
+  }
 }
 
 /** Checks across keys, on the raw input so that they are reported along with the field problems. */

@@ -12,17 +12,23 @@ export interface ByteRange {
   length: number;
 }
 
-/** Sorts ranges and checks they are disjoint and inside `total` bytes; empty ranges are dropped. */
+/**
+ * Sorts ranges and checks they are disjoint and inside `total` bytes; empty ranges are dropped.
+ * A range whose offset or length is not a non-negative integer is refused, never dropped.
+ */
 export function normalizeRanges(ranges: readonly ByteRange[], total: number): ByteRange[] {
+  for (const r of ranges) if (!Number.isSafeInteger(r.offset) || !Number.isSafeInteger(r.length) || r.offset < 0 || r.length < 0) throw badRange(r, total);
   const sorted = ranges.filter((r) => r.length > 0).sort((a, b) => a.offset - b.offset);
   let end = 0;
   for (const r of sorted) {
-    if (!Number.isInteger(r.offset) || !Number.isInteger(r.length) || r.offset < end || r.offset + r.length > total) {
-      throw new GatewayError('INTEGRITY_FAILURE', `byte range ${r.offset}+${r.length} overlaps another or lies outside ${total} bytes`);
-    }
+    if (r.offset < end || r.offset + r.length > total) throw badRange(r, total);
     end = r.offset + r.length;
   }
   return sorted;
+}
+
+function badRange(r: ByteRange, total: number): GatewayError {
+  return new GatewayError('INTEGRITY_FAILURE', `byte range ${r.offset}+${r.length} overlaps another or lies outside ${total} bytes`);
 }
 
 /** The bytes outside `ranges` (the skeleton) and the bytes of each range, in order. */
