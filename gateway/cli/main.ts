@@ -8,8 +8,6 @@ import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
-import { prepareDataDirectory } from './data-directory.js';
-import { isGatewayError } from '../errors.js';
 
 const USAGE = `usage: aegis <command> [options]
 
@@ -150,18 +148,25 @@ async function startCommand(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  const { claimStart, isStartRefusal } = await import('./start-up.js');
+  let claims;
   try {
-    // Checked here too, so that a primary refuses before it forks workers that would each refuse.
-    prepareDataDirectory(config.dataDir);
+    // Port, production key, data folder and its lock, before anything is created; here, so that
+    // a primary refuses once, before it forks workers that would each refuse.
+    claims = await claimStart(config);
   } catch (error) {
-    if (!isGatewayError(error, 'DATA_EXPOSED')) throw error;
+    if (!isStartRefusal(error)) throw error;
     process.stderr.write(`aegis start: ${error.message}\n`);
     return 1;
   }
-  const server = await startGateway(config);
+  const server = await startGateway(config, { claimed: claims.port });
   await new Promise<void>((resolve) => {
     // close() is idempotent: a second signal while stopping changes nothing.
-    const stop = () => void server.close().then(resolve, resolve);
+    const stop = () =>
+      void server
+        .close()
+        .then(resolve, resolve)
+        .finally(() => claims.lock?.release());
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });

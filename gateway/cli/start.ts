@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Express } from 'express';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import { openFragmentStore } from '../../adapters/registry.js';
@@ -75,9 +75,11 @@ export function openUpstream(upstream: NonNullable<GatewayConfig['upstream']>, e
 
 /**
  * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
- * (cluster workers) leaves the 'listening' line to the primary.
+ * (cluster workers) leaves the 'listening' line to the primary. `claimed`: a socket already
+ * listening on the configured address (`start-up.ts` claims it before anything is created), served
+ * on instead of listening anew.
  */
-export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void } = {}): Promise<RunningServer> {
+export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void; claimed?: Server } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   prepareDataDirectory(config.dataDir);
   const catalog = await Catalog.openSqlite(catalogFile(config.dataDir));
@@ -108,7 +110,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
-    server.listen(config.server.port, config.server.host);
+    if (options.claimed) server.listen(options.claimed);
+    else server.listen(config.server.port, config.server.host);
   });
   const { port, address } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
