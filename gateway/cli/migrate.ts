@@ -6,7 +6,6 @@
  * ETA) on a terminal, plain progress lines otherwise. Works beside a running gateway (SQLite WAL).
  * Exit codes: 0 every selected instance migrated, 1 some failed (listed) or another failure, 2 usage.
  */
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { openStores, openUpstream } from './start.js';
@@ -17,7 +16,7 @@ import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 import { protectionSettings } from '../services/protected-fragments.js';
 import { migrateFromUpstream, type MigrationProgress, type MigrationReport, type MigrationSelection } from '../services/proxy/migrate.js';
-import { prepareDataDirectory } from './data-directory.js';
+import { existingCatalog, prepareDataDirectory } from './data-directory.js';
 
 /** Usage of `aegis migrate`. */
 export const MIGRATE_USAGE = `usage: aegis migrate (--study UID ... | --since DATE --until DATE | --all) [--delete-upstream] [--config FILE] [--data DIR]
@@ -58,6 +57,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const selection = selectionOf(values);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
+  const file = existingCatalog(config.dataDir);
   if (config.upstream === undefined) throw new CommandError('no upstream in the configuration: set upstream.url to the DICOMweb root of the PACS to migrate from');
   prepareDataDirectory(config.dataDir);
   const loaded = await Keyring.load({ dataDir: config.dataDir, env: io.env });
@@ -65,7 +65,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
   const keyring = loaded.useShredKeys(shredKeys);
   const logger = createLogger('warn', io.stderr);
-  const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
+  const catalog = await Catalog.openSqlite(file);
   const stores = openStores(config, io.env, logger);
   const upstream = openUpstream(config.upstream, io.env);
   const progress = progressReporter(io);

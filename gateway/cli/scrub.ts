@@ -6,10 +6,9 @@
  * (SQLite WAL). Exit codes: 0 all whole (scrub) or all repaired (repair), 1 something missing,
  * corrupt, unreachable or left unrepaired (or another failure), 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { openStores } from './start.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
@@ -63,8 +62,7 @@ async function run(command: 'scrub' | 'repair', argv: string[], io: CommandIo): 
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`--rate takes a positive number of MB per second, not '${values.rate}'`);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file}`);
+  const file = existingCatalog(config.dataDir);
   const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
   if (keyring.keys.length === 0) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): the manifests cannot be verified');
   const catalog = await Catalog.openSqlite(file);

@@ -107,10 +107,10 @@ describe('aegis keys', () => {
     assert.deepEqual(Object.keys(listed[0]).sort(), ['active', 'createdAt', 'development', 'id', 'source']);
   });
 
-  it('rotates honestly: nothing to rewrap without a catalog', async () => {
+  it('refuses to rotate without a catalog: a wrong --data is said, not counted as nothing to rewrap', async () => {
     const rotate = await keys(['rotate', '--data', dataDir]);
-    expectExit(rotate, 0, 'rotate');
-    assert.equal(rotate.stdout, `0 data keys rewrapped: there are none (no catalog at ${join(dataDir, 'catalog.sqlite')}); active key k2\n`);
+    expectExit(rotate, 1, 'rotate');
+    assert.equal(rotate.stderr, `aegis keys: no catalog in ${dataDir} (catalog.sqlite missing): is --data right? 'aegis start' creates one\n`);
   });
 
   it('rewraps the data keys of stored instances under a new key without touching fragments; they read back byte-identical', async () => {
