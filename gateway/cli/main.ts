@@ -26,6 +26,7 @@ commands:
   policy  explain access decisions, validate the policy file: check, validate ('aegis policy --help')
   receipt verify signed STOW receipts offline ('aegis receipt --help')
   conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
+  healthcheck  ask the running gateway's /healthz on the configured port (container health checks)
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -92,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'migrate') return (await import('./migrate.js')).migrateCommand(argv);
   if (positionals[0] === 'receipt') return (await import('./receipt.js')).receiptCommand(argv);
   if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
+  if (positionals[0] === 'healthcheck') return (await import('./healthcheck.js')).healthcheckCommand(argv);
   return startCommand(argv);
 }
 
