@@ -12,7 +12,7 @@
  * and is taken over with a log line.
  *
  * The CLI commands do not take the lock: they work beside a running gateway (SQLite WAL), as
- * docs/operations.md explains command by command.
+ * docs/start-up.md explains command by command.
  */
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
