@@ -18,6 +18,7 @@ import { policyCommand } from '../../../gateway/cli/policy.js';
 import { reindexCommand } from '../../../gateway/cli/reindex.js';
 import { repairCommand, scrubCommand } from '../../../gateway/cli/scrub.js';
 import { statsCommand } from '../../../gateway/cli/stats.js';
+import { statusCommand } from '../../../gateway/cli/status.js';
 import { usersCommand } from '../../../gateway/cli/users.js';
 import type { CommandIo } from '../../../gateway/cli/command.js';
 
@@ -71,6 +72,14 @@ describe('commands other than start never create a catalog', () => {
     const result = await run(usersCommand, ['users', 'add', 'alice', '--role', 'admin', '--password-stdin'], dataDir);
     assert.equal(result.status, 1, result.stderr);
     assert.deepEqual(readdirSync(dataDir), []);
+  });
+
+  it('aegis status reports a folder without a catalog as not ready, but refuses a folder that does not exist', async () => {
+    const dataDir = join(scratch, 'status', 'data');
+    const result = await run(statusCommand, ['status', '--json'], dataDir);
+    assert.equal(result.status, 1, result.stderr);
+    assert.equal(result.stderr, `aegis status: no data folder ${dataDir}: is --data right? 'aegis start' creates one\n`);
+    assert.equal(existsSync(join(scratch, 'status')), false);
   });
 
   it('aegis reindex rebuilds a catalog only in a data folder that exists', async () => {
