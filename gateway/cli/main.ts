@@ -164,11 +164,12 @@ async function startCommand(argv: string[]): Promise<number> {
   const server = await startGateway(config, { claimed: claims.port });
   await new Promise<void>((resolve) => {
     // close() is idempotent: a second signal while stopping changes nothing.
+    // The data folder's lock is released once the gateway has stopped, before the process exits.
     const stop = () =>
       void server
         .close()
-        .then(resolve, resolve)
-        .finally(() => claims.lock?.release());
+        .finally(() => claims.lock?.release())
+        .then(resolve, resolve);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });
