@@ -13,6 +13,7 @@ import { runAegis, type AegisRun } from '../support/aegis-cli.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startGateway } from '../support/gateway.js';
+import { createCatalog } from '../support/catalog-file.js';
 
 const POSIX = process.platform !== 'win32';
 
@@ -175,6 +176,7 @@ describe('aegis keys', () => {
     const generate = await keys(['generate', '--data', dataDir], env);
     expectExit(generate, 1, 'generate with env key');
     assert.match(generate.stderr, /AEGIS_MASTER_KEY is set, so its key 'vault-1' stays the active key/);
+    await createCatalog(dataDir); // as the gateway's first start leaves it: rotate needs a catalog
     const rotate = await keys(['rotate', '--data', dataDir], env);
     expectExit(rotate, 0, 'rotate with env key');
     assert.match(rotate.stdout, /active key vault-1\n$/);
