@@ -1,5 +1,8 @@
 # Aegis DICOMweb gateway on Node 24 LTS. scripts/docker-build-check.sh runs the same steps
 # without Docker (CI has no Docker engine): keep the two in step.
+# NODE_ENV=production: the gateway refuses to start without a real master key (AEGIS_MASTER_KEY
+# and AEGIS_MASTER_KEY_ID, or a key file made by 'aegis keys generate'), never generating a
+# development key next to the data. The README shows a docker run.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -13,7 +16,7 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
 WORKDIR /app
-ENV NODE_ENV=production AEGIS_HOST=0.0.0.0 AEGIS_DATA_DIR=/data
+ENV NODE_ENV=production AEGIS_HOST=0.0.0.0 AEGIS_PORT=8080 AEGIS_DATA_DIR=/data
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
@@ -22,6 +25,8 @@ RUN mkdir -p /data && chown node:node /data && chmod 700 /data
 USER node
 VOLUME /data
 EXPOSE 8080
-HEALTHCHECK CMD node -e "fetch('http://127.0.0.1:8080/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# Asks /healthz on the configured port (AEGIS_PORT or the configuration file): set the port with
+# -e AEGIS_PORT=N rather than 'start --port N', which the health check cannot see.
+HEALTHCHECK CMD ["node", "bin/aegis.mjs", "healthcheck"]
 ENTRYPOINT ["node", "bin/aegis.mjs"]
 CMD ["start"]

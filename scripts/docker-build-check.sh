@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the Dockerfile's build steps without a Docker engine: a clean copy of what the image
 # copies, `npm ci`, `npm run build`, `npm prune --omit=dev`, then the image's layout (dist, bin,
-# production node_modules, no sources) started with the image's command, checked on /healthz,
-# a STOW/WADO round trip and the conformance suite, and stopped by PID.
+# production node_modules, no sources) started with the image's command, checked on /healthz and
+# with the image's HEALTHCHECK command on a port other than 8080, a STOW/WADO round trip and the
+# conformance suite, and stopped by PID. Before that, the image's NODE_ENV=production start without
+# a master key must be refused, creating nothing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d)"
@@ -33,7 +35,14 @@ cp -r "$root/bin" "$work/image/"
 cd "$work/image"
 [ ! -e gateway ] || { echo "the image must not ship sources" >&2; exit 1; }
 port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-NODE_ENV=production AEGIS_HOST=127.0.0.1 AEGIS_PORT="$port" AEGIS_DATA_DIR="$work/data" node bin/aegis.mjs start >"$work/log" 2>&1 &
+# Production never runs on a development key: without AEGIS_MASTER_KEY the start is refused.
+if NODE_ENV=production AEGIS_HOST=127.0.0.1 AEGIS_PORT="$port" AEGIS_DATA_DIR="$work/data" node bin/aegis.mjs start >"$work/refused" 2>&1; then
+  cat "$work/refused"; echo "NODE_ENV=production without a master key started" >&2; exit 1
+fi
+grep -q "NODE_ENV is production and no master key is configured" "$work/refused" || { cat "$work/refused"; echo "the refusal does not say why" >&2; exit 1; }
+[ ! -e "$work/data" ] || { echo "the refused start created $work/data" >&2; exit 1; }
+master_key=$(openssl rand -base64 32)
+NODE_ENV=production AEGIS_MASTER_KEY="$master_key" AEGIS_MASTER_KEY_ID=docker1 AEGIS_HOST=127.0.0.1 AEGIS_PORT="$port" AEGIS_DATA_DIR="$work/data" node bin/aegis.mjs start >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
@@ -41,6 +50,11 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$port/healthz" >/dev/null || { cat "$work/log"; exit 1; }
+# The Dockerfile's HEALTHCHECK command, as the image runs it (exec form, from /app), follows AEGIS_PORT.
+healthcheck=$(node -e "const l=require('fs').readFileSync('$root/Dockerfile','utf8').match(/^HEALTHCHECK CMD (\[.*\])\$/m); if(!l) process.exit(1); console.log(JSON.parse(l[1]).join('\n'))") \
+  || { echo "the Dockerfile's HEALTHCHECK is not in exec form" >&2; exit 1; }
+mapfile -t healthcheck_argv <<<"$healthcheck"
+AEGIS_HOST=0.0.0.0 AEGIS_PORT="$port" "${healthcheck_argv[@]}" >/dev/null || { cat "$work/log"; echo "the image's HEALTHCHECK failed on port $port" >&2; exit 1; }
 # Secure by default: without credentials nothing is served; the first admin's password is in DATA.
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/dicom-web/studies")
 [ "$status" = 401 ] || { echo "QIDO without credentials answered $status, not 401" >&2; exit 1; }
@@ -59,4 +73,4 @@ curl -sf -u "$auth" -H 'Accept: image/png' "$url/rendered?window=100,1000,linear
 node bin/aegis.mjs conformance --base-url "http://127.0.0.1:$port/dicom-web" --header "Authorization: Basic $(printf %s "$auth" | base64 -w0)" >"$work/conformance.txt" 2>&1 \
   || { cat "$work/conformance.txt"; echo "aegis conformance failed against the built image" >&2; exit 1; }
 kill -TERM "$pid"; wait "$pid" || true; pid=""
-echo "docker recipe: built, started from dist without sources, 401 without credentials, STOW/WADO round trip byte-identical as the first admin, /rendered a PNG, aegis conformance passed"
+echo "docker recipe: built, refused without a master key in production, started from dist without sources, HEALTHCHECK on port $port, 401 without credentials, STOW/WADO round trip byte-identical as the first admin, /rendered a PNG, aegis conformance passed"

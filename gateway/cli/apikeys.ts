@@ -4,9 +4,8 @@
  * role and attributes); it is printed once when created and only its SHA-256 is kept. Works while a
  * gateway runs on the same data. Exit codes: 0 done, 1 refused or failed, 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CommandError, formatTable, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { formatTable, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { ApiKeyStore, type ApiKeyInfo } from '../access/authn/api-keys.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
@@ -58,8 +57,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   }
 
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  const file = existingCatalog(config.dataDir);
   const catalog = await Catalog.openSqlite(file);
   try {
     const keys = new ApiKeyStore(catalog.db);

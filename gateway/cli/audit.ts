@@ -5,12 +5,12 @@
  * gateway runs on the same data. Export is itself recorded in the trail (PS3.15 A.5.3.2 "Audit Log
  * Used"). Exit codes: 0 intact / exported, 1 broken trail or failure (message), 2 usage.
  */
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { CommandError, operatorName, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { Keyring } from '../keys/keyring.js';
@@ -62,8 +62,7 @@ async function run(argv: string[], io: Omit<CommandIo, 'stdin'>): Promise<number
   if (from !== undefined && to !== undefined && from >= to) throw new UsageError('--from must be before --to');
 
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  const file = existingCatalog(config.dataDir);
   const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
   if (keyring.active === undefined) {
     throw new CommandError('no master key (no key file in DATA/keys/ and no AEGIS_MASTER_KEY): the audit trail is signed with the master keys, run with the same keys as the gateway');

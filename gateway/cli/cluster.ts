@@ -6,6 +6,7 @@
  * With one worker the gateway runs in this process, without a primary.
  */
 import cluster from 'node:cluster';
+import type { Server } from 'node:net';
 import type { GatewayConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import type { RunningServer } from './start.js';
@@ -14,10 +15,13 @@ import { forwardHangup } from './tls-hangup.js';
 import { serveClusterMetrics, workerMetrics } from './cluster-metrics.js';
 import { SHUTDOWN, WorkerSupervisor, type WorkerMessage } from './worker-supervisor.js';
 
-/** Starts the gateway: in this process (one worker) or as a primary with worker processes. */
-export async function startGateway(config: GatewayConfig): Promise<RunningServer> {
+/**
+ * Starts the gateway: in this process (one worker) or as a primary with worker processes.
+ * `claimed`: the socket a single process serves on, already listening (`start-up.ts`).
+ */
+export async function startGateway(config: GatewayConfig, options: { claimed?: Server } = {}): Promise<RunningServer> {
   if (cluster.isWorker) return startWorker(config);
-  if (config.server.workers <= 1) return (await import('./start.js')).startServer(config);
+  if (config.server.workers <= 1) return (await import('./start.js')).startServer(config, { claimed: options.claimed });
   return startPrimary(config);
 }
 

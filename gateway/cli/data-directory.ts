@@ -7,13 +7,25 @@
  * such keys: permissions are not changed behind the operator's back, since data others could read
  * may already have been read.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
+import { CommandError } from './command.js';
 
 /** The catalog file of a data directory (SQLite). */
 export function catalogFile(dataDir: string): string {
   return join(dataDir, 'catalog.sqlite');
+}
+
+/**
+ * The catalog file of `dataDir` for a command other than `aegis start`, which never creates one:
+ * a missing catalog means a wrong `--data` (or AEGIS_DATA_DIR), and opening it would create an
+ * empty catalog (and the folder) there. Throws CommandError saying so.
+ */
+export function existingCatalog(dataDir: string): string {
+  const file = catalogFile(dataDir);
+  if (!existsSync(file)) throw new CommandError(`no catalog in ${dataDir} (catalog.sqlite missing): is --data right? 'aegis start' creates one`);
+  return file;
 }
 
 /** Permission bits that let group or others in. */

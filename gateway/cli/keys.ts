@@ -4,9 +4,8 @@
  * keys, acts and exits, so it works while a gateway runs on the same data. Exit codes: 0 done,
  * 1 refused or failed (message on stderr), 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CommandError, formatTable, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { createKeyFile, keyDirectory } from '../keys/key-directory.js';
 import { Keyring } from '../keys/keyring.js';
@@ -14,7 +13,6 @@ import { Catalog } from '../catalog/catalog.js';
 import { ManifestKeyStore } from '../services/admin/manifest-keys.js';
 import { openStores } from './start.js';
 import type { MasterKey } from '../keys/master-key.js';
-import { MemoryWrappedKeyStore } from '../keys/memory-wrapped-key-store.js';
 import { rewrapDataKeys, type WrappedKeyStore } from '../keys/rotation.js';
 import { createLogger } from '../logger.js';
 
@@ -57,8 +55,7 @@ export interface KeysCommandDeps {
 /** The manifests of the catalog (each holds its instance's wrapped data key). */
 const DEFAULT_DEPS: KeysCommandDeps = {
   openWrappedKeys: async (config) => {
-    const file = join(config.dataDir, 'catalog.sqlite');
-    if (!existsSync(file)) return { store: new MemoryWrappedKeyStore(), emptyBecause: `no catalog at ${file}`, close: async () => {} };
+    const file = existingCatalog(config.dataDir);
     const keyring = await Keyring.load({ dataDir: config.dataDir, env: process.env });
     const catalog = await Catalog.openSqlite(file);
     const stores = openStores(config, process.env, createLogger('warn', process.stderr));

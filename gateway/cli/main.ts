@@ -4,13 +4,10 @@
  * same, `aegis users ...` (local users), `aegis keys ...` (master keys) and the other
  * sub-commands of the usage below; each parses its own options.
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { COMMON_OPTIONS, hasPasswordArgument } from './command.js';
 import { ConfigError, loadConfig } from '../config.js';
 import { startGateway } from './cluster.js';
-import { catalogFile, prepareDataDirectory } from './data-directory.js';
-import { isGatewayError } from '../errors.js';
 
 const USAGE = `usage: aegis <command> [options]
 
@@ -31,6 +28,7 @@ commands:
   backup  copy the catalog, shred keys and master keys while the gateway runs ('aegis backup --help')
   restore restore a backup into a data folder that has no catalog ('aegis restore --help')
   conformance  run the DICOMweb conformance suite against a server ('aegis conformance --help')
+  healthcheck  ask the running gateway's /healthz on the configured port (container health checks)
 
 options (every command):
   --config FILE   configuration file, YAML or JSON (env AEGIS_CONFIG)
@@ -99,6 +97,7 @@ export async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'backup') return (await import('./backup.js')).backupCommand(argv);
   if (positionals[0] === 'restore') return (await import('./backup.js')).restoreCommand(argv);
   if (positionals[0] === 'conformance') return (await import('./conformance.js')).conformanceCommand(argv);
+  if (positionals[0] === 'healthcheck') return (await import('./healthcheck.js')).healthcheckCommand(argv);
   return startCommand(argv);
 }
 
@@ -155,20 +154,26 @@ async function startCommand(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  const { claimStart, isStartRefusal } = await import('./start-up.js');
+  let claims;
   try {
-    // Checked here too, so that a primary refuses before it forks workers that would each refuse.
-    prepareDataDirectory(config.dataDir);
-    // A catalog a newer Aegis has migrated: refused before workers that would each refuse are forked.
-    if (existsSync(catalogFile(config.dataDir))) await (await import('../catalog/schema-version.js')).refuseNewerCatalogFile(catalogFile(config.dataDir));
+    // Port, production key, data folder and its lock, before anything is created; here, so that
+    // a primary refuses once, before it forks workers that would each refuse.
+    claims = await claimStart(config);
   } catch (error) {
-    if (!isGatewayError(error, 'DATA_EXPOSED') && !isGatewayError(error, 'CATALOG_TOO_NEW')) throw error;
+    if (!isStartRefusal(error)) throw error;
     process.stderr.write(`aegis start: ${error.message}\n`);
     return 1;
   }
-  const server = await startGateway(config);
+  const server = await startGateway(config, { claimed: claims.port });
   await new Promise<void>((resolve) => {
     // close() is idempotent: a second signal while stopping changes nothing.
-    const stop = () => void server.close().then(resolve, resolve);
+    // The data folder's lock is released once the gateway has stopped, before the process exits.
+    const stop = () =>
+      void server
+        .close()
+        .finally(() => claims.lock?.release())
+        .then(resolve, resolve);
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
   });

@@ -9,7 +9,6 @@
  * cannot be written stops the run. The run's start and end are recorded too.
  * Exit codes: 0 every selected instance migrated, 1 some failed (listed) or another failure, 2 usage.
  */
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { CommandError, operatorName, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { openStores, openUpstream } from './start.js';
@@ -22,7 +21,7 @@ import { Keyring } from '../keys/keyring.js';
 import { createLogger } from '../logger.js';
 import { protectionSettings } from '../services/protected-fragments.js';
 import { migrateFromUpstream, type MigrationEvent, type MigrationProgress, type MigrationReport, type MigrationSelection } from '../services/proxy/migrate.js';
-import { prepareDataDirectory } from './data-directory.js';
+import { existingCatalog, prepareDataDirectory } from './data-directory.js';
 
 /** Usage of `aegis migrate`. */
 export const MIGRATE_USAGE = `usage: aegis migrate (--study UID ... | --since DATE --until DATE | --all) [--delete-upstream] [--config FILE] [--data DIR]
@@ -63,6 +62,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
   const selection = selectionOf(values);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
+  const file = existingCatalog(config.dataDir);
   if (config.upstream === undefined) throw new CommandError('no upstream in the configuration: set upstream.url to the DICOMweb root of the PACS to migrate from');
   prepareDataDirectory(config.dataDir);
   const loaded = await Keyring.load({ dataDir: config.dataDir, env: io.env });
@@ -70,7 +70,7 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
   const keyring = loaded.useShredKeys(shredKeys);
   const logger = createLogger('warn', io.stderr);
-  const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
+  const catalog = await Catalog.openSqlite(file);
   const stores = openStores(config, io.env, logger);
   const upstream = openUpstream(config.upstream, io.env);
   const progress = progressReporter(io);

@@ -4,9 +4,8 @@
  * rule by rule; validates a policy file, reporting every problem. Exit codes: `check` 0 allowed,
  * 3 denied; both 1 for a failure or an invalid policy (message on stderr), 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, subCommandOf, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig, type GatewayConfig } from '../config.js';
 import { ACTIONS, PURPOSES, type Action, type Environment, type Purpose, type StudyResource, type Subject } from '../access/model.js';
@@ -75,8 +74,7 @@ async function run(argv: string[], io: Omit<CommandIo, 'stdin'>): Promise<number
   const request = checkRequest(values);
   const config = configOf(values, io);
   const { policy } = openPolicy(values.policy, () => config);
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  const file = existingCatalog(config.dataDir);
   const catalog = await Catalog.openSqlite(file);
   let user: User | undefined;
   let resources: Array<StudyResource | undefined> = [undefined];

@@ -5,7 +5,7 @@
  * instance's shred key is gone, so its copy no longer opens). Works beside a running gateway (SQLite WAL). Exit codes:
  * 0 done (every manifest verified), 1 some did not verify or another failure, 2 usage.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -37,7 +37,9 @@ export async function reindexCommand(argv: string[], io: CommandIo = processIo()
     const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
     const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
     if (keyring.active === undefined) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): nothing protected can be opened');
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    // The one command that may create a catalog (it rebuilds a lost one), but never a data folder:
+    // a missing one means a wrong --data.
+    if (!existsSync(config.dataDir)) throw new CommandError(`no data folder ${config.dataDir}: is --data right? To rebuild the catalog in a new one, create it first (mkdir -m 700 ${config.dataDir})`);
     const catalog = await Catalog.openSqlite(join(config.dataDir, 'catalog.sqlite'));
     const shredKeys = ShredKeyVault.open(shredKeyVaultFile(config.dataDir));
     keyring.useShredKeys(shredKeys);

@@ -7,10 +7,9 @@
  * (`services/admin/orphans.ts`). Exit codes: 0 all whole (scrub) or all repaired (repair), 1 something missing,
  * corrupt, unreachable or left unrepaired (or another failure), 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { openStores } from './start.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
@@ -77,8 +76,7 @@ async function run(command: 'scrub' | 'repair', argv: string[], io: CommandIo): 
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(Number.isFinite(rate) && rate > 0)) throw new UsageError(`--rate takes a positive number of MB per second, not '${values.rate}'`);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file}`);
+  const file = existingCatalog(config.dataDir);
   const keyring = await Keyring.load({ dataDir: config.dataDir, env: io.env });
   if (keyring.keys.length === 0) throw new CommandError('no master key (DATA/keys/ or AEGIS_MASTER_KEY): the manifests cannot be verified');
   const catalog = await Catalog.openSqlite(file);
@@ -106,9 +104,7 @@ async function sweepCommand(values: OrphanValues, io: CommandIo): Promise<number
   const grace = values.grace === undefined ? 600 : Number(values.grace);
   if (!(Number.isFinite(grace) && grace >= 0)) throw new UsageError(`--grace takes a number of seconds, not '${values.grace}'`);
   const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  if (!existsSync(file)) throw new CommandError(`no catalog at ${file}`);
-  const catalog = await Catalog.openSqlite(file);
+  const catalog = await Catalog.openSqlite(existingCatalog(config.dataDir));
   const stores = openStores(config, io.env, createLogger('warn', io.stderr));
   try {
     const report = await sweepOrphans({ catalog, stores }, { graceMs: grace * 1000, dryRun: values['dry-run'] });

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Express } from 'express';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import { openFragmentStore } from '../../adapters/registry.js';
@@ -84,8 +84,10 @@ export function openUpstream(upstream: NonNullable<GatewayConfig['upstream']>, e
  * Starts the gateway in this process with `config` and resolves once it listens. `announce: false`
  * (cluster workers) leaves the 'listening' line to the primary; `metrics` (cluster workers) is
  * where this process counts and how a scrape gathers the whole gateway's, else this process's own.
+ * `claimed`: a socket already listening on the configured address (`start-up.ts` claims it before
+ * anything is created), served on instead of listening anew.
  */
-export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void; metrics?: Pick<AppMetrics, 'recorder' | 'scrape'> } = {}): Promise<RunningServer> {
+export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void; metrics?: Pick<AppMetrics, 'recorder' | 'scrape'>; claimed?: Server } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
   const scrapeToken = metricsToken(config.metrics, process.env);
   if ('problem' in scrapeToken) throw new ConfigError([`metrics: ${scrapeToken.problem}`]);
@@ -122,7 +124,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
-    server.listen(config.server.port, config.server.host);
+    if (options.claimed) server.listen(options.claimed);
+    else server.listen(config.server.port, config.server.host);
   });
   const { port, address } = server.address() as AddressInfo;
   const url = `${config.server.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;

@@ -4,9 +4,8 @@
  * works beside a running gateway (SQLite WAL). Exit codes: 0 done, 1 no catalog or another
  * failure, 2 usage.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { protectionStats, type ProtectionStats, type ReasonCounts } from '../services/admin/stats.js';
@@ -31,8 +30,7 @@ export async function statsCommand(argv: string[], io: CommandIo = processIo()):
     }
     if (positionals.length > 1) throw new UsageError(`unexpected argument '${positionals[1]}'`);
     const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
-    const file = join(config.dataDir, 'catalog.sqlite');
-    if (!existsSync(file)) throw new CommandError(`no catalog at ${file}`);
+    const file = existingCatalog(config.dataDir);
     const catalog = await Catalog.openSqlite(file);
     try {
       const stats = await protectionStats(catalog, { backends: config.backends.map((b) => b.name) });

@@ -37,6 +37,9 @@ export async function statusCommand(argv: string[], io: CommandIo = processIo())
     const timeoutSeconds = values.timeout === undefined ? 5 : Number(values.timeout);
     if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) throw new UsageError(`--timeout: '${values.timeout}' is not a number of seconds (0 < s <= 3600)`);
     const config = loadConfig({ file: values.config, env: io.env, flags: { dataDir: values.data } });
+    // A folder without a catalog yet is reported not ready; a missing folder is a wrong --data,
+    // and probing the fs stores would create it.
+    if (!existsSync(config.dataDir)) throw new CommandError(`no data folder ${config.dataDir}: is --data right? 'aegis start' creates one`);
     const file = join(config.dataDir, 'catalog.sqlite');
     const catalog = existsSync(file) ? await Catalog.openSqlite(file) : undefined;
     // Silent: a log line on standard output would break --json.

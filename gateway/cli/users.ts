@@ -4,11 +4,10 @@
  * the gateway reads sign-in delays from the catalog on every attempt, so an unlock applies at once). Passwords come from standard input or a file, never from the command line,
  * and are never printed. Exit codes: 0 done, 1 refused or failed (message on stderr), 2 usage.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CommandError, formatTable, hasPasswordArgument, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
+import { existingCatalog } from './data-directory.js';
 import { Catalog } from '../catalog/catalog.js';
 import { loadConfig } from '../config.js';
 import { attributeProblems, parseAttributeArguments, roleProblems, userNameProblems } from '../access/user-rules.js';
@@ -89,9 +88,8 @@ async function run(argv: string[], io: CommandIo): Promise<number> {
   }
 
   const config = loadConfig({ file: request.config, env: io.env, flags: { dataDir: request.data } });
-  const file = join(config.dataDir, 'catalog.sqlite');
-  // Only `add` may create a catalog: elsewhere a missing one means a wrong --data.
-  if (sub !== 'add' && !existsSync(file)) throw new CommandError(`no catalog at ${file} (check --data or AEGIS_DATA_DIR)`);
+  // Never a new catalog, even for `add`: a missing one means a wrong --data.
+  const file = existingCatalog(config.dataDir);
   // Read the password before opening the catalog: nothing is held open while a person types.
   const password = request.needsPassword ? await readPassword(request.passwordFile, io) : '';
 

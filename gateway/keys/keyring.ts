@@ -4,7 +4,8 @@
  * stay to unwrap what they wrapped until `aegis keys rotate` has rewrapped it. The active key is
  * the environment key (`AEGIS_MASTER_KEY`) when set, otherwise the highest-numbered file of
  * `DATA/keys/`. With no key at all, the embedded default creates a development key
- * and says so loudly. Key material is never logged.
+ * and says so loudly, except with NODE_ENV=production, where the gateway refuses to start without
+ * a real key. Key material is never logged.
  */
 import { GatewayError } from '../errors.js';
 import { unwrapDataKey, wrapDataKey } from './envelope.js';
@@ -135,12 +136,36 @@ export class Keyring {
 }
 
 /**
+ * With NODE_ENV=production, refuses (KEY_NOT_FOUND) a keyring without a master key or whose active
+ * key is a development key: production never runs on a key generated next to the data it protects.
+ */
+export function refuseDevelopmentKeyInProduction(keyring: Keyring, dataDir: string, env: NodeJS.ProcessEnv): void {
+  if (env.NODE_ENV !== 'production') return;
+  const active = keyring.active;
+  if (active === undefined) {
+    throw new GatewayError(
+      'KEY_NOT_FOUND',
+      `NODE_ENV is production and no master key is configured: set AEGIS_MASTER_KEY (base64 of 32 random bytes) and AEGIS_MASTER_KEY_ID, or run 'aegis keys generate --data ${dataDir}' first; a development key is never created in production`,
+    );
+  }
+  if (active.development) {
+    throw new GatewayError(
+      'KEY_NOT_FOUND',
+      `NODE_ENV is production and the active master key '${active.id}' is the development key created in ${keyDirectory(dataDir)} when no key was configured: ` +
+        "set AEGIS_MASTER_KEY and AEGIS_MASTER_KEY_ID (or run 'aegis keys generate'), then 'aegis keys rotate'",
+    );
+  }
+}
+
+/**
  * Loads the keyring of `dataDir`; when there is no key at all (no `AEGIS_MASTER_KEY`, no key file),
  * first creates a development key in `DATA/keys/` and logs one warning. Later loads find and reuse
- * that key without a warning. Safe against concurrent starts: only one process creates `k1`.
+ * that key without a warning. Safe against concurrent starts: only one process creates `k1`. With
+ * NODE_ENV=production, refuses instead ({@link refuseDevelopmentKeyInProduction}).
  */
 export async function ensureDevelopmentKey(dataDir: string, logger: KeyWarningLogger, env: NodeJS.ProcessEnv = process.env): Promise<Keyring> {
   const keyring = await Keyring.load({ dataDir, env });
+  refuseDevelopmentKeyInProduction(keyring, dataDir, env);
   if (keyring.active !== undefined) return keyring;
   const dir = keyDirectory(dataDir);
   const created = await createKeyFile(dir, { development: true, id: 'k1' });

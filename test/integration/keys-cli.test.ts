@@ -13,6 +13,7 @@ import { runAegis, type AegisRun } from '../support/aegis-cli.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { retrieveAsStored, stow } from '../support/dicomweb.js';
 import { startGateway } from '../support/gateway.js';
+import { createCatalog } from '../support/catalog-file.js';
 
 const POSIX = process.platform !== 'win32';
 
@@ -107,10 +108,10 @@ describe('aegis keys', () => {
     assert.deepEqual(Object.keys(listed[0]).sort(), ['active', 'createdAt', 'development', 'id', 'source']);
   });
 
-  it('rotates honestly: nothing to rewrap without a catalog', async () => {
+  it('refuses to rotate without a catalog: a wrong --data is said, not counted as nothing to rewrap', async () => {
     const rotate = await keys(['rotate', '--data', dataDir]);
-    expectExit(rotate, 0, 'rotate');
-    assert.equal(rotate.stdout, `0 data keys rewrapped: there are none (no catalog at ${join(dataDir, 'catalog.sqlite')}); active key k2\n`);
+    expectExit(rotate, 1, 'rotate');
+    assert.equal(rotate.stderr, `aegis keys: no catalog in ${dataDir} (catalog.sqlite missing): is --data right? 'aegis start' creates one\n`);
   });
 
   it('rewraps the data keys of stored instances under a new key without touching fragments; they read back byte-identical', async () => {
@@ -175,6 +176,7 @@ describe('aegis keys', () => {
     const generate = await keys(['generate', '--data', dataDir], env);
     expectExit(generate, 1, 'generate with env key');
     assert.match(generate.stderr, /AEGIS_MASTER_KEY is set, so its key 'vault-1' stays the active key/);
+    await createCatalog(dataDir); // as the gateway's first start leaves it: rotate needs a catalog
     const rotate = await keys(['rotate', '--data', dataDir], env);
     expectExit(rotate, 0, 'rotate with env key');
     assert.match(rotate.stdout, /active key vault-1\n$/);

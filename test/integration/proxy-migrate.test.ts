@@ -18,6 +18,7 @@ import { Keyring } from '../../gateway/keys/keyring.js';
 import { readInstance } from '../../gateway/services/retrieve.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { AEGIS_BIN, runAegis } from '../support/aegis-cli.js';
+import { createCatalog } from '../support/catalog-file.js';
 import { startOrthanc, type RunningOrthanc } from '../support/orthanc.js';
 
 describe('aegis migrate from an upstream Orthanc', () => {
@@ -47,6 +48,8 @@ describe('aegis migrate from an upstream Orthanc', () => {
     env = { AEGIS_CONFIG: configFile, AEGIS_DATA_DIR: join(dataDir, 'data') };
     const keys = await runAegis(['keys', 'generate'], { env, unset: ['AEGIS_MASTER_KEY', 'AEGIS_MASTER_KEY_ID'] });
     assert.equal(keys.status, 0, keys.stderr);
+    // As a first `aegis start` leaves it: migrate never creates a catalog.
+    await createCatalog(env.AEGIS_DATA_DIR);
   });
   after(async () => {
     await orthanc?.stop();

@@ -209,7 +209,7 @@ describe('protection statistics', () => {
     try {
       const run = await runAegis(['stats', '--data', empty]);
       assert.equal(run.status, 1, `exit 1: ${run.stdout}${run.stderr}`);
-      assert.match(run.stderr, /^aegis stats: no catalog at /);
+      assert.match(run.stderr, /^aegis stats: no catalog in .* \(catalog\.sqlite missing\)/);
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

@@ -12,6 +12,7 @@ import { runAegis, type AegisRun } from '../support/aegis-cli.js';
 import { UserStore } from '../../gateway/access/users.js';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { startGateway } from '../support/gateway.js';
+import { createCatalog } from '../support/catalog-file.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -46,8 +47,10 @@ function expectExit(run: AegisRun, status: number, what: string): void {
 
 describe('aegis users', () => {
   let dataDir: string;
-  before(() => {
+  before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'aegis-users-cli-'));
+    // As `aegis start` leaves it: the CLI never creates a catalog.
+    await createCatalog(dataDir);
   });
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -145,7 +148,7 @@ describe('aegis users', () => {
     });
     const missing = await aegis(['users', 'list', '--data', join(dataDir, 'nowhere')]);
     expectExit(missing, 1, 'users list on a missing catalog');
-    assert.match(missing.stderr, /no catalog at .*nowhere\/catalog\.sqlite/);
+    assert.match(missing.stderr, /no catalog in .*nowhere \(catalog\.sqlite missing\): is --data right\? 'aegis start' creates one\n$/);
   });
 
   it('prints its usage with --help, and the top-level usage names the users command', async () => {
