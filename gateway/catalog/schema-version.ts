@@ -44,7 +44,13 @@ export async function refuseNewerCatalog<DB>(db: Kysely<DB>, file: string): Prom
  */
 export async function refuseNewerCatalogFile(file: string): Promise<void> {
   if (!existsSync(file)) return;
-  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: openSqlite(file).database }) });
+  let database;
+  try {
+    database = openSqlite(file).database;
+  } catch (error) {
+    throw new GatewayError('BACKEND_UNAVAILABLE', `cannot open the catalog at ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database }) });
   try {
     await refuseNewerCatalog(db, file);
   } finally {

@@ -2,9 +2,12 @@
  * `aegis healthcheck`: asks the gateway's liveness route (`GET /healthz`) on the address the
  * configuration gives (configuration file, AEGIS_HOST, AEGIS_PORT, as `aegis start` reads them),
  * so that a container's health check follows the configured port instead of a fixed 8080. A
- * wildcard address (0.0.0.0, ::) is asked on the loopback interface. Exit codes: 0 live, 1 not
- * (no answer in time, or not 200), 2 usage.
+ * wildcard address (0.0.0.0, ::) is asked on the loopback interface. With `server.tls` it asks over
+ * HTTPS without checking the certificate: the certificate names the site, not 127.0.0.1, and the
+ * probe sends nothing secret and reads nothing but the status. Exit codes: 0 live, 1 not (no answer
+ * in time, or not 200), 2 usage.
  */
+import { Agent, request } from 'undici';
 import { CommandError, parseCommandLine, processIo, runCommand, UsageError, type CommandIo } from './command.js';
 import { loadConfig } from '../config.js';
 
@@ -36,17 +39,20 @@ export async function healthcheckCommand(argv: string[], io: Omit<CommandIo, 'st
     const timeoutSeconds = values.timeout === undefined ? 5 : Number(values.timeout);
     if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0 || timeoutSeconds > 3600) throw new UsageError(`--timeout: '${values.timeout}' is not a number of seconds (0 < s <= 3600)`);
     const { server } = loadConfig({ file: values.config, env: io.env, flags: {} });
-    const url = `http://${reachableHost(server.host)}:${server.port}/healthz`;
+    const url = `${server.tls ? 'https' : 'http'}://${reachableHost(server.host)}:${server.port}/healthz`;
+    const dispatcher = server.tls ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
     let status: number;
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000) });
-      status = response.status;
-      await response.body?.cancel();
+      const response = await request(url, { signal: AbortSignal.timeout(timeoutSeconds * 1000), dispatcher });
+      status = response.statusCode;
+      await response.body.dump();
     } catch (error) {
-      // undici's reason: a system error, or an AggregateError of one per address tried.
-      const { cause } = error as { cause?: { code?: string; message?: string; errors?: Array<{ code?: string }> } };
-      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).name;
+      // undici's reason: a system error (its code), an AggregateError of one per address tried, or a timeout.
+      const { code, errors, cause } = error as { code?: string; errors?: Array<{ code?: string }>; cause?: { code?: string; message?: string } };
+      const reason = (code?.startsWith('UND_ERR') ? undefined : code) ?? errors?.[0]?.code ?? cause?.code ?? cause?.message ?? (error as Error).name;
       throw new CommandError(`${url}: no answer (${reason})`);
+    } finally {
+      await dispatcher?.close();
     }
     if (status !== 200) throw new CommandError(`${url} answered ${status}`);
     io.stdout.write(`${url}: live\n`);

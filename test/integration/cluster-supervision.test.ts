@@ -96,8 +96,9 @@ describe('cluster supervision', { timeout: 400_000 }, () => {
 
   it('stops the start-up with the error of a worker that refuses to start, rather than retrying it', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'aegis-sup-'));
-    // Only a worker opens the catalog: a directory in its place fails every worker's start-up.
-    mkdirSync(join(dataDir, 'catalog.sqlite'), { mode: 0o700 });
+    // Only a worker opens the shred-key vault: a directory in its place fails every worker's start-up
+    // (the primary checks the port, the keys, the data folder and the catalog's schema before it forks).
+    mkdirSync(join(dataDir, 'shred-keys.sqlite'), { mode: 0o700 });
     try {
       const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--data', dataDir], {
         env: { ...process.env, AEGIS_WORKERS: '2', AEGIS_LOG_LEVEL: 'info' },
@@ -109,7 +110,7 @@ describe('cluster supervision', { timeout: 400_000 }, () => {
       assert.equal(code, 1);
       const failed = logLines(stdout).filter((l) => l.msg?.startsWith('a worker could not start'));
       assert.equal(failed.length, 1, stdout);
-      assert.match(String(failed[0].reason), /catalog|SQLITE|directory/i);
+      assert.match(String(failed[0].reason), /shred|SQLITE|directory|database/i);
       assert.equal(logLines(stdout).filter((l) => l.msg?.startsWith('a worker exited')).length, 0, 'not retried');
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

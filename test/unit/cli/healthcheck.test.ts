@@ -3,11 +3,16 @@
  * against a real HTTP server of this test: 0 on 200, 1 on another status or no answer.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { healthcheckCommand, reachableHost } from '../../../gateway/cli/healthcheck.js';
 import { freePort } from '../../support/ports.js';
+import { createAuthority } from '../../support/tls-certs.js';
 
 async function run(argv: string[], env: NodeJS.ProcessEnv) {
   let stdout = '';
@@ -59,6 +64,26 @@ describe('aegis healthcheck', () => {
     assert.equal(result.stderr, `aegis healthcheck: http://127.0.0.1:${closed}/healthz: no answer (ECONNREFUSED)\n`);
   });
 
+  it('asks over HTTPS when the configuration has server.tls, whatever name the certificate has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aegis-health-tls-'));
+    const tlsServer = createHttpsServer({ ...readPair(createAuthority(dir).issue('site')) }, (req, res) => res.writeHead(req.url === '/healthz' ? 200 : 404).end());
+    try {
+      await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+      const tlsPort = (tlsServer.address() as { port: number }).port;
+      const config = join(dir, 'aegis.json');
+      writeFileSync(config, JSON.stringify({ server: { port: tlsPort, tls: { certFile: join(dir, 'site.pem'), keyFile: join(dir, 'site.key') } } }));
+      const result = await run(['--config', config], {});
+      assert.deepEqual(result, { status: 0, stdout: `https://127.0.0.1:${tlsPort}/healthz: live\n`, stderr: '' });
+      // Plain HTTP to the same port is no answer: the probe really spoke TLS above.
+      writeFileSync(config, JSON.stringify({ server: { port: tlsPort } }));
+      assert.equal((await run(['--config', config, '--timeout', '2'], {})).status, 1);
+    } finally {
+      tlsServer.closeAllConnections();
+      tlsServer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a wrong command line with exit 2', async () => {
     assert.equal((await run(['--timeout', 'soon'], {})).status, 2);
     assert.equal((await run(['extra'], {})).status, 2);
@@ -70,3 +95,7 @@ describe('aegis healthcheck', () => {
     assert.equal(reachableHost('10.0.0.5'), '10.0.0.5');
   });
 });
+
+function readPair(certificate: { certFile: string; keyFile: string }): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(certificate.certFile), key: readFileSync(certificate.keyFile) };
+}
