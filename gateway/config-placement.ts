@@ -44,6 +44,12 @@ export const Placement = z
     allowSharedProvider: z.boolean().default(false),
     /** Shard reads and writes in flight at once for one instance. */
     concurrency: z.number().int().min(1).max(256).default(8),
+    /**
+     * How long the first k shard reads of a fragment may take before the other shards are read as
+     * well (a slow or hanging backend). A shard not read because k others were faster is not
+     * checked by that read: `aegis scrub` checks every shard.
+     */
+    hedgeMilliseconds: z.number().int().min(0).max(60_000).default(300),
   })
   .prefault({});
 

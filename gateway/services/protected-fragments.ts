@@ -47,6 +47,8 @@ export interface ReadDeps {
   onDegradedRead?: (read: DegradedRead) => void;
   /** Shard reads in flight at once for one instance. */
   shardConcurrency?: number;
+  /** Milliseconds before the shards beyond the first k of a fragment are read as well. */
+  hedgeMs?: number;
 }
 
 /** What writing and reading protected instances needs. */
@@ -142,7 +144,7 @@ async function readVerified(deps: ReadDeps, manifestText: string, sopInstanceUid
   }
   if (signed === null || typeof signed !== 'object' || !Array.isArray(signed.fragments)) throw new GatewayError('INTEGRITY_FAILURE', 'the recorded manifest is malformed');
   const manifest = verifyManifest(signed, deps.keyring, sopInstanceUid);
-  const io = shardIo(deps, deps.shardConcurrency);
+  const io = shardIo(deps, deps.shardConcurrency, deps.hedgeMs);
   const fetched = new Map<string, Uint8Array>();
   const faults: ShardFault[] = [];
   await Promise.all(
@@ -168,8 +170,8 @@ function reportDegraded(deps: ReadDeps, manifest: ManifestBody, faults: ShardFau
 }
 
 /** Shard I/O over the configured stores under a fresh per-instance bound. */
-function shardIo(deps: Pick<ProtectionDeps, 'stores'>, concurrency = DEFAULT_SHARD_CONCURRENCY): ShardIo {
-  return { store: (name) => storeFor(deps, name), limiter: new Limiter(concurrency) };
+function shardIo(deps: Pick<ProtectionDeps, 'stores'>, concurrency = DEFAULT_SHARD_CONCURRENCY, hedgeMs?: number): ShardIo {
+  return { store: (name) => storeFor(deps, name), limiter: new Limiter(concurrency), hedgeMs };
 }
 
 /** The instances PACS (dicomweb) backends filed the fragments of `manifest` in: their locators are `<study>/<series>/<instance>`. */

@@ -29,6 +29,8 @@ export interface RetrieveDeps {
   onDegradedRead?: ReadDeps['onDegradedRead'];
   /** Shard reads in flight at once for one instance. */
   shardConcurrency?: number;
+  /** Milliseconds before the shards beyond the first k of a fragment are read as well. */
+  hedgeMs?: number;
 }
 
 /**

@@ -48,6 +48,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     ...deps,
     verified: cacheBytes > 0 ? new VerifiedInstances(cacheBytes) : undefined,
     shardConcurrency: deps.config.placement.concurrency,
+    hedgeMs: deps.config.placement.hedgeMilliseconds,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
     renders: new Limiter(RENDERS_AT_ONCE),
     transcodeLimits: { maxDecodedBytes: deps.config.limits.maxTranscodeBytes, maxSeconds: deps.config.limits.transcodeSeconds },
