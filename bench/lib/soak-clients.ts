@@ -5,6 +5,7 @@
  * operations until the end time, each on its own keep-alive connection.
  */
 import { Agent } from 'node:http';
+import { seededRandom } from '../../test/support/random.js';
 import { send } from './http.js';
 import type { SoakData, SoakStudy } from './soak-data.js';
 import { deleteOldest, expectDenied, frame, metadata, qido, readBack, stowChurn, wado, type Churn, type OpContext } from './soak-ops.js';
@@ -114,18 +115,6 @@ export interface SoakShared {
   thinkMs: number;
 }
 
-/** A deterministic pseudo-random generator (mulberry32), one per client. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Runs one client until `shared.endAt`, as a machine of its own: one keep-alive connection from
  * its own loopback address (127.0.0.2, .3, ...), so per-client limits of the gateway apply to it
@@ -136,7 +125,7 @@ function seeded(seed: number): () => number {
 export async function runClient(index: number, account: SoakAccount, shared: SoakShared): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1, maxFreeSockets: 1, localAddress: `127.0.${Math.floor((index + 2) / 256)}.${(index + 2) % 256}` });
   const session = new Session(shared.gatewayUrl, account, shared.rec, agent);
-  const ctx: OpContext = { agent, dicomWebUrl: shared.dicomWebUrl, authorization: () => session.authorization(), data: shared.data, churn: shared.churn, rec: shared.rec, random: seeded(index + 1) };
+  const ctx: OpContext = { agent, dicomWebUrl: shared.dicomWebUrl, authorization: () => session.authorization(), data: shared.data, churn: shared.churn, rec: shared.rec, random: seededRandom(index + 1) };
   const ops = mix(account.role, account, shared.data);
   const total = ops.reduce((n, [w]) => n + w, 0);
   const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -85,26 +85,24 @@ interface Collection {
 }
 
 /**
- * In the primary: answers the workers' scrapes with every listening worker's metrics merged, plus
- * the primary's own process metrics.
+ * In the primary: answers the workers' scrapes with the metrics of the workers whose ids are in
+ * `listening` (the supervisor's, `WorkerSupervisor.listening`) merged, plus the primary's own
+ * process metrics.
  */
-export function serveClusterMetrics(logger: Logger): void {
+export function serveClusterMetrics(logger: Logger, listening: ReadonlySet<number>): void {
   const own = new Registry();
   collectDefaultMetrics({ register: own });
-  const listening = new Set<number>();
   const collections = new Map<number, Collection>();
   let next = 0;
   const settle = (collection: Collection) => {
     if (collection.waiting.size === 0) collection.finish();
   };
   cluster.on('exit', (worker: Worker) => {
-    listening.delete(worker.id);
     for (const collection of collections.values()) if (collection.waiting.delete(worker.id)) settle(collection);
   });
   cluster.on('message', (worker: Worker, message: unknown) => {
     try {
-      if ((message as { type?: unknown } | null)?.type === 'listening') listening.add(worker.id);
-      else if (isMessage(message, COLLECTED)) {
+      if (isMessage(message, COLLECTED)) {
         const collection = collections.get(message.id);
         if (collection === undefined || !collection.waiting.delete(worker.id)) return;
         if (message.error !== undefined || !Array.isArray(message.metrics)) collection.finish(`worker ${worker.id}: ${message.error ?? 'no metrics'}`);

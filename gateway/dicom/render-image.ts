@@ -55,13 +55,19 @@ interface DecodingContextFactory {
   _createDecodingContext(image: { getPlanarConfiguration(): number }, buffer: Uint8Array): { setPlanarConfiguration(value: number): void };
 }
 
+/** The decoders {@link correctPlanarConfiguration} has corrected (an initialisation that failed is retried). */
+const corrected = new WeakSet<DecodingContextFactory>();
+
 /**
  * dcmjs-imaging 0.2.5 tells the native decoders the opposite of the instance's Planar Configuration
  * (0 becomes planar, 1 interleaved), while its pixel pipeline reads the decoded frame as the
  * instance says. Decoders that follow the flag (RLE) then hand back colour samples in the other
  * order, and a colour RLE image renders as garbage. The context is given the instance's own value.
+ * A decoder is corrected once, however often it is asked.
  */
 function correctPlanarConfiguration(decoder: DecodingContextFactory): void {
+  if (corrected.has(decoder)) return;
+  corrected.add(decoder);
   const create = decoder._createDecodingContext.bind(decoder);
   decoder._createDecodingContext = (image, buffer) => {
     const context = create(image, buffer);

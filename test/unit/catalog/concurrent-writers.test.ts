@@ -10,27 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { Catalog, type NewInstance } from '../../../gateway/catalog/catalog.js';
+import { Catalog } from '../../../gateway/catalog/catalog.js';
 import { openSqlite } from '../../../gateway/catalog/sqlite.js';
-
-function instance(study: string, series: string, sop: string): NewInstance {
-  const text = (vr: string, value: string) => ({ vr, Value: [value] });
-  return {
-    sopInstanceUid: sop,
-    seriesUid: series,
-    studyUid: study,
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
-    transferSyntaxUid: '1.2.840.10008.1.2.1',
-    metadata: { '00080018': text('UI', sop), '0020000D': text('UI', study), '0020000E': text('UI', series), '00080080': text('LO', 'CHU Nord') },
-    layout: {},
-    size: 1,
-    sha256: '0'.repeat(64),
-    backend: 'local',
-    key: sop,
-    locator: sop,
-    manifest: '{}',
-  };
-}
+import { catalogInstance as instance } from '../../support/catalog-instance.js';
 
 it('removes a study while another connection (another worker) commits a write in the middle of the removal', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'aegis-writers-'));

@@ -15,12 +15,17 @@ import { parsePrometheusText, sampleValue } from '../../support/prometheus-text.
 
 const WORKER = fileURLToPath(new URL('../../support/cluster-metrics-worker.ts', import.meta.url));
 
+/** The workers that listen, kept as the supervisor keeps its own (`WorkerSupervisor.listening`). */
+const listening = new Set<number>();
+
 function fork(env: Record<string, string>): Promise<Worker> {
   const worker = cluster.fork(env);
+  worker.once('exit', () => listening.delete(worker.id));
   return new Promise((resolve, reject) => {
     worker.on('message', function onMessage(message: { type?: string }) {
       if (message?.type !== 'listening') return;
       worker.off('message', onMessage);
+      listening.add(worker.id);
       resolve(worker);
     });
     worker.once('exit', (code) => reject(new Error(`the worker exited with ${code} before listening`)));
@@ -40,7 +45,7 @@ function scrapeThrough(worker: Worker): Promise<{ text?: string; code?: string }
 
 describe('cluster metrics', { timeout: 120_000 }, () => {
   cluster.setupPrimary({ exec: WORKER, execArgv: ['--import', 'tsx'], silent: false });
-  serveClusterMetrics(createLogger('silent'));
+  serveClusterMetrics(createLogger('silent'), listening);
   after(() => {
     for (const worker of Object.values(cluster.workers ?? {})) worker?.kill('SIGKILL');
   });

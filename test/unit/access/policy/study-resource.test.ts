@@ -17,9 +17,9 @@ import { loadStudyResource, strictestView, studyDecision, studyResourceFromInsta
 import { parsePolicy } from '../../../../gateway/access/policy/policy.js';
 import { catalogMigrations } from '../../../../gateway/catalog/migrations.js';
 import { openSqlite } from '../../../../gateway/catalog/sqlite.js';
+import { catalogInstance, text } from '../../../support/catalog-instance.js';
 
 function metadata(series: string, sop: string, modality: string | null, changes: DicomJson = {}): DicomJson {
-  const text = (vr: string, value: string) => ({ vr, Value: [value] });
   return {
     '00080016': text('UI', '1.2.840.10008.5.1.4.1.1.2'),
     '00080018': text('UI', sop),
@@ -38,21 +38,7 @@ function metadata(series: string, sop: string, modality: string | null, changes:
 }
 
 function instance(series: string, sop: string, modality: string | null, changes: DicomJson = {}): NewInstance {
-  return {
-    sopInstanceUid: sop,
-    seriesUid: series,
-    studyUid: '1.2.3',
-    sopClassUid: '1.2.840.10008.5.1.4.1.1.2',
-    transferSyntaxUid: '1.2.840.10008.1.2.1',
-    metadata: metadata(series, sop, modality, changes),
-    layout: {},
-    size: 1,
-    sha256: '0'.repeat(64),
-    backend: 'local',
-    key: sop,
-    locator: sop,
-    manifest: '{}',
-  };
+  return catalogInstance('1.2.3', series, sop, metadata(series, sop, modality, changes));
 }
 
 const EXPECTED = {
