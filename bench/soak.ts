@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { runClient, roleOf, type SoakAccount } from './lib/soak-clients.js';
 import { soakData } from './lib/soak-data.js';
 import { Churn } from './lib/soak-ops.js';
-import { dataSizes, prepareAccounts, processTreeRss, soakConfig, startSoakGateway, storeResident } from './lib/soak-setup.js';
+import { dataSizes, gatewayMemory, prepareAccounts, processTreeRss, soakConfig, startSoakGateway, storeResident } from './lib/soak-setup.js';
 import { renderBuckets, SoakRecorder, verdict, type BucketReport } from './lib/soak-stats.js';
 import { fmt } from './lib/stats.js';
 import { cpuTimeMs } from '../test/support/orthanc.js';
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
   let gatewayErrors: string[] = [];
   try {
     const accounts = await prepareAccounts(dataDir, config);
-    const { g, errorLogs } = await startSoakGateway(dataDir, config);
+    const { g, errorLogs, metricsToken } = await startSoakGateway(dataDir, config);
     gatewayErrors = errorLogs;
     try {
       await storeResident(
@@ -142,12 +142,17 @@ async function main(): Promise<void> {
         const sizes = dataSizes(dataDir);
         r.gauge('catalogBytes', sizes.catalogBytes);
         r.gauge('storeBytes', sizes.dataBytes);
+        void gatewayMemory(g, metricsToken).then((m) => {
+          if (m === undefined) return;
+          r.gauge('heapUsedBytes', m.heapUsed);
+          r.gauge('externalBytes', m.external);
+        });
         loads.push(loadavg());
         const done = r.report().slice(0, -1);
         for (; shown < done.length; shown++) {
           const b = done[shown]!;
           log(
-            `  [${b.fromS}s] ${b.requests} req, ${b.errors} err, ${b.denied} denied, p50 ${fmt(b.p50Ms)} ms, p99 ${fmt(b.p99Ms)} ms, RSS max ${fmt(b.rssMaxMB)} MB, live ${b.gauges.liveChurnStudies ?? '-'}, catalog ${fmt((b.gauges.catalogBytes ?? NaN) / 1e6)} MB, load ${fmt(loadavg()[0]!, 2)}`,
+            `  [${b.fromS}s] ${b.requests} req, ${b.errors} err, ${b.denied} denied, p50 ${fmt(b.p50Ms)} ms, p99 ${fmt(b.p99Ms)} ms, RSS max ${fmt(b.rssMaxMB)} MB, heap ${fmt((b.gauges.heapUsedBytes ?? NaN) / 1e6)} MB, external ${fmt((b.gauges.externalBytes ?? NaN) / 1e6)} MB, live ${b.gauges.liveChurnStudies ?? '-'}, catalog ${fmt((b.gauges.catalogBytes ?? NaN) / 1e6)} MB, load ${fmt(loadavg()[0]!, 2)}`,
           );
         }
       }, 5000);

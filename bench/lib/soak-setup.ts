@@ -3,9 +3,11 @@
  * soak's users and API key made with the `aegis` CLI as an operator would, the resident studies
  * stored by the admin, and the memory of the whole gateway (primary and workers) read from /proc.
  */
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runAegis } from '../../test/support/aegis-cli.js';
+import { parsePrometheusText } from '../../test/support/prometheus-text.js';
 import { startGateway, type RunningGateway, type StartGatewayOptions } from '../../test/support/gateway.js';
 import { keepAliveAgent, send } from './http.js';
 import { stowBody } from './multipart.js';
@@ -91,6 +93,8 @@ export async function storeResident(g: RunningGateway, admin: SoakAccount, data:
 export interface SoakGateway {
   g: RunningGateway;
   errorLogs: string[];
+  /** The scrape token of `/metrics` (AEGIS_METRICS_TOKEN). */
+  metricsToken: string;
 }
 
 /**
@@ -99,7 +103,8 @@ export interface SoakGateway {
  * kept, the rest dropped, so the soak's own memory does not grow with them.
  */
 export async function startSoakGateway(dataDir: string, config: Record<string, unknown>): Promise<SoakGateway> {
-  const g = await startPatiently({ dataDir, keepData: true, secure: true, config });
+  const metricsToken = randomBytes(32).toString('hex');
+  const g = await startPatiently({ dataDir, keepData: true, secure: true, config, env: { AEGIS_METRICS_TOKEN: metricsToken } });
   const errorLogs: string[] = [];
   const timer = setInterval(() => {
     for (const line of g.logs.splice(0)) {
@@ -107,7 +112,20 @@ export async function startSoakGateway(dataDir: string, config: Record<string, u
     }
   }, 1000);
   timer.unref();
-  return { g, errorLogs };
+  return { g, errorLogs, metricsToken };
+}
+
+/** The gateway's memory as its `/metrics` says (every process summed): V8 heap in use and memory outside the heap (Buffers), bytes. */
+export async function gatewayMemory(g: RunningGateway, metricsToken: string): Promise<{ heapUsed: number; external: number } | undefined> {
+  try {
+    const res = await fetch(`${g.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return undefined;
+    const families = parsePrometheusText(await res.text());
+    const value = (name: string) => families.get(name)?.samples[0]?.value ?? NaN;
+    return { heapUsed: value('nodejs_heap_size_used_bytes'), external: value('nodejs_external_memory_bytes') };
+  } catch {
+    return undefined; // a scrape that fails leaves a gap in the figures, not an error of the soak
+  }
 }
 
 /** Resident memory of one process, bytes: all of it, anonymous (heaps), file-backed, shared memory. */

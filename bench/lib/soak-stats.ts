@@ -159,7 +159,7 @@ export function verdict(buckets: readonly BucketReport[], tolerance: number, den
 
 /** The console report: one line per bucket, then per operation p50/p99 per bucket. */
 export function renderBuckets(buckets: readonly BucketReport[], bucketS: number): string {
-  const head = ['from s', 'requests', 'req/s', 'errors', 'denied', 'p50 ms', 'p99 ms', 'RSS max MB', 'RSS last MB', 'live studies', 'catalog MB', 'gateway CPU %', 'load 1m'];
+  const head = ['from s', 'requests', 'req/s', 'errors', 'denied', 'p50 ms', 'p99 ms', 'RSS max MB', 'RSS last MB', 'heap MB', 'external MB', 'live studies', 'catalog MB', 'gateway CPU %', 'load 1m'];
   // CPU the gateway got in the bucket, in % of one core: on a shared machine, less CPU means
   // fewer requests served and longer queues for the same clients.
   const cpu = (i: number): number => ((buckets[i]!.gauges.gatewayCpuMs ?? NaN) - (i > 0 ? (buckets[i - 1]!.gauges.gatewayCpuMs ?? NaN) : 0)) / (bucketS * 10);
@@ -173,6 +173,9 @@ export function renderBuckets(buckets: readonly BucketReport[], bucketS: number)
     fmt(b.p99Ms),
     fmt(b.rssMaxMB),
     fmt(b.rssLastMB),
+    // The V8 heap in use and the memory outside it (Buffers) at the bucket's end, as /metrics says.
+    b.gauges.heapUsedBytes !== undefined ? fmt(b.gauges.heapUsedBytes / 1e6) : '',
+    b.gauges.externalBytes !== undefined ? fmt(b.gauges.externalBytes / 1e6) : '',
     String(b.gauges.liveChurnStudies ?? ''),
     b.gauges.catalogBytes !== undefined ? fmt(b.gauges.catalogBytes / 1e6) : '',
     fmt(cpu(i), 0),
