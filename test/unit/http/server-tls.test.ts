@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -103,6 +103,31 @@ describe('the HTTPS server (server.tls)', () => {
       assert.ok(response.endsWith('{"error":{"code":"TOO_MANY_CONNECTIONS","message":"this client already holds 1 connections, the most allowed; close one or wait"}}'), response);
       held.socket.destroy();
     } finally {
+      gateway.closeAllConnections();
+      gateway.close();
+    }
+  });
+
+  it('closes at once a connection past limits.maxConnectionsPerClient handshakes in progress, so that half-open handshakes cannot get round the cap', async () => {
+    const { gateway, port } = await serve({ headersTimeoutSeconds: 60, requestTimeoutSeconds: 60 }, { maxConnectionsPerClient: 2 });
+    const accepted: Socket[] = [];
+    const clients: Socket[] = [];
+    try {
+      const allSeen = new Promise<void>((resolve) => {
+        gateway.on('connection', (socket: Socket) => {
+          accepted.push(socket);
+          if (accepted.length === 5) resolve();
+        });
+      });
+      // TCP connections that never send a ClientHello: each would hold a socket until the handshake timeout.
+      for (let i = 0; i < 5; i++) clients.push(netConnect(port, '127.0.0.1'));
+      await allSeen;
+      assert.deepEqual(
+        accepted.map((socket) => socket.destroyed),
+        [false, false, true, true, true],
+      );
+    } finally {
+      for (const client of clients) client.destroy();
       gateway.closeAllConnections();
       gateway.close();
     }
