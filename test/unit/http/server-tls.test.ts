@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,39 @@ describe('the HTTPS server (server.tls)', () => {
     const { gateway, port } = await serve({});
     try {
       await assert.rejects(exchange(port, ca.pem, '', { maxVersion: 'TLSv1.1' }), (error: NodeJS.ErrnoException) => /ERR_SSL_(UNSUPPORTED_PROTOCOL|TLSV1_ALERT_PROTOCOL_VERSION|NO_PROTOCOLS_AVAILABLE)/.test(error.code ?? ''));
+    } finally {
+      gateway.close();
+    }
+  });
+
+  it('negotiates forward-secret AEAD suites only: a client offering RSA key exchange or CBC suites alone is refused', async () => {
+    // An RSA certificate: with one, Node's default list also accepts key exchange by RSA (no forward secrecy).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.pem', '-days', '2', '-subj', '/CN=rsa'], { cwd: dir, stdio: 'ignore' });
+    chmodSync(join(dir, 'rsa.key'), 0o600);
+    const config = loadConfig({ env: {}, object: { server: { tls: { certFile: join(dir, 'rsa.pem'), keyFile: join(dir, 'rsa.key') } } } });
+    const gateway = createGatewayServer(express(), { config, audit: {} as AuditTrail, logger: quiet });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const port = (gateway.address() as AddressInfo).port;
+    // The cipher suite and protocol a client offering `options` gets, or the handshake's error code.
+    const negotiated = (options: { maxVersion?: 'TLSv1.2'; ciphers?: string }) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options }, () => {
+          resolve(`${socket.getProtocol()} ${socket.getCipher().name}`);
+          socket.destroy();
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+    try {
+      const refused = 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE';
+      assert.deepEqual(
+        [
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-GCM-SHA384' }),
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384' }),
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+          await negotiated({}),
+        ],
+        [refused, refused, 'TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256', 'TLSv1.3 TLS_AES_256_GCM_SHA384'],
+      );
     } finally {
       gateway.close();
     }
