@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
 import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -160,6 +161,11 @@ describe('the HTTPS server (server.tls)', () => {
         accepted.map((socket) => socket.destroyed),
         [false, false, true, true, true],
       );
+      // Handshakes given up free their places: a client that finishes its handshake is served.
+      for (const client of clients) client.destroy();
+      await Promise.all(accepted.map((socket) => socket.closed || once(socket, 'close')));
+      const { text } = await exchange(port, ca.pem, 'GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      assert.match(await text, /^HTTP\/1\.1 200 OK\r\n/);
     } finally {
       for (const client of clients) client.destroy();
       gateway.closeAllConnections();
