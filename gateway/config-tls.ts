@@ -78,6 +78,8 @@ export interface TlsFiles {
   fingerprint: string;
   /** The certificate's subject. */
   subject: string;
+  /** When the certificate comes into force (its notBefore). */
+  validFrom: Date;
   /** When the certificate expires (its notAfter). */
   validTo: Date;
 }
@@ -114,7 +116,7 @@ export function readTlsFiles(tls: TlsConfig): TlsFiles {
       cause: error,
     });
   }
-  return { options, fingerprint: leaf.fingerprint256, subject: leaf.subject, validTo: new Date(leaf.validTo) };
+  return { options, fingerprint: leaf.fingerprint256, subject: leaf.subject, validFrom: new Date(leaf.validFrom), validTo: new Date(leaf.validTo) };
 }
 
 function readPem(path: string, field: string): Buffer {
