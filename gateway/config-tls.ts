@@ -1,8 +1,8 @@
 /**
  * The `server.tls` section of the configuration: the files of the certificate the gateway serves
- * HTTPS with (RFC 8446 / RFC 5246; TLS 1.2 at least), and how they are read. They are read at
- * start-up, where every problem is reported with the rest of the configuration, and again on
- * SIGHUP (`http/tls.ts`), through the same {@link readTlsFiles}:
+ * HTTPS with (RFC 8446 / RFC 5246; TLS 1.2 at least, forward-secret AEAD suites only), and how
+ * they are read. They are read at start-up, where every problem is reported with the rest of the
+ * configuration, and again on SIGHUP (`http/tls.ts`), through the same {@link readTlsFiles}:
  *
  * - the certificate file (PEM, the leaf first, then any intermediates) and the key file (PEM) must
  *   exist and belong together;
@@ -50,14 +50,36 @@ export const Tls = z
 /** The validated `server.tls` section. */
 export type TlsConfig = NonNullable<z.infer<typeof Tls>>;
 
+/**
+ * The cipher suites offered: TLS 1.3's, and for TLS 1.2 only those with forward secrecy (ECDHE,
+ * DHE) and authenticated encryption (GCM, ChaCha20-Poly1305). Node's default list also takes RSA
+ * key exchange, under which whoever later gets the private key decrypts every recorded session,
+ * and CBC with SHA-1.
+ */
+export const TLS_CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'DHE-RSA-AES256-GCM-SHA384',
+  'DHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 /** What {@link readTlsFiles} read: the options of a secure context, and what identifies the certificate. */
 export interface TlsFiles {
-  /** Options for `https.createServer` and `server.setSecureContext` (minimum version included). */
-  options: SecureContextOptions & { minVersion: 'TLSv1.2' };
+  /** Options for `https.createServer` and `server.setSecureContext` (minimum version and cipher suites included). */
+  options: SecureContextOptions & { minVersion: 'TLSv1.2'; ciphers: string };
   /** SHA-256 fingerprint of the server's certificate, colon-separated hex (as `openssl x509 -fingerprint -sha256`). */
   fingerprint: string;
   /** The certificate's subject. */
   subject: string;
+  /** When the certificate comes into force (its notBefore). */
+  validFrom: Date;
   /** When the certificate expires (its notAfter). */
   validTo: Date;
 }
@@ -80,7 +102,7 @@ export function readTlsFiles(tls: TlsConfig): TlsFiles {
     refuseExposed(tls.passphraseFile, 'passphraseFile');
     passphrase = readPem(tls.passphraseFile, 'passphraseFile').toString('utf8').split(/\r?\n/)[0];
   }
-  const options = { cert, key, ca, passphrase, minVersion: 'TLSv1.2' as const };
+  const options = { cert, key, ca, passphrase, minVersion: 'TLSv1.2' as const, ciphers: TLS_CIPHERS };
   let leaf: X509Certificate;
   try {
     leaf = new X509Certificate(cert);
@@ -94,7 +116,7 @@ export function readTlsFiles(tls: TlsConfig): TlsFiles {
       cause: error,
     });
   }
-  return { options, fingerprint: leaf.fingerprint256, subject: leaf.subject, validTo: new Date(leaf.validTo) };
+  return { options, fingerprint: leaf.fingerprint256, subject: leaf.subject, validFrom: new Date(leaf.validFrom), validTo: new Date(leaf.validTo) };
 }
 
 function readPem(path: string, field: string): Buffer {

@@ -46,6 +46,7 @@ export const ERROR_CATALOGUE = {
   DATA_EXPOSED: { status: 500, description: 'The data directory or the catalog lets group or others access it; the gateway does not start until it is owner-only (the message says how).' },
   PORT_UNAVAILABLE: { status: 500, description: 'The gateway cannot listen on its address and port (in use, privileged, or not an address of this machine); it starts nothing and creates nothing.' },
   DATA_DIRECTORY_LOCKED: { status: 500, description: 'Another gateway runs on the data directory (the message names its PID); a second one does not start.' },
+  LOCK_FILE_INVALID: { status: 500, description: "The data directory's lock file (gateway.lock) is not a regular file or not one Aegis made; the gateway does not start until it is removed." },
   KEYRING_INVALID: { status: 500, description: 'A master key file, the key directory or AEGIS_MASTER_KEY is unusable (permissions, format, duplicate id).' },
   KEY_NOT_FOUND: { status: 500, description: 'No usable master key: none exists, or the key a data key was wrapped with is not in the keyring.' },
   POLICY_INVALID: { status: 500, description: 'The access policy file is invalid; the message lists every problem with its path and line.' },

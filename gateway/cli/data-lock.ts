@@ -9,12 +9,13 @@
  * (a container's gateway is always PID 1) is never mistaken for a live holder. Who holds it is
  * written beside it, in `DATA/gateway.pid` (JSON: pid, start time, host), for the refusal
  * message; a holder's file found by a process that did get the lock is stale (its holder died)
- * and is taken over with a log line.
+ * and is taken over with a log line. A lock file that is a link, or not an SQLite file, is refused
+ * (LOCK_FILE_INVALID) rather than followed or replaced.
  *
  * The CLI commands do not take the lock: they work beside a running gateway (SQLite WAL), as
  * docs/start-up.md explains command by command.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../errors.js';
@@ -50,12 +51,15 @@ export function lockFiles(dataDir: string): { lock: string; holder: string } {
 export function lockDataDirectory(dataDir: string, logger: LockLogger): DataDirectoryLock {
   const files = lockFiles(dataDir);
   createOwnerOnly(files.lock);
+  // Never through a link: SQLite would create and lock whatever file it names.
+  if (!lstatSync(files.lock).isFile()) throw invalidLockFile(dataDir, files.lock, 'is not a regular file (a symbolic link, a directory?), not the lock file of Aegis');
   const sqlite = openSqlite(files.lock);
   try {
     sqlite.exec('PRAGMA busy_timeout = 0');
     sqlite.exec('BEGIN EXCLUSIVE');
   } catch (error) {
     sqlite.close();
+    if (isNotADatabase(error)) throw invalidLockFile(dataDir, files.lock, `is not the lock file of Aegis (${(error as Error).message})`, error);
     if (!isBusy(error)) throw error;
     throw new GatewayError('DATA_DIRECTORY_LOCKED', `data folder ${dataDir} is in use by ${describe(readHolder(files.holder))}; stop it first`, { cause: error });
   }
@@ -105,6 +109,16 @@ function writeHolder(file: string, holder: LockHolder): void {
   const temporary = `${file}.${process.pid}`;
   writeFileSync(temporary, `${JSON.stringify(holder)}\n`, { mode: 0o600 });
   renameSync(temporary, file);
+}
+
+function invalidLockFile(dataDir: string, lock: string, reason: string, cause?: unknown): GatewayError {
+  return new GatewayError('LOCK_FILE_INVALID', `data folder ${dataDir}: ${lock} ${reason}; stop any gateway on this folder, then delete it`, { cause });
+}
+
+/** SQLITE_NOTADB, from better-sqlite3 (`code`) or node:sqlite (`errcode`, message). */
+function isNotADatabase(error: unknown): boolean {
+  const { code, errcode, message } = error as { code?: unknown; errcode?: unknown; message?: unknown };
+  return code === 'SQLITE_NOTADB' || errcode === 26 || (typeof message === 'string' && /file is not a database/.test(message));
 }
 
 /** SQLITE_BUSY or SQLITE_LOCKED, from better-sqlite3 (`code`) or node:sqlite (`errcode`, message). */

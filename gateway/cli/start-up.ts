@@ -35,7 +35,7 @@ export interface StartClaims {
 }
 
 /** The codes of refusals that `aegis start` reports as one line on stderr, exit 1, without a stack. */
-const START_REFUSALS: readonly ErrorCode[] = ['PORT_UNAVAILABLE', 'KEY_NOT_FOUND', 'KEYRING_INVALID', 'DATA_EXPOSED', 'DATA_DIRECTORY_LOCKED', 'CATALOG_TOO_NEW', 'BACKEND_UNAVAILABLE'];
+const START_REFUSALS: readonly ErrorCode[] = ['PORT_UNAVAILABLE', 'KEY_NOT_FOUND', 'KEYRING_INVALID', 'DATA_EXPOSED', 'DATA_DIRECTORY_LOCKED', 'LOCK_FILE_INVALID', 'CATALOG_TOO_NEW', 'BACKEND_UNAVAILABLE'];
 
 /** True when `error` is a refusal of {@link claimStart}, for the user to fix. */
 export function isStartRefusal(error: unknown): error is GatewayError {

@@ -89,6 +89,7 @@ export function openUpstream(upstream: NonNullable<GatewayConfig['upstream']>, e
  */
 export async function startServer(config: GatewayConfig, options: { announce?: boolean; print?: (text: string) => void; metrics?: Pick<AppMetrics, 'recorder' | 'scrape'>; claimed?: Server } = {}): Promise<RunningServer> {
   const logger = createLogger(config.log.level);
+  const hangup = reloadOnHangup(config, logger); // caught from here on: a start-up may take long
   const scrapeToken = metricsToken(config.metrics, process.env);
   if ('problem' in scrapeToken) throw new ConfigError([`metrics: ${scrapeToken.problem}`]);
   const recorder = options.metrics?.recorder ?? new GatewayMetrics();
@@ -121,6 +122,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   const upstream = config.upstream && openUpstream(config.upstream, process.env);
   const app = buildApp({ config, logger, catalog, stores, access, keyring, upstream, metrics });
   const server = createGatewayServer(app, { config, audit, logger });
+  hangup.serve(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -129,7 +131,6 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   });
   const { port, address } = server.address() as AddressInfo;
   const url = `${config.server.tls ? 'https' : 'http'}://${address.includes(':') ? `[${address}]` : address}:${port}`;
-  const stopReloading = reloadOnHangup(server, config, logger);
   if (options.announce !== false) announceTransport(config, logger);
   if (options.announce === false) logger.debug({ url, pid: process.pid }, 'worker listening');
   else logger.info({ url, dataDir: config.dataDir, backends: config.backends.map((b) => b.name) }, 'listening');
@@ -146,7 +147,7 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
       server.closeIdleConnections();
       await closed;
       clearTimeout(grace);
-      stopReloading();
+      hangup.stop();
       clearInterval(keyRefresh);
       clearInterval(removalRetry);
       scrubbing?.stop();

@@ -11,22 +11,37 @@ import type { GatewayConfig } from '../config.js';
 import { reloadCertificate, type TlsLogger } from '../http/tls.js';
 import { guarded } from '../http/response-hooks.js';
 
+/** The SIGHUP reloads of one process: {@link HangupReloads.serve} once its server exists, {@link HangupReloads.stop} when it closes. */
+export interface HangupReloads {
+  /** From now on, SIGHUP reloads `server`'s certificate. */
+  serve(server: Server): void;
+  /** Stops the reloads (the server closing); SIGHUP is still caught and ignored. */
+  stop(): void;
+}
+
 /**
- * Reloads `server`'s certificate on SIGHUP (with `server.tls`); returns what stops the reloads.
- * Once stopped (the server closing), SIGHUP is still caught and ignored: a worker that is
- * finishing its requests is not ended by a reload signal the primary passed on.
+ * With `server.tls`, catches SIGHUP from now on, before anything else of the start-up, which may
+ * take long (a catalog being migrated): until {@link HangupReloads.serve} names the server, a
+ * SIGHUP is logged and ignored, since the files are read when the server is created. Once stopped
+ * (the server closing), SIGHUP is still caught and ignored: a worker that is finishing its
+ * requests is not ended by a reload signal the primary passed on.
  */
-export function reloadOnHangup(server: Server, config: GatewayConfig, logger: TlsLogger): () => void {
+export function reloadOnHangup(config: GatewayConfig, logger: TlsLogger): HangupReloads {
   const tls = config.server.tls;
-  if (tls === undefined) return () => {};
+  if (tls === undefined) return { serve: () => {}, stop: () => {} };
+  let server: Server | undefined;
   let stopped = false;
   const reload = guarded(logger, 'tls-reload', () => {
     if (stopped) return;
+    if (server === undefined) {
+      logger.info({ pid: process.pid }, 'SIGHUP while starting: the certificate files are read as the server is created');
+      return;
+    }
     logger.info({ pid: process.pid }, 'SIGHUP: reloading the TLS certificate');
     reloadCertificate(server as HttpsServer, tls, logger);
   });
   process.on('SIGHUP', reload);
-  return () => void (stopped = true);
+  return { serve: (served) => void (server = served), stop: () => void (stopped = true) };
 }
 
 /**

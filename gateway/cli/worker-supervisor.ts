@@ -125,9 +125,10 @@ export class WorkerSupervisor {
           new Promise<void>((resolve) => {
             if (worker.isDead()) return resolve();
             worker.once('exit', () => resolve());
-            // A worker still starting has no requests and no handler for the message yet.
+            // A worker still starting has no requests and no handler for the message yet; one whose
+            // channel has closed cannot take it (sending would emit an error that ends this process).
             try {
-              if (this.listening.has(worker.id)) worker.send(SHUTDOWN);
+              if (this.listening.has(worker.id) && worker.isConnected()) worker.send(SHUTDOWN);
               else worker.kill('SIGTERM');
             } catch {
               // Its channel closed as it died: the 'exit' follows.

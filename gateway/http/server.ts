@@ -16,7 +16,8 @@
  *
  * With `server.tls` it is an HTTPS server (`tls.ts`) with the same timeouts and limits; the TLS
  * handshake counts against the headers timeout, and a client's connections are counted once their
- * handshake is done, so that the 429 of the excess can be read.
+ * handshake is done, so that the 429 of the excess can be read; its handshakes in progress are
+ * capped too (the excess closed at once).
  */
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -74,38 +75,67 @@ export function createGatewayServer(app: Express, deps: GatewayServerDeps): Serv
   return server;
 }
 
-/** Refuses connections beyond `limits.maxConnectionsPerClient` from one address (trusted proxies exempt). */
+/**
+ * Refuses connections beyond `limits.maxConnectionsPerClient` from one address (trusted proxies
+ * exempt). With TLS a connection counts once its handshake is done, so that its 429 can be read;
+ * handshakes in progress are capped apart, at the same number, and the excess is closed at once
+ * (nothing can be answered before a handshake): otherwise connections that never finish theirs
+ * would get round the cap until the handshake timeout.
+ */
 function limitConnectionsPerClient(server: Server, deps: GatewayServerDeps): void {
   const max = deps.config.limits.maxConnectionsPerClient;
   const proxies = deps.config.server.trustedProxies.map(parseNetworkRange);
   const open = new Map<string, number>();
+  const exempt = (address: string) => proxies.length > 0 && inNetworks(parseClientAddress(address), proxies);
   let refused = 0;
   let lastReport = 0;
-  // A TLS client reads an answer only once its handshake is done.
+  const report = (address: string) => {
+    refused += 1;
+    if (Date.now() - lastReport > 10_000) {
+      deps.logger.warn({ client: address, maxConnectionsPerClient: max, refusedSinceLastReport: refused }, 'connections refused: a client holds as many connections as allowed');
+      lastReport = Date.now();
+      refused = 0;
+    }
+  };
+  if (deps.config.server.tls) {
+    const connected = new Map<string, number>(); // TCP connections, handshakes in progress included
+    server.on(
+      'connection',
+      guarded(deps.logger, 'handshake-limit', (socket: Socket) => {
+        const address = socket.remoteAddress ?? 'unknown';
+        if (exempt(address)) return;
+        if ((connected.get(address) ?? 0) - (open.get(address) ?? 0) >= max) {
+          socket.destroy();
+          report(address);
+          return;
+        }
+        countWhileOpen(connected, address, socket);
+      }),
+    );
+  }
   server.on(
     deps.config.server.tls ? 'secureConnection' : 'connection',
     guarded(deps.logger, 'connection-limit', (socket: Socket) => {
       const address = socket.remoteAddress ?? 'unknown';
-      if (proxies.length > 0 && inNetworks(parseClientAddress(address), proxies)) return;
-      const count = open.get(address) ?? 0;
-      if (count >= max) {
+      if (exempt(address)) return;
+      if ((open.get(address) ?? 0) >= max) {
         refuseConnection(socket, max);
-        refused += 1;
-        if (Date.now() - lastReport > 10_000) {
-          deps.logger.warn({ client: address, maxConnectionsPerClient: max, refusedSinceLastReport: refused }, 'connections refused: a client holds as many connections as allowed');
-          lastReport = Date.now();
-          refused = 0;
-        }
+        report(address);
         return;
       }
-      open.set(address, count + 1);
-      socket.once('close', () => {
-        const left = (open.get(address) ?? 1) - 1;
-        if (left <= 0) open.delete(address);
-        else open.set(address, left);
-      });
+      countWhileOpen(open, address, socket);
     }),
   );
+}
+
+/** Counts `socket` under `address` in `counts` until it closes. */
+function countWhileOpen(counts: Map<string, number>, address: string, socket: Socket): void {
+  counts.set(address, (counts.get(address) ?? 0) + 1);
+  socket.once('close', () => {
+    const left = (counts.get(address) ?? 1) - 1;
+    if (left <= 0) counts.delete(address);
+    else counts.set(address, left);
+  });
 }
 
 /** Answers 429 on a connection before anything of it is read, and closes it. */

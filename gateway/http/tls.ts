@@ -40,12 +40,15 @@ export function reloadCertificate(server: HttpsServer, tls: TlsConfig, logger: T
   return true;
 }
 
-/** Logs which certificate is served (fingerprint, subject, expiry), and warns when it has expired or soon will. */
+/** Logs which certificate is served (fingerprint, subject, expiry), and warns when it is not valid yet, has expired or soon will. */
 export function reportCertificate(files: TlsFiles, logger: TlsLogger, message: string): void {
   guarded(logger, 'tls-report', () => {
     const details = { fingerprint: files.fingerprint, subject: files.subject, validTo: files.validTo.toISOString() };
     logger.info(details, message);
     const days = (files.validTo.getTime() - Date.now()) / 86_400_000;
+    if (files.validFrom.getTime() > Date.now()) {
+      logger.warn({ ...details, validFrom: files.validFrom.toISOString() }, 'the TLS certificate is not valid yet (its notBefore is in the future, or this clock is behind): clients that verify it refuse to connect until then');
+    }
     if (days < 0) logger.warn(details, 'the TLS certificate has expired: clients that verify it refuse to connect; replace the files and send SIGHUP');
     else if (days < EXPIRY_WARNING_DAYS) logger.warn({ ...details, daysLeft: Math.floor(days) }, 'the TLS certificate expires soon: replace the files and send SIGHUP');
   })();

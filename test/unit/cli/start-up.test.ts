@@ -5,7 +5,7 @@
  * CLI runs them in test/integration/start-up.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +101,26 @@ describe('lockDataDirectory', () => {
     } finally {
       lock.release();
     }
+  });
+
+  it('refuses a lock file that is a symbolic link or not one Aegis made, saying what to do, and creates nothing through the link', () => {
+    const { logger } = recorder();
+    const elsewhere = join(dataDir, 'elsewhere.lock');
+    const { lock } = lockFiles(dataDir);
+    const refusal = (reason: string) => (error: unknown) =>
+      error instanceof GatewayError && error.code === 'LOCK_FILE_INVALID' && error.message === `data folder ${dataDir}: ${lock} ${reason}; stop any gateway on this folder, then delete it`;
+    rmSync(lock, { force: true });
+    symlinkSync(elsewhere, lock);
+    try {
+      assert.throws(() => lockDataDirectory(dataDir, logger), refusal('is not a regular file (a symbolic link, a directory?), not the lock file of Aegis'));
+      assert.equal(existsSync(elsewhere), false, 'nothing was created through the link');
+      rmSync(lock);
+      writeFileSync(lock, 'not a database\n', { mode: 0o600 });
+      assert.throws(() => lockDataDirectory(dataDir, logger), refusal('is not the lock file of Aegis (file is not a database)'));
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    lockDataDirectory(dataDir, logger).release();
   });
 });
 

@@ -18,6 +18,9 @@ class FakeCluster extends EventEmitter {
         return this.dead;
       },
       send: () => true,
+      isConnected() {
+        return !this.dead;
+      },
       kill: () => this.die(worker as unknown as Worker, null, 'SIGTERM'),
     });
     this.workers[worker.id] = worker as unknown as Worker;

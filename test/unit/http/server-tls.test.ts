@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
@@ -93,6 +95,39 @@ describe('the HTTPS server (server.tls)', () => {
     }
   });
 
+  it('negotiates forward-secret AEAD suites only: a client offering RSA key exchange or CBC suites alone is refused', async () => {
+    // An RSA certificate: with one, Node's default list also accepts key exchange by RSA (no forward secrecy).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'rsa.key', '-out', 'rsa.pem', '-days', '2', '-subj', '/CN=rsa'], { cwd: dir, stdio: 'ignore' });
+    chmodSync(join(dir, 'rsa.key'), 0o600);
+    const config = loadConfig({ env: {}, object: { server: { tls: { certFile: join(dir, 'rsa.pem'), keyFile: join(dir, 'rsa.key') } } } });
+    const gateway = createGatewayServer(express(), { config, audit: {} as AuditTrail, logger: quiet });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    const port = (gateway.address() as AddressInfo).port;
+    // The cipher suite and protocol a client offering `options` gets, or the handshake's error code.
+    const negotiated = (options: { maxVersion?: 'TLSv1.2'; ciphers?: string }) =>
+      new Promise<string>((resolve) => {
+        const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...options }, () => {
+          resolve(`${socket.getProtocol()} ${socket.getCipher().name}`);
+          socket.destroy();
+        });
+        socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+      });
+    try {
+      const refused = 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE';
+      assert.deepEqual(
+        [
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'AES128-SHA:AES256-GCM-SHA384' }),
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA384' }),
+          await negotiated({ maxVersion: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' }),
+          await negotiated({}),
+        ],
+        [refused, refused, 'TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256', 'TLSv1.3 TLS_AES_256_GCM_SHA384'],
+      );
+    } finally {
+      gateway.close();
+    }
+  });
+
   it('answers the connection past limits.maxConnectionsPerClient with a 429 the TLS client can read', async () => {
     const { gateway, port } = await serve({}, { maxConnectionsPerClient: 1 });
     try {
@@ -103,6 +138,36 @@ describe('the HTTPS server (server.tls)', () => {
       assert.ok(response.endsWith('{"error":{"code":"TOO_MANY_CONNECTIONS","message":"this client already holds 1 connections, the most allowed; close one or wait"}}'), response);
       held.socket.destroy();
     } finally {
+      gateway.closeAllConnections();
+      gateway.close();
+    }
+  });
+
+  it('closes at once a connection past limits.maxConnectionsPerClient handshakes in progress, so that half-open handshakes cannot get round the cap', async () => {
+    const { gateway, port } = await serve({ headersTimeoutSeconds: 60, requestTimeoutSeconds: 60 }, { maxConnectionsPerClient: 2 });
+    const accepted: Socket[] = [];
+    const clients: Socket[] = [];
+    try {
+      const allSeen = new Promise<void>((resolve) => {
+        gateway.on('connection', (socket: Socket) => {
+          accepted.push(socket);
+          if (accepted.length === 5) resolve();
+        });
+      });
+      // TCP connections that never send a ClientHello: each would hold a socket until the handshake timeout.
+      for (let i = 0; i < 5; i++) clients.push(netConnect(port, '127.0.0.1'));
+      await allSeen;
+      assert.deepEqual(
+        accepted.map((socket) => socket.destroyed),
+        [false, false, true, true, true],
+      );
+      // Handshakes given up free their places: a client that finishes its handshake is served.
+      for (const client of clients) client.destroy();
+      await Promise.all(accepted.map((socket) => socket.closed || once(socket, 'close')));
+      const { text } = await exchange(port, ca.pem, 'GET /hello HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+      assert.match(await text, /^HTTP\/1\.1 200 OK\r\n/);
+    } finally {
+      for (const client of clients) client.destroy();
       gateway.closeAllConnections();
       gateway.close();
     }
