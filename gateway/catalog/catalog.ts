@@ -179,6 +179,17 @@ export class Catalog {
       if (scope.instance !== undefined) query = query.where('sop_instance_uid', '=', scope.instance);
       const rows = await query.returningAll().execute();
       if (rows.length === 0) return rows;
+      // The delete is done with the rows: its record of being in progress goes with them (pending-deletions.ts).
+      for (let i = 0; i < rows.length; i += 500) {
+        await trx
+          .deleteFrom('pending_deletions')
+          .where(
+            'sop_instance_uid',
+            'in',
+            rows.slice(i, i + 500).map((r) => r.sop_instance_uid),
+          )
+          .execute();
+      }
       await prunePolicyAttributes(trx, [scope.study]);
       const seriesUids = [...new Set(rows.map((r) => r.series_uid))];
       await trx

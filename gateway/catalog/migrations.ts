@@ -351,6 +351,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('upstream_migration').execute();
     },
   },
+  '0013-pending-deletions': {
+    // Instances a DELETE has begun to remove: recorded before their shred keys are destroyed and
+    // gone with their rows, so that a delete the process did not finish (killed between the two)
+    // is finished at the next start instead of leaving instances that no longer open.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('pending_deletions')
+        .addColumn('sop_instance_uid', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('study_uid', 'varchar(64)', (c) => c.notNull())
+        .addColumn('series_uid', 'varchar(64)', (c) => c.notNull())
+        .addColumn('requested_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('pending_deletions').execute();
+    },
+  },
 };
 
 /** The names of the migrations above, in the order they run (Kysely sorts them by name). */

@@ -220,6 +220,14 @@ export interface UpstreamMigrationTable {
   migrated_at: string;
 }
 
+/** An instance a DELETE has begun to remove (its shred key may already be destroyed). */
+export interface PendingDeletionsTable {
+  sop_instance_uid: string;
+  study_uid: string;
+  series_uid: string;
+  requested_at: string;
+}
+
 export interface CatalogDatabase {
   studies: StudiesTable;
   series: SeriesTable;
@@ -236,4 +244,5 @@ export interface CatalogDatabase {
   removal_ledger: RemovalLedgerTable;
   pacs_instances: PacsInstancesTable;
   upstream_migration: UpstreamMigrationTable;
+  pending_deletions: PendingDeletionsTable;
 }

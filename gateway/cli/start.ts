@@ -13,6 +13,7 @@ import { withGatewayErrors } from '../services/backends.js';
 import { withResilience } from '../services/resilience.js';
 import { Catalog } from '../catalog/catalog.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../catalog/shred-key-vault.js';
+import { finishInterruptedDeletes } from '../services/interrupted-deletes.js';
 import { retryRemovals } from '../services/removals.js';
 import { ConfigError, dicomwebAuthorization, s3Credentials, upstreamAuthorization, type BackendConfig, type GatewayConfig } from '../config.js';
 import { metricsToken } from '../config-metrics.js';
@@ -113,6 +114,8 @@ export async function startServer(config: GatewayConfig, options: { announce?: b
   await audit
     .recordNow({ kind: 'application', operation: 'start', actor: { name: `aegis@${hostname()}`, method: 'local' }, action: 'admin', outcome: 'success', reason: `pid ${process.pid}, policy ${policy.source}` })
     .catch((error: unknown) => logger.error({ err: error }, 'the start of the gateway could not be recorded in the audit trail'));
+  // Deletes a killed process left half done are finished before anything is served.
+  await finishInterruptedDeletes({ catalog, stores, keyring, logger, audit }).catch((error: unknown) => logger.error({ err: error }, 'finishing the deletes a stopped gateway left unfinished failed; they are tried again at the next start'));
   // Scrub on a schedule, when configured: one process at a time (the lock file), audited.
   const onReport = (report: { faults: unknown[]; unreadable: unknown[] }) => recorder.integrityFailures('scrub', report.faults.length + report.unreadable.length);
   const scrubbing =

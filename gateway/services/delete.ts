@@ -2,13 +2,16 @@
  * The delete use case: destroys the shred keys of the instances of a study, a series or an
  * instance (crypto-shredding: whatever of them a backend keeps is unreadable from then on, and the
  * audit trail records it), removes them from the catalog, then frees the stored bytes. Nothing
- * half-deleted is ever served: an instance whose key is gone fails verification (502). Bytes whose
- * removal fails, or that a store deletes only best-effort, go into the removal ledger (`removals.ts`).
+ * half-deleted is ever served: an instance whose key is gone fails verification (502), and the
+ * catalog records the delete as in progress before any key goes, so that a delete the process did
+ * not finish is finished at the next start (`interrupted-deletes.ts`). Bytes whose removal fails,
+ * or that a store deletes only best-effort, go into the removal ledger (`removals.ts`).
  */
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
 import type { AuditEvent } from '../access/audit/event.js';
 import type { Catalog, InstanceRow, InstanceScope } from '../catalog/catalog.js';
+import { PendingDeletions } from '../catalog/pending-deletions.js';
 import { GatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
 import { authorizeStudy, type RequestAccess } from './authorization.js';
@@ -28,17 +31,20 @@ export interface DeleteDeps {
 /**
  * Deletes everything in `scope` once the policy allows `access` to delete in its study; NOT_FOUND
  * when there is nothing. Returns the number of instances removed. The shred keys go before the
- * catalog rows: a delete interrupted between the two leaves instances that no longer open (502
- * until the DELETE is repeated), never an erasure undone with the keys still in the vault.
+ * catalog rows, never an erasure undone with the keys still in the vault; a delete interrupted
+ * between the two is recorded as in progress and finished at the next start.
  */
 export async function deleteInstances(deps: DeleteDeps, access: RequestAccess, scope: InstanceScope, requestId?: string): Promise<number> {
   await authorizeStudy(deps.catalog, access, 'delete', scope);
   const listed = await deps.catalog.listInstances(scope);
   if (listed.length === 0) throw notFound(scope);
   const shredded = new Map<string, InstanceRow>(listed.map((row) => [row.sop_instance_uid, row]));
+  const pending = new PendingDeletions(deps.catalog.db);
+  await pending.begin(listed);
   let failure = shred(deps, listed);
   if (failure instanceof Error) {
     // Keys that cannot be destroyed: nothing is deleted, so the client sees it and can try again.
+    await pending.cancel(listed.map((row) => row.sop_instance_uid));
     await recordShredding(deps, access, listed, failure, requestId);
     throw new GatewayError('INTERNAL', 'the shred keys could not be destroyed: nothing was deleted', { cause: failure });
   }
@@ -88,7 +94,8 @@ async function recordShredding(deps: DeleteDeps, access: RequestAccess, rows: In
     .catch((error: unknown) => deps.logger.error({ err: error }, 'the key destruction could not be recorded in the audit trail'));
 }
 
-function shredReason(report: ShredReport): string {
+/** The audit reason of a key destruction that succeeded. */
+export function shredReason(report: ShredReport): string {
   const parts = [`crypto-shredding: shred keys of ${report.destroyed} instances destroyed`];
   if (report.withoutShredKey > 0) parts.push(`${report.withoutShredKey} stored before shred keys had none (their manifest copies still open with the master key)`);
   if (report.unencrypted > 0) parts.push(`${report.unencrypted} were stored unencrypted`);

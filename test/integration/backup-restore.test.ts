@@ -97,7 +97,7 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
     loading = false;
     await Promise.all(clients);
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, new RegExp(`^backup written to ${backup} and checked: SQLite integrity, schema 0012-upstream-migration, audit trail of \\d+ records intact\n`));
+    assert.match(run.stdout, new RegExp(`^backup written to ${backup} and checked: SQLite integrity, schema 0013-pending-deletions, audit trail of \\d+ records intact\n`));
     assert.match(run.stdout, /\n  - the fragments in backend 'local' \(fs, .*\/stores\/local\): sealed there; the catalog and the master keys make them readable\n/);
     await original.stop();
   });
@@ -126,7 +126,7 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
     assert.equal(await mode(join(backup, 'keys')), '700');
     assert.equal(await mode(join(backup, 'backup.json')), '600');
     assert.deepEqual(manifest.masterKeys, [{ id: 'k1', inBackup: true }]);
-    assert.equal(manifest.schema, '0012-upstream-migration');
+    assert.equal(manifest.schema, '0013-pending-deletions');
     assert.ok(manifest.instances >= beforeBackup.length && manifest.instances <= acknowledged.size, `${manifest.instances} instances`);
     assert.deepEqual((await readdir(backup)).sort(), ['backup.json', 'catalog.sqlite', 'keys', 'shred-keys.sqlite']);
   });
@@ -146,7 +146,7 @@ describe('aegis backup and restore', { timeout: 300_000 }, () => {
     const dataDir = join(work, 'restored');
     const run = await runAegis(['restore', backup, '--data', dataDir]);
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, new RegExp(`^restored the backup of \\S+ \\(Aegis 0\\.1\\.0, schema 0012-upstream-migration, \\d+ instances\\) into ${dataDir}\n`));
+    assert.match(run.stdout, new RegExp(`^restored the backup of \\S+ \\(Aegis 0\\.1\\.0, schema 0013-pending-deletions, \\d+ instances\\) into ${dataDir}\n`));
     assert.equal(await mode(dataDir), '700');
     for (const path of ['catalog.sqlite', 'shred-keys.sqlite', 'keys/k1.key']) assert.equal(await mode(join(dataDir, path)), '600', path);
 

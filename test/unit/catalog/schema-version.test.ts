@@ -21,7 +21,7 @@ it('a catalog migrated by this version opens, and reports the latest schema this
   const file = join(dir, 'current.sqlite');
   const catalog = await Catalog.openSqlite(file);
   await catalog.close();
-  assert.equal(LATEST_SCHEMA, '0012-upstream-migration');
+  assert.equal(LATEST_SCHEMA, '0013-pending-deletions');
   const again = await Catalog.openSqlite(file);
   try {
     assert.equal(await catalogSchemaVersion(again.db), LATEST_SCHEMA);

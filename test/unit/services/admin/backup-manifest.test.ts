@@ -16,7 +16,7 @@ const catalogBytes = Buffer.from('not really SQLite, but hashed all the same');
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 function manifest(files: BackupManifest['files']): BackupManifest {
-  return { format: 'aegis-backup', formatVersion: 1, createdAt: '2026-12-06T17:00:00.000Z', aegisVersion: '0.1.0', schema: '0012-upstream-migration', instances: 0, auditRecords: 0, masterKeys: [], files };
+  return { format: 'aegis-backup', formatVersion: 1, createdAt: '2026-12-06T17:00:00.000Z', aegisVersion: '0.1.0', schema: '0013-pending-deletions', instances: 0, auditRecords: 0, masterKeys: [], files };
 }
 
 describe('backup manifest', () => {
