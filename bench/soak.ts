@@ -142,6 +142,7 @@ async function main(): Promise<void> {
         const sizes = dataSizes(dataDir);
         r.gauge('catalogBytes', sizes.catalogBytes);
         r.gauge('storeBytes', sizes.dataBytes);
+        r.gauge('catalogWalBytes', sizes.walBytes);
         void gatewayMemory(g, metricsToken).then((m) => {
           if (m === undefined) return;
           r.gauge('heapUsedBytes', m.heapUsed);
@@ -152,7 +153,7 @@ async function main(): Promise<void> {
         for (; shown < done.length; shown++) {
           const b = done[shown]!;
           log(
-            `  [${b.fromS}s] ${b.requests} req, ${b.errors} err, ${b.denied} denied, p50 ${fmt(b.p50Ms)} ms, p99 ${fmt(b.p99Ms)} ms, RSS max ${fmt(b.rssMaxMB)} MB, heap ${fmt((b.gauges.heapUsedBytes ?? NaN) / 1e6)} MB, external ${fmt((b.gauges.externalBytes ?? NaN) / 1e6)} MB, live ${b.gauges.liveChurnStudies ?? '-'}, catalog ${fmt((b.gauges.catalogBytes ?? NaN) / 1e6)} MB, load ${fmt(loadavg()[0]!, 2)}`,
+            `  [${b.fromS}s] ${b.requests} req, ${b.errors} err, ${b.denied} denied, p50 ${fmt(b.p50Ms)} ms, p99 ${fmt(b.p99Ms)} ms, RSS max ${fmt(b.rssMaxMB)} MB, heap ${fmt((b.gauges.heapUsedBytes ?? NaN) / 1e6)} MB, external ${fmt((b.gauges.externalBytes ?? NaN) / 1e6)} MB, live ${b.gauges.liveChurnStudies ?? '-'}, catalog ${fmt((b.gauges.catalogBytes ?? NaN) / 1e6)} MB (WAL ${fmt((b.gauges.catalogWalBytes ?? NaN) / 1e6)} MB), load ${fmt(loadavg()[0]!, 2)}`,
           );
         }
       }, 5000);

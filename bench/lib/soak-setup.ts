@@ -160,14 +160,16 @@ export function processTreeRss(pid: number): Record<string, ProcessRss> {
 }
 
 /** Bytes of the catalog (SQLite file and its WAL) and of everything else in the data folder. */
-export function dataSizes(dataDir: string): { catalogBytes: number; dataBytes: number } {
+export function dataSizes(dataDir: string): { catalogBytes: number; walBytes: number; dataBytes: number } {
   let catalogBytes = 0;
+  let walBytes = 0;
   let dataBytes = 0;
   const walk = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       try {
         if (e.isDirectory()) walk(p);
+        else if (e.name === 'catalog.sqlite-wal') walBytes += statSync(p).size;
         else if (e.name.startsWith('catalog.sqlite')) catalogBytes += statSync(p).size;
         else dataBytes += statSync(p).size;
       } catch {
@@ -176,5 +178,5 @@ export function dataSizes(dataDir: string): { catalogBytes: number; dataBytes: n
     }
   };
   walk(dataDir);
-  return { catalogBytes, dataBytes };
+  return { catalogBytes, walBytes, dataBytes };
 }
