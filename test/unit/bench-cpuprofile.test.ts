@@ -10,11 +10,8 @@ const frame = (functionName: string, url: string) => ({ functionName, url, lineN
 
 describe('bench cpuprofile summary', () => {
   it('names modules by package, gateway folder or Node internal', () => {
-    assert.equal(moduleOf('file:///w/node_modules/kysely/dist/esm/query.js'), 'kysely');
-    assert.equal(moduleOf('file:///w/node_modules/@scope/pkg/x.js'), '@scope/pkg');
-    assert.equal(moduleOf('file:///w/dist/gateway/http/routes/read-through.js'), 'gateway/http/routes');
-    assert.equal(moduleOf('node:events'), 'node:events');
-    assert.equal(moduleOf(''), '(native)');
+    const urls = ['file:///w/node_modules/kysely/dist/esm/query.js', 'file:///w/node_modules/@scope/pkg/x.js', 'file:///w/dist/gateway/http/routes/read-through.js', 'node:events', ''];
+    assert.deepEqual(urls.map(moduleOf), ['kysely', '@scope/pkg', 'gateway/http/routes', 'node:events', '(native)']);
   });
 
   it('sums self time per function and module within the window, idle apart', () => {
