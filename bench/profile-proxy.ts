@@ -7,7 +7,7 @@
  * function; start-up and shutdown left out). The same passes then go through a bare Node proxy
  * (`lib/bare-proxy.ts`: no authentication, policy, audit, logging or metrics) and straight to
  * Orthanc, and the CPU time per request of each is printed: the gateway's, the bare proxy's (the
- * floor of any Node proxy) and Orthanc's own.
+ * floor of any Node proxy), Orthanc's own and the client's (this process).
  *
  * `npm run build && node --import tsx bench/profile-proxy.ts`. Knobs: `BENCH_SCALE` (default 0.1),
  * `PROFILE_REPEAT` (measured passes per operation, default 4), `PROFILE_OPS` (comma-separated,
@@ -46,11 +46,11 @@ const operations: Record<string, (server: BenchServer) => Promise<PassResult>> =
 };
 
 /** CPU of the server under test and of Orthanc over `repeat` passes of `run`, after one warm-up pass. */
-async function measure(server: BenchServer, run: (s: BenchServer) => Promise<PassResult>): Promise<{ requests: number; errors: number; cpuMs: number; upstreamMs: number; from: number; until: number }> {
+async function measure(server: BenchServer, run: (s: BenchServer) => Promise<PassResult>): Promise<{ requests: number; errors: number; cpuMs: number; upstreamMs: number; clientMs: number; from: number; until: number }> {
   await run(server); // warm-up: JIT, connections, the kept descriptions of the studies
   const strace = process.env.PROFILE_STRACE ? spawn('strace', ['-c', '-f', '-p', String(server.pid), '-o', `${process.env.PROFILE_STRACE}.${server.pid}`]) : undefined;
   if (strace) await new Promise((r) => setTimeout(r, 1000));
-  const [cpu0, upstream0, from] = [server.cpuMs(), cpuTimeMs(orthanc.pid), Number(process.hrtime.bigint() / 1000n)];
+  const [cpu0, upstream0, client0, from] = [server.cpuMs(), cpuTimeMs(orthanc.pid), process.cpuUsage(), Number(process.hrtime.bigint() / 1000n)];
   let [requests, errors] = [0, 0];
   for (let i = 0; i < repeat; i++) {
     const result = await run(server);
@@ -58,7 +58,8 @@ async function measure(server: BenchServer, run: (s: BenchServer) => Promise<Pas
     errors += result.errors + result.mismatches;
   }
   strace?.kill('SIGINT');
-  return { requests, errors, cpuMs: server.cpuMs() - cpu0, upstreamMs: cpuTimeMs(orthanc.pid) - upstream0, from, until: Number(process.hrtime.bigint() / 1000n) };
+  const client = process.cpuUsage(client0);
+  return { requests, errors, cpuMs: server.cpuMs() - cpu0, upstreamMs: cpuTimeMs(orthanc.pid) - upstream0, clientMs: (client.user + client.system) / 1000, from, until: Number(process.hrtime.bigint() / 1000n) };
 }
 
 /** The bare proxy of `lib/bare-proxy.ts` in front of Orthanc. */
@@ -96,7 +97,7 @@ try {
     const orthancAlone = await measure(direct(), run);
     console.log(`\n== ${name}: ${proxied.requests} requests each (errors: gateway ${proxied.errors}, bare proxy ${floor.errors}, direct ${orthancAlone.errors})`);
     console.log(
-      `CPU ms per request: gateway ${perRequest(proxied.cpuMs, proxied.requests)} (its Orthanc ${perRequest(proxied.upstreamMs, proxied.requests)}), bare proxy ${perRequest(floor.cpuMs, floor.requests)}, Orthanc direct ${perRequest(orthancAlone.cpuMs, orthancAlone.requests)}`,
+      `CPU ms per request: gateway ${perRequest(proxied.cpuMs, proxied.requests)} (its Orthanc ${perRequest(proxied.upstreamMs, proxied.requests)}), bare proxy ${perRequest(floor.cpuMs, floor.requests)}, Orthanc direct ${perRequest(orthancAlone.cpuMs, orthancAlone.requests)}; the client ${perRequest(orthancAlone.clientMs, orthancAlone.requests)} (direct), ${perRequest(proxied.clientMs, proxied.requests)} (through the gateway)`,
     );
     await writeFile(join(dir, 'window.json'), JSON.stringify(proxied));
     const file = (await readdir(dir).catch(() => [])).find((f) => f.endsWith('.cpuprofile'));
