@@ -33,16 +33,31 @@ export function guarded<A extends unknown[]>(logger: HookLogger, name: string, h
   };
 }
 
+/** The hooks waiting for each response to be done, run by one 'finish' and one 'close' listener. */
+const pendingHooks = new WeakMap<ServerResponse, Array<(finished: boolean) => void>>();
+
 /**
  * Runs `hook` once when the response is done: `finished` is true when it was sent completely
  * ('finish'), false when the connection closed first ('close'). Exceptions are logged, not thrown.
+ * Every hook of a response shares one listener per event, in the order they were added: a response
+ * with a listener per hook, plus the several that `stream.pipeline` adds, passes Node's limit of
+ * ten and costs a MaxListenersExceededWarning (a stack trace and a line on stderr) every time.
  */
 export function onResponseDone(res: ServerResponse, logger: HookLogger, name: string, hook: (finished: boolean) => unknown): void {
   const run = guarded(logger, name, hook);
+  const hooks = pendingHooks.get(res);
+  if (hooks !== undefined) {
+    hooks.push(run);
+    return;
+  }
+  const all = [run];
+  pendingHooks.set(res, all);
   const done = () => {
     res.off('finish', done);
     res.off('close', done);
-    run(res.writableFinished);
+    pendingHooks.delete(res);
+    const finished = res.writableFinished;
+    for (const each of all) each(finished);
   };
   res.on('finish', done);
   res.on('close', done);

@@ -207,4 +207,29 @@ describe('proxy mode: read-through of a study only in the upstream PACS', () => 
       assert.ok(!body.includes('Synthetic^Patient'));
     }
   });
+  it('reads through without a MaxListenersExceededWarning per response (a stack trace and a line on stderr for every read)', async () => {
+    const warnings: string[] = [];
+    const listener = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', listener);
+    try {
+      const base = `${gw.dicomWebUrl}/studies/${study}/series/${series}/instances/${sops[0]}`;
+      const reads: Array<[string, string]> = [
+        [base, STORED],
+        [`${base}/frames/1`, 'multipart/related; type=application/octet-stream; transfer-syntax=*'],
+        [`${base}/metadata`, 'application/dicom+json'],
+      ];
+      for (const [url, accept] of reads) {
+        const res = await fetch(url, { headers: { authorization: basic('old-rad'), accept } });
+        await res.arrayBuffer();
+        assert.equal(res.status, 200, url);
+      }
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      assert.deepEqual(
+        warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+        [],
+      );
+    } finally {
+      process.off('warning', listener);
+    }
+  });
 });

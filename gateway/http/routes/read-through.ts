@@ -24,6 +24,7 @@ import { accessOf } from '../authenticate.js';
 import { dicomWebBase, uidParams, type AppDeps } from '../context.js';
 import { headerValue } from '../header-text.js';
 import { parseRenderedRequest } from '../rendered-request.js';
+import { onResponseDone } from '../response-hooks.js';
 import { THUMBNAIL_VIEWPORT } from '../../services/render.js';
 import { parseFrameList } from './retrieve.js';
 
@@ -73,7 +74,10 @@ async function readThrough(deps: AppDeps, upstream: UpstreamClient, req: Request
     return;
   }
   const abort = new AbortController();
-  res.once('close', () => abort.abort());
+  // The client went away before the answer was sent: the upstream request is abandoned too.
+  onResponseDone(res, deps.logger, 'upstream-abort', (finished) => {
+    if (!finished) abort.abort();
+  });
   // Whole instances leave as files (export); metadata, frames, bulk data and rendered images are read.
   const action = /\/(metadata|frames|bulk|bulkdata|rendered|thumbnail)(\/|$)/.test(target) ? 'read' : 'export';
   await authorizeUpstreamStudy(upstream, accessOf(req), action, scope);
