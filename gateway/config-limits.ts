@@ -56,5 +56,7 @@ export const Limits = z
     maxTranscodeBytes: z.number().int().positive().default(536_870_912),
     /** Longest time decoding one transcoded instance (or one request's frames) may take; longer: 406. */
     transcodeSeconds: z.number().positive().max(3600).default(60),
+    /** Rendered images (and thumbnails) waiting in each worker process for one of its two rendering places; the excess is refused at once with 503 and Retry-After. */
+    maxWaitingRenders: z.number().int().nonnegative().max(1000).default(16),
   })
   .prefault({});

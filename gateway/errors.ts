@@ -40,6 +40,7 @@ export const ERROR_CATALOGUE = {
   BACKEND_TIMEOUT: { status: 504, description: 'A storage backend did not answer within its timeoutSeconds (retries included).' },
   UPSTREAM_UNAVAILABLE: { status: 502, description: 'Proxy mode: the upstream PACS cannot be reached, refused the gateway, or answered with an error; the reason says which (its answer is not passed on).' },
   UPSTREAM_TIMEOUT: { status: 504, description: 'Proxy mode: the upstream PACS did not connect, answer or send more of its answer within the configured timeouts.' },
+  SERVER_BUSY: { status: 503, description: 'The gateway has as much work of this kind waiting as it allows (rendered images and thumbnails); retry later (see Retry-After).' },
   METRICS_UNAVAILABLE: { status: 503, description: 'The metrics of every worker of the gateway could not be gathered in time; retry (see Retry-After).' },
   INTERNAL: { status: 500, description: 'An unexpected error; the request id in the log tells what happened.' },
   DEIDENTIFICATION_FAILED: { status: 500, description: 'A stored instance has a structure the de-identifier cannot edit safely; no de-identified view of it was sent.' },

@@ -5,7 +5,9 @@
  * Number, then UID) that has a renderable instance, and the middle one of its renderable instances
  * by Instance Number; an instance by its first frame; a frame by itself. One frame is decoded per
  * request, of an instance no larger than {@link MAX_RENDER_PIXELS} per frame, and no more than
- * {@link RenderDeps.renders} allows are decoded and encoded at once (each holds its frame in memory).
+ * {@link RenderDeps.renders} allows are decoded and encoded at once (each holds its frame in memory);
+ * the instance is read only when a render's turn comes, and a render whose request's signal fired
+ * (its client went away) is dropped from the queue, or not encoded.
  *
  * Rendering is a read of pixels: the policy decides as for frames, and each instance's view
  * ({@link renderedInView}) may refuse it (masked pixels, burned-in annotation in a de-identified
@@ -42,6 +44,8 @@ export interface RenderRequest {
   thumbnail: boolean;
   /** The frame list of a frame resource (exactly one frame is rendered). */
   frames?: number[];
+  /** Fires when nobody waits for the image any more: a render not begun never starts, one begun is not encoded. */
+  signal?: AbortSignal;
 }
 
 /** A rendered image and the instance and frame it shows. */
@@ -62,10 +66,15 @@ export async function renderResource(deps: RenderDeps, access: RequestAccess, sc
   if (frame > frames) throw new GatewayError('NOT_FOUND', `the instance has ${frames} frame${frames === 1 ? '' : 's'}; frame ${frame} does not exist`);
   const pixels = (numberValue(metadata, '00280010') ?? 0) * (numberValue(metadata, '00280011') ?? 0);
   if (pixels > MAX_RENDER_PIXELS) throw new GatewayError('NOT_ACCEPTABLE', `frames of ${pixels} pixels are larger than the ${MAX_RENDER_PIXELS} Aegis renders; retrieve the frame instead`);
-  const bytes = await readInstance(deps, row);
   const viewport = request.viewport ?? (request.thumbnail ? THUMBNAIL_VIEWPORT : undefined);
-  const render = async () => encodeFrame(await renderFrame(bytes, { frame, window: request.window }), { mediaType: request.mediaType, viewport, quality: request.quality });
-  const encoded = await (deps.renders ? deps.renders.run(render) : render());
+  const { signal } = request;
+  // The instance is read when the render's turn comes: a waiting render holds no bytes.
+  const render = async () => {
+    const rendered = await renderFrame(await readInstance(deps, row), { frame, window: request.window });
+    signal?.throwIfAborted();
+    return encodeFrame(rendered, { mediaType: request.mediaType, viewport, quality: request.quality });
+  };
+  const encoded = await (deps.renders ? deps.renders.run(render, signal) : render());
   return { ...encoded, mediaType: request.mediaType, row, frame };
 }
 

@@ -33,6 +33,13 @@ import type { RenderDeps } from '../../services/render.js';
 /** Rendered images decoded and encoded at once per process (each holds up to 64 MiB of pixels). */
 const RENDERS_AT_ONCE = 2;
 
+/** The refusal of a render that finds as many waiting as limits.maxWaitingRenders allows. */
+function rendersBusy(): GatewayError {
+  return new GatewayError('SERVER_BUSY', `${RENDERS_AT_ONCE} images are being rendered and as many as allowed wait (limits.maxWaitingRenders); retry later`, {
+    headers: { 'Retry-After': '1' },
+  });
+}
+
 /** What the handlers share: the app's dependencies, the verified-instance cache of the retrieve service, transcoding and the bound on renders. */
 type Retrieval = AppDeps & TranscodeDeps & RenderDeps;
 
@@ -50,7 +57,7 @@ export function retrieveRoutes(deps: AppDeps): Router {
     shardConcurrency: deps.config.placement.concurrency,
     hedgeMs: deps.config.placement.hedgeMilliseconds,
     onDegradedRead: (read) => auditDegradedRead(deps, read),
-    renders: new Limiter(RENDERS_AT_ONCE),
+    renders: new Limiter(RENDERS_AT_ONCE, { maxWaiting: deps.config.limits.maxWaitingRenders, full: rendersBusy }),
     transcodeLimits: { maxDecodedBytes: deps.config.limits.maxTranscodeBytes, maxSeconds: deps.config.limits.transcodeSeconds },
     // Always there, so that concurrent requests for one transcoded instance share one decoding.
     transcoded: new VerifiedInstances(Math.max(1, cacheBytes)),
