@@ -42,7 +42,26 @@ export interface EncodedImage {
 
 let library: Promise<typeof Sharp> | undefined;
 
-/** Encodes `frame` as `options` say; BAD_REQUEST when the viewport's source region lies outside the frame. */
+/**
+ * Largest GIF made, in pixels: the GIF encoder (palette quantisation) is slow, about half a second
+ * for 1024 x 1024 and over a minute for 4096 x 4096, while PNG and JPEG take well under a second.
+ */
+export const MAX_GIF_PIXELS = 1024 * 1024;
+
+/** BAD_REQUEST (a viewport asks for it) or NOT_ACCEPTABLE when a GIF of the `sw` x `sh` source scaled into `viewport` is larger than {@link MAX_GIF_PIXELS}. */
+function refuseLargeGif(viewport: Viewport | undefined, { sw, sh }: { sw: number; sh: number }): void {
+  const [width, height] = [Math.abs(sw), Math.abs(sh)];
+  const scale = viewport === undefined ? 1 : Math.min(viewport.vw / width, viewport.vh / height);
+  const [outWidth, outHeight] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+  if (outWidth * outHeight <= MAX_GIF_PIXELS) return;
+  const reason = `a GIF of ${outWidth} x ${outHeight} pixels is larger than the ${MAX_GIF_PIXELS} pixels (1024 x 1024) Aegis encodes as GIF`;
+  throw new GatewayError(viewport === undefined ? 'NOT_ACCEPTABLE' : 'BAD_REQUEST', `${reason}; ask for a smaller viewport, or for image/png or image/jpeg`);
+}
+
+/**
+ * Encodes `frame` as `options` say; BAD_REQUEST when the viewport's source region lies outside the
+ * frame, or a GIF would be larger than {@link MAX_GIF_PIXELS} (NOT_ACCEPTABLE without a viewport).
+ */
 export async function encodeFrame(frame: RenderedFrame, options: EncodeOptions): Promise<EncodedImage> {
   const sharp = await (library ??= import('sharp').then(
     (module) => module.default,
@@ -67,6 +86,7 @@ export async function encodeFrame(frame: RenderedFrame, options: EncodeOptions):
     if (sh < 0) image = image.flip();
   }
   if (viewport !== undefined) image = image.resize({ width: viewport.vw, height: viewport.vh, fit: 'inside' });
+  if (options.mediaType === 'image/gif') refuseLargeGif(viewport, viewport?.source ?? { sw: frame.width, sh: frame.height });
   if (options.mediaType === 'image/jpeg') image = image.jpeg({ quality: options.quality, chromaSubsampling: '4:4:4' });
   else if (options.mediaType === 'image/png') image = image.png();
   else image = image.gif();

@@ -151,6 +151,19 @@ describe('rendered and thumbnail resources', () => {
     assert.match(JSON.parse(outside.body.toString()).error.message, /lies outside the 64 x 32 frame/);
   });
 
+  it('a GIF larger than 1024 x 1024 pixels (the slow encoder) is refused with 400 saying the limit; up to it, and other types, are made', async () => {
+    const url = `${base}/series/${series.first}/instances/${sops.n1}/rendered`;
+    const big = await get(`${url}?viewport=4096,4096`, 'image/gif');
+    assert.equal(big.status, 400, big.body.toString('utf8', 0, 200));
+    assert.equal(JSON.parse(big.body.toString()).error.message, 'a GIF of 4096 x 4096 pixels is larger than the 1048576 pixels (1024 x 1024) Aegis encodes as GIF; ask for a smaller viewport, or for image/png or image/jpeg');
+    const largest = await get(`${url}?viewport=1024,1024`, 'image/gif');
+    assert.equal(largest.status, 200);
+    assert.deepEqual([(await decoded(largest.body)).width, (await decoded(largest.body)).height], [1024, 1024]);
+    const png = await get(`${url}?viewport=2048,2048`, 'image/png');
+    assert.equal(png.status, 200);
+    assert.equal((await decoded(png.body)).width, 2048);
+  });
+
   it('malformed parameters are 400 naming them; annotation is accepted and said not to be rendered', async () => {
     const url = `${base}/series/${series.first}/instances/${sops.n1}`;
     for (const [query, pattern] of [
