@@ -140,7 +140,8 @@ describe('the queue of rendered images', () => {
     let waiting: ReturnType<typeof render> | undefined;
     for (let i = 0; i < 50 && waiting === undefined; i++) {
       const next = render(url);
-      const early = await Promise.race([next, later(1000)]);
+      // A refusal comes at once; 5 s without an answer (the gate holds every read) is a request that waits.
+      const early = await Promise.race([next, later(5000)]);
       if (early === undefined) waiting = next;
       else assert.equal(early.status, 503, 'refused only while the closed request still held its place');
     }
