@@ -43,7 +43,6 @@ export async function* readMultipart(req: IncomingMessage, boundary: string, lim
     maxTotalSize: limits.maxBodyBytes,
   });
   const opening = Buffer.from(`--${boundary}`, 'latin1');
-  const bare = new BareParts(boundary);
   let head: Buffer | undefined = Buffer.alloc(0); // bytes before the first boundary was found
   let epilogue = 0;
   let finished = false;
@@ -65,7 +64,6 @@ export async function* readMultipart(req: IncomingMessage, boundary: string, lim
         if (epilogue > MAX_EPILOGUE_BYTES) return;
         continue;
       }
-      bare.check(chunk);
       try {
         yield* parts(parser.write(chunk));
       } catch (error) {
@@ -93,32 +91,6 @@ function* parts(parsed: Iterable<MultipartPart>): Generator<RequestPart> {
     }
     const bytes = part.content.length === 1 ? Buffer.from(part.content[0].buffer, part.content[0].byteOffset, part.content[0].byteLength) : Buffer.concat(part.content);
     yield { contentType: headers['content-type'], bytes };
-  }
-}
-
-/**
- * Finds a part whose header block is empty (its boundary line followed at once by the blank line):
- * the parser waits for header fields that never come and would call the body truncated. The
- * delimiter may be split across chunks, so the end of the previous chunk is kept.
- */
-class BareParts {
-  readonly #needle: Buffer;
-  // The body starts at its opening boundary, which a CRLF would precede after a preamble.
-  #tail = Buffer.from('\r\n', 'latin1');
-
-  constructor(boundary: string) {
-    this.#needle = Buffer.from(`\r\n--${boundary}\r\n\r\n`, 'latin1');
-  }
-
-  /** Throws MALFORMED_MULTIPART when `chunk` (with what came before it) holds such a part. */
-  check(chunk: Buffer): void {
-    const keep = this.#needle.length - 1;
-    // The junction of the two, then the chunk itself: no copy of the whole chunk.
-    const junction = Buffer.concat([this.#tail, chunk.subarray(0, keep)]);
-    if (junction.includes(this.#needle) || chunk.includes(this.#needle)) {
-      throw new GatewayError('MALFORMED_MULTIPART', 'a part has no header fields (no Content-Type): a blank line follows its boundary');
-    }
-    this.#tail = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : junction.subarray(Math.max(0, junction.length - keep));
   }
 }
 
