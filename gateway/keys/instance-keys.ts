@@ -41,6 +41,11 @@ export interface ShredKeyStore {
   find(id: string): Buffer | undefined;
   /** Destroys the shred keys of `ids` beyond recovery; returns how many existed. */
   destroy(ids: readonly string[]): number;
+  /**
+   * Resolves once every key added before the call is durable (a crash of the machine keeps it);
+   * nothing sealed under a key may be acknowledged before.
+   */
+  persist(): Promise<void>;
 }
 
 /** Shred key ids: 128 random bits in hex. */
@@ -124,6 +129,14 @@ export class MemoryShredKeyStore implements ShredKeyStore {
       destroyed++;
     }
     return destroyed;
+  }
+
+  /** Counts the calls: memory is as durable as it gets. */
+  persisted = 0;
+
+  persist(): Promise<void> {
+    this.persisted++;
+    return Promise.resolve();
   }
 
   /** Number of shred keys held. */

@@ -101,9 +101,19 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
   const written: WrittenPiece[] = [];
   const io = shardIo(deps, deps.placement.concurrency);
   try {
+    // The shred key becomes durable while the fragments are written (one flush for every concurrent instance).
+    const persisted =
+      body.dataKey?.shredKeyId === undefined
+        ? undefined
+        : deps.keyring.shredKeys.persist().then(
+            () => undefined,
+            (error: unknown) => ({ error }),
+          );
     const settled = await Promise.allSettled(fragments.map((fragment, n) => writeFragment(io, fragmentTarget(deps.placement, fragment), id, n, fragment, written, pacs(fragment) ? { presentation } : undefined)));
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
+    const unpersisted = await persisted;
+    if (unpersisted) throw unpersisted.error;
     const records = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof writeFragment>>>).value);
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const key = manifestCopyKey(id);
