@@ -3,7 +3,8 @@
  * protection, `fs` store; one process, `server.workers: 1`, the compiled `dist/`) run with
  * `node --cpu-prof`, driven as `npm run bench` drives it: STOW-RS of the `ct512` set one instance
  * per request, then WADO-RS of every instance, at concurrency 4. Each pass is preceded by a warm-up
- * pass (a first STOW of other instances; a first WADO). Prints the server CPU time per instance
+ * pass (a first STOW of other instances; a first WADO), then QIDO-RS `/studies` queries (400, after 100 warm-up
+ * queries): what every request costs besides the instance bytes. Prints the server CPU time per instance
  * and the self time by module and function of each measured pass.
  *
  * `npm run build && node --import tsx bench/profile-protected.ts`. Knobs: `BENCH_SCALE` (default
@@ -18,7 +19,7 @@ import { startGateway } from '../test/support/gateway.js';
 import { cpuTimeMs } from '../test/support/orthanc.js';
 import { formatSummary, summariseFile } from './lib/cpuprofile.js';
 import { generateSet, type SetName } from './lib/dataset.js';
-import { stowPass, wadoPass, type PassResult } from './lib/operations.js';
+import { qidoPass, qidoQueries, stowPass, wadoPass, type PassResult } from './lib/operations.js';
 import type { BenchServer } from './lib/servers.js';
 
 const scale = Number(process.env.BENCH_SCALE ?? '0.2');
@@ -47,6 +48,9 @@ try {
   await pass('stow', () => stowPass(server, measured, 1, 4), measured.length);
   await pass('wado warm-up', () => wadoPass(server, warm, 4), warm.length);
   await pass('wado', () => wadoPass(server, measured, 4), measured.length);
+  const { studies } = qidoQueries(set);
+  await pass('qido warm-up', () => qidoPass(server, studies, 100, 4), 100);
+  await pass('qido-studies', () => qidoPass(server, studies, 400, 4), 400);
 } finally {
   await gateway.stop();
 }

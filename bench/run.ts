@@ -67,7 +67,7 @@ interface RoundResult extends PassResult {
   op: string;
   server: ServerKind;
   round: number;
-  /** VmHWM of the server right after this pass (cumulative since the server started). */
+  /** Peak summed RSS of the whole server right after this pass (since the server started; `lib/rss-sampler.ts`). */
   peakRssBytes: number;
   /** CPU time the server used during the pass (all processes and threads), in milliseconds. */
   serverCpuMs: number;

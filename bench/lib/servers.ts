@@ -5,7 +5,8 @@
  * starts fresh servers.
  */
 import { startGateway } from '../../test/support/gateway.js';
-import { cpuTimeMs, peakRssBytes, startOrthanc } from '../../test/support/orthanc.js';
+import { cpuTimeMs, startOrthanc } from '../../test/support/orthanc.js';
+import { RssSampler } from './rss-sampler.js';
 import { aegisOverhead, orthancOverhead, placementConfig } from './placements.js';
 
 /**
@@ -31,7 +32,7 @@ export interface BenchServer {
   pid: number;
   /** Headers added to every request (e.g. Authorization for Aegis). */
   headers: Record<string, string>;
-  /** VmHWM of the server process so far, in bytes. */
+  /** Peak resident memory of the whole server (all its processes, summed at each sample) so far, in bytes (`rss-sampler.ts`). */
   peakRss(): number;
   /** CPU time of the server (all its processes and threads) so far, in milliseconds. */
   cpuMs(): number;
@@ -47,7 +48,8 @@ export interface BenchServer {
 export async function startServer(kind: ServerKind): Promise<BenchServer> {
   if (kind === 'orthanc') {
     const o = await startOrthanc();
-    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => peakRssBytes(o.pid), cpuMs: () => cpuTimeMs(o.pid), overhead: (received) => orthancOverhead(o.storageDir, received), stop: () => o.stop() };
+    const rss = new RssSampler(o.pid);
+    return { kind, dicomWebUrl: o.dicomWebUrl, pid: o.pid, headers: {}, peakRss: () => rss.peakBytes(), cpuMs: () => cpuTimeMs(o.pid), overhead: (received) => orthancOverhead(o.storageDir, received), stop: () => (rss.stop(), o.stop()) };
   }
   if (kind === 'aegis-proxy') return startProxy();
   // The gateway's default log level (info) is kept: startGateway waits for the 'listening' line.
@@ -59,7 +61,8 @@ export async function startServer(kind: ServerKind): Promise<BenchServer> {
   const headers: Record<string, string> = {};
   const auth = process.env.BENCH_AEGIS_AUTH;
   if (auth) headers.authorization = /^\w+ /.test(auth) ? auth : `Basic ${Buffer.from(auth).toString('base64')}`;
-  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => peakRssBytes(g.pid), cpuMs: () => cpuTimeMs(g.pid), overhead: () => aegisOverhead(g.dataDir), stop: () => g.stop() };
+  const rss = new RssSampler(g.pid);
+  return { kind, dicomWebUrl: g.dicomWebUrl, pid: g.pid, headers, peakRss: () => rss.peakBytes(), cpuMs: () => cpuTimeMs(g.pid), overhead: () => aegisOverhead(g.dataDir), stop: () => (rss.stop(), g.stop()) };
 }
 
 /** Orthanc, and Aegis in proxy mode in front of it; memory and CPU are the gateway's. */
@@ -67,7 +70,9 @@ async function startProxy(): Promise<BenchServer> {
   const o = await startOrthanc();
   try {
     const g = await startGateway({ config: { upstream: { url: o.dicomWebUrl } } });
+    const rss = new RssSampler(g.pid);
     const stop = async () => {
+      rss.stop();
       await g.stop();
       await o.stop();
     };
@@ -77,7 +82,7 @@ async function startProxy(): Promise<BenchServer> {
       stowUrl: o.dicomWebUrl,
       pid: g.pid,
       headers: {},
-      peakRss: () => peakRssBytes(g.pid),
+      peakRss: () => rss.peakBytes(),
       cpuMs: () => cpuTimeMs(g.pid),
       overhead: (received) => orthancOverhead(o.storageDir, received),
       stop,
