@@ -83,7 +83,7 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
       dataKey === undefined ? plain : encryptFragment(dataKey, plain, fragmentAad({ sopInstanceUid: parsed.sopInstanceUID, role, index, manifestVersion: MANIFEST_VERSION }));
     const { pixels, regions, labels, background } = parsed.deflated
       ? { pixels: { kind: 'opaque' as const, reason: 'deflated data set: the pixel data stays in the (sealed) skeleton', watermark: { applied: false as const, reason: 'deflated data set' } }, regions: [], labels: undefined }
-      : splitPixels(pixelBytes, parsed, options, createdAt, seal);
+      : splitPixels(pixelBytes, parsed, options, { time: createdAt, instanceSha256: Buffer.from(sha256, 'hex') }, seal);
     const fragments: OutgoingFragment[] = [
       { role: 'skeleton', index: 0, bytes: seal('skeleton', 0, skeleton) },
       { role: 'identity', index: 0, bytes: seal('identity', 0, identityBytes) },
@@ -119,7 +119,13 @@ export function protectInstance(bytes: Uint8Array, parsed: ParsedInstance, sha25
 type Seal = (role: string, index: number, plain: Uint8Array) => Uint8Array;
 
 /** The pixel data value split over the region fragments (and the label map), with what the manifest says of it. */
-function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: ProtectOptions, time: string, seal: Seal): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array; background?: Uint8Array } {
+function splitPixels(
+  pixelBytes: Uint8Array,
+  parsed: ParsedInstance,
+  options: ProtectOptions,
+  mark: { time: string; instanceSha256: Uint8Array },
+  seal: Seal,
+): { pixels: PixelProtection; regions: Uint8Array[]; labels?: Uint8Array; background?: Uint8Array } {
   const striped = (pixels: PixelProtection, regions: Uint8Array[]) => ({ pixels, regions: regions.map((region, index) => seal('region', index, region)) });
   if (pixelBytes.length === 0) {
     return { pixels: { kind: 'none', reason: 'no pixel data', watermark: { applied: false, reason: 'no pixel data' } }, regions: [] };
@@ -153,7 +159,9 @@ function splitPixels(pixelBytes: Uint8Array, parsed: ParsedInstance, options: Pr
   const active = options.keyring.active!;
   const key = watermarkKey(active.secret);
   const order = (frame: number) => backgroundFirstPixels(segmentation, frame);
-  const marked = planPixelWatermark(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order });
+  // The MAC covers the instance's digest, which the manifest signs: no pass over the pixels to hash them.
+  const { time, instanceSha256 } = mark;
+  const marked = planPixelWatermark(pixelBytes, geometry, { key, sopInstanceUid: parsed.sopInstanceUID, gatewayId: options.gatewayId, time }, { order }, instanceSha256);
   // The watermark's changes go into the split's copy of each frame: the received bytes stay as they are.
   const { changes } = marked;
   const frameBytes = frameByteLength(geometry);

@@ -137,16 +137,17 @@ function joinPixels(manifest: ManifestBody, opened: ReadonlyMap<string, RegionSo
   const { keyId, ...record } = pixels.watermark.parameters as unknown as WatermarkRecord & { keyId: string };
   const master = keyring.find(keyId);
   if (master === undefined) throw new GatewayError('KEY_NOT_FOUND', `master key '${keyId}' of a watermark is not in the keyring`);
-  // The recorded digest of the original pixels is trusted because reassembleInstance checks the
-  // SHA-256 of the whole instance (pixels included) against the signed manifest before anything
-  // leaves; without one (older manifests) the restored pixels are hashed.
+  // The digests are trusted because reassembleInstance checks the SHA-256 of the whole instance
+  // (pixels included) against the signed manifest before anything leaves: the instance's (which
+  // the gateway's watermarks cover), or a recorded digest of the original pixels; without one
+  // (older manifests) the restored pixels are hashed.
   const recorded = 'pixelSha256' in record ? record.pixelSha256 : undefined;
   const restoredSha256 = typeof recorded === 'string' && /^[0-9a-f]{64}$/.test(recorded) ? Buffer.from(recorded, 'hex') : undefined;
   verifyAndRemoveWatermarkInPlace(
     into,
     geometry,
     record,
-    { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid, restoredSha256 },
+    { key: watermarkKey(master.secret), sopInstanceUid: manifest.sopInstanceUid, restoredSha256, instanceSha256: Buffer.from(manifest.sha256, 'hex') },
     {
       order: (frame: number) => backgroundFirstPixels(segmentation, frame),
     },
