@@ -140,7 +140,8 @@ function writeUnits(deps: ProtectionDeps, fragments: ReadonlyArray<{ role: strin
   fragments.forEach((fragment, n) => {
     const target = fragmentTarget(deps.placement, fragment);
     if (target.redundancy !== undefined || storeFor(deps, target.backend).kind === 'dicomweb') single.push({ n });
-    else bundles.set(target.backend, [...(bundles.get(target.backend) ?? []), { n, ...fragment }]);
+    else if (bundles.has(target.backend)) bundles.get(target.backend)!.push({ n, ...fragment });
+    else bundles.set(target.backend, [{ n, ...fragment }]);
   });
   return [...[...bundles].map(([bundle, members]) => ({ bundle, members })), ...single];
 }
