@@ -1,8 +1,8 @@
 /**
  * Reading and writing one fragment of a protected instance on its target (`protection/placement.ts`):
  * whole on a PACS backend (other backends hold whole fragments in bundles, `fragment-bundles.ts`),
- * or as the n shards of its redundancy group (`protection/erasure.ts`). Shards
- * are written in parallel (all n must be durable), and read in parallel: the k data shards first,
+ * or as the n shards of its redundancy group (`protection/erasure.ts`). Shards are written in
+ * parallel (all n must be durable), and read in parallel: the k data shards first,
  * each failed one replaced by the next shard at once, and every other shard as well once the first
  * reads outlast a short hedge delay (a slow or hanging backend). Each shard is checked against the
  * SHA-256 the signed manifest records, the fragment is rebuilt as soon as k shards check out, and
