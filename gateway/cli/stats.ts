@@ -70,7 +70,7 @@ export function formatStats(stats: ProtectionStats): string {
   row('stored', stats.bytes.stored, 1);
   for (const [name, b] of Object.entries(stats.bytes.backends)) {
     row(`backend ${name}`, b.bytes, 1);
-    row(`fragments (${b.fragments})`, b.fragmentBytes, 2);
+    row(`fragments (${b.fragments} in ${b.objects} objects)`, b.fragmentBytes, 2);
     row(`manifest copies (${b.manifestCopies})`, b.manifestCopyBytes, 2);
     if (b.unprotectedInstances > 0) row(`unprotected (${b.unprotectedInstances})`, b.unprotectedBytes, 2);
   }

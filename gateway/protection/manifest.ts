@@ -3,7 +3,9 @@
  * needed to restore and verify it — original length and SHA-256, transfer syntax, the byte ranges
  * cut out (identity, pixels), how the pixels were split and watermarked, the wrapped data key (and
  * the id of its shred key), and the fragments (role, index, backend, locator, length, SHA-256 of the
- * stored bytes; or, for a fragment kept with k-of-n redundancy, the same of each of its shards). Signed with
+ * stored bytes, and the offset of those bytes in the object stored under the locator when that
+ * object holds several fragments; or, for a fragment kept with k-of-n redundancy, the same of each
+ * of its shards). Signed with
  * HMAC-SHA-256 under a key derived (HKDF, RFC 5869) from a master key, whose id the signature
  * names: a manifest altered anywhere, or moved to another instance, does not verify.
  */
@@ -43,9 +45,17 @@ export interface StoredPiece {
   length: number;
   /** SHA-256 (hex) of the stored bytes. */
   sha256: string;
+  /**
+   * Where the bytes start in the object under `locator`, when that object is a bundle of the
+   * fragments of one instance on one backend (`length` bytes from here); absent: the whole object.
+   */
+  offset?: number;
 }
 
-/** A fragment stored whole on one backend. */
+/**
+ * A fragment stored whole on one backend: an object of its own (no `offset`: manifests written
+ * before bundles, and fragments on a PACS), or a slice of its instance's bundle on that backend.
+ */
 export interface WholeFragmentRecord extends FragmentFacts, Omit<StoredPiece, 'length' | 'sha256'> {
   shards?: undefined;
 }
@@ -67,9 +77,21 @@ export interface ShardedFragmentRecord extends FragmentFacts {
 /** One stored fragment. */
 export type FragmentRecord = WholeFragmentRecord | ShardedFragmentRecord;
 
-/** The pieces of stored bytes a fragment record names: the fragment itself, or its shards. */
+/**
+ * The pieces of stored bytes a fragment record names: the fragment itself (with its offset when it
+ * is a slice of a bundle), or its shards. Several pieces of one instance may name one object.
+ */
 export function storedPieces(fragment: FragmentRecord): StoredPiece[] {
-  return fragment.shards === undefined ? [{ backend: fragment.backend, key: fragment.key, locator: fragment.locator, length: fragment.length, sha256: fragment.sha256 }] : fragment.shards;
+  if (fragment.shards !== undefined) return fragment.shards;
+  const { backend, key, locator, length, sha256, offset } = fragment;
+  return [{ backend, key, locator, length, sha256, ...(offset === undefined ? {} : { offset }) }];
+}
+
+/** The distinct objects (backend and locator) that the fragments of a manifest are stored in. */
+export function storedObjects(fragments: readonly FragmentRecord[]): Array<{ backend: string; locator: string }> {
+  const objects = new Map<string, { backend: string; locator: string }>();
+  for (const { backend, locator } of fragments.flatMap(storedPieces)) objects.set(`${backend}\0${locator}`, { backend, locator });
+  return [...objects.values()];
 }
 
 /** How the pixel data was protected. */

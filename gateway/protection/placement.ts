@@ -4,7 +4,9 @@
  * targets or more no backend holds every region. A target is a backend, or a redundancy group
  * (`erasure.ts`): shard j of each fragment placed on a group goes to the group's backend j. The
  * manifest copy goes to the instances backend (the first backend of the instances group). Keys are
- * opaque: `f/<ab>/<id>.<n>` for the n-th fragment, `f/<ab>/<id>.<n>.<j>` for its shard j, and
+ * opaque: `f/<ab>/<id>.<n>` for the n-th fragment, or for the bundle that holds it and the later
+ * fragments the same backend holds whole (one object per backend per instance,
+ * `services/fragment-bundles.ts`), `f/<ab>/<id>.<n>.<j>` for shard j of the n-th fragment, and
  * `m/<ab>/<id>` for the manifest copy, `<id>` a random
  * storage id of the instance and `<ab>` its first two hex digits, so that no directory is made per
  * instance and a backend operator reads no UID, role or name in them. Pure: it names backends and
@@ -53,7 +55,7 @@ export function manifestCopyBackend(placement: Placement): string {
   return targetOf({ groups: placement.groups ?? {} }, placement.instances).backends[0];
 }
 
-/** The key of the n-th fragment of the instance with storage id `id`. */
+/** The key of the n-th fragment of the instance with storage id `id` (of the bundle it starts, if any). */
 export function fragmentStoreKey(id: string, n: number): string {
   return `f/${id.slice(0, 2)}/${id}.${n}`;
 }

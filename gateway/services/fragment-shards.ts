@@ -1,7 +1,8 @@
 /**
  * Reading and writing one fragment of a protected instance on its target (`protection/placement.ts`):
- * whole on one backend, or as the n shards of its redundancy group (`protection/erasure.ts`). Shards
- * are written in parallel (all n must be durable), and read in parallel: the k data shards first,
+ * whole on a PACS backend (other backends hold whole fragments in bundles, `fragment-bundles.ts`),
+ * or as the n shards of its redundancy group (`protection/erasure.ts`). Shards are written in
+ * parallel (all n must be durable), and read in parallel: the k data shards first,
  * each failed one replaced by the next shard at once, and every other shard as well once the first
  * reads outlast a short hedge delay (a slow or hanging backend). Each shard is checked against the
  * SHA-256 the signed manifest records, the fragment is rebuilt as soon as k shards check out, and
@@ -63,8 +64,8 @@ export async function writeFragment(io: ShardIo, target: FragmentTarget, id: str
   const facts = { role: fragment.role, index: fragment.index, length: fragment.bytes.length, sha256: sha256Hex(fragment.bytes) };
   if (target.redundancy === undefined) {
     const key = fragmentStoreKey(id, n);
-    const [shard] = await putAll(io, [{ backend: target.backend, key, bytes: fragment.bytes, options }], written);
-    return { ...facts, backend: shard.backend, key, locator: shard.locator };
+    const [object] = await putAll(io, [{ backend: target.backend, key, bytes: fragment.bytes, options }], written);
+    return { ...facts, backend: object.backend, key, locator: object.locator };
   }
   const shards = await encodeShards(target.redundancy, fragment.bytes);
   const records = await putAll(
@@ -72,47 +73,36 @@ export async function writeFragment(io: ShardIo, target: FragmentTarget, id: str
     shards.map((bytes, j) => ({ backend: target.backends[j], key: shardStoreKey(id, n, j), bytes })),
     written,
   );
-  return { ...facts, redundancy: target.redundancy, shards: records };
+  return { ...facts, redundancy: target.redundancy, shards: records.map((record, j) => ({ ...record, sha256: sha256Hex(shards[j]) })) };
 }
 
+/** An object written by {@link putAll}: entry `index`, where it went and under what locator. */
+export type PutRecord = Omit<ShardRecord, 'sha256'>;
+
 /** Writes one piece per entry in parallel (under the limiter); rejects with the first failure once all have settled. */
-export async function putAll(io: ShardIo, pieces: Array<{ backend: string; key: string; bytes: Uint8Array; options?: PutOptions }>, written: WrittenPiece[]): Promise<ShardRecord[]> {
+export async function putAll(io: ShardIo, pieces: Array<{ backend: string; key: string; bytes: Uint8Array; options?: PutOptions }>, written: WrittenPiece[]): Promise<PutRecord[]> {
   const settled = await Promise.allSettled(
     pieces.map(({ backend, key, bytes, options }, j) =>
-      io.limiter.run(async (): Promise<ShardRecord> => {
+      io.limiter.run(async (): Promise<PutRecord> => {
         const store = io.store(backend);
         const { locator } = await store.put(key, bytes, options);
         written.push({ store, locator });
-        return { index: j, backend: store.name, key, locator, length: bytes.length, sha256: sha256Hex(bytes) };
+        return { index: j, backend: store.name, key, locator, length: bytes.length };
       }),
     ),
   );
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<ShardRecord>).value);
+  return settled.map((s) => (s as PromiseFulfilledResult<PutRecord>).value);
 }
 
 /**
- * The stored bytes of a fragment, and the pieces that could not be used. A fragment stored whole is
- * returned as read (`reassemble.ts` authenticates it; gone, it is INTEGRITY_FAILURE). A sharded one
- * is rebuilt from the first k shards whose SHA-256 matches; with fewer, INTEGRITY_FAILURE when too
- * many are missing or corrupt for any read to succeed, otherwise the backend's error (503 or 504:
- * retry later).
+ * The bytes of a fragment kept with redundancy, and the pieces that could not be used (fragments
+ * stored whole are read by `fragment-bundles.ts`). It is rebuilt from the first k shards whose
+ * SHA-256 matches; with fewer, INTEGRITY_FAILURE when too many are missing or corrupt for any read
+ * to succeed, otherwise the backend's error (503 or 504: retry later).
  */
-export async function readFragment(io: ShardIo, record: FragmentRecord, signal?: AbortSignal): Promise<{ bytes: Uint8Array; faults: ShardFault[] }> {
-  if (record.shards === undefined) {
-    try {
-      return { bytes: await io.limiter.run(() => io.store(record.backend).get(record.locator, { signal }), signal), faults: [] };
-    } catch (error) {
-      // A fragment that is gone is data lost or tampered with, not a client error.
-      if (isGatewayError(error, 'NOT_FOUND')) throw new GatewayError('INTEGRITY_FAILURE', `fragment ${record.role}:${record.index} is missing from backend ${record.backend}`, { cause: error });
-      throw error;
-    }
-  }
-  return readSharded(io, record, signal);
-}
-
-async function readSharded(io: ShardIo, record: ShardedFragmentRecord, signal?: AbortSignal): Promise<{ bytes: Uint8Array; faults: ShardFault[] }> {
+export async function readSharded(io: ShardIo, record: ShardedFragmentRecord, signal?: AbortSignal): Promise<{ bytes: Uint8Array; faults: ShardFault[] }> {
   const { k, n } = record.redundancy;
   const shards = [...record.shards].sort((a, b) => a.index - b.index);
   const done = new AbortController();

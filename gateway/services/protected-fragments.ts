@@ -2,11 +2,14 @@
  * Where the protection pipeline meets the backends: on write, the fragments of
  * `protection/protect.ts` go to the backends and under the opaque keys `protection/placement.ts`
  * names, the manifest is signed, and a copy of it (`protection/manifest-copy.ts`) goes next to the
- * skeleton so that `aegis reindex` can rebuild the catalog from the backends alone. A fragment placed
- * on a redundancy group is stored as shards (`fragment-shards.ts`). On read, every fragment is
- * fetched in parallel (k shards of each sharded one; what was missing or corrupt is reported as a
- * degraded read) and `protection/reassemble.ts` restores and verifies the instance before anything
- * is returned. Removal deletes every fragment (every shard) and the copy.
+ * skeleton so that `aegis reindex` can rebuild the catalog from the backends alone. The fragments a
+ * backend holds whole go to it as one object, a bundle (`fragment-bundles.ts`; a PACS keeps each
+ * fragment as a DICOM instance of its own), so that a backend holds one object per instance beside
+ * the manifest copy; a fragment placed on a redundancy group is stored as shards
+ * (`fragment-shards.ts`). On read, every object is fetched once, in parallel (k shards of each
+ * sharded fragment; what was missing or corrupt is reported as a degraded read) and
+ * `protection/reassemble.ts` restores and verifies the instance before anything is returned.
+ * Removal deletes every object (every shard) and the copy.
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -16,14 +19,15 @@ import type { PacsInstance } from '../catalog/catalog.js';
 import type { ParsedInstance } from '../dicom/types.js';
 import { GatewayError, isGatewayError } from '../errors.js';
 import type { Keyring } from '../keys/keyring.js';
-import { signManifest, storedPieces, verifyManifest, type Manifest, type ManifestBody, type ProtectionMode } from '../protection/manifest.js';
+import { signManifest, storedPieces, verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type ProtectionMode, type ShardedFragmentRecord, type WholeFragmentRecord } from '../protection/manifest.js';
 import { sealManifestCopy } from '../protection/manifest-copy.js';
 import { fragmentTarget, manifestCopyBackend, manifestCopyKey, newStorageId, type Placement } from '../protection/placement.js';
 import { pacsPresentation } from '../protection/presentation.js';
 import { protectInstance } from '../protection/protect.js';
 import { fragmentKey, reassembleInstance } from '../protection/reassemble.js';
 import { discardWrite } from './removals.js';
-import { putAll, readFragment, writeFragment, type ShardFault, type ShardIo, type WrittenPiece } from './fragment-shards.js';
+import { readWholeFragments, writeBundle, type BundleMember } from './fragment-bundles.js';
+import { putAll, readSharded, writeFragment, type ShardFault, type ShardIo, type WrittenPiece } from './fragment-shards.js';
 import { Limiter } from './limiter.js';
 
 /** Backend calls in flight at once for one instance, unless the placement says otherwise. */
@@ -109,12 +113,22 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
             () => undefined,
             (error: unknown) => ({ error }),
           );
-    const settled = await Promise.allSettled(fragments.map((fragment, n) => writeFragment(io, fragmentTarget(deps.placement, fragment), id, n, fragment, written, pacs(fragment) ? { presentation } : undefined)));
+    const records: FragmentRecord[] = new Array(fragments.length);
+    const settled = await Promise.allSettled(
+      writeUnits(deps, fragments).map(async (unit) => {
+        if (unit.bundle !== undefined) {
+          const stored = await writeBundle(io, unit.bundle, id, unit.members, written);
+          unit.members.forEach((m, i) => (records[m.n] = stored[i]));
+        } else {
+          const fragment = fragments[unit.n];
+          records[unit.n] = await writeFragment(io, fragmentTarget(deps.placement, fragment), id, unit.n, fragment, written, pacs(fragment) ? { presentation } : undefined);
+        }
+      }),
+    );
     const failed = settled.find((s) => s.status === 'rejected');
     if (failed) throw failed.reason;
     const unpersisted = await persisted;
     if (unpersisted) throw unpersisted.error;
-    const records = settled.map((s) => (s as PromiseFulfilledResult<Awaited<ReturnType<typeof writeFragment>>>).value);
     const manifest = signManifest({ ...body, fragments: records }, deps.keyring);
     const key = manifestCopyKey(id);
     const [copy] = await putAll(io, [{ backend: manifestCopyBackend(deps.placement), key, bytes: sealManifestCopy(manifest, deps.keyring, id) }], written);
@@ -123,6 +137,23 @@ export async function writeProtected(deps: ProtectionDeps, bytes: Uint8Array, pa
     await discardWrite(deps, body.dataKey, written);
     throw error;
   }
+}
+
+/**
+ * How the fragments are written: those placed whole on a backend other than a PACS as one bundle
+ * per backend (members in manifest order), each other fragment (a PACS's, or one placed on a
+ * redundancy group) on its own.
+ */
+function writeUnits(deps: ProtectionDeps, fragments: ReadonlyArray<{ role: string; index: number; bytes: Uint8Array }>): Array<{ bundle: string; members: BundleMember[] } | { bundle?: undefined; n: number }> {
+  const bundles = new Map<string, BundleMember[]>();
+  const single: Array<{ n: number }> = [];
+  fragments.forEach((fragment, n) => {
+    const target = fragmentTarget(deps.placement, fragment);
+    if (target.redundancy !== undefined || storeFor(deps, target.backend).kind === 'dicomweb') single.push({ n });
+    else if (bundles.has(target.backend)) bundles.get(target.backend)!.push({ n, ...fragment });
+    else bundles.set(target.backend, [{ n, ...fragment }]);
+  });
+  return [...[...bundles].map(([bundle, members]) => ({ bundle, members })), ...single];
 }
 
 /**
@@ -157,13 +188,20 @@ async function readVerified(deps: ReadDeps, manifestText: string, sopInstanceUid
   const io = shardIo(deps, deps.shardConcurrency, deps.hedgeMs);
   const fetched = new Map<string, Uint8Array>();
   const faults: ShardFault[] = [];
-  await Promise.all(
-    manifest.fragments.map(async (f) => {
-      const read = await readFragment(io, f);
-      fetched.set(fragmentKey(f), read.bytes);
-      faults.push(...read.faults);
-    }),
-  );
+  // Fragments stored whole: each object read once (a bundle holds several); sharded ones: k shards each.
+  await Promise.all([
+    readWholeFragments(
+      io,
+      manifest.fragments.filter((f): f is WholeFragmentRecord => f.shards === undefined),
+    ).then((whole) => whole.forEach((bytes, key) => fetched.set(key, bytes))),
+    ...manifest.fragments
+      .filter((f): f is ShardedFragmentRecord => f.shards !== undefined)
+      .map(async (f) => {
+        const read = await readSharded(io, f);
+        fetched.set(fragmentKey(f), read.bytes);
+        faults.push(...read.faults);
+      }),
+  ]);
   const bytes = reassembleInstance(manifest, fetched, deps.keyring);
   if (faults.length > 0) reportDegraded(deps, manifest, faults);
   return bytes;

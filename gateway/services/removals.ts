@@ -1,10 +1,11 @@
 /**
  * Letting go of stored instances (DELETE, a replaced instance, a failed STOW write): first the
  * instance's shred key is destroyed (crypto-shredding, `keys/instance-keys.ts`), so whatever of it
- * stays on a backend is unreadable from then on; then every fragment and the manifest copy are
- * deleted. What a backend could not delete for certain goes into the removal ledger
- * (`catalog/removal-ledger.ts`): failed deletes, retried by {@link retryRemovals}, and deletes on a
- * best-effort store (IPFS), whose copies elsewhere only the shredded key protects.
+ * stays on a backend is unreadable from then on; then every stored object (a bundle of fragments,
+ * a fragment, a shard: each once) and the manifest copy are deleted. What a backend could not
+ * delete for certain goes into the removal ledger (`catalog/removal-ledger.ts`): failed deletes,
+ * retried by {@link retryRemovals}, and deletes on a best-effort store (IPFS), whose copies
+ * elsewhere only the shredded key protects.
  */
 import type { Logger } from 'pino';
 import type { FragmentStore } from '../../adapters/fragment-store.js';
@@ -12,7 +13,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { RemovalLedger, type PendingRemoval } from '../catalog/removal-ledger.js';
 import { destroyInstanceKeys, type RecordedDataKey } from '../keys/instance-keys.js';
 import type { Keyring } from '../keys/keyring.js';
-import { storedPieces, type ManifestBody } from '../protection/manifest.js';
+import { storedObjects, type ManifestBody } from '../protection/manifest.js';
 
 /** What removing stored bytes needs; without a catalog, what could not be removed is only logged. */
 export interface RemovalDeps {
@@ -62,10 +63,10 @@ export async function removeStoredInstance(deps: RemovalDeps, row: Stored & { ma
   await removeFragments(deps, row.manifest, row);
 }
 
-/** Deletes every fragment of an instance and its manifest copy (or the whole instance); never throws. */
+/** Deletes every object of an instance (each bundle and shard once) and its manifest copy (or the whole instance); never throws. */
 export async function removeFragments(deps: RemovalDeps, manifest: string | null, copy: Stored): Promise<void> {
-  const fragments = manifest === null ? [] : (JSON.parse(manifest) as ManifestBody).fragments.flatMap(storedPieces);
-  await deleteAll(deps, [...fragments, copy]);
+  const objects = manifest === null ? [] : storedObjects((JSON.parse(manifest) as ManifestBody).fragments);
+  await deleteAll(deps, [...objects, copy]);
 }
 
 /** The cleanup of a failed write: its shred key destroyed, what it wrote deleted (or recorded); never throws. */

@@ -526,11 +526,11 @@ function uidAfter(instance: Buffer, header: Buffer): string {
 }
 
 /**
- * Files one protected instance (native pixels) leaves in the store of the embedded default:
- * skeleton, identity, label map, two pixel regions and the manifest copy
- * (gateway/services/protected-fragments.ts).
+ * Files one protected instance (native pixels) leaves in the store of the embedded default: the
+ * bundle of its skeleton, identity, label map and two pixel regions, and the manifest copy
+ * (gateway/services/fragment-bundles.ts).
  */
-const FILES_PER_INSTANCE = 6;
+const FILES_PER_INSTANCE = 2;
 
 function sha(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { Catalog } from '../../gateway/catalog/catalog.js';
 import { parseInstance } from '../../gateway/dicom/parse.js';
@@ -116,13 +116,18 @@ describe('what the backends hold', () => {
     assert.ok(samples.length > 100, `corpus (${samples.length})`);
     const gateway = await startTestGateway({ backends: BACKENDS, placement: { instances: 'local', regions: ['region-a', 'region-b'] } });
     try {
+      let stored = 0;
       for (const { bytes } of samples) {
         const res = await stow(gateway.dicomWebUrl, [bytes]);
         // 202: stored with a warning (pixel data kept as opaque bytes).
         assert.ok(res.status === 200 || res.status === 202 || res.status === 409, `STOW answered ${res.status}`);
+        if (res.status !== 409) stored++;
       }
       const files = await filesUnder(join(gateway.dataDir, 'stores'));
-      assert.ok(files.length >= samples.length * 4, `fragments (${files.length})`);
+      const local = files.filter((f) => f.path.startsWith(join(gateway.dataDir, 'stores', 'local') + sep));
+      assert.ok(stored > 100, `instances stored (${stored})`);
+      assert.equal(local.length, stored * 2, 'the instances backend holds a bundle and a manifest copy per instance');
+      assert.ok(files.length > local.length, `and the region backends the regions (${files.length} files)`);
       const everything = Buffer.concat(files.map((f) => f.bytes));
       const identity = new Set(samples.flatMap((s) => identityValues(s.parsed)));
       assert.ok(identity.size >= 30, `identity values to look for (${identity.size})`);

@@ -45,7 +45,8 @@ interface Observed {
   sop: string;
   bytes: Buffer;
   copyCid: string;
-  fragments: Map<string, { cid: string; role: string; index: number }>;
+  /** Each fragment: the CID of the object holding it (a bundle, one per backend) and where it lies in it. */
+  fragments: Map<string, { cid: string; offset: number; length: number; role: string; index: number }>;
   shredKey: Buffer;
 }
 
@@ -102,10 +103,12 @@ describe('crypto-shredding delete on IPFS', () => {
         assert.ok(manifest.fragments.flatMap(storedPieces).every((f) => f.backend.startsWith('ipfs-') && /^baf/.test(f.locator)));
         const shredKey = vault.find(manifest.dataKey!.shredKeyId!);
         assert.ok(shredKey, 'the vault holds the shred key');
-        observed.push({ sop, bytes: instances[i], copyCid: row!.locator, fragments: new Map(manifest.fragments.map((f) => [fragmentKey(f), { cid: storedPieces(f)[0].locator, role: f.role, index: f.index }])), shredKey });
+        const pieces = manifest.fragments.map((f) => [fragmentKey(f), { cid: storedPieces(f)[0].locator, offset: storedPieces(f)[0].offset ?? 0, length: f.length, role: f.role, index: f.index }] as const);
+        observed.push({ sop, bytes: instances[i], copyCid: row!.locator, fragments: new Map(pieces), shredKey });
+        assert.equal(new Set(pieces.map(([, f]) => f.cid)).size, 2, 'one object on each backend');
         // The same read path the test runs after the delete opens the instance now.
         const fetched = new Map<string, Uint8Array>();
-        for (const [key, f] of observed[i].fragments) fetched.set(key, (await cat(f.cid))!);
+        for (const [key, f] of observed[i].fragments) fetched.set(key, (await cat(f.cid))!.subarray(f.offset, f.offset + f.length));
         const body = verifyManifest(openManifestCopy((await cat(row!.locator))!, keyring), keyring, sop);
         assert.ok(Buffer.from(reassembleInstance(body, fetched, keyring)).equals(instances[i]), 'control: the fragments open before the delete');
         const [part] = await retrieveAsStored(item['00081190'].Value[0]);
@@ -140,7 +143,7 @@ describe('crypto-shredding delete on IPFS', () => {
         for (const [key, f] of o.fragments) {
           const bytes = await cat(f.cid);
           assert.ok(bytes, `fragment ${key} (${f.cid}) is still fetchable by CID`);
-          fetched.set(key, bytes);
+          fetched.set(key, bytes.subarray(f.offset, f.offset + f.length));
         }
         // The copy still opens with the master key: the manifest and its wrapped data key are readable.
         const body: ManifestBody = verifyManifest(openManifestCopy(copyBytes, keyring), keyring, o.sop);
@@ -213,8 +216,9 @@ describe('crypto-shredding delete on IPFS', () => {
     const run = await runAegis(['stats', '--json', '--config', configFile], { unset: ['AEGIS_DATA_DIR', 'AEGIS_CONFIG'] });
     assert.equal(run.status, 0, run.stderr);
     const stats = JSON.parse(run.stdout) as { awaitingRemoval: { total: number; failed: number; bestEffort: number; backends: Record<string, { failed: number; bestEffort: number }> } };
-    const expected = observed.reduce((n, o) => n + o.fragments.size + 1, 0);
-    assert.equal(stats.awaitingRemoval.total, expected, 'every fragment and manifest copy of the study');
+    const expected = observed.reduce((n, o) => n + new Set([...o.fragments.values()].map((f) => f.cid)).size + 1, 0);
+    assert.equal(expected, 9, 'per instance: a bundle on each backend and the manifest copy');
+    assert.equal(stats.awaitingRemoval.total, expected, 'every object (bundle) and manifest copy of the study');
     assert.equal(stats.awaitingRemoval.bestEffort, expected);
     assert.equal(stats.awaitingRemoval.failed, 0);
     const table = await runAegis(['stats', '--config', configFile], { unset: ['AEGIS_DATA_DIR', 'AEGIS_CONFIG'] });
@@ -248,10 +252,10 @@ describe('a STOW write that fails part-way', () => {
         assert.deepEqual(await catalog.listInstances({ study }), []);
         assert.equal(vault.count(), 0, 'the shred key of the failed write is destroyed');
         const ledger = await catalog.db.selectFrom('removal_ledger').selectAll().execute();
-        // skeleton, identity, labels and region 0 go to ipfs-a; region 1 to the broken folder.
+        // skeleton, identity, labels and region 0 go to ipfs-a in one bundle; region 1 to the broken folder.
         assert.deepEqual(
           ledger.map((r) => [r.backend, r.status]),
-          Array.from({ length: 4 }, () => ['ipfs-a', 'best-effort']),
+          [['ipfs-a', 'best-effort']],
           JSON.stringify(ledger),
         );
         for (const row of ledger) assert.match(row.locator, /^baf/);

@@ -1,6 +1,6 @@
 /**
- * Issue 3, acceptance 3: 1,000 random single-bit flips, each in a random stored fragment file, a
- * manifest copy or the catalog's manifest, and swaps of two instances' fragments. Every read of an
+ * 1,000 random single-bit flips, each in a random stored bundle of fragments, a manifest copy or
+ * the catalog's manifest, and swaps of two instances' bundles. Every read of an
  * affected instance (whole instance or frames) fails with 502 and sends no byte of it; each
  * detection is in the audit trail as an integrity event; zero corrupted bytes are ever returned,
  * and once the bit is restored the instance reads back byte-identical.
@@ -22,8 +22,10 @@ const FLIPS = 1000;
 interface Stored {
   bytes: Buffer;
   url: string;
-  /** Fragment files of this instance (absolute paths) and its manifest copy. */
+  /** The file of this instance's fragments (absolute path; one bundle) and its manifest copy. */
   files: string[];
+  /** How many fragments the bundle holds. */
+  fragments: number;
   sop: string;
 }
 
@@ -51,7 +53,10 @@ describe('integrity of stored data', () => {
       const sop = url.split('/').pop()!;
       const row = await catalog.findInstance(sop);
       const manifest = JSON.parse(row!.manifest!) as { fragments: Array<{ locator: string }> };
-      stored.push({ bytes, url, sop, files: [...manifest.fragments.map((f) => join(storeDir, f.locator)), join(storeDir, row!.locator)] });
+      // Each stored object once: the bundle of the instance's fragments (one backend here), then the manifest copy.
+      const objects = [...new Set(manifest.fragments.map((f) => join(storeDir, f.locator)))];
+      assert.equal(objects.length, 1, 'one object holds every fragment of the instance');
+      stored.push({ bytes, url, sop, fragments: manifest.fragments.length, files: [...objects, join(storeDir, row!.locator)] });
     }
     assert.ok(stored.length >= 5, `instances (${stored.length})`);
     const kinds = await Promise.all(stored.map(async (s) => (JSON.parse((await catalog.findInstance(s.sop))!.manifest!) as { pixels: { kind: string; watermark?: { applied: boolean } } }).pixels));
@@ -97,7 +102,8 @@ describe('integrity of stored data', () => {
         detected++;
         continue;
       }
-      const file = victim.files[Math.floor(next() * victim.files.length)];
+      // Mostly the bundle of fragments (where the data is), sometimes the manifest copy.
+      const file = where < 0.25 ? victim.files[victim.files.length - 1] : victim.files[0];
       const original = await readFile(file);
       if (original.length === 0) {
         n--; // an empty fragment (no identity values) has no bit to flip
@@ -130,23 +136,25 @@ describe('integrity of stored data', () => {
     }
   });
 
-  it('fragments swapped between two instances, a missing fragment, and frames: 502', async () => {
-    const [a, b] = stored.filter((s) => s.files.length >= 5);
+  it('fragment bundles swapped between two instances, a missing bundle, a bundle one byte short, and frames: 502', async () => {
+    const [a, b] = stored.filter((s) => s.fragments >= 4);
     const fa = a.files[a.files.length - 2];
     const fb = b.files[b.files.length - 2];
     const [ba, bb] = await Promise.all([readFile(fa), readFile(fb)]);
     await writeFile(fa, bb);
     await writeFile(fb, ba);
-    assert.equal((await read(a.url)).status, 502, 'instance A with a fragment of B');
-    assert.equal((await read(b.url)).status, 502, 'instance B with a fragment of A');
+    assert.equal((await read(a.url)).status, 502, 'instance A with the bundle of B');
+    assert.equal((await read(b.url)).status, 502, 'instance B with the bundle of A');
     const frames = await fetch(`${a.url}/frames/1`, { headers: { accept: 'multipart/related; type=application/octet-stream; transfer-syntax=*' } });
     assert.equal(frames.status, 502, 'frames are served from verified data only');
     await writeFile(fa, ba);
     await writeFile(fb, bb);
-    const skeleton = await readFile(a.files[0]);
+    const bundle = await readFile(a.files[0]);
+    await writeFile(a.files[0], bundle.subarray(0, bundle.length - 1));
+    assert.equal((await read(a.url)).status, 502, 'a bundle one byte short');
     await rm(a.files[0]);
-    assert.equal((await read(a.url)).status, 502, 'a missing fragment');
-    await writeFile(a.files[0], skeleton);
+    assert.equal((await read(a.url)).status, 502, 'a missing bundle');
+    await writeFile(a.files[0], bundle);
     assert.equal((await read(a.url)).status, 200, 'whole again');
   });
 

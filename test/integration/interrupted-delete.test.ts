@@ -16,7 +16,7 @@ import { Catalog } from '../../gateway/catalog/catalog.js';
 import { PendingDeletions } from '../../gateway/catalog/pending-deletions.js';
 import { ShredKeyVault, shredKeyVaultFile } from '../../gateway/catalog/shred-key-vault.js';
 import { loadConfig } from '../../gateway/config.js';
-import type { ManifestBody } from '../../gateway/protection/manifest.js';
+import { storedObjects, type ManifestBody } from '../../gateway/protection/manifest.js';
 import { newUid, syntheticInstance } from '../fixtures/synthetic.js';
 import { get, retrieveAsStored, stow } from '../support/dicomweb.js';
 import { OPEN_ACCESS } from '../support/in-process.js';
@@ -53,8 +53,8 @@ describe('a DELETE killed halfway', () => {
     // The states a kill leaves: [0] recorded and its key destroyed, [1] recorded only, [2] untouched.
     const catalog = await Catalog.openSqlite(join(dataDir, 'catalog.sqlite'));
     const rows = await Promise.all(sops.map(async (sop) => (await catalog.findInstance(sop))!));
-    // Its fragments (one file each on the one fs backend) and its manifest copy.
-    const piecesOf = (i: number) => (JSON.parse(rows[i].manifest!) as ManifestBody).fragments.length + 1;
+    // The bundle of its fragments (one file on the one fs backend) and its manifest copy.
+    const piecesOf = (i: number) => storedObjects((JSON.parse(rows[i].manifest!) as ManifestBody).fragments).length + 1;
     const shredKeyOf = (i: number) => (JSON.parse(rows[i].manifest!) as ManifestBody).dataKey!.shredKeyId!;
     await new PendingDeletions(catalog.db).begin(rows.slice(0, 2));
     await catalog.close();
@@ -87,6 +87,7 @@ describe('a DELETE killed halfway', () => {
     assert.equal(after.count(), keysBefore - 1, 'the key left of the second instance is destroyed too');
     after.close();
     const filesAfter = await files(join(dataDir, 'stores'));
+    assert.equal(piecesOf(0), 2, 'a bundle and a manifest copy');
     assert.equal(filesBefore.length - filesAfter.length, piecesOf(0) + piecesOf(1), 'the pieces of both instances are deleted, no other');
     const reopened = await Catalog.openSqlite(join(dataDir, 'catalog.sqlite'));
     try {

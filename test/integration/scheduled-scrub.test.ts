@@ -1,7 +1,7 @@
 /**
  * Scrub on a schedule inside the gateway (`scrub.intervalHours`): each run is in the audit trail
- * (integrity, operation scrub): success while everything is whole, failure naming a fragment
- * deleted from its backend behind the gateway's back (and counted in the metrics). While another live process holds the lock
+ * (integrity, operation scrub): success while everything is whole, failure naming the fragments of
+ * a bundle deleted from its backend behind the gateway's back (and counted in the metrics). While another live process holds the lock
  * file, this gateway does not scrub; once that process is gone, it takes the lock over.
  */
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ describe('scheduled scrub', { timeout: 120_000 }, () => {
     }
   }
 
-  it('records a whole store, then the fragment deleted behind its back', async () => {
+  it('records a whole store, then the bundle of fragments deleted behind its back', async () => {
     const [whole] = await until((events) => events.some((e) => e.outcome === 'success'), 'a scrub of a whole store');
     assert.match(whole.reason ?? '', /^2 instances, \d+ pieces, [\d.]+ MB checked: everything is whole$/);
     const folder = join(gw.dataDir, 'stores', 'local', 'f');
@@ -51,7 +51,8 @@ describe('scheduled scrub', { timeout: 120_000 }, () => {
     await rm(join(folder, ab, victim));
     const events = await until((found) => found.some((e) => e.outcome === 'failure'), 'a scrub that finds the missing fragment');
     const failed = events.find((e) => e.outcome === 'failure')!;
-    assert.match(failed.reason ?? '', /: 1 faults, 1 unreadable; [\d.]+ \S+ on backend local missing; [\d.]+ unreadable: /);
+    // The file was the bundle of an instance's five fragments: each is missing, the instance unreadable.
+    assert.match(failed.reason ?? '', /: 5 faults, 1 unreadable; (?:[\d.]+ \S+ on backend local missing; ){5}[\d.]+ unreadable: /);
     // Each failing run counts its fault and its unreadable instance in the metrics.
     const metrics = await (await fetch(`${gw.url}/metrics`)).text();
     const counted = Number(/^aegis_integrity_failures_total\{source="scrub"\} (\d+)$/m.exec(metrics)?.[1]);

@@ -1,7 +1,8 @@
 /**
  * Protection statistics: `GET /admin/stats` and `aegis stats` count the stored instances by
  * protection kind with their reasons, and the bytes per backend equal what the backends' files
- * hold (fragments under f/, manifest copies under m/). Only the admin action may read them.
+ * hold (fragments under f/, in one object per instance and backend; manifest copies under m/). Only
+ * the admin action may read them.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -130,13 +131,15 @@ describe('protection statistics', () => {
       const fragments = await bytesUnder(join(gateway.dataDir, 'stores', name, 'f'));
       const copies = await bytesUnder(join(gateway.dataDir, 'stores', name, 'm'));
       assert.equal(b.fragmentBytes, fragments.bytes, `${name}: fragment bytes equal the files under f/`);
-      assert.equal(b.fragments, fragments.files, `${name}: one file per fragment`);
+      assert.equal(b.objects, fragments.files, `${name}: one file per stored object`);
       assert.equal(b.manifestCopyBytes, copies.bytes, `${name}: manifest copy bytes equal the files under m/`);
       assert.equal(b.manifestCopies, copies.files, `${name}: one file per manifest copy`);
       assert.equal(b.bytes, fragments.bytes + copies.bytes, `${name}: total`);
       stored += b.bytes;
     }
     assert.ok(stats.bytes.backends.remote.fragments > 0, 'regions went to the second backend too');
+    assert.equal(stats.bytes.backends.local.objects, 4, 'one object (a bundle) per instance on the instances backend');
+    assert.ok(stats.bytes.backends.local.fragments > 4, 'holding several fragments each');
     assert.equal(stats.bytes.backends.local.manifestCopies, 4, 'the manifest copies are next to the skeletons');
     assert.equal(stats.bytes.stored, stored, 'stored: the sum over the backends');
     assert.equal(stats.bytes.overheadRatio, stored / stats.bytes.received, 'overhead ratio = stored / received');

@@ -1,6 +1,6 @@
 /**
- * The orphan sweep: finds the fragments, shards and manifest copies on a backend that no catalog
- * record references, and removes them. A STOW writes its pieces before it commits the catalog row
+ * The orphan sweep: finds the objects (bundles of fragments, fragments, shards) and manifest copies
+ * on a backend that no catalog record references, and removes them. A STOW writes its pieces before it commits the catalog row
  * (the row makes the instance visible), so a process killed in between leaves pieces nobody
  * references; they are unreadable garbage (no signed manifest names them) that only costs space.
  *

@@ -1,7 +1,8 @@
 /**
  * `aegis scrub` and `aegis repair`, the use cases. Scrub reads every stored piece of every protected
  * instance in the catalog (each fragment stored whole, each shard of a fragment kept with
- * redundancy) and checks it against the length and SHA-256 of the signed manifest, and checks that
+ * redundancy) and checks it against the length and SHA-256 of the signed manifest (a bundle of an
+ * instance's whole fragments is read once and each fragment's slice checked), and checks that
  * the manifest copy is there; it reports per backend what is missing, corrupt or unreachable, and
  * which instances can no longer be read. It reads at a bounded rate, so that it can run beside the
  * gateway. Repair rebuilds each faulty shard from k intact ones (`protection/erasure.ts`: decode,
@@ -15,7 +16,8 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { GatewayError, isGatewayError } from '../../errors.js';
 import type { Keyring } from '../../keys/keyring.js';
 import { decodeShards, encodeShards } from '../../protection/erasure.js';
-import { verifyManifest, type FragmentRecord, type Manifest, type ManifestBody } from '../../protection/manifest.js';
+import { verifyManifest, type FragmentRecord, type Manifest, type ManifestBody, type StoredPiece } from '../../protection/manifest.js';
+import { objectsOf, sliceObject } from '../fragment-bundles.js';
 import { sha256Hex, type ShardProblem } from '../fragment-shards.js';
 import { Limiter } from '../limiter.js';
 import { rewriteManifest } from './scrub-manifest.js';
@@ -117,13 +119,14 @@ async function walk(deps: ScrubDeps, options: ScrubOptions, fixes: Pick<RepairRe
       continue;
     }
     const faults: PieceFault[] = [];
-    const checked = await Promise.all(manifest.fragments.map((f) => checkFragment(deps, limiter, report, row.sopInstanceUid, f, faults)));
+    const checked = await checkFragments(deps, limiter, report, row.sopInstanceUid, manifest.fragments, faults);
     await checkCopy(deps, report, row, faults);
     report.faults.push(...faults);
-    manifest.fragments.forEach((f, i) => {
+    const short = manifest.fragments.flatMap((f, i) => {
       const intact = checked[i].filter((p) => p.intact !== undefined).length;
-      if (intact < (f.shards === undefined ? 1 : f.redundancy.k)) report.unreadable.push({ sopInstanceUid: row.sopInstanceUid, reason: `fragment ${f.role}:${f.index} has ${intact} intact pieces, too few to read` });
+      return intact < (f.shards === undefined ? 1 : f.redundancy.k) ? [`fragment ${f.role}:${f.index} has ${intact} intact pieces`] : [];
     });
+    if (short.length > 0) report.unreadable.push({ sopInstanceUid: row.sopInstanceUid, reason: `${short.join(', ')}, too few to read` });
     if (fixes !== undefined && faults.length > 0) await repairInstance(deps, row, manifest, checked, faults, fixes);
     report.instances++;
     options.onProgress?.({ instances: report.instances, bytes: report.bytes });
@@ -132,32 +135,51 @@ async function walk(deps: ScrubDeps, options: ScrubOptions, fixes: Pick<RepairRe
   return report;
 }
 
-async function checkFragment(deps: ScrubDeps, limiter: Limiter, report: ScrubReport, sop: string, f: FragmentRecord, faults: PieceFault[]): Promise<CheckedPiece[]> {
-  const pieces = f.shards === undefined ? [{ shard: undefined, backend: f.backend, locator: f.locator, length: f.length, sha256: f.sha256 }] : f.shards.map((s) => ({ ...s, shard: s.index }));
-  return Promise.all(
-    pieces.map(async (piece): Promise<CheckedPiece> => {
-      const tally = (report.backends[piece.backend] ??= { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 });
-      tally.pieces++;
-      const fault = (problem: ShardProblem, detail: string): CheckedPiece => {
-        tally[problem]++;
-        faults.push({ sopInstanceUid: sop, fragment: `${f.role}:${f.index}`, ...(piece.shard === undefined ? {} : { shard: piece.shard }), backend: piece.backend, problem, detail });
-        return { shard: piece.shard, backend: piece.backend };
-      };
-      try {
-        const store = deps.stores.get(piece.backend);
-        if (store === undefined) return fault('unavailable', `backend ${piece.backend} is not configured`);
-        const bytes = await limiter.run(() => store.get(piece.locator));
-        tally.bytes += bytes.length;
-        report.bytes += bytes.length;
-        report.pieces++;
-        if (bytes.length !== piece.length || sha256Hex(bytes) !== piece.sha256) return fault('corrupt', `${bytes.length} bytes that are not the ${piece.length} recorded`);
-        return { shard: piece.shard, backend: piece.backend, intact: bytes };
-      } catch (error) {
-        if (isGatewayError(error, 'NOT_FOUND')) return fault('missing', 'not in the backend');
-        return fault('unavailable', (error as Error).message);
-      }
+/**
+ * The pieces of each fragment as checked, in manifest order: each stored object read once (a bundle
+ * holds several whole fragments, each slice checked on its own), each shard read on its own.
+ */
+async function checkFragments(deps: ScrubDeps, limiter: Limiter, report: ScrubReport, sop: string, fragments: readonly FragmentRecord[], faults: PieceFault[]): Promise<CheckedPiece[][]> {
+  const checked: CheckedPiece[][] = new Array(fragments.length);
+  const objects = objectsOf(fragments.flatMap((f, n) => (f.shards === undefined ? [{ ...f, n, at: 0, shard: undefined }] : [])));
+  const shards = fragments.flatMap((f, n) => (f.shards === undefined ? [] : f.shards.map((s, at) => ({ ...s, role: f.role, index: f.index, n, at, shard: s.index, offset: undefined }))));
+  await Promise.all(
+    [...objects, ...shards.map((s) => [s])].map(async (members) => {
+      const pieces = await checkObject(deps, limiter, report, sop, members, faults);
+      members.forEach((m, i) => ((checked[m.n] ??= [])[m.at] = pieces[i]));
     }),
   );
+  return checked;
+}
+
+/** Reads one stored object and checks each piece in it (its slice, or the whole object) against its length and SHA-256. */
+async function checkObject(deps: ScrubDeps, limiter: Limiter, report: ScrubReport, sop: string, members: ReadonlyArray<StoredPiece & { role: string; index: number; shard?: number }>, faults: PieceFault[]): Promise<CheckedPiece[]> {
+  const { backend, locator } = members[0];
+  const tally = (report.backends[backend] ??= { pieces: 0, bytes: 0, missing: 0, corrupt: 0, unavailable: 0 });
+  tally.pieces += members.length;
+  const fault = (piece: (typeof members)[number], problem: ShardProblem, detail: string): CheckedPiece => {
+    tally[problem]++;
+    faults.push({ sopInstanceUid: sop, fragment: `${piece.role}:${piece.index}`, ...(piece.shard === undefined ? {} : { shard: piece.shard }), backend, problem, detail });
+    return { shard: piece.shard, backend };
+  };
+  let bytes: Buffer;
+  try {
+    const store = deps.stores.get(backend);
+    if (store === undefined) return members.map((m) => fault(m, 'unavailable', `backend ${backend} is not configured`));
+    bytes = await limiter.run(() => store.get(locator));
+  } catch (error) {
+    if (isGatewayError(error, 'NOT_FOUND')) return members.map((m) => fault(m, 'missing', 'not in the backend'));
+    return members.map((m) => fault(m, 'unavailable', (error as Error).message));
+  }
+  tally.bytes += bytes.length;
+  report.bytes += bytes.length;
+  report.pieces += members.length;
+  return sliceObject(bytes, members).map((slice, i) => {
+    const piece = members[i];
+    if ('problem' in slice) return fault(piece, 'corrupt', slice.problem);
+    if (slice.bytes.length !== piece.length || sha256Hex(slice.bytes) !== piece.sha256) return fault(piece, 'corrupt', `${slice.bytes.length} bytes that are not the ${piece.length} recorded`);
+    return { shard: piece.shard, backend, intact: Buffer.from(slice.bytes.buffer, slice.bytes.byteOffset, slice.bytes.length) };
+  });
 }
 
 async function checkCopy(deps: ScrubDeps, report: ScrubReport, row: { sopInstanceUid: string; backend: string; locator: string }, faults: PieceFault[]): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import type { Catalog } from '../../catalog/catalog.js';
 import { RemovalLedger, type RemovalTotals } from '../../catalog/removal-ledger.js';
-import { storedPieces, type Manifest } from '../../protection/manifest.js';
+import { storedObjects, storedPieces, type Manifest } from '../../protection/manifest.js';
 import { manifestCopyLength } from '../../protection/manifest-copy.js';
 import { MANIFEST_COPY_PREFIX, manifestCopyId } from '../../protection/placement.js';
 
@@ -22,8 +22,11 @@ export interface ReasonCounts {
 
 /** Bytes a backend holds for the catalog's instances. */
 export interface BackendBytes {
+  /** Fragments (whole, or shards of one) and their bytes as stored. */
   fragments: number;
   fragmentBytes: number;
+  /** Objects holding them: one per fragment or shard, one per bundle of an instance's whole fragments. */
+  objects: number;
   /** Manifest copies (`m/<ab>/<id>`, next to the skeleton) and their bytes. */
   manifestCopies: number;
   manifestCopyBytes: number;
@@ -85,7 +88,7 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     bytes: { received: 0, stored: 0, overheadRatio: null, backends: {} },
     awaitingRemoval: { total: 0, failed: 0, bestEffort: 0, backends: {} },
   };
-  const backend = (name: string) => (stats.bytes.backends[name] ??= { fragments: 0, fragmentBytes: 0, manifestCopies: 0, manifestCopyBytes: 0, unprotectedInstances: 0, unprotectedBytes: 0, bytes: 0 });
+  const backend = (name: string) => (stats.bytes.backends[name] ??= { fragments: 0, fragmentBytes: 0, objects: 0, manifestCopies: 0, manifestCopyBytes: 0, unprotectedInstances: 0, unprotectedBytes: 0, bytes: 0 });
   for (const name of options.backends ?? []) backend(name);
 
   for await (const row of catalog.manifests()) {
@@ -111,11 +114,13 @@ export async function protectionStats(catalog: Catalog, options: { backends?: re
     else add(stats.identity.opaque, reasonKey(manifest.identity?.reason));
 
     stats.bytes.received += manifest.length;
+    // A bundle's bytes are exactly its fragments': summing the fragments counts each stored byte once.
     for (const piece of manifest.fragments.flatMap(storedPieces)) {
       const b = backend(piece.backend);
       b.fragments++;
       b.fragmentBytes += piece.length;
     }
+    for (const object of storedObjects(manifest.fragments)) backend(object.backend).objects++;
     const home = backend(row.backend);
     home.manifestCopies++;
     // The copy's id is in its key (never assume the locator is the key: an IPFS locator is a CID).
