@@ -5,7 +5,8 @@
  * waiting place, a request that finds it taken gets 503 SERVER_BUSY with Retry-After at once; a
  * waiting request whose client resets its connection leaves the queue, so the next one may wait;
  * once the gate opens, every render still waited for is answered with its image, also to a client
- * that half-closed its connection after sending its request.
+ * that half-closed its connection after sending its request. A render whose instance is deleted
+ * while it waits is answered as one of an instance that is not there.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -149,6 +150,30 @@ describe('the queue of rendered images', () => {
     gate.open();
     for (const answer of await Promise.all([first, second, waiting])) assert.deepEqual(answer, { status: 200, retryAfter: undefined, type: 'image/png', code: undefined });
     assert.equal(gate.held(), 2, 'only the first two renders were held; the closed one read nothing');
+  });
+
+  it('a render whose instance is deleted while it waits answers 404, not the deleted instance nor a failed verification', async () => {
+    const [study, series, sop] = [newUid(), newUid(), newUid()];
+    const stored = await stow(gateway.dicomWebUrl, [syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, rows: 32, columns: 32 })]);
+    assert.equal(stored.status, 200);
+    const instance = `${gateway.dicomWebUrl}/studies/${study}/series/${series}/instances/${sop}`;
+    const before = gate.held();
+    gate.close();
+    const held = [render(url), render(url)];
+    await until(() => gate.held() === before + 2, 'two renders read their instance');
+    const waiting = render(`${instance}/rendered`);
+    assert.equal(await Promise.race([waiting, later(5000)]), undefined, 'the render of the other instance waits');
+    // The DELETE destroys the key and removes the row at once; its removal of the stored pieces waits at the gate.
+    const deleted = fetch(instance, { method: 'DELETE' });
+    for (let i = 0; i < 600; i++) {
+      const search = await fetch(`${gateway.dicomWebUrl}/studies?StudyInstanceUID=${study}`, { headers: { Accept: 'application/dicom+json' } });
+      if (search.status === 204 || (await search.text()) === '[]') break;
+      await later(50);
+    }
+    gate.open();
+    for (const answer of await Promise.all(held)) assert.equal(answer.status, 200);
+    assert.deepEqual(await waiting, { status: 404, retryAfter: undefined, type: 'application/json', code: 'NOT_FOUND' });
+    assert.equal((await deleted).status, 204);
   });
 
   it('a client that half-closes its connection after its request still gets its image', async () => {
