@@ -35,9 +35,20 @@ export async function finishInterruptedDeletes(deps: DeleteDeps): Promise<number
   const removed: InstanceRow[] = [];
   for (const row of rows) removed.push(...(await deps.catalog.removeInstances({ study: row.study_uid, series: row.series_uid, instance: row.sop_instance_uid })));
   if (removed.length === 0) return 0;
+  // A row another worker stored meanwhile under a recorded SOP Instance UID went too: its key goes as well.
+  const listed = new Set(rows.map(storedAs));
+  shredInstances(
+    deps.keyring,
+    removed.filter((row) => !listed.has(storedAs(row))).map((row) => row.manifest),
+  );
   deps.logger.warn({ instances: removed.length }, 'finished deletes that a stopped gateway had not finished');
   await Promise.all(removed.map((row) => removeFragments(deps, row.manifest, row)));
   return removed.length;
+}
+
+/** What tells one stored instance from another of the same SOP Instance UID. */
+function storedAs(row: InstanceRow): string {
+  return `${row.sop_instance_uid}\0${row.backend}\0${row.locator}`;
 }
 
 /** Records the destruction of the keys of `rows` (or its failure) in the audit trail; never throws. */

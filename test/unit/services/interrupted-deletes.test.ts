@@ -2,7 +2,8 @@
  * Finishing at start-up the deletes a stopped gateway left: the destruction of the keys is in the
  * audit trail for every instance whose key the finishing destroyed, also when the finishing itself
  * stops before all rows are removed (a second kill), and a destruction that fails is audited as
- * failed with the records kept for the next start.
+ * failed with the records kept for the next start. A row removed that another worker stored
+ * meanwhile under a recorded SOP Instance UID loses its key too.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -93,5 +94,18 @@ describe('finishing interrupted deletes', () => {
       (await new PendingDeletions(catalog.db).interrupted()).map((row) => row.sop_instance_uid),
       ['5.2.1.1'],
     );
+    await new PendingDeletions(catalog.db).cancel(['5.2.1.1']); // the next case starts with no record left
+  });
+
+  it('destroys the key of an instance stored again under a recorded SOP Instance UID while it finished (another worker serves meanwhile)', async () => {
+    await interrupted('5.3', ['5.3.1.1']);
+    const { deps, destroyed } = depsWith({
+      removeInstances: async (scope) => {
+        await catalog.addInstance({ ...catalogInstance('5.3', '5.3.1', '5.3.1.1'), sha256: '1'.repeat(64), key: 'new', locator: 'new', manifest: manifestWithShredKey('key-new') }, { replace: true });
+        return catalog.removeInstances(scope);
+      },
+    });
+    assert.equal(await finishInterruptedDeletes(deps), 1);
+    assert.deepEqual(destroyed.sort(), ['key-5.3.1.1', 'key-new'], 'no row goes while its key stays');
   });
 });
