@@ -135,6 +135,7 @@ export class Catalog {
             .onConflict((oc) => oc.columns(['study_uid', 'key']).doNothing())
             .execute();
           await trx.insertInto('instances').values(row).execute();
+          await forgetPendingDeletion(trx, instance.sopInstanceUid);
           await insertPacsInstances(trx, instance);
         });
         return;
@@ -160,6 +161,7 @@ export class Catalog {
         .execute();
       const replaced = options.replace ? await trx.deleteFrom('instances').where('sop_instance_uid', '=', instance.sopInstanceUid).returning('study_uid').executeTakeFirst() : undefined;
       await trx.insertInto('instances').values(row).execute();
+      await forgetPendingDeletion(trx, instance.sopInstanceUid);
       await insertPacsInstances(trx, instance);
       if (replaced !== undefined) await prunePolicyAttributes(trx, [...new Set([replaced.study_uid, instance.studyUid])]);
     });
@@ -281,6 +283,15 @@ export class Catalog {
 }
 
 /** Records the PACS instances of a new instance (its row is already inserted in `trx`). */
+/**
+ * A stored instance is not being deleted: a record of a delete of an earlier instance of the same
+ * SOP Instance UID (a DELETE that stopped before its rows went, or one that found them gone) must
+ * not delete this one at the next start (`pending-deletions.ts`).
+ */
+async function forgetPendingDeletion(trx: Transaction<CatalogDatabase>, sopInstanceUid: string): Promise<void> {
+  await trx.deleteFrom('pending_deletions').where('sop_instance_uid', '=', sopInstanceUid).execute();
+}
+
 async function insertPacsInstances(trx: Transaction<CatalogDatabase>, instance: NewInstance): Promise<void> {
   if (!instance.pacs?.length) return;
   const rows = instance.pacs.map((p) => ({ backend: p.backend, instance_uid: p.instance, series_uid: p.series, study_uid: p.study, sop_instance_uid: instance.sopInstanceUid }));

@@ -38,6 +38,11 @@ export class PendingDeletions {
     }
   }
 
+  /** Whether the instance `sopInstanceUid` is recorded as being deleted. */
+  async includes(sopInstanceUid: string): Promise<boolean> {
+    return (await this.db.selectFrom('pending_deletions').select('sop_instance_uid').where('sop_instance_uid', '=', sopInstanceUid).executeTakeFirst()) !== undefined;
+  }
+
   /** The catalogued instances of deletes that did not finish; records whose instance is gone are forgotten. */
   async interrupted(): Promise<InstanceRow[]> {
     await this.db

@@ -38,7 +38,7 @@ export async function deleteInstances(deps: DeleteDeps, access: RequestAccess, s
   await authorizeStudy(deps.catalog, access, 'delete', scope);
   const listed = await deps.catalog.listInstances(scope);
   if (listed.length === 0) throw notFound(scope);
-  const shredded = new Map<string, InstanceRow>(listed.map((row) => [row.sop_instance_uid, row]));
+  const shredded = new Map<string, InstanceRow>(listed.map((row) => [storedAs(row), row]));
   const pending = new PendingDeletions(deps.catalog.db);
   await pending.begin(listed);
   let failure = shred(deps, listed);
@@ -51,15 +51,21 @@ export async function deleteInstances(deps: DeleteDeps, access: RequestAccess, s
   let removed: InstanceRow[];
   try {
     removed = await deps.catalog.removeInstances(scope);
-    // Instances stored into the scope meanwhile are removed too: their keys go as well.
-    const late = removed.filter((row) => !shredded.has(row.sop_instance_uid));
-    for (const row of late) shredded.set(row.sop_instance_uid, row);
+    // Instances stored into the scope meanwhile are removed too: their keys go as well (also an
+    // instance stored again under a listed SOP Instance UID: other bytes, another key).
+    const late = removed.filter((row) => !shredded.has(storedAs(row)));
+    for (const row of late) shredded.set(storedAs(row), row);
     failure = shred(deps, late, failure);
   } finally {
     await recordShredding(deps, access, [...shredded.values()], failure, requestId);
   }
   await Promise.all(removed.map((row) => removeFragments(deps, row.manifest, row)));
   return removed.length;
+}
+
+/** What tells one stored instance from another of the same SOP Instance UID stored before or after it. */
+function storedAs(row: InstanceRow): string {
+  return `${row.sop_instance_uid}\0${row.backend}\0${row.locator}`;
 }
 
 /** Destroys the shred keys of `rows`, adding to the report; the report, or the error when destroying failed. */

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Catalog, InstanceRow, NewInstance } from '../catalog/catalog.js';
+import { PendingDeletions } from '../catalog/pending-deletions.js';
 import { parseInstance } from '../dicom/parse.js';
 import type { DicomJson, ParsedInstance } from '../dicom/types.js';
 import { writeProtected, type ProtectionDeps, type WrittenInstance } from './protected-fragments.js';
@@ -77,8 +78,11 @@ export async function storeInstance(deps: StoreDeps, part: ReceivedPart, expecte
   const sha256 = createHash('sha256').update(part.bytes).digest('hex');
   Object.assign(stored, { sha256, length: part.bytes.length });
   const existing = await deps.catalog.findInstance(parsed.sopInstanceUID);
-  if (existing) {
-    if (existing.sha256 === sha256) return stored; // idempotent re-store of identical bytes
+  if (existing && existing.sha256 === sha256) {
+    // Identical bytes are stored already (an idempotent re-store), unless a DELETE that stopped
+    // halfway left the row: its key may be gone and the next start removes it, so they are stored again.
+    if (!(await new PendingDeletions(deps.catalog.db).includes(parsed.sopInstanceUID))) return stored;
+  } else if (existing) {
     const refused = replacementRefusal(deps, existing, parsed, ids);
     if (refused !== undefined) return refused;
   }

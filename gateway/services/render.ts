@@ -7,7 +7,9 @@
  * request, of an instance no larger than {@link MAX_RENDER_PIXELS} per frame, and no more than
  * {@link RenderDeps.renders} allows are decoded and encoded at once (each holds its frame in memory);
  * the instance is read only when a render's turn comes, and a render whose request's signal fired
- * (its client went away) is dropped from the queue, or not encoded.
+ * (its client went away) is dropped from the queue, or not encoded. A render that had to wait
+ * finds its instance again when its turn comes, under the policy: one deleted meanwhile is a 404,
+ * never the bytes of the deleted instance nor a failed verification.
  *
  * Rendering is a read of pixels: the policy decides as for frames, and each instance's view
  * ({@link renderedInView}) may refuse it (masked pixels, burned-in annotation in a de-identified
@@ -60,21 +62,37 @@ export async function renderResource(deps: RenderDeps, access: RequestAccess, sc
   if (request.frames !== undefined && request.frames.length !== 1) {
     throw new GatewayError('BAD_REQUEST', `a rendered frame resource shows one frame; ${request.frames.length} were asked (ask for each frame on its own)`);
   }
+  const { signal } = request;
+  // What the policy refuses, or what cannot be rendered, is answered before the render takes a place.
+  const first = await chooseFrame(deps, access, scope, request);
+  if (deps.renders === undefined) return render(deps, first, request);
+  let waited = false;
+  const rendering = deps.renders.run(async () => {
+    // A render that waited chooses again when its turn comes: its instance may have been deleted
+    // (its key destroyed) or stored again meanwhile, and the catalog and policy say so now.
+    return render(deps, waited ? await chooseFrame(deps, access, scope, request) : first, request);
+  }, signal);
+  waited = true; // a render that finds a free place has begun before `run` returns
+  return rendering;
+}
+
+/** The instance and frame to render, checked against the render bounds; see the module header. */
+async function chooseFrame(deps: RenderDeps, access: RequestAccess, scope: InstanceScope, request: RenderRequest): Promise<{ row: InstanceRow; frame: number }> {
   const { row, metadata } = representative(await findReadable(deps, access, scope, 'read'));
   const frames = numberValue(metadata, '00280008') ?? 1;
   const frame = request.frames?.[0] ?? 1;
   if (frame > frames) throw new GatewayError('NOT_FOUND', `the instance has ${frames} frame${frames === 1 ? '' : 's'}; frame ${frame} does not exist`);
   const pixels = (numberValue(metadata, '00280010') ?? 0) * (numberValue(metadata, '00280011') ?? 0);
   if (pixels > MAX_RENDER_PIXELS) throw new GatewayError('NOT_ACCEPTABLE', `frames of ${pixels} pixels are larger than the ${MAX_RENDER_PIXELS} Aegis renders; retrieve the frame instead`);
+  return { row, frame };
+}
+
+/** Reads the instance (only now: a waiting render holds no bytes), renders its frame and encodes it, unless the request's signal fired meanwhile. */
+async function render(deps: RenderDeps, { row, frame }: { row: InstanceRow; frame: number }, request: RenderRequest): Promise<RenderedImage> {
+  const rendered = await renderFrame(await readInstance(deps, row), { frame, window: request.window });
+  request.signal?.throwIfAborted();
   const viewport = request.viewport ?? (request.thumbnail ? THUMBNAIL_VIEWPORT : undefined);
-  const { signal } = request;
-  // The instance is read when the render's turn comes: a waiting render holds no bytes.
-  const render = async () => {
-    const rendered = await renderFrame(await readInstance(deps, row), { frame, window: request.window });
-    signal?.throwIfAborted();
-    return encodeFrame(rendered, { mediaType: request.mediaType, viewport, quality: request.quality });
-  };
-  const encoded = await (deps.renders ? deps.renders.run(render, signal) : render());
+  const encoded = await encodeFrame(rendered, { mediaType: request.mediaType, viewport, quality: request.quality });
   return { ...encoded, mediaType: request.mediaType, row, frame };
 }
 

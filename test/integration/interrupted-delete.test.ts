@@ -4,7 +4,8 @@
  * recorded as being deleted with their shred key already destroyed (killed after the keys, before
  * the rows), and recorded with the key still there (killed before the keys). The gateway started
  * again on that folder serves neither (404, not listed), destroyed the remaining key, deleted their
- * stored pieces, audited it, and left every other instance byte-identical.
+ * stored pieces, audited it, and left every other instance byte-identical. An instance stored again
+ * with the same bytes after such a DELETE stopped is stored, not taken for the one being deleted.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -95,6 +96,39 @@ describe('a DELETE killed halfway', () => {
       assert.equal((await reopened.db.selectFrom('pending_deletions').selectAll().execute()).length, 0);
     } finally {
       await reopened.close();
+    }
+  });
+
+  it('does not take an instance stored again with the same bytes, after the DELETE stopped, for the deleted one', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'aegis-interrupted-delete-'));
+    dirs.push(dataDir);
+    const [study, series] = [newUid(), newUid()];
+    const sent = syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, rows: 32, columns: 32 });
+    let gw = await start(dataDir);
+    const stored = await stow(`${gw.url}/dicom-web`, [sent]);
+    assert.equal(stored.status, 200);
+    const sop = (stored.json!['00081199'].Value as Array<Record<string, { Value: string[] }>>)[0]['00081155'].Value[0];
+    // A worker of the cluster is killed in a DELETE of the instance after its key went, before its row did; the others serve on.
+    const catalog = await Catalog.openSqlite(join(dataDir, 'catalog.sqlite'));
+    const row = (await catalog.findInstance(sop))!;
+    await new PendingDeletions(catalog.db).begin([row]);
+    await catalog.close();
+    const vault = ShredKeyVault.open(shredKeyVaultFile(dataDir));
+    assert.equal(vault.destroy([(JSON.parse(row.manifest!) as ManifestBody).dataKey!.shredKeyId!]), 1);
+    vault.close();
+    const url = `${gw.url}/dicom-web/studies/${study}/series/${series}/instances/${sop}`;
+    try {
+      // The client stores the instance again, the same bytes.
+      assert.equal((await stow(`${gw.url}/dicom-web`, [sent])).status, 200);
+      assert.ok((await retrieveAsStored(url))[0].bytes.equals(sent), 'the instance stored again is served');
+    } finally {
+      await gw.close();
+    }
+    gw = await start(dataDir);
+    try {
+      assert.ok((await retrieveAsStored(`${gw.url}/dicom-web/studies/${study}/series/${series}/instances/${sop}`))[0].bytes.equals(sent), 'and still after the next start');
+    } finally {
+      await gw.close();
     }
   });
 });

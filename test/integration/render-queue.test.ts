@@ -5,7 +5,9 @@
  * waiting place, a request that finds it taken gets 503 SERVER_BUSY with Retry-After at once; a
  * waiting request whose client resets its connection leaves the queue, so the next one may wait;
  * once the gate opens, every render still waited for is answered with its image, also to a client
- * that half-closed its connection after sending its request.
+ * that half-closed its connection after sending its request. A render whose instance is deleted
+ * while it waits is answered as one of an instance that is not there, also when the instance's
+ * verified bytes are still in the verified-instance cache.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -149,6 +151,59 @@ describe('the queue of rendered images', () => {
     gate.open();
     for (const answer of await Promise.all([first, second, waiting])) assert.deepEqual(answer, { status: 200, retryAfter: undefined, type: 'image/png', code: undefined });
     assert.equal(gate.held(), 2, 'only the first two renders were held; the closed one read nothing');
+  });
+
+  /**
+   * Holds both rendering places of `on` with renders of `holding`, queues a render of a new instance
+   * (first rendered once when `cached`), deletes that instance, then lets the reads go: the queued render's answer.
+   */
+  async function renderDeletedWhileWaiting(on: TestGateway, holding: string, cached: boolean): Promise<Awaited<ReturnType<typeof render>>> {
+    const [study, series, sop] = [newUid(), newUid(), newUid()];
+    const stored = await stow(on.dicomWebUrl, [syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, rows: 32, columns: 32 })]);
+    assert.equal(stored.status, 200);
+    const instance = `${on.dicomWebUrl}/studies/${study}/series/${series}/instances/${sop}`;
+    if (cached) assert.equal((await render(`${instance}/rendered`)).status, 200, 'rendered once: verified and cached');
+    const before = gate.held();
+    gate.close();
+    const held = [render(holding), render(holding)];
+    await until(() => gate.held() === before + 2, 'two renders read their instance');
+    const waiting = render(`${instance}/rendered`);
+    assert.equal(await Promise.race([waiting, later(5000)]), undefined, 'the render of the other instance waits');
+    // The DELETE destroys the key and removes the row at once; its removal of the stored pieces waits at the gate.
+    const deleted = fetch(instance, { method: 'DELETE' });
+    for (let i = 0; i < 600; i++) {
+      const search = await fetch(`${on.dicomWebUrl}/studies?StudyInstanceUID=${study}`, { headers: { Accept: 'application/dicom+json' } });
+      if (search.status === 204 || (await search.text()) === '[]') break;
+      await later(50);
+    }
+    gate.open();
+    for (const answer of await Promise.all(held)) assert.equal(answer.status, 200);
+    assert.equal((await deleted).status, 204);
+    return waiting;
+  }
+
+  it('a render whose instance is deleted while it waits answers 404, not a failed verification', async () => {
+    assert.deepEqual(await renderDeletedWhileWaiting(gateway, url, false), { status: 404, retryAfter: undefined, type: 'application/json', code: 'NOT_FOUND' });
+  });
+
+  it('a render whose instance is deleted while it waits answers 404, not the image of the deleted instance from the verified-instance cache', async () => {
+    const cached = await startTestGateway({
+      backends: [
+        { name: 'local', kind: 'fs' },
+        { name: 's3-gated', kind: 's3', endpoint: `http://127.0.0.1:${gate.port}`, region: 'us-east-1', bucket: BUCKET, forcePathStyle: true, credentialsFile: join(secrets, 's3.json'), timeoutSeconds: 120 },
+      ],
+      placement: { instances: 's3-gated' },
+      limits: { maxWaitingRenders: 1 },
+    });
+    try {
+      const [study, series, sop] = [newUid(), newUid(), newUid()];
+      assert.equal((await stow(cached.dicomWebUrl, [syntheticInstance({ studyInstanceUID: study, seriesInstanceUID: series, sopInstanceUID: sop, rows: 64, columns: 64 })])).status, 200);
+      const holding = `${cached.dicomWebUrl}/studies/${study}/series/${series}/instances/${sop}/rendered`;
+      assert.deepEqual(await renderDeletedWhileWaiting(cached, holding, true), { status: 404, retryAfter: undefined, type: 'application/json', code: 'NOT_FOUND' });
+    } finally {
+      gate.open();
+      await cached.stop();
+    }
   });
 
   it('a client that half-closes its connection after its request still gets its image', async () => {

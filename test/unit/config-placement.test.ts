@@ -88,4 +88,13 @@ describe('placement', () => {
       "placement.providers.nobody: no backend named 'nobody'",
     ]);
   });
+
+  it('takes a hedge delay of a whole number of milliseconds from 0 to 60000, and refuses any other', () => {
+    assert.equal(loadConfig({ object: {}, env: {} }).placement.hedgeMilliseconds, 300);
+    for (const ms of [0, 60_000]) assert.deepEqual(problemsOf({ placement: { hedgeMilliseconds: ms } }), [], String(ms));
+    assert.deepEqual(problemsOf({ placement: { hedgeMilliseconds: -1 } }), ['placement.hedgeMilliseconds: Too small: expected number to be >=0']);
+    assert.deepEqual(problemsOf({ placement: { hedgeMilliseconds: 1.5 } }), ['placement.hedgeMilliseconds: Invalid input: expected int, received number']);
+    assert.deepEqual(problemsOf({ placement: { hedgeMilliseconds: 60_001 } }), ['placement.hedgeMilliseconds: Too big: expected number to be <=60000']);
+    assert.deepEqual(problemsOf({ placement: { hedgeMilliseconds: '300' } }), ['placement.hedgeMilliseconds: Invalid input: expected number, received string']);
+  });
 });

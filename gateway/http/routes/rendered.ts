@@ -24,9 +24,13 @@ export async function sendRendered(deps: AppDeps & RenderDeps, req: Request, res
   // A client that closed its connection waits for nothing: its render is dropped. A half-closed
   // one (the server allows half-open connections) still gets its answer: only 'close' counts.
   const gone = new AbortController();
+  const cancel = () => gone.abort(new GatewayError('BAD_REQUEST', 'the client closed the connection before its image was rendered'));
   onResponseDone(res, deps.logger, 'render-cancel', (finished) => {
-    if (!finished) gone.abort(new GatewayError('BAD_REQUEST', 'the client closed the connection before its image was rendered'));
+    if (!finished) cancel();
   });
+  // A connection closed before this handler ran (while the request was authenticated) has already
+  // said 'close': nobody waits for the image, and it must take no rendering place.
+  if (res.destroyed || req.socket.destroyed) cancel();
   let image;
   try {
     image = await renderResource(deps, accessOf(req), scope, { ...request, thumbnail, frames, signal: gone.signal });

@@ -1,7 +1,8 @@
 /**
  * The record of deletes in progress: what a DELETE records before it destroys keys is listed as
  * interrupted while its instance is catalogued, goes with the instance's row in the same
- * transaction, is forgotten when the instance is gone, and can be cancelled.
+ * transaction, is forgotten when the instance is gone or replaced by a new one of the same SOP
+ * Instance UID, and can be cancelled.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -43,5 +44,19 @@ describe('pending deletions', () => {
       ['1.3'],
     );
     assert.equal((await catalog.listInstances({ study: '9.1' })).length, 3, 'nothing else removed');
+  });
+  it('forgets the record of an instance stored again since (same SOP Instance UID, new bytes): the new one is not deleted at the next start', async () => {
+    await catalog.addInstance(catalogInstance('9.2', '8.3', '2.1'));
+    await new PendingDeletions(catalog.db).begin(await catalog.listInstances({ study: '9.2' }));
+    assert.deepEqual(await sops(), ['1.3', '2.1']);
+    // The DELETE stopped with the row still there (killed, or its catalog removal failed); the client stores the instance again.
+    await catalog.addInstance({ ...catalogInstance('9.2', '8.3', '2.1'), sha256: '1'.repeat(64), key: '2.1-new', locator: '2.1-new' }, { replace: true });
+    assert.deepEqual(await sops(), ['1.3'], 'the new instance is not listed as being deleted');
+    assert.equal((await catalog.findInstance('2.1'))?.locator, '2.1-new');
+    // A record left without its instance while the gateway runs (a second DELETE of the same study,
+    // a client's retry, recorded after the first had removed the rows) is not applied to an instance stored afresh.
+    await catalog.db.insertInto('pending_deletions').values({ sop_instance_uid: '2.2', study_uid: '9.2', series_uid: '8.3', requested_at: new Date().toISOString() }).execute();
+    await catalog.addInstance(catalogInstance('9.2', '8.3', '2.2'));
+    assert.deepEqual(await sops(), ['1.3'], 'the instance stored afresh is not listed as being deleted');
   });
 });
