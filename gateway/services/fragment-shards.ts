@@ -135,6 +135,9 @@ export async function readSharded(io: ShardIo, record: ShardedFragmentRecord, si
   function launch(): void {
     if (next >= shards.length || done.signal.aborted) return;
     const read: Promise<void> = readOne(shards[next++]).finally(() => pending.delete(read));
+    // Handled at once: a read launched after the wait below gave up (the caller's signal) must not
+    // reject unheard, which would end the process; the wait still sees each rejection.
+    read.catch(() => undefined);
     pending.add(read);
   }
   // The k data shards first (no decoding when they are intact); a failed one is replaced at once by

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { FragmentStore } from '../../../adapters/fragment-store.js';
-import { readFragment, writeFragment, type ShardIo, type WrittenPiece } from '../../../gateway/services/fragment-shards.js';
+import { readSharded, writeFragment, type ShardIo, type WrittenPiece } from '../../../gateway/services/fragment-shards.js';
 import { Limiter } from '../../../gateway/services/limiter.js';
 
 /** A store that keeps what is put and answers every get only when the get's signal fires (then with the signal's reason). */
@@ -23,32 +23,27 @@ function hangingStore(name: string, gets: string[]): FragmentStore {
 }
 
 describe('a sharded read cancelled by its caller', () => {
-  it(
-    'rejects with the reason once, and no hedged shard read rejects unhandled',
-    { todo: 'fragment-shards.ts is being changed by another helper: the fix (a handler on each shard read as it is launched) is left to that change' },
-
-    async () => {
-      const gets: string[] = [];
-      const stores = new Map(['a', 'b', 'c'].map((name) => [name, hangingStore(name, gets)]));
-      const io: ShardIo = { store: (name) => stores.get(name)!, limiter: new Limiter(8), hedgeMs: 10 };
-      const written: WrittenPiece[] = [];
-      const record = await writeFragment(io, { backends: ['a', 'b', 'c'], redundancy: { scheme: 'replication', k: 1, n: 3 } }, 'id', 0, { role: 'r', index: 0, bytes: new Uint8Array([1, 2, 3]) }, written);
-      const unhandled: unknown[] = [];
-      const onUnhandled = (reason: unknown) => unhandled.push(reason);
-      process.on('unhandledRejection', onUnhandled);
-      try {
-        const client = new AbortController();
-        const read = readFragment(io, record, client.signal);
-        // The hedge delay passes: every shard is being read.
-        for (let i = 0; i < 100 && gets.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
-        assert.equal(gets.length, 3, 'the hedge sent the reads of the other shards');
-        client.abort(new Error('the client went away'));
-        await assert.rejects(read, /the client went away/);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        assert.deepEqual(unhandled, [], 'no shard read rejected unhandled');
-      } finally {
-        process.off('unhandledRejection', onUnhandled);
-      }
-    },
-  );
+  it('rejects with the reason once, and no hedged shard read rejects unhandled', async () => {
+    const gets: string[] = [];
+    const stores = new Map(['a', 'b', 'c'].map((name) => [name, hangingStore(name, gets)]));
+    const io: ShardIo = { store: (name) => stores.get(name)!, limiter: new Limiter(8), hedgeMs: 10 };
+    const written: WrittenPiece[] = [];
+    const record = await writeFragment(io, { backends: ['a', 'b', 'c'], redundancy: { scheme: 'replication', k: 1, n: 3 } }, 'id', 0, { role: 'r', index: 0, bytes: new Uint8Array([1, 2, 3]) }, written);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const client = new AbortController();
+      const read = readSharded(io, record as Parameters<typeof readSharded>[1], client.signal);
+      // The hedge delay passes: every shard is being read.
+      for (let i = 0; i < 100 && gets.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+      assert.equal(gets.length, 3, 'the hedge sent the reads of the other shards');
+      client.abort(new Error('the client went away'));
+      await assert.rejects(read, /the client went away/);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual(unhandled, [], 'no shard read rejected unhandled');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
