@@ -27,7 +27,7 @@ prepare() {
   [ -x "$node24/bin/node" ] || { echo "node@24 did not install a binary at $node24/bin/node" >&2; exit 1; }
   local copy="$scratch/project"
   mkdir -p "$copy"
-  (cd "$root" && tar --exclude=./node_modules --exclude=./test/interop/vendor/node_modules --exclude=./dist --exclude=./data --exclude=./reports --exclude=./.git -cf - .) | tar -xf - -C "$copy"
+  (cd "$root" && tar --exclude=./node_modules --exclude=./test/interop/vendor/node_modules --exclude=./data --exclude=./reports --exclude=./.git -cf - .) | tar -xf - -C "$copy"
   # The contents, not the folder: in a worktree node_modules is a symlink to a shared folder, and the
   # rebuild below would turn that shared better-sqlite3 into a Node 24 build.
   mkdir "$copy/node_modules" && cp -a "$root/node_modules/." "$copy/node_modules/"
