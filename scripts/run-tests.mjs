@@ -58,8 +58,20 @@ if (files.length === 0) {
   console.error('no test files found in', (targets.length ? targets : DEFAULT_SUITES).join(', '));
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...passThrough, ...files], {
-  cwd: root,
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+// Unit tests are short and CPU-bound: two files at a time (node --test runs one at a time on two
+// cores). Integration, interop and fuzz tests start servers and measure timeouts: one at a time.
+const unitDir = join('test', 'unit') + '/';
+const concurrent = passThrough.some((a) => a.startsWith('--test-concurrency')) ? [] : files.filter((f) => f.startsWith(unitDir));
+const batches = [
+  { files: concurrent, options: ['--test-concurrency=2'] },
+  { files: files.filter((f) => !concurrent.includes(f)), options: [] },
+].filter((b) => b.files.length > 0);
+let status = 0;
+for (const batch of batches) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...batch.options, ...passThrough, ...batch.files], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) status = result.status ?? 1;
+}
+process.exit(status);
