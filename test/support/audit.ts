@@ -1,5 +1,5 @@
 /**
- * What the audit trail tests share: master keys held in memory, a catalog in a temporary
+ * What tests share (the audit trail's first): master keys held in memory, a catalog in a temporary
  * directory, sample events, and a logger that keeps what it is told.
  */
 import { createSecretKey, randomBytes } from 'node:crypto';

@@ -4,9 +4,6 @@
  * and its shred key is destroyed and audited with them: no row goes while its key stays.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '../../../gateway/access/audit/event.js';
 import { parsePolicy } from '../../../gateway/access/policy/policy.js';
@@ -16,6 +13,7 @@ import { createLogger } from '../../../gateway/logger.js';
 import type { RequestAccess } from '../../../gateway/services/authorization.js';
 import { deleteInstances } from '../../../gateway/services/delete.js';
 import { catalogInstance } from '../../support/catalog-instance.js';
+import { temporaryCatalog } from '../../support/audit.js';
 
 /** A manifest whose instance has shred key `id` and no fragments. */
 const manifestWithShredKey = (id: string) => JSON.stringify({ dataKey: { keyId: 'master', wrapped: '', shredKeyId: id }, fragments: [] });
@@ -29,15 +27,14 @@ function adminAccess(): RequestAccess {
 }
 
 describe('delete', () => {
-  let dir: string;
+  let temporary: Awaited<ReturnType<typeof temporaryCatalog>>;
   let catalog: Catalog;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'aegis-delete-'));
-    catalog = await Catalog.openSqlite(join(dir, 'catalog.sqlite'));
+    temporary = await temporaryCatalog('aegis-delete-');
+    catalog = temporary.catalog;
   });
   after(async () => {
-    await catalog.close();
-    await rm(dir, { recursive: true, force: true });
+    await temporary.remove();
   });
 
   it('destroys the shred key of an instance stored again under the same SOP Instance UID while the DELETE ran', async () => {

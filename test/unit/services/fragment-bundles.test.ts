@@ -7,7 +7,7 @@
  * object once.
  */
 import assert from 'node:assert/strict';
-import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,6 @@ import { parseInstance } from '../../../gateway/dicom/parse.js';
 import { isGatewayError } from '../../../gateway/errors.js';
 import { MemoryShredKeyStore } from '../../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
-import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { createLogger } from '../../../gateway/logger.js';
 import { signManifest, verifyManifest, type Manifest, type ProtectionMode, type WholeFragmentRecord } from '../../../gateway/protection/manifest.js';
 import { fragmentStoreKey } from '../../../gateway/protection/placement.js';
@@ -27,11 +26,12 @@ import { readProtected, writeProtected, type ProtectionDeps } from '../../../gat
 import { removeFragments } from '../../../gateway/services/removals.js';
 import { newUid, syntheticInstance } from '../../fixtures/synthetic.js';
 import { seededRandom } from '../../support/random.js';
+import { memoryKey } from '../../support/audit.js';
 
 const logger = createLogger('silent');
 
 function keyring(): Keyring {
-  const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
+  const key = memoryKey('k1');
   return new Keyring([key], key).useShredKeys(new MemoryShredKeyStore());
 }
 

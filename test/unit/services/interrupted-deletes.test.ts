@@ -6,9 +6,6 @@
  * meanwhile under a recorded SOP Instance UID loses its key too.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEvent } from '../../../gateway/access/audit/event.js';
 import { Catalog, type InstanceScope } from '../../../gateway/catalog/catalog.js';
@@ -18,20 +15,20 @@ import { createLogger } from '../../../gateway/logger.js';
 import type { DeleteDeps } from '../../../gateway/services/delete.js';
 import { finishInterruptedDeletes } from '../../../gateway/services/interrupted-deletes.js';
 import { catalogInstance } from '../../support/catalog-instance.js';
+import { temporaryCatalog } from '../../support/audit.js';
 
 /** A manifest whose instance has shred key `id` and no fragments. */
 const manifestWithShredKey = (id: string) => JSON.stringify({ dataKey: { keyId: 'master', wrapped: '', shredKeyId: id }, fragments: [] });
 
 describe('finishing interrupted deletes', () => {
-  let dir: string;
+  let temporary: Awaited<ReturnType<typeof temporaryCatalog>>;
   let catalog: Catalog;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'aegis-interrupted-deletes-'));
-    catalog = await Catalog.openSqlite(join(dir, 'catalog.sqlite'));
+    temporary = await temporaryCatalog('aegis-interrupted-deletes-');
+    catalog = temporary.catalog;
   });
   after(async () => {
-    await catalog.close();
-    await rm(dir, { recursive: true, force: true });
+    await temporary.remove();
   });
 
   /** Instances `sops` of a new study, recorded as being deleted; their shred keys are `key-<sop>`. */

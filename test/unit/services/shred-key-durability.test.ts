@@ -5,7 +5,7 @@
  * Concurrent writes share the vault's flushes (group commit).
  */
 import assert from 'node:assert/strict';
-import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +16,10 @@ import { ShredKeyVault, shredKeyVaultFile } from '../../../gateway/catalog/shred
 import { parseInstance } from '../../../gateway/dicom/parse.js';
 import { MemoryShredKeyStore, type ShredKeyStore } from '../../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../../gateway/keys/keyring.js';
-import type { MasterKey } from '../../../gateway/keys/master-key.js';
 import { createLogger } from '../../../gateway/logger.js';
 import { writeProtected, type ProtectionDeps } from '../../../gateway/services/protected-fragments.js';
 import { syntheticInstance } from '../../fixtures/synthetic.js';
+import { memoryKey } from '../../support/audit.js';
 
 /** Every file under `dir`, recursively. */
 async function files(dir: string): Promise<string[]> {
@@ -28,7 +28,7 @@ async function files(dir: string): Promise<string[]> {
 }
 
 function deps(root: string, vault: ShredKeyStore): ProtectionDeps {
-  const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
+  const key = memoryKey('k1');
   const store = new FsFragmentStore({ name: 'local', path: root });
   return {
     stores: new Map<string, FragmentStore>([['local', store]]),

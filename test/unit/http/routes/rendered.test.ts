@@ -5,11 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import type { FragmentStore } from '../../../../adapters/fragment-store.js';
@@ -22,6 +19,7 @@ import type { RequestAccess } from '../../../../gateway/services/authorization.j
 import { Limiter } from '../../../../gateway/services/limiter.js';
 import type { RenderDeps } from '../../../../gateway/services/render.js';
 import { catalogInstance, text } from '../../../support/catalog-instance.js';
+import { temporaryCatalog } from '../../../support/audit.js';
 
 /** An administrator's access under a policy that lets the admin role read. */
 function adminAccess(): RequestAccess {
@@ -32,17 +30,16 @@ function adminAccess(): RequestAccess {
 }
 
 describe('the rendered route', () => {
-  let dir: string;
+  let temporary: Awaited<ReturnType<typeof temporaryCatalog>>;
   let catalog: Catalog;
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'aegis-rendered-route-'));
-    catalog = await Catalog.openSqlite(join(dir, 'catalog.sqlite'));
+    temporary = await temporaryCatalog('aegis-rendered-route-');
+    catalog = temporary.catalog;
     const metadata = { '00080018': text('UI', '4.1.1.1'), '0020000D': text('UI', '4.1'), '0020000E': text('UI', '4.1.1'), '00280010': { vr: 'US', Value: [8] }, '00280011': { vr: 'US', Value: [8] }, '7FE00010': { vr: 'OW' } };
     await catalog.addInstance({ ...catalogInstance('4.1', '4.1.1', '4.1.1.1', metadata), manifest: null });
   });
   after(async () => {
-    await catalog.close();
-    await rm(dir, { recursive: true, force: true });
+    await temporary.remove();
   });
 
   it('renders nothing for a client whose connection closed while its request was authenticated', async () => {

@@ -7,7 +7,7 @@
  * (which the caller's instance hash then refuses). Pixel-bound records verify as before.
  */
 import assert from 'node:assert/strict';
-import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { isGatewayError } from '../../../../gateway/errors.js';
 import { writeWatermarkChanges } from '../../../../gateway/protection/watermark/watermark.js';
@@ -15,10 +15,10 @@ import { planPixelWatermark, verifyAndRemoveWatermark, verifyAndRemoveWatermarkI
 import { parseInstance } from '../../../../gateway/dicom/parse.js';
 import { MemoryShredKeyStore } from '../../../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../../../gateway/keys/keyring.js';
-import type { MasterKey } from '../../../../gateway/keys/master-key.js';
 import { protectInstance } from '../../../../gateway/protection/protect.js';
 import { syntheticInstance } from '../../../fixtures/synthetic.js';
 import { geometryOf, pixelsFor, prng } from '../../dicom/pixel-support.js';
+import { memoryKey } from '../../../support/audit.js';
 
 const KEY = watermarkKey(new Uint8Array(32).fill(7));
 const CLAIMS = { sopInstanceUid: '1.2.3.4.5', gatewayId: 'gw-1', time: '2024-01-15T10:15:00.000Z' };
@@ -101,7 +101,7 @@ describe('watermark bound to the instance digest', () => {
   it('the gateway binds its watermarks to the digest of the instance, which the manifest signs', () => {
     const bytes = syntheticInstance({ rows: 128, columns: 128 });
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    const master = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
+    const master = memoryKey('k1');
     const keyring = new Keyring([master], master).useShredKeys(new MemoryShredKeyStore());
     const { body } = protectInstance(bytes, parseInstance(bytes), sha256, { mode: 'hardened', regions: 2, gatewayId: 'gw', keyring });
     assert.equal(body.pixels.kind, 'segmented');

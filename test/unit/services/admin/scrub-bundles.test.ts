@@ -5,7 +5,7 @@
  * reported unreadable once.
  */
 import assert from 'node:assert/strict';
-import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,6 @@ import { Catalog } from '../../../../gateway/catalog/catalog.js';
 import { parseInstance } from '../../../../gateway/dicom/parse.js';
 import { MemoryShredKeyStore } from '../../../../gateway/keys/instance-keys.js';
 import { Keyring } from '../../../../gateway/keys/keyring.js';
-import type { MasterKey } from '../../../../gateway/keys/master-key.js';
 import { createLogger } from '../../../../gateway/logger.js';
 import type { WholeFragmentRecord } from '../../../../gateway/protection/manifest.js';
 import { scrub } from '../../../../gateway/services/admin/scrub.js';
@@ -24,13 +23,14 @@ import { withGatewayErrors } from '../../../../gateway/services/backends.js';
 import { writeProtected } from '../../../../gateway/services/protected-fragments.js';
 import { newUid, syntheticInstance } from '../../../fixtures/synthetic.js';
 import { catalogInstance } from '../../../support/catalog-instance.js';
+import { memoryKey } from '../../../support/audit.js';
 
 describe('scrub of fragment bundles', () => {
   let dir: string;
   let catalog: Catalog;
   let gets = 0;
   let stores: Map<string, FragmentStore>;
-  const key = { id: 'k1', secret: createSecretKey(randomBytes(32)), createdAt: new Date(), source: 'file', development: false } as MasterKey;
+  const key = memoryKey('k1');
   const keyring = new Keyring([key], key).useShredKeys(new MemoryShredKeyStore());
   let sop: string;
   let bundle: string;
